@@ -1,0 +1,361 @@
+// The architecture registry (DESIGN.md §5): parses specs such as "conv6:width=2" and lists
+// each family's weight tensors (conv and linear only) in network order, as torchvision names them.
+#include "arch.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "error.hpp"
+
+namespace popup {
+namespace {
+
+constexpr int64_t max_input_dim = 65536;
+constexpr double max_width = 1024;  // keeps int(base * width) far from int64 overflow
+
+// A parsed spec: the family's name and its options (only `width` exists so far).
+struct ArchOptions {
+  std::string name;
+  double width = 1;
+};
+
+// Everything a family's builder needs.
+struct BuildInput {
+  const ArchOptions& options;
+  InputShape input;
+  int64_t classes;
+};
+
+using Builder = std::vector<TensorSpec> (*)(const BuildInput&);
+
+// One row of the registry.
+struct Family {
+  const char* name;
+  const char* description;
+  int64_t narrowest_hidden;  // base size of the narrowest layer `width` scales; 0: no width option
+  Builder build;
+};
+
+[[noreturn]] void fail(const std::string& message) { throw InvalidArgument("", message); }
+
+// a * b, refusing results that do not fit in int64 (huge inputs, widths or class counts).
+int64_t checked_product(int64_t a, int64_t b, const std::string& what) {
+  int64_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) fail(what + " has too many elements");
+  return product;
+}
+
+// Shortest text that parses back to the same double: 2.0 -> "2", 0.5 -> "0.5".
+std::string double_format(double value) {
+  char buffer[64];
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+// ---- tensor constructors --------------------------------------------------------------------
+
+TensorSpec conv_tensor(const std::string& layer, int64_t out, int64_t in, int64_t kernel,
+                       int64_t stride, int64_t pad) {
+  const std::string name = layer + ".weight";
+  checked_product(checked_product(out, in, name), kernel * kernel, name);
+  TensorSpec t{name, LayerKind::conv, {out, in, kernel, kernel}};
+  t.fan_in = in * kernel * kernel;
+  t.fan_out = out * kernel * kernel;
+  t.stride = stride;
+  t.pad = pad;
+  return t;
+}
+
+TensorSpec linear_tensor(const std::string& layer, int64_t out, int64_t in) {
+  const std::string name = layer + ".weight";
+  checked_product(out, in, name);
+  TensorSpec t{name, LayerKind::linear, {out, in}};
+  t.fan_in = in;
+  t.fan_out = out;
+  return t;
+}
+
+// int(base * width) as the official hidden-networks code computes hidden sizes.
+int64_t scaled_width(int64_t base, double width) {
+  return static_cast<int64_t>(static_cast<double>(base) * width);
+}
+
+int64_t input_numel(const InputShape& input) { return input.c * input.h * input.w; }
+
+// ---- fc: 784-300-100-10 on 28x28 (input size follows the data set) ---------------------------
+
+std::vector<TensorSpec> build_fc(const BuildInput& b) {
+  const int64_t h1 = scaled_width(300, b.options.width);
+  const int64_t h2 = scaled_width(100, b.options.width);
+  return {linear_tensor("fc1", h1, input_numel(b.input)), linear_tensor("fc2", h2, h1),
+          linear_tensor("fc3", b.classes, h2)};
+}
+
+// ---- Conv-2/4/6/8 (edge-popup paper, official hidden-networks code) --------------------------
+
+// Channel widths of the conv pairs; Conv-N uses the first N/2 pairs.
+constexpr int64_t conv_pair_widths[] = {64, 128, 256, 512};
+
+// Height and width after the 2x2 max-pools; throws when either reaches 0.
+InputShape conv_pooled_shape(const BuildInput& b, int pools) {
+  InputShape shape = b.input;
+  for (int pool = 1; pool <= pools; ++pool) {
+    shape.h /= 2;
+    shape.w /= 2;
+    if (shape.h == 0 || shape.w == 0)
+      fail("input " + input_shape_format(b.input) + " is too small for " + b.options.name +
+           ": the feature map reaches " + std::to_string(shape.h) + "x" +
+           std::to_string(shape.w) + " after " + std::to_string(pool) +
+           (pool == 1 ? " pooling" : " poolings"));
+  }
+  return shape;
+}
+
+std::vector<TensorSpec> build_conv_n(const BuildInput& b, int pairs) {
+  std::vector<TensorSpec> tensors;
+  int64_t channels = b.input.c;
+  for (int pair = 0; pair < pairs; ++pair) {
+    const int64_t width = scaled_width(conv_pair_widths[pair], b.options.width);
+    for (int i = 0; i < 2; ++i) {
+      const std::string layer = "conv" + std::to_string(tensors.size() + 1);
+      tensors.push_back(conv_tensor(layer, width, channels, 3, 1, 1));
+      channels = width;
+    }
+  }
+  const InputShape pooled = conv_pooled_shape(b, pairs);
+  const int64_t hidden = scaled_width(256, b.options.width);
+  const int64_t flat = checked_product(channels, pooled.h * pooled.w, "fc1.weight");
+  tensors.push_back(linear_tensor("fc1", hidden, flat));
+  tensors.push_back(linear_tensor("fc2", hidden, hidden));
+  tensors.push_back(linear_tensor("fc3", b.classes, hidden));
+  return tensors;
+}
+
+// ---- ResNets (torchvision naming and module order) -------------------------------------------
+// Spatial sizes are not tracked: every conv and pool here has pad >= (kernel - 1) / 2, so an
+// input of at least 1x1 never shrinks below 1x1, and global average pooling feeds fc.
+
+constexpr int64_t resnet_planes[] = {64, 128, 256, 512};
+
+// Stem plus the four layers; `block` appends one block's tensors and returns its out channels.
+template <typename Block>
+std::vector<TensorSpec> build_resnet(const BuildInput& b, TensorSpec stem,
+                                     const std::vector<int>& blocks, Block block) {
+  std::vector<TensorSpec> tensors{stem};
+  int64_t inplanes = stem.shape[0];
+  for (int layer = 0; layer < 4; ++layer) {
+    for (int i = 0; i < blocks[layer]; ++i) {
+      const std::string prefix =
+          "layer" + std::to_string(layer + 1) + "." + std::to_string(i) + ".";
+      const int64_t stride = (layer > 0 && i == 0) ? 2 : 1;
+      inplanes = block(tensors, prefix, inplanes, resnet_planes[layer], stride);
+    }
+  }
+  tensors.push_back(linear_tensor("fc", b.classes, inplanes));
+  return tensors;
+}
+
+// torchvision's downsample branch: a strided 1x1 conv when the shortcut changes shape.
+void add_downsample(std::vector<TensorSpec>& tensors, const std::string& prefix,
+                    int64_t inplanes, int64_t out, int64_t stride) {
+  if (stride != 1 || inplanes != out)
+    tensors.push_back(conv_tensor(prefix + "downsample.0", out, inplanes, 1, stride, 0));
+}
+
+int64_t basic_block(std::vector<TensorSpec>& tensors, const std::string& prefix,
+                    int64_t inplanes, int64_t planes, int64_t stride) {
+  tensors.push_back(conv_tensor(prefix + "conv1", planes, inplanes, 3, stride, 1));
+  tensors.push_back(conv_tensor(prefix + "conv2", planes, planes, 3, 1, 1));
+  add_downsample(tensors, prefix, inplanes, planes, stride);
+  return planes;
+}
+
+// Bottleneck (torchvision v1.5: stride on the 3x3 conv), expansion 4.
+int64_t bottleneck_block(std::vector<TensorSpec>& tensors, const std::string& prefix,
+                         int64_t inplanes, int64_t planes, int64_t stride,
+                         int64_t width_per_group) {
+  const int64_t width = planes * width_per_group / 64;
+  const int64_t out = planes * 4;
+  tensors.push_back(conv_tensor(prefix + "conv1", width, inplanes, 1, 1, 0));
+  tensors.push_back(conv_tensor(prefix + "conv2", width, width, 3, stride, 1));
+  tensors.push_back(conv_tensor(prefix + "conv3", out, width, 1, 1, 0));
+  add_downsample(tensors, prefix, inplanes, out, stride);
+  return out;
+}
+
+// CIFAR stem: 3x3 conv, stride 1, no max-pool.
+std::vector<TensorSpec> build_resnet_cifar(const BuildInput& b, const std::vector<int>& blocks) {
+  return build_resnet(b, conv_tensor("conv1", 64, b.input.c, 3, 1, 1), blocks, basic_block);
+}
+
+// ImageNet stem: 7x7 conv, stride 2, then a 3x3 stride-2 max-pool (no tensor).
+std::vector<TensorSpec> build_resnet_imagenet(const BuildInput& b, const std::vector<int>& blocks,
+                                              int64_t width_per_group) {
+  auto block = [width_per_group](std::vector<TensorSpec>& tensors, const std::string& prefix,
+                                 int64_t inplanes, int64_t planes, int64_t stride) {
+    return bottleneck_block(tensors, prefix, inplanes, planes, stride, width_per_group);
+  };
+  return build_resnet(b, conv_tensor("conv1", 64, b.input.c, 7, 2, 3), blocks, block);
+}
+
+// ---- the registry ---------------------------------------------------------------------------
+
+const std::vector<Family>& families() {
+  static const std::vector<Family> table{
+      {"fc", "fully connected 300-100-classes on the flattened input (width=W)", 100, build_fc},
+      {"conv2", "2 3x3 convs (64), max-pool, fc 256-256-classes (width=W)", 64,
+       [](const BuildInput& b) { return build_conv_n(b, 1); }},
+      {"conv4", "4 3x3 convs (64,64,128,128), 2 max-pools, fc 256-256-classes (width=W)", 64,
+       [](const BuildInput& b) { return build_conv_n(b, 2); }},
+      {"conv6", "6 3x3 convs (64 .. 256), 3 max-pools, fc 256-256-classes (width=W)", 64,
+       [](const BuildInput& b) { return build_conv_n(b, 3); }},
+      {"conv8", "8 3x3 convs (64 .. 512), 4 max-pools, fc 256-256-classes (width=W)", 64,
+       [](const BuildInput& b) { return build_conv_n(b, 4); }},
+      {"resnet18", "ResNet-18, CIFAR stem (3x3 conv, stride 1, no max-pool)", 0,
+       [](const BuildInput& b) { return build_resnet_cifar(b, {2, 2, 2, 2}); }},
+      {"resnet34", "ResNet-34, CIFAR stem (3x3 conv, stride 1, no max-pool)", 0,
+       [](const BuildInput& b) { return build_resnet_cifar(b, {3, 4, 6, 3}); }},
+      {"resnet50", "ResNet-50, ImageNet stem, bottleneck blocks (torchvision v1.5)", 0,
+       [](const BuildInput& b) { return build_resnet_imagenet(b, {3, 4, 6, 3}, 64); }},
+      {"resnet101", "ResNet-101, ImageNet stem, bottleneck blocks (torchvision v1.5)", 0,
+       [](const BuildInput& b) { return build_resnet_imagenet(b, {3, 4, 23, 3}, 64); }},
+      {"wide-resnet50", "Wide ResNet-50-2, ImageNet stem, bottlenecks twice as wide", 0,
+       [](const BuildInput& b) { return build_resnet_imagenet(b, {3, 4, 6, 3}, 128); }},
+  };
+  return table;
+}
+
+const Family& family_find(const std::string& name) {
+  for (const Family& family : families())
+    if (name == family.name) return family;
+  std::string known;
+  for (const Family& family : families())
+    known += (known.empty() ? "" : ", ") + std::string(family.name);
+  fail("unknown architecture '" + name + "' (known: " + known + ")");
+}
+
+// ---- spec parsing ---------------------------------------------------------------------------
+
+double width_parse(const Family& family, const std::string& text) {
+  const std::string arch = family.name;
+  double width = 0;
+  const char* end = text.data() + text.size();
+  auto result = std::from_chars(text.data(), end, width);
+  if (result.ec != std::errc() || result.ptr != end || !(width > 0) || !std::isfinite(width))
+    fail(arch + ": width must be a positive number, got '" + text + "'");
+  if (width > max_width)
+    fail(arch + ": width must be at most " + double_format(max_width) + ", got '" + text + "'");
+  if (scaled_width(family.narrowest_hidden, width) < 1)
+    fail(arch + ": width=" + text + " leaves a hidden layer with no units");
+  return width;
+}
+
+// Apply one "opt=value" item to `options`.
+void option_apply(const Family& family, const std::string& item, ArchOptions& options,
+                  bool& width_seen) {
+  const size_t eq = item.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+    fail(options.name + ": expected option=value, got '" + item + "'");
+  const std::string key = item.substr(0, eq);
+  if (key != "width" || family.narrowest_hidden == 0)
+    fail(options.name + ": unknown option '" + key + "'");
+  if (width_seen) fail(options.name + ": option 'width' given twice");
+  width_seen = true;
+  options.width = width_parse(family, item.substr(eq + 1));
+}
+
+// name[:opt=value[,opt=value...]]
+ArchOptions spec_parse(const std::string& spec) {
+  ArchOptions options;
+  const size_t colon = spec.find(':');
+  options.name = spec.substr(0, colon);
+  const Family& family = family_find(options.name);
+  if (colon == std::string::npos) return options;
+  bool width_seen = false;
+  size_t start = colon + 1;
+  while (true) {
+    const size_t comma = spec.find(',', start);
+    option_apply(family, spec.substr(start, comma - start), options, width_seen);
+    if (comma == std::string::npos) return options;
+    start = comma + 1;
+  }
+}
+
+// Digits only, 1 .. max_input_dim; -1 when `text` is anything else.
+int64_t dim_parse(const std::string& text) {
+  if (text.empty() || text.size() > 6) return -1;
+  int64_t value = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return -1;
+    value = value * 10 + (ch - '0');
+  }
+  return (value >= 1 && value <= max_input_dim) ? value : -1;
+}
+
+}  // namespace
+
+int64_t TensorSpec::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+InputShape input_shape_parse(const std::string& text) {
+  std::vector<int64_t> dims;
+  size_t start = 0;
+  while (true) {
+    const size_t x = text.find('x', start);
+    dims.push_back(dim_parse(text.substr(start, x - start)));
+    if (x == std::string::npos) break;
+    start = x + 1;
+  }
+  if (dims.size() != 3 || dims[0] < 0 || dims[1] < 0 || dims[2] < 0)
+    fail("input shape '" + text + "' must be CxHxW with each dimension between 1 and " +
+         std::to_string(max_input_dim) + ", e.g. 3x32x32");
+  return InputShape{dims[0], dims[1], dims[2]};
+}
+
+std::string input_shape_format(const InputShape& shape) {
+  return std::to_string(shape.c) + "x" + std::to_string(shape.h) + "x" + std::to_string(shape.w);
+}
+
+std::string arch_canonical(const std::string& spec) {
+  const ArchOptions options = spec_parse(spec);
+  if (options.width == 1) return options.name;
+  return options.name + ":width=" + double_format(options.width);
+}
+
+std::vector<TensorSpec> arch_tensors(const std::string& spec, const InputShape& input,
+                                     int64_t classes) {
+  const ArchOptions options = spec_parse(spec);
+  if (classes < 1)
+    fail(options.name + ": classes must be at least 1, got " + std::to_string(classes));
+  if (input.c < 1 || input.h < 1 || input.w < 1 || input.c > max_input_dim ||
+      input.h > max_input_dim || input.w > max_input_dim)
+    fail("input " + input_shape_format(input) + " has a dimension outside 1 .. " +
+         std::to_string(max_input_dim));
+  std::vector<TensorSpec> tensors = family_find(options.name).build({options, input, classes});
+  int64_t total = 0;
+  for (const TensorSpec& t : tensors)
+    if (__builtin_add_overflow(total, t.numel(), &total))
+      fail(options.name + " has too many weights");
+  return tensors;
+}
+
+const std::vector<ArchInfo>& arch_list() {
+  static const std::vector<ArchInfo> list = [] {
+    std::vector<ArchInfo> out;
+    for (const Family& family : families()) out.push_back({family.name, family.description});
+    return out;
+  }();
+  return list;
+}
+
+int64_t tensors_numel(const std::vector<TensorSpec>& tensors) {
+  int64_t total = 0;
+  for (const TensorSpec& t : tensors) total += t.numel();
+  return total;
+}
+
+}  // namespace popup

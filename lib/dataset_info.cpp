@@ -1,0 +1,20 @@
+// Shapes and class counts of the data sets popup knows by name.
+#include "dataset_info.hpp"
+
+#include "error.hpp"
+
+namespace popup {
+
+DatasetInfo dataset_info(const std::string& name) {
+  const std::string family = name.substr(0, name.find(':'));
+  if (family == "fashion-mnist" || family == "mnist") return {{1, 28, 28}, 10};
+  if (family == "cifar10") return {{3, 32, 32}, 10};
+  if (family == "cifar100") return {{3, 32, 32}, 100};
+  if (family == "idx" || family == "png")
+    throw InvalidArgument("", "the shape of " + family +
+                                  ": data is known only by reading it; give --input and --classes");
+  throw InvalidArgument("", "unknown data set '" + name +
+                                "' (known: fashion-mnist, mnist, cifar10, cifar100, idx:DIR, png:DIR)");
+}
+
+}  // namespace popup

@@ -1,0 +1,123 @@
+// InputStream and OutputFile: buffered stdio underneath, errors as IoError with the path.
+#include "io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "error.hpp"
+
+namespace popup {
+namespace {
+
+constexpr size_t kBufferSize = 1 << 20;
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Directory and base name of a path ("a/b.mask" -> "a/", "b.mask"; "b.mask" -> "", "b.mask").
+void split_path(const std::string& path, std::string& dir, std::string& base) {
+  const size_t slash = path.rfind('/');
+  dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  base = slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+mode_t current_umask() {
+  const mode_t mask = umask(0);
+  umask(mask);
+  return mask;
+}
+
+}  // namespace
+
+InputStream::InputStream(const std::string& path) : name_(path) {
+  if (is_std_stream(path)) {
+    file_ = stdin;
+    return;
+  }
+  file_ = std::fopen(path.c_str(), "rb");
+  if (!file_) throw IoError(path, "cannot open: " + errno_text());
+  struct stat st;
+  if (fstat(fileno(file_), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::fclose(file_);
+    file_ = nullptr;
+    throw IoError(path, "is a directory");
+  }
+  owned_ = true;
+  std::setvbuf(file_, nullptr, _IOFBF, kBufferSize);
+}
+
+InputStream::~InputStream() {
+  if (owned_ && file_) std::fclose(file_);
+}
+
+size_t InputStream::read(void* data, size_t n) {
+  const size_t got = std::fread(data, 1, n, file_);
+  if (got < n && std::ferror(file_)) throw IoError(name_, "read error: " + errno_text());
+  return got;
+}
+
+bool InputStream::at_end() {
+  const int c = std::fgetc(file_);
+  if (c == EOF) {
+    if (std::ferror(file_)) throw IoError(name_, "read error: " + errno_text());
+    return true;
+  }
+  std::ungetc(c, file_);
+  return false;
+}
+
+OutputFile::OutputFile(const std::string& path, bool binary) : name_(path) {
+  if (is_std_stream(path)) {
+    if (binary && isatty(STDOUT_FILENO))
+      throw InvalidArgument("-", "refusing to write binary data to a terminal "
+                                 "(give -o FILE or redirect stdout)");
+    file_ = stdout;
+    return;
+  }
+  std::string dir, base;
+  split_path(path, dir, base);
+  if (base.empty()) throw IoError(path, "is a directory");
+  std::string templ = dir + "." + base + ".tmp.XXXXXX";
+  const int fd = mkstemp(templ.data());
+  if (fd < 0) throw IoError(path, "cannot create: " + errno_text());
+  temp_path_ = templ;
+  fchmod(fd, 0666 & ~current_umask());
+  file_ = fdopen(fd, "wb");
+  if (!file_) {
+    close(fd);
+    unlink(temp_path_.c_str());
+    throw IoError(path, "cannot create: " + errno_text());
+  }
+  std::setvbuf(file_, nullptr, _IOFBF, kBufferSize);
+}
+
+OutputFile::~OutputFile() {
+  if (committed_ || temp_path_.empty()) return;
+  if (file_) std::fclose(file_);
+  unlink(temp_path_.c_str());
+}
+
+void OutputFile::write(const void* data, size_t n) {
+  if (n > 0 && std::fwrite(data, 1, n, file_) != n)
+    throw IoError(name_, "write error: " + errno_text());
+}
+
+void OutputFile::commit() {
+  if (std::fflush(file_) != 0) throw IoError(name_, "write error: " + errno_text());
+  if (temp_path_.empty()) {
+    committed_ = true;
+    return;
+  }
+  std::FILE* f = file_;
+  file_ = nullptr;
+  if (std::fclose(f) != 0) throw IoError(name_, "write error: " + errno_text());
+  if (std::rename(temp_path_.c_str(), name_.c_str()) != 0)
+    throw IoError(name_, "cannot rename into place: " + errno_text());
+  committed_ = true;
+}
+
+}  // namespace popup

@@ -1,0 +1,48 @@
+// Bit-packed masks (formats/mask.md): one bit per weight, LSB-first within a byte, in the
+// row-major order of the weight; the kept count and k of each layer travel in metadata.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "popup_file.hpp"
+
+namespace popup {
+
+struct LayerMask {
+  std::string name;            // the weight tensor it selects from, e.g. "conv1.weight"
+  std::vector<int64_t> shape;  // that tensor's shape
+  double k = 1.0;              // fraction requested for this layer (1 for a dense layer)
+  int64_t kept = 0;            // number of ones
+  std::vector<uint8_t> bits;   // ceil(numel / 8) bytes; bits past numel are zero
+
+  int64_t numel() const;
+  bool get(int64_t i) const { return (bits[static_cast<size_t>(i >> 3)] >> (i & 7)) & 1; }
+};
+
+struct Mask {
+  Recipe recipe;
+  double k = 1.0;                  // the k it was trained with (popup.k)
+  std::vector<LayerMask> layers;   // one per weight tensor, network order
+  std::vector<Tensor> state;       // F32 state evaluation needs (e.g. BatchNorm statistics)
+  Metadata extra;                  // popup.train.* and other keys, written back as given
+};
+
+// Pack n keep flags (0/1 bytes) into bits.
+std::vector<uint8_t> mask_pack(const uint8_t* keep, int64_t n);
+
+// A layer mask for tensor `spec` from its keep flags; counts the kept weights.
+LayerMask layer_mask_make(const TensorSpec& spec, double k, const uint8_t* keep);
+
+// Checks popup_file_read makes on a mask file: the layout of its header (one U8 tensor per
+// weight tensor, in order, then F32 state; the popup.mask.* keys) and then its data (kept
+// counts, zero padding bits). Throw FormatError / MismatchError.
+void mask_check_header(const PopupFile& file, const std::vector<TensorInfo>& tensors);
+void mask_check_data(const PopupFile& file);
+
+void mask_write(const std::string& path, const Mask& mask);
+Mask mask_from_file(PopupFile&& file);  // the file must be of kind mask (popup_file_read checked it)
+Mask mask_read(const std::string& path);
+
+}  // namespace popup

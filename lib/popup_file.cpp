@@ -1,0 +1,211 @@
+// Reading and writing popup files: the common metadata (kind, version, CRC, recipe) and the
+// tensor layout each kind must have.
+#include "popup_file.hpp"
+
+#include <cstdio>
+#include <optional>
+
+#include "error.hpp"
+#include "io.hpp"
+#include "mask.hpp"
+
+namespace popup {
+namespace {
+
+constexpr FileKind kKinds[] = {FileKind::recipe, FileKind::weights, FileKind::scores,
+                               FileKind::mask};
+
+std::string crc_text(uint32_t crc) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", crc);
+  return buf;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+const std::string& key_or_fail(const Metadata& m, const std::string& key, const std::string& file,
+                               const std::string& missing) {
+  const auto it = m.find(key);
+  if (it == m.end()) throw FormatError(file, missing);
+  return it->second;
+}
+
+FileKind kind_parse(const Metadata& m, const std::string& file) {
+  const std::string& name = key_or_fail(m, "popup.kind", file,
+                                        "not a popup file (no popup.kind in its metadata)");
+  for (const FileKind k : kKinds)
+    if (name == kind_name(k)) return k;
+  throw FormatError(file, "unknown kind '" + name + "' (this popup reads recipe, weights, "
+                          "scores and mask files)");
+}
+
+int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
+  const std::string& text = key_or_fail(m, "popup.version", file, "missing popup.version");
+  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw FormatError(file, "popup.version is not a number: '" + text + "'");
+  const int version = std::stoi(text);
+  if (version < 1) throw FormatError(file, "popup.version " + text + " is not valid");
+  if (version > kFormatVersion)
+    throw VersionError(file, std::string(kind_name(kind)) + " format version " + text +
+                                 " is newer than this popup reads (up to " +
+                                 std::to_string(kFormatVersion) + "): upgrade popup");
+  return version;
+}
+
+uint32_t crc_parse(const Metadata& m, const std::string& file) {
+  const std::string& text = key_or_fail(m, "popup.crc32", file, "missing popup.crc32");
+  if (text.size() != 8 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw FormatError(file, "popup.crc32 is not 8 lowercase hex digits: '" + text + "'");
+  return static_cast<uint32_t>(std::stoul(text, nullptr, 16));
+}
+
+// Weights and scores: exactly the recipe's tensors, F32, in network order.
+void check_float_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
+  const std::vector<TensorSpec> specs = recipe_tensors(f.recipe);
+  if (tensors.size() != specs.size())
+    throw FormatError(f.path, std::to_string(tensors.size()) + " tensors, but the recipe's " +
+                                  f.recipe.arch + " has " + std::to_string(specs.size()));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorInfo& t = tensors[i];
+    if (t.name != specs[i].name)
+      throw FormatError(f.path, "tensor " + std::to_string(i) + " is \"" + t.name +
+                                    "\", expected \"" + specs[i].name + "\"");
+    if (t.dtype != Dtype::F32)
+      throw FormatError(f.path, "tensor \"" + t.name + "\" is " + dtype_name(t.dtype) +
+                                    ", expected F32");
+    if (t.shape != specs[i].shape)
+      throw MismatchError(f.path, "tensor \"" + t.name + "\" has shape " + shape_text(t.shape) +
+                                      ", the recipe gives " + shape_text(specs[i].shape));
+  }
+}
+
+void check_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
+  switch (f.kind) {
+    case FileKind::recipe:
+      if (!tensors.empty()) throw FormatError(f.path, "a recipe file holds no tensors");
+      break;
+    case FileKind::weights:
+    case FileKind::scores:
+      check_float_layout(f, tensors);
+      break;
+    case FileKind::mask:
+      mask_check_header(f, tensors);
+      break;
+  }
+}
+
+PopupFile read_file(const std::string& path, std::optional<FileKind> expected, bool keep_data) {
+  InputStream in(path);
+  SafetensorsReader reader(in);
+  PopupFile f;
+  f.path = path;
+  f.metadata = reader.metadata();
+  f.kind = kind_parse(f.metadata, path);
+  if (expected && f.kind != *expected)
+    throw FormatError(path, std::string("is a ") + kind_name(f.kind) + " file, expected a " +
+                                kind_name(*expected) + " file");
+  f.version = version_parse(f.metadata, f.kind, path);
+  const uint32_t crc = crc_parse(f.metadata, path);
+  f.recipe = recipe_from_metadata(f.metadata, path);
+  check_layout(f, reader.tensors());
+
+  const bool keep = keep_data || f.kind == FileKind::mask;
+  Tensor scratch;
+  for (const TensorInfo& info : reader.tensors()) {
+    Tensor t;
+    Tensor& dst = keep ? t : scratch;
+    dst.info = info;
+    void* data;
+    if (info.dtype == Dtype::F32) {
+      dst.f32.resize(info.numel());
+      data = dst.f32.data();
+    } else {
+      dst.u8.resize(info.nbytes());
+      data = dst.u8.data();
+    }
+    reader.read_next(data);
+    if (keep) f.tensors.push_back(std::move(t));
+  }
+  reader.finish();
+  if (reader.data_crc32() != crc)
+    throw FormatError(path, "CRC mismatch: the data's CRC-32 is " + crc_text(reader.data_crc32()) +
+                                ", the header says " + crc_text(crc) + " (file corrupt)");
+  if (f.kind == FileKind::mask) mask_check_data(f);
+  return f;
+}
+
+}  // namespace
+
+const char* kind_name(FileKind kind) {
+  switch (kind) {
+    case FileKind::recipe: return "recipe";
+    case FileKind::weights: return "weights";
+    case FileKind::scores: return "scores";
+    case FileKind::mask: return "mask";
+  }
+  return "?";
+}
+
+PopupFile popup_file_read(const std::string& path, bool keep_data) {
+  return read_file(path, std::nullopt, keep_data);
+}
+
+PopupFile popup_file_read(const std::string& path, FileKind expected, bool keep_data) {
+  return read_file(path, expected, keep_data);
+}
+
+void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
+                      const Metadata& extra, const std::vector<TensorRef>& tensors) {
+  Metadata m = recipe_to_metadata(recipe);
+  for (const auto& [key, value] : extra) m[key] = value;
+  m["popup.kind"] = kind_name(kind);
+  m["popup.version"] = std::to_string(kFormatVersion);
+  m["popup.crc32"] = crc_text(safetensors_data_crc32(tensors));
+  OutputFile out(path);
+  safetensors_write(out, m, tensors);
+  out.commit();
+}
+
+namespace {
+
+std::vector<TensorRef> float_refs(const Recipe& recipe,
+                                  const std::vector<std::vector<float>>& tensors) {
+  const std::vector<TensorSpec> specs = recipe_tensors(recipe);
+  if (tensors.size() != specs.size())
+    throw InvalidArgument("", "internal: tensor count does not match the recipe");
+  std::vector<TensorRef> refs;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (tensors[i].size() != static_cast<size_t>(specs[i].numel()))
+      throw InvalidArgument(specs[i].name, "internal: size does not match the recipe");
+    refs.push_back({specs[i].name, Dtype::F32, specs[i].shape, tensors[i].data()});
+  }
+  return refs;
+}
+
+}  // namespace
+
+void recipe_write(const std::string& path, const Recipe& recipe) {
+  popup_file_write(path, FileKind::recipe, recipe, {}, {});
+}
+
+void weights_write(const std::string& path, const Recipe& recipe,
+                   const std::vector<std::vector<float>>& tensors) {
+  popup_file_write(path, FileKind::weights, recipe, {}, float_refs(recipe, tensors));
+}
+
+void scores_write(const std::string& path, const Recipe& recipe,
+                  const std::vector<std::vector<float>>& scores, const Metadata& extra) {
+  popup_file_write(path, FileKind::scores, recipe, extra, float_refs(recipe, scores));
+}
+
+std::vector<std::vector<float>> weights_from_file(PopupFile&& file) {
+  std::vector<std::vector<float>> out;
+  for (Tensor& t : file.tensors) out.push_back(std::move(t.f32));
+  return out;
+}
+
+}  // namespace popup

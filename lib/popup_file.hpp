@@ -1,0 +1,61 @@
+// popup's file kinds on top of the safetensors container (formats/recipe.md, weights.md,
+// scores.md, mask.md): metadata keys, versions, CRC, and the tensor layout of each kind.
+// Readers validate everything before returning; writers write atomically.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "recipe.hpp"
+#include "safetensors.hpp"
+
+namespace popup {
+
+enum class FileKind { recipe, weights, scores, mask };
+
+// Highest popup.version of each kind this build reads and the one it writes.
+constexpr int kFormatVersion = 1;
+
+const char* kind_name(FileKind kind);
+
+// One tensor of a popup file, its data in the vector matching its dtype.
+struct Tensor {
+  TensorInfo info;
+  std::vector<float> f32;    // dtype F32
+  std::vector<uint8_t> u8;   // dtype U8
+};
+
+struct PopupFile {
+  std::string path;
+  FileKind kind = FileKind::recipe;
+  int version = 0;
+  Recipe recipe;
+  Metadata metadata;            // every key, the recipe's included
+  std::vector<Tensor> tensors;  // file order; empty when read without data
+};
+
+// Read and validate a whole popup file ("-" = stdin): container, popup.kind, popup.version,
+// popup.crc32, the recipe, and the tensor layout of its kind. With keep_data false the data is
+// still read and checked, but not kept. Throws FormatError / VersionError / IoError.
+PopupFile popup_file_read(const std::string& path, bool keep_data = true);
+// As above, and the file must be of kind `expected` (else FormatError naming both kinds).
+PopupFile popup_file_read(const std::string& path, FileKind expected, bool keep_data = true);
+
+// Writers: path "-" = stdout (refused on a terminal). `extra` metadata (e.g. popup.train.*)
+// is added to the recipe keys.
+void recipe_write(const std::string& path, const Recipe& recipe);
+void weights_write(const std::string& path, const Recipe& recipe,
+                   const std::vector<std::vector<float>>& tensors);
+void scores_write(const std::string& path, const Recipe& recipe,
+                  const std::vector<std::vector<float>>& scores, const Metadata& extra);
+
+// Write any kind: recipe keys + `extra` + popup.kind, popup.version and popup.crc32, then the
+// tensors; atomically for a named path.
+void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
+                      const Metadata& extra, const std::vector<TensorRef>& tensors);
+
+// The weight tensors of a weights file, in network order.
+std::vector<std::vector<float>> weights_from_file(PopupFile&& file);
+
+}  // namespace popup

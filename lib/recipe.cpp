@@ -1,0 +1,114 @@
+// Recipe validation, its metadata keys, and weight generation for a whole network.
+#include "recipe.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "error.hpp"
+
+namespace popup {
+namespace {
+
+const std::string& required_key(const Metadata& m, const std::string& key,
+                                const std::string& file) {
+  const auto it = m.find(key);
+  if (it == m.end()) throw FormatError(file, "missing metadata key " + key);
+  return it->second;
+}
+
+uint64_t parse_uint(const std::string& text, const std::string& key, const std::string& file) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), end, v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end)
+    throw FormatError(file, key + ": not an unsigned integer: '" + text + "'");
+  return v;
+}
+
+double parse_double(const std::string& text, const std::string& key, const std::string& file) {
+  double v = 0;
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), end, v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end)
+    throw FormatError(file, key + ": not a number: '" + text + "'");
+  return v;
+}
+
+}  // namespace
+
+std::string double_format(double value) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, r.ptr);
+}
+
+Recipe recipe_validated(Recipe r) {
+  r.arch = arch_canonical(r.arch);
+  if (r.classes < 1 || r.classes > 1'000'000)
+    throw InvalidArgument("", "classes must be between 1 and 1000000, got " +
+                                  std::to_string(r.classes));
+  if (!(r.scale_k > 0 && r.scale_k <= 1))
+    throw InvalidArgument("", "k must be in (0, 1], got " + double_format(r.scale_k));
+  arch_tensors(r.arch, r.input, r.classes);  // throws for an input too small
+  return r;
+}
+
+Metadata recipe_to_metadata(const Recipe& r) {
+  return {
+      {"popup.arch", r.arch},
+      {"popup.input", input_shape_format(r.input)},
+      {"popup.classes", std::to_string(r.classes)},
+      {"popup.init", init_name(r.init)},
+      {"popup.scale", double_format(r.scale_k)},
+      {"popup.seed", std::to_string(r.seed)},
+      {"popup.generation", std::to_string(kGenerationVersion)},
+  };
+}
+
+Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
+  const uint64_t generation = parse_uint(required_key(m, "popup.generation", file),
+                                         "popup.generation", file);
+  if (generation > kGenerationVersion)
+    throw VersionError(file, "weights generation v" + std::to_string(generation) +
+                                 " is newer than this popup (v" +
+                                 std::to_string(kGenerationVersion) + "): upgrade popup");
+  Recipe r;
+  r.arch = required_key(m, "popup.arch", file);
+  r.seed = parse_uint(required_key(m, "popup.seed", file), "popup.seed", file);
+  const uint64_t classes = parse_uint(required_key(m, "popup.classes", file), "popup.classes", file);
+  r.classes = classes > 1'000'000 ? 0 : static_cast<int64_t>(classes);
+  r.scale_k = parse_double(required_key(m, "popup.scale", file), "popup.scale", file);
+  try {
+    r.input = input_shape_parse(required_key(m, "popup.input", file));
+    r.init = init_parse(required_key(m, "popup.init", file));
+    return recipe_validated(r);
+  } catch (const InvalidArgument& e) {
+    throw FormatError(file, "bad recipe: " + e.message());
+  }
+}
+
+void recipe_check_same(const Recipe& expected, const Recipe& actual, const std::string& file) {
+  const Metadata a = recipe_to_metadata(expected);
+  const Metadata b = recipe_to_metadata(actual);
+  for (const auto& [key, value] : a) {
+    const std::string& other = b.at(key);
+    if (value != other)
+      throw MismatchError(file, "recipe differs: " + key + " is " + other + ", expected " + value);
+  }
+}
+
+std::vector<TensorSpec> recipe_tensors(const Recipe& r) {
+  return arch_tensors(r.arch, r.input, r.classes);
+}
+
+std::vector<std::vector<float>> recipe_generate(const Recipe& r) {
+  const std::vector<TensorSpec> specs = recipe_tensors(r);
+  std::vector<std::vector<float>> out(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    out[i].resize(static_cast<size_t>(specs[i].numel()));
+    weights_generate(r.init, r.scale_k, r.seed, static_cast<uint32_t>(i), specs[i], out[i].data());
+  }
+  return out;
+}
+
+}  // namespace popup

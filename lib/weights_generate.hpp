@@ -1,0 +1,38 @@
+// Seeded weight distributions (DESIGN.md §3, formats/generation.md): each element is a pure
+// function of (seed, tensor index, element index), bit-identical on every machine and thread
+// count. Uses popup's own double-precision log and cos, never the C library's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch.hpp"
+#include "philox.hpp"
+
+namespace popup {
+
+enum class InitKind { kaiming_normal, signed_constant, kaiming_uniform, xavier_normal,
+                      unsigned_constant };
+
+// "kaiming-normal" <-> InitKind::kaiming_normal, etc. Parse throws InvalidArgument.
+InitKind init_parse(const std::string& name);
+std::string init_name(InitKind kind);
+const std::vector<std::string>& init_names();
+
+// Standard deviation (kaiming-uniform: the bound) of `kind` for this tensor, with fan_in
+// divided by `scale_k` (1 = unscaled; --scale uses k, the fraction of weights kept).
+double init_std(InitKind kind, const TensorSpec& tensor, double scale_k);
+
+// Fill out[0 .. tensor.numel()) with the weights of tensor number `tensor_index` (its position
+// in network order). Parallel with OpenMP; the result does not depend on the thread count.
+void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t tensor_index,
+                      const TensorSpec& tensor, float* out);
+
+// Building blocks, exposed for other streams (score initialisation) and for tests.
+double random_uniform53(const PhiloxCounter& block);      // [0, 1), 53 bits from x0, x1
+double random_normal(const PhiloxCounter& block);         // N(0, 1) by Box-Muller in double
+double popup_log(double x);   // natural log for x in (0, 1]; deterministic IEEE operations
+double popup_cos_2pi(double t);  // cos(2*pi*t) for t in [0, 1); deterministic IEEE operations
+
+}  // namespace popup

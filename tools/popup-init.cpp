@@ -1,0 +1,125 @@
+// popup-init: draw a network's frozen random weights from a recipe (architecture,
+// distribution, seed) and write them, or only the recipe, as a popup file.
+#include <omp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "arch.hpp"
+#include "dataset_info.hpp"
+#include "popup_file.hpp"
+#include "recipe.hpp"
+#include "summary.hpp"
+#include "tool_common.hpp"
+
+namespace {
+
+struct Options {
+  std::string arch, init = "kaiming-normal", input, data, from, output;
+  int64_t classes = 0;
+  double k = 0;
+  bool scale = false, recipe_only = false, summary = false, list = false;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
+  using popup_tool::UsageError;
+  if (!o.from.empty()) {
+    for (const char* opt : {"--arch", "--init", "--seed", "--scale", "--k", "--input", "--classes",
+                            "--data"})
+      if (app.count(opt)) throw UsageError(std::string(opt) + " cannot be used with --from");
+    return popup::popup_file_read(o.from, /*keep_data=*/false).recipe;
+  }
+  if (o.arch.empty()) throw UsageError("--arch is required (see --list)");
+  if (o.scale && !app.count("--k")) throw UsageError("--scale needs --k (the fraction kept)");
+  if (!o.scale && app.count("--k")) throw UsageError("--k has no effect without --scale");
+  if (!o.data.empty() && (!o.input.empty() || app.count("--classes")))
+    throw UsageError("give either --data or --input and --classes, not both");
+  if (o.input.empty() != (app.count("--classes") == 0))
+    throw UsageError("--input and --classes go together");
+  popup::Recipe r;
+  r.arch = o.arch;
+  if (!o.input.empty()) {
+    r.input = popup::input_shape_parse(o.input);
+    r.classes = o.classes;
+  } else {
+    const popup::DatasetInfo d = popup::dataset_info(o.data.empty() ? popup::kDefaultDataset : o.data);
+    r.input = d.input;
+    r.classes = d.classes;
+  }
+  r.init = popup::init_parse(o.init);
+  if (o.scale && !(o.k > 0 && o.k <= 1))
+    throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.k));
+  r.scale_k = o.scale ? o.k : 1.0;
+  r.seed = o.seed;
+  return popup::recipe_validated(r);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Draw the frozen random weights of a network from a seed, as a popup weights "
+               "file (or only its recipe).",
+               "popup-init"};
+  popup_tool::app_setup(app);
+  Options o;
+  app.add_option("--arch", o.arch, "Architecture spec, e.g. conv4, conv6:width=2, resnet18")
+      ->group("Network");
+  app.add_option("--input", o.input, "Input shape CxHxW, e.g. 3x32x32 (with --classes)")
+      ->group("Network");
+  app.add_option("--classes", o.classes, "Number of classes (with --input)")->group("Network");
+  app.add_option("--data", o.data,
+                 "Take input shape and classes from a data set: fashion-mnist (default), mnist, "
+                 "cifar10, cifar100")
+      ->group("Network");
+  app.add_flag("--list", o.list, "List the architectures and distributions, then exit")
+      ->group("Network");
+  app.add_option("--init", o.init,
+                 "Distribution: kaiming-normal (default), signed-constant, kaiming-uniform, "
+                 "xavier-normal, unsigned-constant")
+      ->group("Weights");
+  app.add_flag("--scale", o.scale, "Divide fan_in by k (the paper's \"scaled\" variants)")
+      ->group("Weights");
+  app.add_option("--k", o.k, "Fraction of weights kept, in (0, 1]; used by --scale")
+      ->group("Weights");
+  app.add_option("--seed", o.seed, "Seed of the weights (default 0)")->group("Weights");
+  app.add_option("--from", o.from, "Take the recipe from FILE (any popup file, - for stdin)")
+      ->group("Weights");
+  app.add_option("-o,--output", o.output, "Output file (default: stdout, never a terminal)")
+      ->group("Output");
+  app.add_flag("--recipe", o.recipe_only, "Write only the recipe (under 1 KiB), not the weights")
+      ->group("Output");
+  app.add_flag("--summary", o.summary,
+               "Print a table of the layers on stdout; writes a file only with -o")
+      ->group("Output");
+  app.add_option("--threads", o.threads, "Threads for generation (default: OMP_NUM_THREADS or all)")
+      ->check(CLI::Range(1, 1024))
+      ->group("Output");
+
+  popup::Recipe recipe;
+  return popup_tool::tool_main(
+      app, argc, argv,
+      [&] {
+        if (o.list) return;
+        if (o.threads > 0) omp_set_num_threads(o.threads);
+        recipe = recipe_from_options(o, app);
+        const bool to_stdout = o.output.empty() || o.output == "-";
+        if (!o.summary && to_stdout && isatty(STDOUT_FILENO))
+          throw popup_tool::UsageError("refusing to write binary data to a terminal "
+                                       "(give -o FILE, redirect stdout, or use --summary)");
+      },
+      [&] {
+        if (o.list) {
+          std::fputs(popup::catalogue_text().c_str(), stdout);
+          return;
+        }
+        if (o.summary) std::fputs(popup::recipe_summary(recipe).c_str(), stdout);
+        const bool write = !o.summary || !o.output.empty();
+        if (!write) return;
+        const std::string path = o.output.empty() ? "-" : o.output;
+        if (o.recipe_only) popup::recipe_write(path, recipe);
+        else popup::weights_write(path, recipe, popup::recipe_generate(recipe));
+      });
+}

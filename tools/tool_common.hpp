@@ -1,0 +1,79 @@
+// What every popup tool shares: CLI11 set-up, and the one place where library errors become
+// one-line messages and exit codes (0 success, 1 runtime or data error, 2 usage error).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "error.hpp"
+#include "version.hpp"
+
+namespace popup_tool {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// A bad combination of options, found by the tool after parsing.
+class UsageError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Run a tool's body: parse options, call `body`, turn every error into one line on stderr.
+// `options_check` runs after parsing; InvalidArgument thrown there is a usage error (the
+// value came from the command line), while the same error from a file is a runtime error.
+inline int tool_main(CLI::App& app, int argc, char** argv, const std::function<void()>& options_check,
+                     const std::function<void()>& body) {
+  const std::string name = app.get_name();
+  const auto report = [&](const std::string& what, int code) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), what.c_str());
+    return code;
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return kExitOk;
+  } catch (const CLI::CallForVersion&) {
+    std::printf("%s %s\n", name.c_str(), POPUP_VERSION);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    return report(std::string(e.what()) + " (see " + name + " --help)", kExitUsage);
+  }
+  try {
+    options_check();
+  } catch (const popup::InvalidArgument& e) {
+    return report(e.what(), kExitUsage);
+  } catch (const UsageError& e) {
+    return report(e.what(), kExitUsage);
+  } catch (const popup::Error& e) {
+    return report(e.what(), kExitError);
+  }
+  try {
+    body();
+  } catch (const popup::InvalidArgument& e) {
+    // Refusing a terminal for binary output is the only InvalidArgument left at this point
+    // that concerns the command line itself.
+    return report(e.what(), e.file() == "-" ? kExitUsage : kExitError);
+  } catch (const popup::Error& e) {
+    return report(e.what(), kExitError);
+  } catch (const std::bad_alloc&) {
+    return report("out of memory", kExitError);
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    return report("-: write error on standard output", kExitError);
+  return kExitOk;
+}
+
+// Standard set-up: --version flag, a footer pointing at the man page, options grouped.
+inline void app_setup(CLI::App& app) {
+  app.set_version_flag("--version", std::string(POPUP_VERSION));
+  app.footer("See " + app.get_name() + "(1) for details. Exit status: 0 success, 1 runtime or "
+             "data error, 2 usage error.");
+  app.get_formatter()->column_width(30);
+}
+
+}  // namespace popup_tool
