@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <limits>
 
 #include "error.hpp"
 
@@ -42,7 +41,7 @@ struct Family {
 // a * b, refusing results that do not fit in int64 (huge inputs, widths or class counts).
 int64_t checked_product(int64_t a, int64_t b, const std::string& what) {
   int64_t product = 0;
-  if (__builtin_mul_overflow(a, b, &product)) fail(what + " has too many elements");
+  if (__builtin_mul_overflow(a, b, &product)) fail(what + " would have more than 2^63 elements");
   return product;
 }
 

@@ -47,11 +47,11 @@ inline uint64_t block_b(const PhiloxCounter& block) {
   return ((static_cast<uint64_t>(block[3]) << 32) | block[2]) >> 11;
 }
 
-// n * 2^-53 for n <= 2^53: exact. (double)(int64_t) would be exact too, but without
+// n * 2^-53 for n <= 2^53, exact. (double)(int64_t) n would be exact too, but without
 // AVX-512DQ there is no vector int64 -> double conversion; this form vectorises on AVX2.
-// n = 2h + l with h < 2^52: bits 0x4330000000000000 | h are the double 2^52 + h.
+// n = 2h + l with h <= 2^52: the bits 0x4330000000000000 + h are the double 2^52 + h.
 inline double scaled_53(uint64_t n) {
-  const double h = bits_double(0x4330000000000000ull | (n >> 1)) - 0x1p52;
+  const double h = bits_double(0x4330000000000000ull + (n >> 1)) - 0x1p52;
   return (2.0 * h + static_cast<double>(static_cast<int32_t>(n & 1))) * 0x1p-53;
 }
 
@@ -65,8 +65,9 @@ constexpr double ln2_lo = 0x1.a39ef35793c76p-33;      // ln 2 - ln2_hi
 inline double log_inline(double x) {
   const uint64_t bits = double_bits(x);
   const uint64_t mantissa = bits & 0x000fffffffffffffull;
-  // m >= sqrt(2) exactly when the mantissa field reaches that of 0x1.6a09e667f3bcdp0.
-  const uint64_t halve = mantissa >= 0x6a09e667f3bcdull ? 1 : 0;
+  // halve = 1 (use m / 2) exactly when m >= sqrt(2), i.e. when the mantissa field reaches
+  // that of 0x1.6a09e667f3bcdp0; the carry into bit 52 computes it without a branch.
+  const uint64_t halve = (mantissa + (0x0010000000000000ull - 0x6a09e667f3bcdull)) >> 52;
   const double e = static_cast<double>(static_cast<int32_t>(bits >> 52) - 1023 +
                                        static_cast<int32_t>(halve));
   const double m = bits_double(((1023 - halve) << 52) | mantissa);
@@ -104,8 +105,11 @@ inline double cos_2pi_inline(double t) {
                     z * (sin_c6 + z * (sin_c7 + z * (sin_c8 + z * sin_c9)))))));
   const double cos_x = 1.0 + z * pc;
   const double sin_x = x + (x * z) * ps;
-  const double value = (q & 1) ? sin_x : cos_x;
-  return ((q + 1) & 2) ? -value : value;  // q: 0 cos, 1 -sin, 2 -cos, 3 sin
+  // q: 0 cos, 1 -sin, 2 -cos, 3 sin; selected on the bits, without a branch.
+  const uint64_t pick_sin = 0 - (q & 1);
+  const uint64_t sign = ((q + 1) & 2) << 62;
+  return bits_double(((double_bits(sin_x) & pick_sin) | (double_bits(cos_x) & ~pick_sin)) ^
+                     sign);
 }
 
 // Box-Muller, z = sqrt(radius2) * cosine, in two parts (see fill_normal).
@@ -114,6 +118,12 @@ inline double normal_radius2(const PhiloxCounter& block) {
 }
 inline double normal_cosine(const PhiloxCounter& block) {
   return cos_2pi_inline(scaled_53(block_b(block)));        // cos 2 pi [0, 1)
+}
+inline void normal_parts(uint64_t seed, uint32_t tensor, uint64_t index, double& radius2,
+                         double& cosine) {
+  const PhiloxCounter block = philox_element(seed, RandomStream::weights, tensor, index);
+  radius2 = normal_radius2(block);
+  cosine = normal_cosine(block);
 }
 
 // The loops over one chunk of elements. Every element is a pure function of its index, so
@@ -129,10 +139,7 @@ POPUP_ISA_CLONES void fill_normal(double std, uint64_t seed, uint32_t tensor, in
     const int64_t count = std::min(batch, end - start);
 #pragma omp simd
     for (int64_t j = 0; j < count; ++j) {
-      const PhiloxCounter block = philox_element(seed, RandomStream::weights, tensor,
-                                                 static_cast<uint64_t>(start + j));
-      radius2[j] = normal_radius2(block);
-      cosine[j] = normal_cosine(block);
+      normal_parts(seed, tensor, static_cast<uint64_t>(start + j), radius2[j], cosine[j]);
     }
     // std::sqrt may set errno, so GCC will not vectorise it: a loop of its own keeps the
     // loop above vectorised.

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -20,9 +21,18 @@ struct Options {
   int64_t classes = 0;
   double k = 0;
   bool scale = false, recipe_only = false, summary = false, list = false;
-  uint64_t seed = 0;
+  std::string seed_text = "0";
   int threads = 0;
 };
+
+uint64_t seed_parse(const std::string& text) {
+  uint64_t seed = 0;
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), end, seed);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end)
+    throw popup::InvalidArgument("--seed", "must be an integer from 0 to 2^64-1, got '" + text + "'");
+  return seed;
+}
 
 popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
   using popup_tool::UsageError;
@@ -53,7 +63,7 @@ popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
   if (o.scale && !(o.k > 0 && o.k <= 1))
     throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.k));
   r.scale_k = o.scale ? o.k : 1.0;
-  r.seed = o.seed;
+  r.seed = seed_parse(o.seed_text);
   return popup::recipe_validated(r);
 }
 
@@ -84,7 +94,8 @@ int main(int argc, char** argv) {
       ->group("Weights");
   app.add_option("--k", o.k, "Fraction of weights kept, in (0, 1]; used by --scale")
       ->group("Weights");
-  app.add_option("--seed", o.seed, "Seed of the weights (default 0)")->group("Weights");
+  app.add_option("--seed", o.seed_text, "Seed of the weights, 0 to 2^64-1 (default 0)")
+      ->group("Weights");
   app.add_option("--from", o.from, "Take the recipe from FILE (any popup file, - for stdin)")
       ->group("Weights");
   app.add_option("-o,--output", o.output, "Output file (default: stdout, never a terminal)")

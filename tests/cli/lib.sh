@@ -1,0 +1,58 @@
+# Helpers for tests/cli/*.test. Each case ends in pass or fail; a failure prints why.
+# `run CMD...` leaves the exit status in $rc, stdout in ./out, stderr in ./err.
+
+pass() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $(basename "$script"): $1"
+  [ -s err ] && sed 's/^/    stderr: /' err | head -n 5
+  return 0
+}
+
+run() {
+  "$@" >out 2>err
+  rc=$?
+}
+
+# expect_ok NAME CMD...: exit status 0.
+expect_ok() {
+  name=$1
+  shift
+  run "$@"
+  if [ "$rc" -eq 0 ]; then pass; else fail "$name: exit $rc, expected 0"; fi
+}
+
+# expect_error NAME CODE REGEX OUTPUT CMD...: exit status CODE, exactly one line on stderr
+# matching REGEX (grep -E) and starting with the tool's name, and no file OUTPUT afterwards
+# (nor any temporary sibling of it).
+expect_error() {
+  name=$1 code=$2 regex=$3 output=$4
+  shift 4
+  run "$@"
+  lines=$(wc -l <err)
+  if [ "$rc" -ne "$code" ]; then
+    fail "$name: exit $rc, expected $code"
+  elif [ "$lines" -ne 1 ]; then
+    fail "$name: $lines lines on stderr, expected 1"
+  elif ! grep -Eq "^popup-[a-z]+: error: " err; then
+    fail "$name: message does not start with 'popup-TOOL: error: '"
+  elif ! grep -Eq -- "$regex" err; then
+    fail "$name: message '$(cat err)' does not match '$regex'"
+  elif [ -e "$output" ] || ls -a | grep -q "^\.$(basename "$output")\.tmp"; then
+    fail "$name: left an output file behind"
+  else
+    pass
+  fi
+}
+
+# check NAME TEST-ARGS...: a `test` expression.
+check() {
+  name=$1
+  shift
+  if test "$@"; then pass; else fail "$name: test $*"; fi
+}
+
+# same_file NAME A B: byte-identical files.
+same_file() {
+  if cmp -s "$2" "$3"; then pass; else fail "$1: $2 and $3 differ"; fi
+}

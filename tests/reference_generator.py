@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+# Independent reference for formats/generation.md (generation v1): Philox4x32-10, popup's
+# log / cos and the weight distributions in pure Python (standard library only). Python
+# floats are IEEE doubles and never fuse, so its values must equal libpopup's bit for bit.
+"""Print the first weights of reference recipes as float32 bit patterns (hex, one a line).
+
+Without options: every standard case, each after a line "# <init> seed=... tensor=...
+fan_in=... fan_out=... scale_k=... start=...". With --init (and the other options): that
+one case, values only. The Philox known-answer vectors are checked first (exit 1 if wrong).
+"""
+
+import argparse
+import math
+import struct
+import sys
+
+MASK32 = 0xFFFFFFFF
+STREAM_WEIGHTS = 0
+
+# ---- Philox4x32-10 (Random123) --------------------------------------------------------------
+
+def philox4x32_10(counter, key):
+    x0, x1, x2, x3 = counter
+    k0, k1 = key
+    for _ in range(10):
+        p0 = 0xD2511F53 * x0
+        p1 = 0xCD9E8D57 * x2
+        x0, x1, x2, x3 = ((p1 >> 32) ^ x1 ^ k0, p1 & MASK32,
+                          (p0 >> 32) ^ x3 ^ k1, p0 & MASK32)
+        k0 = (k0 + 0x9E3779B9) & MASK32
+        k1 = (k1 + 0xBB67AE85) & MASK32
+    return [x0, x1, x2, x3]
+
+
+KAT = [  # Random123 kat_vectors, "philox4x32 10": counter, key, expected
+    ([0, 0, 0, 0], [0, 0], [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]),
+    ([MASK32] * 4, [MASK32] * 2, [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]),
+    ([0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344], [0xA4093822, 0x299F31D0],
+     [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]),
+]
+
+
+def philox_element(seed, stream, tensor, index):
+    return philox4x32_10([index & MASK32, index >> 32, tensor, stream],
+                         [seed & MASK32, seed >> 32])
+
+# ---- deterministic log and cos (+ - * / sqrt only) ---------------------------------------
+
+def double_bits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def bits_double(b):
+    return struct.unpack("<d", struct.pack("<Q", b))[0]
+
+
+LOG_C = [2.0 / (2 * k + 1) for k in range(1, 11)]          # c1 .. c10
+LN2_HI = float.fromhex("0x1.62e42feep-1")
+LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
+COS_C = [(-1.0) ** k / math.factorial(2 * k) for k in range(1, 10)]      # c1 .. c9
+SIN_C = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(1, 10)]  # c1 .. c9
+TWO_PI = float.fromhex("0x1.921fb54442d18p+2")
+ROUND_SHIFT = float.fromhex("0x1.8p52")
+
+
+def horner(coefficients, z):
+    """c1 + z*(c2 + z*(... + z*cn)), innermost first."""
+    p = coefficients[-1]
+    for c in reversed(coefficients[:-1]):
+        p = c + z * p
+    return p
+
+
+def popup_log(x):
+    bits = double_bits(x)
+    e = (bits >> 52) - 1023
+    mantissa = bits & ((1 << 52) - 1)
+    if mantissa >= 0x6A09E667F3BCD:  # m >= sqrt(2): use m / 2
+        m = bits_double((1022 << 52) | mantissa)
+        e += 1
+    else:
+        m = bits_double((1023 << 52) | mantissa)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    r = z * horner(LOG_C, z)
+    hfsq = 0.5 * f * f
+    dk = float(e)
+    return dk * LN2_HI - ((hfsq - (s * (hfsq + r) + dk * LN2_LO)) - f)
+
+
+def popup_cos_2pi(t):
+    qd = (4.0 * t + ROUND_SHIFT) - ROUND_SHIFT  # nearest integer to 4t, ties to even
+    q = int(qd) % 4
+    r = t - 0.25 * qd
+    x = r * TWO_PI
+    z = x * x
+    cos_x = 1.0 + z * horner(COS_C, z)
+    sin_x = x + (x * z) * horner(SIN_C, z)
+    return [cos_x, -sin_x, -cos_x, sin_x][q]
+
+# ---- distributions ------------------------------------------------------------------------
+
+def block_ab(block):
+    x0, x1, x2, x3 = block
+    return ((x1 << 32) | x0) >> 11, ((x3 << 32) | x2) >> 11
+
+
+def normal(block):
+    a, b = block_ab(block)
+    u1 = float(a + 1) * 2.0 ** -53
+    u2 = float(b) * 2.0 ** -53
+    return math.sqrt(-2.0 * popup_log(u1)) * popup_cos_2pi(u2)
+
+
+def init_std(init, fan_in, fan_out, scale_k):
+    if init in ("kaiming-normal", "signed-constant", "unsigned-constant"):
+        return math.sqrt(2.0 / (float(fan_in) * scale_k))
+    if init == "kaiming-uniform":
+        return math.sqrt(6.0 / (float(fan_in) * scale_k))
+    if init == "xavier-normal":
+        return math.sqrt(2.0 / ((float(fan_in) + float(fan_out)) * scale_k))
+    raise ValueError("unknown distribution '%s'" % init)
+
+
+def float32_bits(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def weight_bits(init, std, seed, tensor, index):
+    if init == "unsigned-constant":
+        return float32_bits(std)
+    block = philox_element(seed, STREAM_WEIGHTS, tensor, index)
+    if init in ("kaiming-normal", "xavier-normal"):
+        return float32_bits(std * normal(block))
+    if init == "signed-constant":
+        return float32_bits(-std if block[0] >> 31 else std)
+    a, _ = block_ab(block)
+    return float32_bits(std * (2.0 * (float(a) * 2.0 ** -53) - 1.0))  # kaiming-uniform
+
+
+# (init, seed, tensor index, fan_in, fan_out, scale_k, first element index)
+CASES = [
+    ("kaiming-normal", 0, 0, 27, 576, 1.0, 0),
+    ("kaiming-normal", 0x0123456789ABCDEF, 7, 1152, 1152, 0.5, 0),
+    ("kaiming-normal", 2020, 3, 4608, 4608, 1.0, 0xFFFFFFE0),  # crosses index 2^32
+    ("signed-constant", 42, 1, 784, 300, 1.0, 0),
+    ("kaiming-uniform", 42, 2, 300, 100, 0.3, 0),
+    ("xavier-normal", 7, 3, 100, 10, 1.0, 0),
+    ("unsigned-constant", 1, 0, 9, 9, 0.5, 0),
+]
+
+
+def print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, count):
+    std = init_std(init, fan_in, fan_out, scale_k)
+    for index in range(start, start + count):
+        print("%08x" % weight_bits(init, std, seed, tensor, index))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", help="distribution, e.g. kaiming-normal")
+    parser.add_argument("--seed", type=lambda s: int(s, 0), default=0)
+    parser.add_argument("--tensor", type=int, default=0, help="tensor index (network order)")
+    parser.add_argument("--fan-in", type=int, default=1)
+    parser.add_argument("--fan-out", type=int, default=1)
+    parser.add_argument("--scale-k", type=float, default=1.0)
+    parser.add_argument("--start", type=lambda s: int(s, 0), default=0,
+                        help="first element index")
+    parser.add_argument("--count", type=int, default=64)
+    args = parser.parse_args()
+
+    for counter, key, expected in KAT:
+        got = philox4x32_10(counter, key)
+        if got != expected:
+            sys.exit("reference_generator.py: Philox known-answer test failed: %s"
+                     % " ".join("%08x" % w for w in got))
+
+    if args.init:
+        print_case(args.init, args.seed, args.tensor, args.fan_in, args.fan_out,
+                   args.scale_k, args.start, args.count)
+        return
+    for init, seed, tensor, fan_in, fan_out, scale_k, start in CASES:
+        print("# %s seed=%#x tensor=%d fan_in=%d fan_out=%d scale_k=%r start=%#x"
+              % (init, seed, tensor, fan_in, fan_out, scale_k, start))
+        print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, args.count)
+
+
+if __name__ == "__main__":
+    main()
