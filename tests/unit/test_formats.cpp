@@ -1,0 +1,176 @@
+// Round trips of every popup file kind, mask bit packing, atomic output, and rejection of
+// damaged files (including thousands of random mutations: each must be refused with a
+// popup::Error or read cleanly, never crash or throw anything else).
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+
+#include "error.hpp"
+#include "io.hpp"
+#include "mask.hpp"
+#include "temp_dir.hpp"
+#include "tiny_network.hpp"
+
+using namespace popup;
+
+BOOST_AUTO_TEST_SUITE(formats)
+
+BOOST_AUTO_TEST_CASE(recipe_round_trip) {
+  TempDir dir;
+  Recipe r = tiny_recipe();
+  r.scale_k = 0.3;
+  r.seed = 18446744073709551615u;
+  recipe_write(dir.file("a.recipe"), r);
+  const PopupFile f = popup_file_read(dir.file("a.recipe"), FileKind::recipe);
+  BOOST_TEST(f.tensors.empty());
+  BOOST_CHECK_NO_THROW(recipe_check_same(r, f.recipe, "a.recipe"));
+  BOOST_TEST(f.recipe.scale_k == 0.3);
+  BOOST_TEST(f.recipe.seed == 18446744073709551615u);
+}
+
+BOOST_AUTO_TEST_CASE(weights_round_trip_is_exact) {
+  TempDir dir;
+  const Recipe r = tiny_recipe();
+  const auto weights = recipe_generate(r);
+  weights_write(dir.file("a.weights"), r, weights);
+  BOOST_TEST(weights_from_file(popup_file_read(dir.file("a.weights"))) == weights);
+}
+
+BOOST_AUTO_TEST_CASE(scores_round_trip_keeps_extra_metadata) {
+  TempDir dir;
+  scores_write(dir.file("a.scores"), tiny_recipe(), tiny_scores(), {{"popup.train.k", "0.5"}});
+  const PopupFile f = popup_file_read(dir.file("a.scores"), FileKind::scores);
+  BOOST_TEST(f.metadata.at("popup.train.k") == "0.5");
+  BOOST_TEST(f.tensors[1].f32 == tiny_scores()[1]);
+}
+
+BOOST_AUTO_TEST_CASE(mask_round_trip) {
+  TempDir dir;
+  const Mask m = tiny_mask();
+  mask_write(dir.file("a.mask"), m);
+  const Mask back = mask_read(dir.file("a.mask"));
+  BOOST_TEST(back.k == 0.5);
+  BOOST_REQUIRE(back.layers.size() == m.layers.size());
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    BOOST_TEST(back.layers[i].bits == m.layers[i].bits);
+    BOOST_TEST(back.layers[i].kept == m.layers[i].kept);
+    BOOST_TEST(back.layers[i].shape == m.layers[i].shape);
+  }
+  BOOST_REQUIRE(back.state.size() == 1u);
+  BOOST_TEST(back.state[0].f32 == m.state[0].f32);
+  BOOST_TEST(back.extra.at("popup.train.method") == "edge-popup");
+}
+
+BOOST_AUTO_TEST_CASE(mask_bits_are_lsb_first_in_row_major_order) {
+  const uint8_t keep[10] = {1, 0, 0, 0, 0, 0, 0, 1, 0, 1};
+  const std::vector<uint8_t> bits = mask_pack(keep, 10);
+  BOOST_TEST(bits == (std::vector<uint8_t>{0x81, 0x02}), boost::test_tools::per_element());
+  LayerMask l;
+  l.shape = {10};
+  l.bits = bits;
+  for (int i = 0; i < 10; ++i) BOOST_TEST(l.get(i) == (keep[i] == 1));
+}
+
+BOOST_AUTO_TEST_CASE(mask_with_wrong_kept_count_or_padding_is_refused) {
+  TempDir dir;
+  Mask m = tiny_mask();
+  m.layers[1].kept += 1;  // fc2 has 3 weights: metadata disagrees with the bits
+  mask_write(dir.file("count.mask"), m);
+  BOOST_CHECK_EXCEPTION(mask_read(dir.file("count.mask")), FormatError, [](const FormatError& e) {
+    return std::string(e.what()).find("its metadata says") != std::string::npos;
+  });
+  m = tiny_mask();
+  m.layers[1].bits[0] |= 0x80;  // bit 7 of a 3-weight layer
+  m.layers[1].kept = 0;
+  for (int i = 0; i < 8; ++i) m.layers[1].kept += (m.layers[1].bits[0] >> i) & 1;
+  mask_write(dir.file("pad.mask"), m);
+  BOOST_CHECK_EXCEPTION(mask_read(dir.file("pad.mask")), FormatError, [](const FormatError& e) {
+    return std::string(e.what()).find("bits set past its last weight") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(wrong_kind_is_named) {
+  TempDir dir;
+  recipe_write(dir.file("a.recipe"), tiny_recipe());
+  BOOST_CHECK_EXCEPTION(mask_read(dir.file("a.recipe")), FormatError, [&](const FormatError& e) {
+    return e.what() == dir.file("a.recipe") + ": is a recipe file, expected a mask file";
+  });
+}
+
+BOOST_AUTO_TEST_CASE(recipe_mismatch_names_the_field) {
+  Recipe a = tiny_recipe(), b = tiny_recipe();
+  b.seed = 2;
+  BOOST_CHECK_EXCEPTION(recipe_check_same(a, b, "x.mask"), MismatchError,
+                        [](const MismatchError& e) {
+                          return std::string(e.what()) ==
+                                 "x.mask: recipe differs: popup.seed is 2, expected 1";
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(output_appears_only_on_commit) {
+  TempDir dir;
+  {
+    OutputFile out(dir.file("a.bin"));
+    out.write("abc", 3);
+    BOOST_TEST(!std::filesystem::exists(dir.file("a.bin")));
+  }
+  BOOST_TEST(dir.entries() == 0u);  // the temporary file is gone too
+  {
+    OutputFile out(dir.file("a.bin"));
+    out.write("abc", 3);
+    out.commit();
+  }
+  BOOST_TEST(file_bytes(dir.file("a.bin")).size() == 3u);
+  BOOST_TEST(dir.entries() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(failed_write_leaves_previous_file_intact) {
+  TempDir dir;
+  file_write(dir.file("a.weights"), {'o', 'l', 'd'});
+  Recipe r = tiny_recipe();
+  std::vector<std::vector<float>> wrong(1);  // too few tensors: the writer throws
+  BOOST_CHECK_THROW(weights_write(dir.file("a.weights"), r, wrong), Error);
+  BOOST_TEST(file_bytes(dir.file("a.weights")) == (std::vector<char>{'o', 'l', 'd'}));
+  BOOST_TEST(dir.entries() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(header_is_padded_to_eight_bytes) {
+  TempDir dir;
+  weights_write(dir.file("a.weights"), tiny_recipe(), recipe_generate(tiny_recipe()));
+  const std::vector<char> bytes = file_bytes(dir.file("a.weights"));
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  BOOST_TEST(n % 8 == 0u);
+  BOOST_TEST(bytes.size() == 8 + n + 17 * 4);
+}
+
+BOOST_AUTO_TEST_CASE(random_mutations_are_refused_cleanly) {
+  TempDir dir;
+  const std::string good = dir.file("good.mask"), bad = dir.file("bad.mask");
+  mask_write(good, tiny_mask());
+  const std::vector<char> original = file_bytes(good);
+  std::mt19937 rng(12345);
+  int refused = 0, accepted = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<char> bytes = original;
+    const size_t pos = rng() % bytes.size();
+    switch (trial % 3) {
+      case 0: bytes[pos] = static_cast<char>(bytes[pos] ^ (1 << (rng() % 8))); break;
+      case 1: bytes.resize(pos); break;
+      default: bytes.insert(bytes.begin() + static_cast<long>(pos), static_cast<char>(rng())); break;
+    }
+    file_write(bad, bytes);
+    try {
+      mask_read(bad);
+      ++accepted;
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  // Only flips that leave a valid file (a metadata digit or letter changed into another
+  // valid value, say) can be accepted; almost every mutation must be refused.
+  BOOST_TEST(refused + accepted == 3000);
+  BOOST_TEST(refused > 2900);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
