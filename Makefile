@@ -7,6 +7,10 @@ BUILD    ?= build
 CXX      ?= g++
 CXXFLAGS ?= -O2
 PYTHON   ?= /usr/bin/python3
+# Parallel by default, one job per core, unless the caller chose (-j N or MAKEFLAGS).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
 
 # -ffp-contract=off: no fused multiply-add unless written; weight generation must be
 # bit-identical on every x86-64 (formats/generation.md).
@@ -53,7 +57,7 @@ config:
 	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)" != 111 ]; then \
 	  echo "popup: required components missing: run 'make deps' as root"; exit 1; fi
 
-$(BUILD)/%.o: %.cpp
+$(BUILD)/%.o: %.cpp | config
 	@mkdir -p $(@D)
 	$(CXX) $(POPUP_CXXFLAGS) -c $< -o $@
 

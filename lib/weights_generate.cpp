@@ -119,11 +119,22 @@ inline double normal_radius2(const PhiloxCounter& block) {
 inline double normal_cosine(const PhiloxCounter& block) {
   return cos_2pi_inline(scaled_53(block_b(block)));        // cos 2 pi [0, 1)
 }
-inline void normal_parts(uint64_t seed, uint32_t tensor, uint64_t index, double& radius2,
-                         double& cosine) {
+
+// What each distribution takes from element `index` of the weights stream. The loops below
+// call these rather than hold a block themselves: a block (an array) declared in a simd loop
+// becomes a per-lane array in memory and stops the vectoriser.
+inline void weights_normal_parts(uint64_t seed, uint32_t tensor, uint64_t index,
+                                 double& radius2, double& cosine) {
   const PhiloxCounter block = philox_element(seed, RandomStream::weights, tensor, index);
   radius2 = normal_radius2(block);
   cosine = normal_cosine(block);
+}
+inline double weights_uniform_symmetric(uint64_t seed, uint32_t tensor, uint64_t index) {
+  const PhiloxCounter block = philox_element(seed, RandomStream::weights, tensor, index);
+  return 2.0 * scaled_53(block_a(block)) - 1.0;  // [-1, 1), exact
+}
+inline bool weights_sign_negative(uint64_t seed, uint32_t tensor, uint64_t index) {
+  return philox_element(seed, RandomStream::weights, tensor, index)[0] >> 31;
 }
 
 // The loops over one chunk of elements. Every element is a pure function of its index, so
@@ -139,7 +150,8 @@ POPUP_ISA_CLONES void fill_normal(double std, uint64_t seed, uint32_t tensor, in
     const int64_t count = std::min(batch, end - start);
 #pragma omp simd
     for (int64_t j = 0; j < count; ++j) {
-      normal_parts(seed, tensor, static_cast<uint64_t>(start + j), radius2[j], cosine[j]);
+      weights_normal_parts(seed, tensor, static_cast<uint64_t>(start + j), radius2[j],
+                           cosine[j]);
     }
     // std::sqrt may set errno, so GCC will not vectorise it: a loop of its own keeps the
     // loop above vectorised.
@@ -153,9 +165,8 @@ POPUP_ISA_CLONES void fill_uniform(double bound, uint64_t seed, uint32_t tensor,
                                    int64_t begin, int64_t end, float* out) {
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
-    const PhiloxCounter block =
-        philox_element(seed, RandomStream::weights, tensor, static_cast<uint64_t>(i));
-    out[i] = static_cast<float>(bound * (2.0 * scaled_53(block_a(block)) - 1.0));
+    out[i] = static_cast<float>(
+        bound * weights_uniform_symmetric(seed, tensor, static_cast<uint64_t>(i)));
   }
 }
 
@@ -164,9 +175,8 @@ POPUP_ISA_CLONES void fill_signed(double std, uint64_t seed, uint32_t tensor, in
   const float positive = static_cast<float>(std), negative = static_cast<float>(-std);
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
-    const PhiloxCounter block =
-        philox_element(seed, RandomStream::weights, tensor, static_cast<uint64_t>(i));
-    out[i] = (block[0] >> 31) ? negative : positive;
+    out[i] = weights_sign_negative(seed, tensor, static_cast<uint64_t>(i)) ? negative
+                                                                            : positive;
   }
 }
 
