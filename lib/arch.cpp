@@ -2,10 +2,10 @@
 // each family's weight tensors (conv and linear only) in network order, as torchvision names them.
 #include "arch.hpp"
 
-#include <charconv>
 #include <cmath>
 
 #include "error.hpp"
+#include "number_text.hpp"
 
 namespace popup {
 namespace {
@@ -43,13 +43,6 @@ int64_t checked_product(int64_t a, int64_t b, const std::string& what) {
   int64_t product = 0;
   if (__builtin_mul_overflow(a, b, &product)) fail(what + " would have more than 2^63 elements");
   return product;
-}
-
-// Shortest text that parses back to the same double: 2.0 -> "2", 0.5 -> "0.5".
-std::string double_format(double value) {
-  char buffer[64];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
 }
 
 // ---- tensor constructors --------------------------------------------------------------------
@@ -239,9 +232,7 @@ const Family& family_find(const std::string& name) {
 double width_parse(const Family& family, const std::string& text) {
   const std::string arch = family.name;
   double width = 0;
-  const char* end = text.data() + text.size();
-  auto result = std::from_chars(text.data(), end, width);
-  if (result.ec != std::errc() || result.ptr != end || !(width > 0) || !std::isfinite(width))
+  if (!double_parse(text, width) || !(width > 0) || !std::isfinite(width))
     fail(arch + ": width must be a positive number, got '" + text + "'");
   if (width > max_width)
     fail(arch + ": width must be at most " + double_format(max_width) + ", got '" + text + "'");

@@ -2,8 +2,6 @@
 // validation.
 #include "mask.hpp"
 
-#include <charconv>
-
 #include "error.hpp"
 
 namespace popup {
@@ -21,21 +19,17 @@ const std::string& meta_get(const PopupFile& f, const std::string& key) {
 double meta_k(const PopupFile& f, const std::string& key) {
   const std::string& text = meta_get(f, key);
   double v = 0;
-  const char* end = text.data() + text.size();
-  const auto r = std::from_chars(text.data(), end, v);
-  if (text.empty() || r.ec != std::errc() || r.ptr != end || !(v > 0 && v <= 1))
+  if (!double_parse(text, v) || !(v > 0 && v <= 1))
     throw FormatError(f.path, key + ": not a fraction in (0, 1]: '" + text + "'");
   return v;
 }
 
 int64_t meta_count(const PopupFile& f, const std::string& key) {
   const std::string& text = meta_get(f, key);
-  int64_t v = 0;
-  const char* end = text.data() + text.size();
-  const auto r = std::from_chars(text.data(), end, v);
-  if (text.empty() || r.ec != std::errc() || r.ptr != end || v < 0)
+  uint64_t v = 0;
+  if (!uint_parse(text, v) || v > (uint64_t{1} << 62))
     throw FormatError(f.path, key + ": not a count: '" + text + "'");
-  return v;
+  return static_cast<int64_t>(v);
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {

@@ -1,8 +1,6 @@
 // Recipe validation, its metadata keys, and weight generation for a whole network.
 #include "recipe.hpp"
 
-#include <charconv>
-#include <cmath>
 
 #include "error.hpp"
 
@@ -18,29 +16,19 @@ const std::string& required_key(const Metadata& m, const std::string& key,
 
 uint64_t parse_uint(const std::string& text, const std::string& key, const std::string& file) {
   uint64_t v = 0;
-  const char* end = text.data() + text.size();
-  const auto r = std::from_chars(text.data(), end, v);
-  if (text.empty() || r.ec != std::errc() || r.ptr != end)
+  if (!uint_parse(text, v))
     throw FormatError(file, key + ": not an unsigned integer: '" + text + "'");
   return v;
 }
 
 double parse_double(const std::string& text, const std::string& key, const std::string& file) {
   double v = 0;
-  const char* end = text.data() + text.size();
-  const auto r = std::from_chars(text.data(), end, v);
-  if (text.empty() || r.ec != std::errc() || r.ptr != end)
+  if (!double_parse(text, v))
     throw FormatError(file, key + ": not a number: '" + text + "'");
   return v;
 }
 
 }  // namespace
-
-std::string double_format(double value) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value);
-  return std::string(buf, r.ptr);
-}
 
 Recipe recipe_validated(Recipe r) {
   r.arch = arch_canonical(r.arch);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arch.hpp"
+#include "number_text.hpp"
 #include "safetensors.hpp"
 #include "weights_generate.hpp"
 
@@ -41,8 +42,5 @@ std::vector<TensorSpec> recipe_tensors(const Recipe& recipe);
 
 // Generate every tensor of the recipe, in network order.
 std::vector<std::vector<float>> recipe_generate(const Recipe& recipe);
-
-// Shortest decimal text that reads back as the same double ("0.5", "1", "0.30000000000000004").
-std::string double_format(double value);
 
 }  // namespace popup

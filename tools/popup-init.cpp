@@ -3,7 +3,6 @@
 #include <omp.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -27,9 +26,7 @@ struct Options {
 
 uint64_t seed_parse(const std::string& text) {
   uint64_t seed = 0;
-  const char* end = text.data() + text.size();
-  const auto r = std::from_chars(text.data(), end, seed);
-  if (text.empty() || r.ec != std::errc() || r.ptr != end)
+  if (!popup::uint_parse(text, seed))
     throw popup::InvalidArgument("--seed", "must be an integer from 0 to 2^64-1, got '" + text + "'");
   return seed;
 }
