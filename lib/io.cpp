@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,6 +25,32 @@ void split_path(const std::string& path, std::string& dir, std::string& base) {
   const size_t slash = path.rfind('/');
   dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   base = slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Temporary files in progress, for the signal handler: fixed slots of heap strings that are
+// never freed while registered, so the handler only reads and calls unlink (async-signal-safe).
+constexpr int kTempSlots = 64;
+std::atomic<const char*> temp_slots[kTempSlots];
+
+void temp_register(const char* path) {
+  for (auto& slot : temp_slots) {
+    const char* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, path)) return;
+  }
+}
+
+void temp_unregister(const char* path) {
+  for (auto& slot : temp_slots) {
+    const char* expected = path;
+    if (slot.compare_exchange_strong(expected, nullptr)) return;
+  }
+}
+
+extern "C" void remove_temps_and_die(int sig) {
+  for (auto& slot : temp_slots)
+    if (const char* path = slot.load()) unlink(path);
+  signal(sig, SIG_DFL);
+  raise(sig);
 }
 
 mode_t current_umask() {
@@ -85,10 +113,12 @@ OutputFile::OutputFile(const std::string& path, bool binary) : name_(path) {
   const int fd = mkstemp(templ.data());
   if (fd < 0) throw IoError(path, "cannot create: " + errno_text());
   temp_path_ = templ;
+  temp_register(temp_path_.c_str());
   fchmod(fd, 0666 & ~current_umask());
   file_ = fdopen(fd, "wb");
   if (!file_) {
     close(fd);
+    temp_unregister(temp_path_.c_str());
     unlink(temp_path_.c_str());
     throw IoError(path, "cannot create: " + errno_text());
   }
@@ -99,6 +129,7 @@ OutputFile::~OutputFile() {
   if (committed_ || temp_path_.empty()) return;
   if (file_) std::fclose(file_);
   unlink(temp_path_.c_str());
+  temp_unregister(temp_path_.c_str());
 }
 
 void OutputFile::write(const void* data, size_t n) {
@@ -117,7 +148,12 @@ void OutputFile::commit() {
   if (std::fclose(f) != 0) throw IoError(name_, "write error: " + errno_text());
   if (std::rename(temp_path_.c_str(), name_.c_str()) != 0)
     throw IoError(name_, "cannot rename into place: " + errno_text());
+  temp_unregister(temp_path_.c_str());
   committed_ = true;
+}
+
+void output_cleanup_on_signals() {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, remove_temps_and_die);
 }
 
 }  // namespace popup

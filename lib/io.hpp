@@ -49,6 +49,10 @@ class OutputFile {
   bool committed_ = false;
 };
 
+// Make SIGINT, SIGTERM, SIGHUP and SIGPIPE remove the temporary files of OutputFiles not yet
+// committed before the process dies (tools call this once at start).
+void output_cleanup_on_signals();
+
 // True when `path` names stdin/stdout.
 inline bool is_std_stream(const std::string& path) { return path == "-"; }
 

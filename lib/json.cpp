@@ -261,6 +261,14 @@ uint64_t JsonValue::as_uint() const {
 
 JsonValue json_parse(std::string_view text) { return Parser(text).document(); }
 
+bool utf8_valid(std::string_view s) {
+  try {
+    return json_parse(json_quote(s)).text == s;
+  } catch (const JsonError&) {
+    return false;
+  }
+}
+
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {

@@ -19,7 +19,7 @@ struct JsonValue {
   std::vector<JsonValue> items;                            // array
   std::vector<std::pair<std::string, JsonValue>> members;  // object, in order
 
-  // A non-negative integer written without fraction or exponent that fits in 63 bits;
+  // A non-negative integer below 10^18 written without sign, fraction or exponent;
   // throws JsonError otherwise.
   uint64_t as_uint() const;
 };
@@ -35,5 +35,8 @@ JsonValue json_parse(std::string_view text);
 std::string json_quote(std::string_view s);
 
 const char* json_type_name(JsonValue::Type type);
+
+// True when `s` is valid UTF-8 (what json_parse accepts inside a string).
+bool utf8_valid(std::string_view s);
 
 }  // namespace popup

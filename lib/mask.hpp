@@ -26,7 +26,7 @@ struct Mask {
   double k = 1.0;                  // the k it was trained with (popup.k)
   std::vector<LayerMask> layers;   // one per weight tensor, network order
   std::vector<Tensor> state;       // F32 state evaluation needs (e.g. BatchNorm statistics)
-  Metadata extra;                  // popup.train.* and other keys, written back as given
+  Metadata extra;                  // popup.train.* keys (provenance), written back as given
 };
 
 // Pack n keep flags (0/1 bytes) into bits.

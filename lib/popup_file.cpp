@@ -158,16 +158,21 @@ PopupFile popup_file_read(const std::string& path, FileKind expected, bool keep_
   return read_file(path, expected, keep_data);
 }
 
-void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
+void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
                       const Metadata& extra, const std::vector<TensorRef>& tensors) {
   Metadata m = recipe_to_metadata(recipe);
   for (const auto& [key, value] : extra) m[key] = value;
   m["popup.kind"] = kind_name(kind);
   m["popup.version"] = std::to_string(kFormatVersion);
   m["popup.crc32"] = crc_text(safetensors_data_crc32(tensors));
-  OutputFile out(path);
   safetensors_write(out, m, tensors);
   out.commit();
+}
+
+void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
+                      const Metadata& extra, const std::vector<TensorRef>& tensors) {
+  OutputFile out(path);
+  popup_file_write(out, kind, recipe, extra, tensors);
 }
 
 namespace {
@@ -188,13 +193,24 @@ std::vector<TensorRef> float_refs(const Recipe& recipe,
 
 }  // namespace
 
+void recipe_write(OutputFile& out, const Recipe& recipe) {
+  popup_file_write(out, FileKind::recipe, recipe, {}, {});
+}
+
 void recipe_write(const std::string& path, const Recipe& recipe) {
-  popup_file_write(path, FileKind::recipe, recipe, {}, {});
+  OutputFile out(path);
+  recipe_write(out, recipe);
+}
+
+void weights_write(OutputFile& out, const Recipe& recipe,
+                   const std::vector<std::vector<float>>& tensors) {
+  popup_file_write(out, FileKind::weights, recipe, {}, float_refs(recipe, tensors));
 }
 
 void weights_write(const std::string& path, const Recipe& recipe,
                    const std::vector<std::vector<float>>& tensors) {
-  popup_file_write(path, FileKind::weights, recipe, {}, float_refs(recipe, tensors));
+  OutputFile out(path);
+  weights_write(out, recipe, tensors);
 }
 
 void scores_write(const std::string& path, const Recipe& recipe,

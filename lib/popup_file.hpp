@@ -43,15 +43,21 @@ PopupFile popup_file_read(const std::string& path, bool keep_data = true);
 PopupFile popup_file_read(const std::string& path, FileKind expected, bool keep_data = true);
 
 // Writers: path "-" = stdout (refused on a terminal). `extra` metadata (e.g. popup.train.*)
-// is added to the recipe keys.
+// is added to the recipe keys. The OutputFile forms write and commit an output opened before
+// the work began (so an unwritable path fails at once, and a killed run leaves nothing).
 void recipe_write(const std::string& path, const Recipe& recipe);
+void recipe_write(OutputFile& out, const Recipe& recipe);
 void weights_write(const std::string& path, const Recipe& recipe,
+                   const std::vector<std::vector<float>>& tensors);
+void weights_write(OutputFile& out, const Recipe& recipe,
                    const std::vector<std::vector<float>>& tensors);
 void scores_write(const std::string& path, const Recipe& recipe,
                   const std::vector<std::vector<float>>& scores, const Metadata& extra);
 
 // Write any kind: recipe keys + `extra` + popup.kind, popup.version and popup.crc32, then the
 // tensors; atomically for a named path.
+void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
+                      const Metadata& extra, const std::vector<TensorRef>& tensors);
 void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
                       const Metadata& extra, const std::vector<TensorRef>& tensors);
 

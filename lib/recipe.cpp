@@ -56,6 +56,7 @@ Metadata recipe_to_metadata(const Recipe& r) {
 Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
   const uint64_t generation = parse_uint(required_key(m, "popup.generation", file),
                                          "popup.generation", file);
+  if (generation < 1) throw FormatError(file, "popup.generation 0 is not valid");
   if (generation > kGenerationVersion)
     throw VersionError(file, "weights generation v" + std::to_string(generation) +
                                  " is newer than this popup (v" +
@@ -64,7 +65,9 @@ Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
   r.arch = required_key(m, "popup.arch", file);
   r.seed = parse_uint(required_key(m, "popup.seed", file), "popup.seed", file);
   const uint64_t classes = parse_uint(required_key(m, "popup.classes", file), "popup.classes", file);
-  r.classes = classes > 1'000'000 ? 0 : static_cast<int64_t>(classes);
+  if (classes > 1'000'000) throw FormatError(file, "popup.classes " + std::to_string(classes) +
+                                                       " is above 1000000");
+  r.classes = static_cast<int64_t>(classes);
   r.scale_k = parse_double(required_key(m, "popup.scale", file), "popup.scale", file);
   try {
     r.input = input_shape_parse(required_key(m, "popup.input", file));

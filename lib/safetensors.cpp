@@ -51,6 +51,8 @@ std::string header_json(const Metadata& metadata, const std::vector<TensorRef>& 
     h += "\"__metadata__\":{";
     bool first = true;
     for (const auto& [key, value] : metadata) {
+      if (!utf8_valid(key) || !utf8_valid(value))
+        throw InvalidArgument(key, "metadata is not valid UTF-8");
       if (!first) h += ",";
       first = false;
       h += json_quote(key) + ":" + json_quote(value);

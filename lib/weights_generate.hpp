@@ -22,6 +22,7 @@ const std::vector<std::string>& init_names();
 
 // Standard deviation (kaiming-uniform: the bound) of `kind` for this tensor, with fan_in
 // divided by `scale_k` (1 = unscaled; --scale uses k, the fraction of weights kept).
+// Throws InvalidArgument unless 0 < scale_k <= 1 and both fans are positive.
 double init_std(InitKind kind, const TensorSpec& tensor, double scale_k);
 
 // Fill out[0 .. tensor.numel()) with the weights of tensor number `tensor_index` (its position
@@ -32,7 +33,7 @@ void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t ten
 // Building blocks, exposed for other streams (score initialisation) and for tests.
 double random_uniform53(const PhiloxCounter& block);      // [0, 1), 53 bits from x0, x1
 double random_normal(const PhiloxCounter& block);         // N(0, 1) by Box-Muller in double
-double popup_log(double x);   // natural log for x in (0, 1]; deterministic IEEE operations
-double popup_cos_2pi(double t);  // cos(2*pi*t) for t in [0, 1); deterministic IEEE operations
+double popup_log(double x);   // natural log for normal x in (0, 1]; deterministic IEEE ops
+double popup_cos_2pi(double t);  // cos(2*pi*t) for t in [0, 1); deterministic IEEE ops
 
 }  // namespace popup

@@ -6,7 +6,9 @@
 
 Without options: every standard case, each after a line "# <init> seed=... tensor=...
 fan_in=... fan_out=... scale_k=... start=...". With --init (and the other options): that
-one case, values only. The Philox known-answer vectors are checked first (exit 1 if wrong).
+one case, values only. With --doubles: the double results of popup_log, popup_cos_2pi and
+the normals of seed 0, tensor 0, as "<function> <argument> <64-bit pattern>" lines. The
+Philox known-answer vectors are checked first (exit 1 if wrong).
 """
 
 import argparse
@@ -151,6 +153,26 @@ CASES = [
 ]
 
 
+# Arguments of the double-precision golden values: edges, the sqrt(2) boundary of the log
+# reduction, the quadrant boundaries of the cos reduction, and ordinary points.
+LOG_POINTS = ["0x1p-53", "0x1.8p-40", "0x1.999999999999ap-4", "0x1.5555555555555p-2",
+              "0x1.6a09e667f3bccp-1", "0x1.6a09e667f3bcdp-1", "0x1.8p-1",
+              "0x1.fffffffffffffp-1"]
+COS_POINTS = ["0x1p-53", "0x1.999999999999ap-4", "0x1p-3", "0x1.3333333333333p-2",
+              "0x1.5555555555555p-2", "0x1.3333333333333p-1", "0x1.ccccccccccccdp-1",
+              "0x1.fffffffffffffp-1"]
+
+
+def print_doubles():
+    for x in LOG_POINTS:
+        print("popup_log %s %016x" % (x, double_bits(popup_log(float.fromhex(x)))))
+    for t in COS_POINTS:
+        print("popup_cos_2pi %s %016x" % (t, double_bits(popup_cos_2pi(float.fromhex(t)))))
+    for index in range(16):
+        block = philox_element(0, STREAM_WEIGHTS, 0, index)
+        print("random_normal %d %016x" % (index, double_bits(normal(block))))
+
+
 def print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, count):
     std = init_std(init, fan_in, fan_out, scale_k)
     for index in range(start, start + count):
@@ -169,6 +191,8 @@ def main():
     parser.add_argument("--start", type=lambda s: int(s, 0), default=0,
                         help="first element index")
     parser.add_argument("--count", type=int, default=64)
+    parser.add_argument("--doubles", action="store_true",
+                        help="print the double-precision golden values instead")
     args = parser.parse_args()
 
     for counter, key, expected in KAT:
@@ -177,6 +201,9 @@ def main():
             sys.exit("reference_generator.py: Philox known-answer test failed: %s"
                      % " ".join("%08x" % w for w in got))
 
+    if args.doubles:
+        print_doubles()
+        return
     if args.init:
         print_case(args.init, args.seed, args.tensor, args.fan_in, args.fan_out,
                    args.scale_k, args.start, args.count)

@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
         if (o.threads > 0) omp_set_num_threads(o.threads);
         recipe = recipe_from_options(o, app);
         const bool to_stdout = o.output.empty() || o.output == "-";
+        if (o.summary && o.output == "-")
+          throw popup_tool::UsageError("--summary prints on stdout: give -o FILE for the file");
         if (!o.summary && to_stdout && isatty(STDOUT_FILENO))
           throw popup_tool::UsageError("refusing to write binary data to a terminal "
                                        "(give -o FILE, redirect stdout, or use --summary)");
@@ -126,8 +128,8 @@ int main(int argc, char** argv) {
         if (o.summary) std::fputs(popup::recipe_summary(recipe).c_str(), stdout);
         const bool write = !o.summary || !o.output.empty();
         if (!write) return;
-        const std::string path = o.output.empty() ? "-" : o.output;
-        if (o.recipe_only) popup::recipe_write(path, recipe);
-        else popup::weights_write(path, recipe, popup::recipe_generate(recipe));
+        popup::OutputFile out(o.output.empty() ? "-" : o.output);
+        if (o.recipe_only) popup::recipe_write(out, recipe);
+        else popup::weights_write(out, recipe, popup::recipe_generate(recipe));
       });
 }

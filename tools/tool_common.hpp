@@ -9,6 +9,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "io.hpp"
 #include "version.hpp"
 
 namespace popup_tool {
@@ -27,6 +28,7 @@ class UsageError : public std::runtime_error {
 // value came from the command line), while the same error from a file is a runtime error.
 inline int tool_main(CLI::App& app, int argc, char** argv, const std::function<void()>& options_check,
                      const std::function<void()>& body) {
+  popup::output_cleanup_on_signals();
   const std::string name = app.get_name();
   const auto report = [&](const std::string& what, int code) {
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), what.c_str());

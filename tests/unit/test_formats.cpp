@@ -134,6 +134,14 @@ BOOST_AUTO_TEST_CASE(failed_write_leaves_previous_file_intact) {
   BOOST_TEST(dir.entries() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(metadata_that_could_not_be_read_back_is_refused) {
+  TempDir dir;
+  BOOST_CHECK_THROW(scores_write(dir.file("a.scores"), tiny_recipe(), tiny_scores(),
+                                 {{"popup.train.note", "\xff\xfe"}}),
+                    InvalidArgument);
+  BOOST_TEST(dir.entries() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(header_is_padded_to_eight_bytes) {
   TempDir dir;
   weights_write(dir.file("a.weights"), tiny_recipe(), recipe_generate(tiny_recipe()));
