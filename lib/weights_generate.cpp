@@ -3,11 +3,10 @@
 // cos (only + - * / sqrt, so every IEEE-754 machine gets the same bits) -> one float rounding.
 #include "weights_generate.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "error.hpp"
 
@@ -142,8 +141,8 @@ inline bool weights_sign_negative(uint64_t seed, uint32_t tensor, uint64_t index
 // with contraction off, vector and scalar IEEE operations give the same bits.
 #define POPUP_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-POPUP_ISA_CLONES void fill_normal(double std, uint64_t seed, uint32_t tensor, int64_t begin,
-                                  int64_t end, float* out) {
+POPUP_ISA_CLONES void fill_normal(double sigma, uint64_t seed, uint32_t tensor,
+                                  int64_t begin, int64_t end, float* out) {
   constexpr int64_t batch = 256;
   double radius2[batch], cosine[batch];
   for (int64_t start = begin; start < end; start += batch) {
@@ -156,7 +155,7 @@ POPUP_ISA_CLONES void fill_normal(double std, uint64_t seed, uint32_t tensor, in
     // std::sqrt may set errno, so GCC will not vectorise it: a loop of its own keeps the
     // loop above vectorised.
     for (int64_t j = 0; j < count; ++j) {
-      out[start + j] = static_cast<float>(std * (std::sqrt(radius2[j]) * cosine[j]));
+      out[start + j] = static_cast<float>(sigma * (std::sqrt(radius2[j]) * cosine[j]));
     }
   }
 }
@@ -170,9 +169,9 @@ POPUP_ISA_CLONES void fill_uniform(double bound, uint64_t seed, uint32_t tensor,
   }
 }
 
-POPUP_ISA_CLONES void fill_signed(double std, uint64_t seed, uint32_t tensor, int64_t begin,
-                                  int64_t end, float* out) {
-  const float positive = static_cast<float>(std), negative = static_cast<float>(-std);
+POPUP_ISA_CLONES void fill_signed(double sigma, uint64_t seed, uint32_t tensor,
+                                  int64_t begin, int64_t end, float* out) {
+  const float positive = static_cast<float>(sigma), negative = static_cast<float>(-sigma);
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
     out[i] = weights_sign_negative(seed, tensor, static_cast<uint64_t>(i)) ? negative
@@ -214,7 +213,9 @@ std::string init_name(InitKind kind) {
 
 double init_std(InitKind kind, const TensorSpec& tensor, double scale_k) {
   if (!(scale_k > 0.0 && scale_k <= 1.0)) {
-    throw InvalidArgument("", "scale k must be in (0, 1], got " + std::to_string(scale_k));
+    std::ostringstream message;
+    message << "scale k must be in (0, 1], got " << scale_k;
+    throw InvalidArgument("", message.str());
   }
   if (tensor.fan_in <= 0 || tensor.fan_out <= 0) {
     throw InvalidArgument("", tensor.name + ": fans must be positive");
@@ -236,10 +237,10 @@ double init_std(InitKind kind, const TensorSpec& tensor, double scale_k) {
 
 void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t tensor_index,
                       const TensorSpec& tensor, float* out) {
-  const double std = init_std(kind, tensor, scale_k);
+  const double sigma = init_std(kind, tensor, scale_k);
   const int64_t n = tensor.numel();
   if (kind == InitKind::unsigned_constant) {
-    std::fill(out, out + n, static_cast<float>(std));
+    std::fill(out, out + n, static_cast<float>(sigma));
     return;
   }
   void (*const fill)(double, uint64_t, uint32_t, int64_t, int64_t, float*) =
@@ -251,7 +252,7 @@ void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t ten
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * chunk;
-    fill(std, seed, tensor_index, begin, std::min(n, begin + chunk), out);
+    fill(sigma, seed, tensor_index, begin, std::min(n, begin + chunk), out);
   }
 }
 

@@ -57,20 +57,20 @@ uint64_t double_bits(double x) {
 
 // Element `index` computed one at a time from the scalar building blocks, as
 // formats/generation.md states it.
-float element_reference(InitKind kind, double std, uint64_t seed, uint32_t tensor,
+float element_reference(InitKind kind, double sigma, uint64_t seed, uint32_t tensor,
                         uint64_t index) {
   const PhiloxCounter block =
       popup::philox_element(seed, popup::RandomStream::weights, tensor, index);
   switch (kind) {
     case InitKind::kaiming_normal:
     case InitKind::xavier_normal:
-      return static_cast<float>(std * popup::random_normal(block));
+      return static_cast<float>(sigma * popup::random_normal(block));
     case InitKind::kaiming_uniform:
-      return static_cast<float>(std * (2.0 * popup::random_uniform53(block) - 1.0));
+      return static_cast<float>(sigma * (2.0 * popup::random_uniform53(block) - 1.0));
     case InitKind::signed_constant:
-      return static_cast<float>((block[0] >> 31) ? -std : std);
+      return static_cast<float>((block[0] >> 31) ? -sigma : sigma);
     case InitKind::unsigned_constant:
-      return static_cast<float>(std);
+      return static_cast<float>(sigma);
   }
   return 0.0f;
 }
@@ -269,9 +269,9 @@ BOOST_AUTO_TEST_CASE(golden_values) {
       if (g.start == 0) {
         got = generate(g.kind, g.scale_k, g.seed, g.tensor_index, tensor);
       } else {  // beyond any real tensor: from the building blocks
-        const double std = popup::init_std(g.kind, tensor, g.scale_k);
+        const double sigma = popup::init_std(g.kind, tensor, g.scale_k);
         for (int i = 0; i < 64; ++i) {
-          got[i] = element_reference(g.kind, std, g.seed, g.tensor_index, g.start + i);
+          got[i] = element_reference(g.kind, sigma, g.seed, g.tensor_index, g.start + i);
         }
       }
       for (int i = 0; i < 64; ++i) {
@@ -300,6 +300,7 @@ BOOST_AUTO_TEST_CASE(golden_doubles) {
       {0x1.6a09e667f3bcdp-1, 0xbfd62e42fefa39eeull},
       {0x1.8p-1, 0xbfd269621134db92ull},
       {0x1.fffffffffffffp-1, 0xbca0000000000000ull},
+      {0x1.6ab8b86670153p-3, 0xbffbb21bbe03234cull},
   };
   const Point cosines[] = {
       {0x1p-53, 0x3ff0000000000000ull},
@@ -310,6 +311,8 @@ BOOST_AUTO_TEST_CASE(golden_doubles) {
       {0x1.3333333333333p-1, 0xbfe9e3779b97f4a8ull},
       {0x1.ccccccccccccdp-1, 0x3fe9e3779b97f4a8ull},
       {0x1.fffffffffffffp-1, 0x3ff0000000000000ull},
+      {0x1.8300934eb5c90p-2, 0xbfe70a56c58d8ff8ull},
+      {0x1.06661b68dde3cp-3, 0x3fe62dcadb06948aull},
   };
   const uint64_t normals[16] = {
       0xbfd973628c131c04ull, 0x3ff63083c830bea5ull, 0xbfca5734828884a4ull, 0xbff302c4d6bd16d6ull,
@@ -336,10 +339,12 @@ BOOST_AUTO_TEST_CASE(loops_match_building_blocks) {
   for (InitKind kind : all_kinds) {
     for (int64_t n : {1, 7, 10007, 100003}) {
       const TensorSpec tensor = test_tensor(n, 147, 1024);
-      const double std = popup::init_std(kind, tensor, 0.7);
+      const double sigma = popup::init_std(kind, tensor, 0.7);
       const std::vector<float> got = generate(kind, 0.7, 99, 4, tensor);
       std::vector<float> expected(n);
-      for (int64_t i = 0; i < n; ++i) expected[i] = element_reference(kind, std, 99, 4, i);
+      for (int64_t i = 0; i < n; ++i) {
+        expected[i] = element_reference(kind, sigma, 99, 4, i);
+      }
       BOOST_TEST(first_difference(got, expected) == -1,
                  popup::init_name(kind) << " n=" << n);
     }
