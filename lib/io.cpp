@@ -106,6 +106,14 @@ OutputFile::OutputFile(const std::string& path, bool binary) : name_(path) {
     file_ = stdout;
     return;
   }
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or a named pipe (/dev/null, a FIFO): written in place, never replaced.
+    if (S_ISDIR(st.st_mode)) throw IoError(path, "is a directory");
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) throw IoError(path, "cannot open: " + errno_text());
+    return;
+  }
   std::string dir, base;
   split_path(path, dir, base);
   if (base.empty()) throw IoError(path, "is a directory");
@@ -126,7 +134,11 @@ OutputFile::OutputFile(const std::string& path, bool binary) : name_(path) {
 }
 
 OutputFile::~OutputFile() {
-  if (committed_ || temp_path_.empty()) return;
+  if (temp_path_.empty()) {
+    if (file_ && file_ != stdout) std::fclose(file_);
+    return;
+  }
+  if (committed_) return;
   if (file_) std::fclose(file_);
   unlink(temp_path_.c_str());
   temp_unregister(temp_path_.c_str());
@@ -140,6 +152,11 @@ void OutputFile::write(const void* data, size_t n) {
 void OutputFile::commit() {
   if (std::fflush(file_) != 0) throw IoError(name_, "write error: " + errno_text());
   if (temp_path_.empty()) {
+    if (file_ != stdout) {
+      std::FILE* f = file_;
+      file_ = nullptr;
+      if (std::fclose(f) != 0) throw IoError(name_, "write error: " + errno_text());
+    }
     committed_ = true;
     return;
   }

@@ -32,7 +32,8 @@ class InputStream {
 class OutputFile {
  public:
   // "-" writes stdout, refused (InvalidArgument) when stdout is a terminal and the data is
-  // binary. Any other path gets a temporary sibling until commit(). Throws IoError.
+  // binary. A device or named pipe (/dev/null, a FIFO) is written in place. Any other path
+  // gets a temporary sibling until commit(). Throws IoError.
   explicit OutputFile(const std::string& path, bool binary = true);
   ~OutputFile();  // without commit(): removes the temporary file
   OutputFile(const OutputFile&) = delete;

@@ -2,9 +2,12 @@
 // tensor layout each kind must have.
 #include "popup_file.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <optional>
 
+#include "crc32.hpp"
 #include "error.hpp"
 #include "io.hpp"
 #include "mask.hpp"
@@ -158,14 +161,20 @@ PopupFile popup_file_read(const std::string& path, FileKind expected, bool keep_
   return read_file(path, expected, keep_data);
 }
 
-void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
-                      const Metadata& extra, const std::vector<TensorRef>& tensors) {
+static Metadata file_metadata(FileKind kind, const Recipe& recipe, const Metadata& extra,
+                              uint32_t data_crc) {
   Metadata m = recipe_to_metadata(recipe);
   for (const auto& [key, value] : extra) m[key] = value;
   m["popup.kind"] = kind_name(kind);
   m["popup.version"] = std::to_string(kFormatVersion);
-  m["popup.crc32"] = crc_text(safetensors_data_crc32(tensors));
-  safetensors_write(out, m, tensors);
+  m["popup.crc32"] = crc_text(data_crc);
+  return m;
+}
+
+void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
+                      const Metadata& extra, const std::vector<TensorRef>& tensors) {
+  safetensors_write(out, file_metadata(kind, recipe, extra, safetensors_data_crc32(tensors)),
+                    tensors);
   out.commit();
 }
 
@@ -216,6 +225,28 @@ void weights_write(const std::string& path, const Recipe& recipe,
 void scores_write(const std::string& path, const Recipe& recipe,
                   const std::vector<std::vector<float>>& scores, const Metadata& extra) {
   popup_file_write(path, FileKind::scores, recipe, extra, float_refs(recipe, scores));
+}
+
+void weights_write_generated(OutputFile& out, const Recipe& recipe) {
+  const std::vector<TensorSpec> specs = recipe_tensors(recipe);
+  int64_t largest = 0;
+  for (const TensorSpec& s : specs) largest = std::max(largest, s.numel());
+  // Not zero-initialised: each pass writes every element before reading it.
+  const std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(largest)]);
+  const auto generate = [&](size_t i) {
+    weights_generate(recipe.init, recipe.scale_k, recipe.seed, static_cast<uint32_t>(i), specs[i],
+                     buffer.get());
+    return static_cast<size_t>(specs[i].numel()) * sizeof(float);
+  };
+  uint32_t crc = 0;
+  std::vector<TensorRef> refs;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    crc = crc32_update(crc, buffer.get(), generate(i));
+    refs.push_back({specs[i].name, Dtype::F32, specs[i].shape, nullptr});
+  }
+  safetensors_write_header(out, file_metadata(FileKind::weights, recipe, {}, crc), refs);
+  for (size_t i = 0; i < specs.size(); ++i) out.write(buffer.get(), generate(i));
+  out.commit();
 }
 
 std::vector<std::vector<float>> weights_from_file(PopupFile&& file) {

@@ -61,6 +61,11 @@ void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
 void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
                       const Metadata& extra, const std::vector<TensorRef>& tensors);
 
+// The weights of `recipe`, generated tensor by tensor into one buffer the size of the largest
+// tensor (twice: once for the CRC in the header, once to write): bytes identical to
+// weights_write(out, recipe, recipe_generate(recipe)), in a fraction of the memory.
+void weights_write_generated(OutputFile& out, const Recipe& recipe);
+
 // The weight tensors of a weights file, in network order.
 std::vector<std::vector<float>> weights_from_file(PopupFile&& file);
 

@@ -146,14 +146,19 @@ uint32_t safetensors_data_crc32(const std::vector<TensorRef>& tensors) {
   return crc;
 }
 
-void safetensors_write(OutputFile& out, const Metadata& metadata,
-                       const std::vector<TensorRef>& tensors) {
+void safetensors_write_header(OutputFile& out, const Metadata& metadata,
+                              const std::vector<TensorRef>& tensors) {
   const std::string header = header_json(metadata, tensors);
   unsigned char length[8];
   uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(n >> (8 * i));
   out.write(length, 8);
   out.write(header.data(), header.size());
+}
+
+void safetensors_write(OutputFile& out, const Metadata& metadata,
+                       const std::vector<TensorRef>& tensors) {
+  safetensors_write_header(out, metadata, tensors);
   for (const auto& t : tensors) out.write(t.data, tensor_bytes(t));
 }
 

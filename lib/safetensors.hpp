@@ -47,6 +47,11 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 void safetensors_write(OutputFile& out, const Metadata& metadata,
                        const std::vector<TensorRef>& tensors);
 
+// The header alone (the tensors' data pointers are not used); the caller then writes each
+// tensor's bytes, in the given order.
+void safetensors_write_header(OutputFile& out, const Metadata& metadata,
+                              const std::vector<TensorRef>& tensors);
+
 // CRC-32 of the data section that safetensors_write would produce for these tensors.
 uint32_t safetensors_data_crc32(const std::vector<TensorRef>& tensors);
 

@@ -130,6 +130,6 @@ int main(int argc, char** argv) {
         if (!write) return;
         popup::OutputFile out(o.output.empty() ? "-" : o.output);
         if (o.recipe_only) popup::recipe_write(out, recipe);
-        else popup::weights_write(out, recipe, popup::recipe_generate(recipe));
+        else popup::weights_write_generated(out, recipe);
       });
 }

@@ -36,6 +36,22 @@ BOOST_AUTO_TEST_CASE(weights_round_trip_is_exact) {
   BOOST_TEST(weights_from_file(popup_file_read(dir.file("a.weights"))) == weights);
 }
 
+BOOST_AUTO_TEST_CASE(streamed_generation_writes_the_same_bytes) {
+  TempDir dir;
+  Recipe r;
+  r.arch = "conv2:width=0.5";
+  r.input = {3, 16, 16};
+  r.init = InitKind::kaiming_normal;
+  r.seed = 99;
+  r = recipe_validated(r);
+  weights_write(dir.file("memory.weights"), r, recipe_generate(r));
+  {
+    OutputFile out(dir.file("streamed.weights"));
+    weights_write_generated(out, r);
+  }
+  BOOST_TEST(file_bytes(dir.file("streamed.weights")) == file_bytes(dir.file("memory.weights")));
+}
+
 BOOST_AUTO_TEST_CASE(scores_round_trip_keeps_extra_metadata) {
   TempDir dir;
   scores_write(dir.file("a.scores"), tiny_recipe(), tiny_scores(), {{"popup.train.k", "0.5"}});
