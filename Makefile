@@ -7,8 +7,9 @@ BUILD    ?= build
 CXX      ?= g++
 CXXFLAGS ?= -O2
 PYTHON   ?= /usr/bin/python3
-# Parallel by default, one job per core, unless the caller chose (-j N or MAKEFLAGS).
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+# Parallel by default, one job per core, unless the caller chose (-j N or MAKEFLAGS); sub-makes
+# share the top level's job server.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc)
 endif
 
