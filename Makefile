@@ -26,7 +26,6 @@ TOOLS     := $(patsubst tools/%.cpp,$(BUILD)/bin/%,$(wildcard tools/*.cpp))
 TEST_SRC  := $(wildcard tests/unit/*.cpp)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/unit_tests
-MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
 
 # ---- detection: each component is probed by compiling or running it ----------------------
 # $(call probe_cxx,HEADER,FLAGS): 1 when a program including HEADER compiles and links.
