@@ -10,14 +10,8 @@ namespace {
 std::string key_k(const std::string& name) { return "popup.mask." + name + ".k"; }
 std::string key_kept(const std::string& name) { return "popup.mask." + name + ".kept"; }
 
-const std::string& meta_get(const PopupFile& f, const std::string& key) {
-  const auto it = f.metadata.find(key);
-  if (it == f.metadata.end()) throw FormatError(f.path, "missing metadata key " + key);
-  return it->second;
-}
-
 double meta_k(const PopupFile& f, const std::string& key) {
-  const std::string& text = meta_get(f, key);
+  const std::string& text = metadata_require(f.metadata, key, f.path);
   double v = 0;
   if (!double_parse(text, v) || !(v > 0 && v <= 1))
     throw FormatError(f.path, key + ": not a fraction in (0, 1]: '" + text + "'");
@@ -25,7 +19,7 @@ double meta_k(const PopupFile& f, const std::string& key) {
 }
 
 int64_t meta_count(const PopupFile& f, const std::string& key) {
-  const std::string& text = meta_get(f, key);
+  const std::string& text = metadata_require(f.metadata, key, f.path);
   uint64_t v = 0;
   if (!uint_parse(text, v) || v > (uint64_t{1} << 62))
     throw FormatError(f.path, key + ": not a count: '" + text + "'");

@@ -30,16 +30,10 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-const std::string& key_or_fail(const Metadata& m, const std::string& key, const std::string& file,
-                               const std::string& missing) {
-  const auto it = m.find(key);
-  if (it == m.end()) throw FormatError(file, missing);
-  return it->second;
-}
-
 FileKind kind_parse(const Metadata& m, const std::string& file) {
-  const std::string& name = key_or_fail(m, "popup.kind", file,
-                                        "not a popup file (no popup.kind in its metadata)");
+  if (!m.count("popup.kind"))
+    throw FormatError(file, "not a popup file (no popup.kind in its metadata)");
+  const std::string& name = m.at("popup.kind");
   for (const FileKind k : kKinds)
     if (name == kind_name(k)) return k;
   throw FormatError(file, "unknown kind '" + name + "' (this popup reads recipe, weights, "
@@ -47,7 +41,7 @@ FileKind kind_parse(const Metadata& m, const std::string& file) {
 }
 
 int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
-  const std::string& text = key_or_fail(m, "popup.version", file, "missing popup.version");
+  const std::string& text = metadata_require(m, "popup.version", file);
   if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos)
     throw FormatError(file, "popup.version is not a number: '" + text + "'");
   const int version = std::stoi(text);
@@ -60,7 +54,7 @@ int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
 }
 
 uint32_t crc_parse(const Metadata& m, const std::string& file) {
-  const std::string& text = key_or_fail(m, "popup.crc32", file, "missing popup.crc32");
+  const std::string& text = metadata_require(m, "popup.crc32", file);
   if (text.size() != 8 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
     throw FormatError(file, "popup.crc32 is not 8 lowercase hex digits: '" + text + "'");
   return static_cast<uint32_t>(std::stoul(text, nullptr, 16));

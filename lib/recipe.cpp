@@ -7,13 +7,6 @@
 namespace popup {
 namespace {
 
-const std::string& required_key(const Metadata& m, const std::string& key,
-                                const std::string& file) {
-  const auto it = m.find(key);
-  if (it == m.end()) throw FormatError(file, "missing metadata key " + key);
-  return it->second;
-}
-
 uint64_t parse_uint(const std::string& text, const std::string& key, const std::string& file) {
   uint64_t v = 0;
   if (!uint_parse(text, v))
@@ -54,7 +47,7 @@ Metadata recipe_to_metadata(const Recipe& r) {
 }
 
 Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
-  const uint64_t generation = parse_uint(required_key(m, "popup.generation", file),
+  const uint64_t generation = parse_uint(metadata_require(m, "popup.generation", file),
                                          "popup.generation", file);
   if (generation < 1) throw FormatError(file, "popup.generation 0 is not valid");
   if (generation > kGenerationVersion)
@@ -62,16 +55,16 @@ Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
                                  " is newer than this popup (v" +
                                  std::to_string(kGenerationVersion) + "): upgrade popup");
   Recipe r;
-  r.arch = required_key(m, "popup.arch", file);
-  r.seed = parse_uint(required_key(m, "popup.seed", file), "popup.seed", file);
-  const uint64_t classes = parse_uint(required_key(m, "popup.classes", file), "popup.classes", file);
+  r.arch = metadata_require(m, "popup.arch", file);
+  r.seed = parse_uint(metadata_require(m, "popup.seed", file), "popup.seed", file);
+  const uint64_t classes = parse_uint(metadata_require(m, "popup.classes", file), "popup.classes", file);
   if (classes > 1'000'000) throw FormatError(file, "popup.classes " + std::to_string(classes) +
                                                        " is above 1000000");
   r.classes = static_cast<int64_t>(classes);
-  r.scale_k = parse_double(required_key(m, "popup.scale", file), "popup.scale", file);
+  r.scale_k = parse_double(metadata_require(m, "popup.scale", file), "popup.scale", file);
   try {
-    r.input = input_shape_parse(required_key(m, "popup.input", file));
-    r.init = init_parse(required_key(m, "popup.init", file));
+    r.input = input_shape_parse(metadata_require(m, "popup.input", file));
+    r.init = init_parse(metadata_require(m, "popup.init", file));
     return recipe_validated(r);
   } catch (const InvalidArgument& e) {
     throw FormatError(file, "bad recipe: " + e.message());

@@ -134,6 +134,13 @@ bool dtype_parse(const std::string& name, Dtype& dtype) {
   return false;
 }
 
+const std::string& metadata_require(const Metadata& metadata, const std::string& key,
+                                    const std::string& file) {
+  const auto it = metadata.find(key);
+  if (it == metadata.end()) throw FormatError(file, "missing metadata key " + key);
+  return it->second;
+}
+
 uint64_t TensorInfo::numel() const {
   uint64_t n = 1;
   for (const int64_t d : shape) n *= static_cast<uint64_t>(d);

@@ -22,6 +22,10 @@ bool dtype_parse(const std::string& name, Dtype& dtype);  // false for an unknow
 
 using Metadata = std::map<std::string, std::string>;
 
+// The value of `key`; throws FormatError "<file>: missing metadata key <key>" when absent.
+const std::string& metadata_require(const Metadata& metadata, const std::string& key,
+                                    const std::string& file);
+
 struct TensorInfo {
   std::string name;
   Dtype dtype = Dtype::F32;
