@@ -17,9 +17,9 @@ endif
 # bit-identical on every x86-64 (formats/generation.md).
 POPUP_CXXFLAGS = -std=c++17 $(CXXFLAGS) -Wall -Wextra -Werror -ffp-contract=off -fopenmp \
                  -MMD -MP -Ilib
-LDLIBS_CORE    = -lz -fopenmp
+LDLIBS_CORE    = -ldnnl -lpng -lz -fopenmp
 
-LIB_SRC   := $(wildcard lib/*.cpp)
+LIB_SRC   := $(wildcard lib/*.cpp lib/cpu/*.cpp lib/data/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/lib/libpopup.a
 TOOLS     := $(patsubst tools/%.cpp,$(BUILD)/bin/%,$(wildcard tools/*.cpp))
@@ -36,6 +36,7 @@ HAVE_OPENMP := $(call probe_cxx,omp.h,-fopenmp)
 HAVE_CLI11  := $(call probe_cxx,CLI/CLI.hpp,)
 HAVE_BOOST_TEST := $(call probe_cxx,boost/test/unit_test.hpp,-DBOOST_TEST_DYN_LINK -lboost_unit_test_framework)
 HAVE_ONEDNN := $(call probe_cxx,oneapi/dnnl/dnnl.hpp,-ldnnl)
+HAVE_LIBPNG := $(call probe_cxx,png.h,-lpng)
 HAVE_MANDOC := $(shell command -v mandoc >/dev/null 2>&1 && echo 1 || echo 0)
 HAVE_NUMPY  := $(shell $(PYTHON) -c 'import numpy' >/dev/null 2>&1 && echo 1 || echo 0)
 mark = $(if $(filter 1,$(1)),✓,✗)
@@ -51,10 +52,11 @@ config:
 	@echo "  $(call mark,$(HAVE_OPENMP)) OpenMP          (required: parallel generation)"
 	@echo "  $(call mark,$(HAVE_CLI11)) CLI11           (required: the tools' options)"
 	@echo "  $(call mark,$(HAVE_BOOST_TEST)) Boost.Test      (make check: unit tests)"
-	@echo "  $(call mark,$(HAVE_ONEDNN)) oneDNN          (CPU backend; used from the training issue on)"
+	@echo "  $(call mark,$(HAVE_ONEDNN)) oneDNN          (required: the CPU backend)"
+	@echo "  $(call mark,$(HAVE_LIBPNG)) libpng          (required: png: data sets)"
 	@echo "  $(call mark,$(HAVE_MANDOC)) mandoc          (make check: man page lint)"
 	@echo "  $(call mark,$(HAVE_NUMPY)) python3-numpy   (make check: independent safetensors reader)"
-	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)" != 111 ]; then \
+	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_ONEDNN)$(HAVE_LIBPNG)" != 11111 ]; then \
 	  echo "popup: required components missing: run 'make deps' as root"; exit 1; fi
 
 $(BUILD)/%.o: %.cpp | config

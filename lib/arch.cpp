@@ -1,6 +1,8 @@
-// The architecture registry (DESIGN.md §5): parses specs such as "conv6:width=2" and lists
-// each family's weight tensors (conv and linear only) in network order, as torchvision names them.
+// The architecture registry (DESIGN.md §5): parses specs such as "conv6:width=2" and builds
+// each family's graph of operations and its weight tensors (conv and linear only) in network
+// order, named as torchvision names them.
 #include "arch.hpp"
+#include "network.hpp"
 
 #include <cmath>
 
@@ -17,23 +19,6 @@ constexpr double max_width = 1024;  // keeps int(base * width) far from int64 ov
 struct ArchOptions {
   std::string name;
   double width = 1;
-};
-
-// Everything a family's builder needs.
-struct BuildInput {
-  const ArchOptions& options;
-  InputShape input;
-  int64_t classes;
-};
-
-using Builder = std::vector<TensorSpec> (*)(const BuildInput&);
-
-// One row of the registry.
-struct Family {
-  const char* name;
-  const char* description;
-  int64_t narrowest_hidden;  // base size of the narrowest layer `width` scales; 0: no width option
-  Builder build;
 };
 
 [[noreturn]] void fail(const std::string& message) { throw InvalidArgument("", message); }
@@ -73,15 +58,104 @@ int64_t scaled_width(int64_t base, double width) {
   return static_cast<int64_t>(static_cast<double>(base) * width);
 }
 
-int64_t input_numel(const InputShape& input) { return input.c * input.h * input.w; }
+// Everything a family's builder needs.
+struct BuildInput {
+  const ArchOptions& options;
+  InputShape input;
+  int64_t classes;
+};
+
+// Appends tensors and ops to a Network while tracking the current output shape.
+class NetBuilder {
+ public:
+  explicit NetBuilder(Network& net) : net_(net) {
+    c_ = net.input.c;
+    h_ = net.input.h;
+    w_ = net.input.w;
+  }
+
+  int last() const { return last_; }
+  int64_t channels() const { return c_; }
+
+  // A conv layer reading op `from` (default: the last op); returns its op index.
+  int conv(const std::string& layer, int64_t out, int64_t kernel, int64_t stride, int64_t pad,
+           int from = kLast) {
+    const Op& source = shape_of(from);
+    const int64_t in = source.c;
+    net_.tensors.push_back(conv_tensor(layer, out, in, kernel, stride, pad));
+    const int64_t h = (source.h + 2 * pad - kernel) / stride + 1;
+    const int64_t w = (source.w + 2 * pad - kernel) / stride + 1;
+    return add_op({OpKind::conv, {resolve(from)}, tensor_index(), "", out, h, w});
+  }
+  int linear(const std::string& layer, int64_t out) {
+    const int64_t in = checked_product(c_, checked_product(h_, w_, layer), layer + ".weight");
+    net_.tensors.push_back(linear_tensor(layer, out, in));
+    return add_op({OpKind::linear, {last_}, tensor_index(), "", out, 1, 1});
+  }
+  int relu() { return add_op({OpKind::relu, {last_}, -1, "", c_, h_, w_}); }
+  int maxpool2() { return add_op({OpKind::maxpool2, {last_}, -1, "", c_, h_ / 2, w_ / 2}); }
+  int batchnorm(const std::string& name) {
+    return add_op({OpKind::batchnorm, {last_}, -1, name, c_, h_, w_});
+  }
+  int add(int a, int b) {
+    const Op& s = shape_of(a);
+    return add_op({OpKind::add, {a, b}, -1, "", s.c, s.h, s.w});
+  }
+  int global_avgpool() { return add_op({OpKind::global_avgpool, {last_}, -1, "", c_, 1, 1}); }
+  // A stage that cannot be executed yet (the graph is then refused by arch_network).
+  void unsupported(const std::string& why) { unsupported_ = why; }
+  const std::string& unsupported_reason() const { return unsupported_; }
+  int64_t height() const { return h_; }
+  int64_t width() const { return w_; }
+
+  static constexpr int kLast = -2;
+
+ private:
+  int resolve(int from) const { return from == kLast ? last_ : from; }
+  int tensor_index() const { return static_cast<int>(net_.tensors.size()) - 1; }
+
+  const Op& shape_of(int from) {
+    const int index = resolve(from);
+    if (index >= 0) return net_.ops[static_cast<size_t>(index)];
+    input_op_ = Op{OpKind::relu, {}, -1, "", net_.input.c, net_.input.h, net_.input.w};
+    return input_op_;
+  }
+
+  int add_op(Op op) {
+    c_ = op.c;
+    h_ = op.h;
+    w_ = op.w;
+    net_.ops.push_back(std::move(op));
+    last_ = static_cast<int>(net_.ops.size()) - 1;
+    return last_;
+  }
+
+  Network& net_;
+  Op input_op_{OpKind::relu, {}, -1, "", 0, 0, 0};
+  int last_ = -1;
+  int64_t c_, h_, w_;
+  std::string unsupported_;
+};
+
+using Builder = void (*)(const BuildInput&, NetBuilder&);
+
+// One row of the registry.
+struct Family {
+  const char* name;
+  const char* description;
+  int64_t narrowest_hidden;  // base size of the narrowest layer `width` scales; 0: no width option
+  Builder build;
+};
+
 
 // ---- fc: 784-300-100-10 on 28x28 (input size follows the data set) ---------------------------
 
-std::vector<TensorSpec> build_fc(const BuildInput& b) {
-  const int64_t h1 = scaled_width(300, b.options.width);
-  const int64_t h2 = scaled_width(100, b.options.width);
-  return {linear_tensor("fc1", h1, input_numel(b.input)), linear_tensor("fc2", h2, h1),
-          linear_tensor("fc3", b.classes, h2)};
+void build_fc(const BuildInput& b, NetBuilder& n) {
+  n.linear("fc1", scaled_width(300, b.options.width));
+  n.relu();
+  n.linear("fc2", scaled_width(100, b.options.width));
+  n.relu();
+  n.linear("fc3", b.classes);
 }
 
 // ---- Conv-2/4/6/8 (edge-popup paper, official hidden-networks code) --------------------------
@@ -89,106 +163,115 @@ std::vector<TensorSpec> build_fc(const BuildInput& b) {
 // Channel widths of the conv pairs; Conv-N uses the first N/2 pairs.
 constexpr int64_t conv_pair_widths[] = {64, 128, 256, 512};
 
-// Height and width after the 2x2 max-pools; throws when either reaches 0.
-InputShape conv_pooled_shape(const BuildInput& b, int pools) {
-  InputShape shape = b.input;
-  for (int pool = 1; pool <= pools; ++pool) {
-    shape.h /= 2;
-    shape.w /= 2;
-    if (shape.h == 0 || shape.w == 0)
-      fail("input " + input_shape_format(b.input) + " is too small for " + b.options.name +
-           ": the feature map reaches " + std::to_string(shape.h) + "x" +
-           std::to_string(shape.w) + " after " + std::to_string(pool) +
-           (pool == 1 ? " pooling" : " poolings"));
-  }
-  return shape;
-}
-
-std::vector<TensorSpec> build_conv_n(const BuildInput& b, int pairs) {
-  std::vector<TensorSpec> tensors;
-  int64_t channels = b.input.c;
+void build_conv_n(const BuildInput& b, NetBuilder& n, int pairs) {
+  int convs = 0;
   for (int pair = 0; pair < pairs; ++pair) {
     const int64_t width = scaled_width(conv_pair_widths[pair], b.options.width);
     for (int i = 0; i < 2; ++i) {
-      const std::string layer = "conv" + std::to_string(tensors.size() + 1);
-      tensors.push_back(conv_tensor(layer, width, channels, 3, 1, 1));
-      channels = width;
+      n.conv("conv" + std::to_string(++convs), width, 3, 1, 1);
+      n.relu();
     }
+    n.maxpool2();
+    if (n.height() == 0 || n.width() == 0)
+      fail("input " + input_shape_format(b.input) + " is too small for " + b.options.name +
+           ": the feature map reaches " + std::to_string(n.height()) + "x" +
+           std::to_string(n.width()) + " after " + std::to_string(pair + 1) +
+           (pair == 0 ? " pooling" : " poolings"));
   }
-  const InputShape pooled = conv_pooled_shape(b, pairs);
   const int64_t hidden = scaled_width(256, b.options.width);
-  const int64_t flat = checked_product(channels, pooled.h * pooled.w, "fc1.weight");
-  tensors.push_back(linear_tensor("fc1", hidden, flat));
-  tensors.push_back(linear_tensor("fc2", hidden, hidden));
-  tensors.push_back(linear_tensor("fc3", b.classes, hidden));
-  return tensors;
+  n.linear("fc1", hidden);
+  n.relu();
+  n.linear("fc2", hidden);
+  n.relu();
+  n.linear("fc3", b.classes);
 }
 
-// ---- ResNets (torchvision naming and module order) -------------------------------------------
-// Spatial sizes are not tracked: every conv and pool here has pad >= (kernel - 1) / 2, so an
-// input of at least 1x1 never shrinks below 1x1, and global average pooling feeds fc.
+// ---- ResNets (torchvision naming and module order; BatchNorm non-affine) ---------------------
+// Every conv and pool here has pad >= (kernel - 1) / 2, so an input of at least 1x1 never
+// shrinks below 1x1, and global average pooling feeds fc.
 
 constexpr int64_t resnet_planes[] = {64, 128, 256, 512};
 
-// Stem plus the four layers; `block` appends one block's tensors and returns its out channels.
-template <typename Block>
-std::vector<TensorSpec> build_resnet(const BuildInput& b, TensorSpec stem,
-                                     const std::vector<int>& blocks, Block block) {
-  std::vector<TensorSpec> tensors{stem};
-  int64_t inplanes = stem.shape[0];
-  for (int layer = 0; layer < 4; ++layer) {
-    for (int i = 0; i < blocks[layer]; ++i) {
-      const std::string prefix =
-          "layer" + std::to_string(layer + 1) + "." + std::to_string(i) + ".";
-      const int64_t stride = (layer > 0 && i == 0) ? 2 : 1;
-      inplanes = block(tensors, prefix, inplanes, resnet_planes[layer], stride);
-    }
-  }
-  tensors.push_back(linear_tensor("fc", b.classes, inplanes));
-  return tensors;
+// torchvision's downsample branch: a strided 1x1 conv + BatchNorm when the shortcut changes
+// shape; returns the op the residual add takes as its shortcut.
+int shortcut(NetBuilder& n, const std::string& prefix, int block_input, int64_t inplanes,
+             int64_t out, int64_t stride) {
+  if (stride == 1 && inplanes == out) return block_input;
+  n.conv(prefix + "downsample.0", out, 1, stride, 0, block_input);
+  return n.batchnorm(prefix + "downsample.1");
 }
 
-// torchvision's downsample branch: a strided 1x1 conv when the shortcut changes shape.
-void add_downsample(std::vector<TensorSpec>& tensors, const std::string& prefix,
-                    int64_t inplanes, int64_t out, int64_t stride) {
-  if (stride != 1 || inplanes != out)
-    tensors.push_back(conv_tensor(prefix + "downsample.0", out, inplanes, 1, stride, 0));
-}
-
-int64_t basic_block(std::vector<TensorSpec>& tensors, const std::string& prefix,
-                    int64_t inplanes, int64_t planes, int64_t stride) {
-  tensors.push_back(conv_tensor(prefix + "conv1", planes, inplanes, 3, stride, 1));
-  tensors.push_back(conv_tensor(prefix + "conv2", planes, planes, 3, 1, 1));
-  add_downsample(tensors, prefix, inplanes, planes, stride);
+int64_t basic_block(NetBuilder& n, const std::string& prefix, int64_t inplanes, int64_t planes,
+                    int64_t stride) {
+  const int input = n.last();
+  n.conv(prefix + "conv1", planes, 3, stride, 1);
+  n.batchnorm(prefix + "bn1");
+  n.relu();
+  n.conv(prefix + "conv2", planes, 3, 1, 1);
+  const int main_path = n.batchnorm(prefix + "bn2");
+  n.add(main_path, shortcut(n, prefix, input, inplanes, planes, stride));
+  n.relu();
   return planes;
 }
 
 // Bottleneck (torchvision v1.5: stride on the 3x3 conv), expansion 4.
-int64_t bottleneck_block(std::vector<TensorSpec>& tensors, const std::string& prefix,
-                         int64_t inplanes, int64_t planes, int64_t stride,
-                         int64_t width_per_group) {
+int64_t bottleneck_block(NetBuilder& n, const std::string& prefix, int64_t inplanes,
+                         int64_t planes, int64_t stride, int64_t width_per_group) {
   const int64_t width = planes * width_per_group / 64;
   const int64_t out = planes * 4;
-  tensors.push_back(conv_tensor(prefix + "conv1", width, inplanes, 1, 1, 0));
-  tensors.push_back(conv_tensor(prefix + "conv2", width, width, 3, stride, 1));
-  tensors.push_back(conv_tensor(prefix + "conv3", out, width, 1, 1, 0));
-  add_downsample(tensors, prefix, inplanes, out, stride);
+  const int input = n.last();
+  n.conv(prefix + "conv1", width, 1, 1, 0);
+  n.batchnorm(prefix + "bn1");
+  n.relu();
+  n.conv(prefix + "conv2", width, 3, stride, 1);
+  n.batchnorm(prefix + "bn2");
+  n.relu();
+  n.conv(prefix + "conv3", out, 1, 1, 0);
+  const int main_path = n.batchnorm(prefix + "bn3");
+  n.add(main_path, shortcut(n, prefix, input, inplanes, out, stride));
+  n.relu();
   return out;
 }
 
-// CIFAR stem: 3x3 conv, stride 1, no max-pool.
-std::vector<TensorSpec> build_resnet_cifar(const BuildInput& b, const std::vector<int>& blocks) {
-  return build_resnet(b, conv_tensor("conv1", 64, b.input.c, 3, 1, 1), blocks, basic_block);
+// The four layers after the stem, then global average pooling and fc.
+template <typename Block>
+void build_resnet_layers(const BuildInput& b, NetBuilder& n, const std::vector<int>& blocks,
+                         Block block) {
+  int64_t inplanes = n.channels();
+  for (int layer = 0; layer < 4; ++layer) {
+    for (int i = 0; i < blocks[static_cast<size_t>(layer)]; ++i) {
+      const std::string prefix =
+          "layer" + std::to_string(layer + 1) + "." + std::to_string(i) + ".";
+      const int64_t stride = (layer > 0 && i == 0) ? 2 : 1;
+      inplanes = block(n, prefix, inplanes, resnet_planes[layer], stride);
+    }
+  }
+  n.global_avgpool();
+  n.linear("fc", b.classes);
 }
 
-// ImageNet stem: 7x7 conv, stride 2, then a 3x3 stride-2 max-pool (no tensor).
-std::vector<TensorSpec> build_resnet_imagenet(const BuildInput& b, const std::vector<int>& blocks,
-                                              int64_t width_per_group) {
-  auto block = [width_per_group](std::vector<TensorSpec>& tensors, const std::string& prefix,
-                                 int64_t inplanes, int64_t planes, int64_t stride) {
-    return bottleneck_block(tensors, prefix, inplanes, planes, stride, width_per_group);
+// CIFAR stem: 3x3 conv, stride 1, no max-pool.
+void build_resnet_cifar(const BuildInput& b, NetBuilder& n, const std::vector<int>& blocks) {
+  n.conv("conv1", 64, 3, 1, 1);
+  n.batchnorm("bn1");
+  n.relu();
+  build_resnet_layers(b, n, blocks, basic_block);
+}
+
+// ImageNet stem: 7x7 conv, stride 2, then a 3x3 stride-2 max-pool (not executable yet: the
+// graph records the tensors and is refused for training).
+void build_resnet_imagenet(const BuildInput& b, NetBuilder& n, const std::vector<int>& blocks,
+                           int64_t width_per_group) {
+  n.conv("conv1", 64, 7, 2, 3);
+  n.batchnorm("bn1");
+  n.relu();
+  n.unsupported(b.options.name + ": the ImageNet stem's 3x3 max-pool is not implemented by the "
+                "backends yet");
+  auto block = [width_per_group](NetBuilder& nb, const std::string& prefix, int64_t inplanes,
+                                 int64_t planes, int64_t stride) {
+    return bottleneck_block(nb, prefix, inplanes, planes, stride, width_per_group);
   };
-  return build_resnet(b, conv_tensor("conv1", 64, b.input.c, 7, 2, 3), blocks, block);
+  build_resnet_layers(b, n, blocks, block);
 }
 
 // ---- the registry ---------------------------------------------------------------------------
@@ -197,23 +280,23 @@ const std::vector<Family>& families() {
   static const std::vector<Family> table{
       {"fc", "fully connected 300-100-classes on the flattened input (width=W)", 100, build_fc},
       {"conv2", "2 3x3 convs (64), max-pool, fc 256-256-classes (width=W)", 64,
-       [](const BuildInput& b) { return build_conv_n(b, 1); }},
+       [](const BuildInput& b, NetBuilder& n) { build_conv_n(b, n, 1); }},
       {"conv4", "4 3x3 convs (64,64,128,128), 2 max-pools, fc 256-256-classes (width=W)", 64,
-       [](const BuildInput& b) { return build_conv_n(b, 2); }},
+       [](const BuildInput& b, NetBuilder& n) { build_conv_n(b, n, 2); }},
       {"conv6", "6 3x3 convs (64 .. 256), 3 max-pools, fc 256-256-classes (width=W)", 64,
-       [](const BuildInput& b) { return build_conv_n(b, 3); }},
+       [](const BuildInput& b, NetBuilder& n) { build_conv_n(b, n, 3); }},
       {"conv8", "8 3x3 convs (64 .. 512), 4 max-pools, fc 256-256-classes (width=W)", 64,
-       [](const BuildInput& b) { return build_conv_n(b, 4); }},
+       [](const BuildInput& b, NetBuilder& n) { build_conv_n(b, n, 4); }},
       {"resnet18", "ResNet-18, CIFAR stem (3x3 conv, stride 1, no max-pool)", 0,
-       [](const BuildInput& b) { return build_resnet_cifar(b, {2, 2, 2, 2}); }},
+       [](const BuildInput& b, NetBuilder& n) { build_resnet_cifar(b, n, {2, 2, 2, 2}); }},
       {"resnet34", "ResNet-34, CIFAR stem (3x3 conv, stride 1, no max-pool)", 0,
-       [](const BuildInput& b) { return build_resnet_cifar(b, {3, 4, 6, 3}); }},
+       [](const BuildInput& b, NetBuilder& n) { build_resnet_cifar(b, n, {3, 4, 6, 3}); }},
       {"resnet50", "ResNet-50, ImageNet stem, bottleneck blocks (torchvision v1.5)", 0,
-       [](const BuildInput& b) { return build_resnet_imagenet(b, {3, 4, 6, 3}, 64); }},
+       [](const BuildInput& b, NetBuilder& n) { build_resnet_imagenet(b, n, {3, 4, 6, 3}, 64); }},
       {"resnet101", "ResNet-101, ImageNet stem, bottleneck blocks (torchvision v1.5)", 0,
-       [](const BuildInput& b) { return build_resnet_imagenet(b, {3, 4, 23, 3}, 64); }},
+       [](const BuildInput& b, NetBuilder& n) { build_resnet_imagenet(b, n, {3, 4, 23, 3}, 64); }},
       {"wide-resnet50", "Wide ResNet-50-2, ImageNet stem, bottlenecks twice as wide", 0,
-       [](const BuildInput& b) { return build_resnet_imagenet(b, {3, 4, 6, 3}, 128); }},
+       [](const BuildInput& b, NetBuilder& n) { build_resnet_imagenet(b, n, {3, 4, 6, 3}, 128); }},
   };
   return table;
 }
@@ -316,8 +399,11 @@ std::string arch_canonical(const std::string& spec) {
   return options.name + ":width=" + double_format(options.width);
 }
 
-std::vector<TensorSpec> arch_tensors(const std::string& spec, const InputShape& input,
-                                     int64_t classes) {
+namespace {
+
+// The graph and the reason it cannot be executed ("" when it can).
+Network network_build(const std::string& spec, const InputShape& input, int64_t classes,
+                      std::string& unsupported) {
   const ArchOptions options = spec_parse(spec);
   if (classes < 1)
     fail(options.name + ": classes must be at least 1, got " + std::to_string(classes));
@@ -325,12 +411,39 @@ std::vector<TensorSpec> arch_tensors(const std::string& spec, const InputShape& 
       input.h > max_input_dim || input.w > max_input_dim)
     fail("input " + input_shape_format(input) + " has a dimension outside 1 .. " +
          std::to_string(max_input_dim));
-  std::vector<TensorSpec> tensors = family_find(options.name).build({options, input, classes});
+  Network net;
+  net.input = input;
+  net.classes = classes;
+  NetBuilder builder(net);
+  family_find(options.name).build({options, input, classes}, builder);
   int64_t total = 0;
-  for (const TensorSpec& t : tensors)
+  for (const TensorSpec& t : net.tensors)
     if (__builtin_add_overflow(total, t.numel(), &total))
       fail(options.name + " has too many weights");
-  return tensors;
+  unsupported = builder.unsupported_reason();
+  return net;
+}
+
+}  // namespace
+
+std::vector<TensorSpec> arch_tensors(const std::string& spec, const InputShape& input,
+                                     int64_t classes) {
+  std::string unsupported;
+  return network_build(spec, input, classes, unsupported).tensors;
+}
+
+Network arch_network(const std::string& spec, const InputShape& input, int64_t classes) {
+  std::string unsupported;
+  Network net = network_build(spec, input, classes, unsupported);
+  if (!unsupported.empty()) fail(unsupported);
+  return net;
+}
+
+std::vector<std::string> network_batchnorms(const Network& net) {
+  std::vector<std::string> names;
+  for (const Op& op : net.ops)
+    if (op.kind == OpKind::batchnorm) names.push_back(op.name);
+  return names;
 }
 
 const std::vector<ArchInfo>& arch_list() {

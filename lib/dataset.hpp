@@ -1,0 +1,73 @@
+// Data sets (DESIGN.md §6): loading, normalisation, splits, and batches prepared on a
+// separate thread in a seeded order with optional CIFAR augmentation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch.hpp"
+
+namespace popup {
+
+// Images normalised per channel, [n, C, H, W] row-major float; labels in [0, classes).
+struct DataSplit {
+  InputShape shape;
+  int64_t classes = 0;
+  int64_t n = 0;
+  std::vector<float> images;
+  std::vector<int32_t> labels;
+};
+
+struct Dataset {
+  std::string name;   // as given: "fashion-mnist", "idx:DIR", "cifar10:DIR", "png:DIR", ...
+  DataSplit train;
+  DataSplit val;      // empty unless a validation split was asked for
+  DataSplit test;
+  bool augment = false;             // CIFAR: random crop (4-pixel zero padding) + flip in training
+  std::vector<float> mean, stddev;  // per channel, as used for normalisation
+};
+
+struct DatasetOptions {
+  double val_split = 0;    // fraction of the training set held out as validation, [0, 1)
+  uint64_t seed = 0;       // which examples are held out (data stream of this seed)
+  int64_t train_limit = 0; // use only the first N training / test examples (0: all); for tests
+  int64_t test_limit = 0;
+};
+
+// Load a data set by name. Throws IoError / FormatError naming the file and the problem
+// (missing files, wrong magic numbers, wrong sizes, labels out of range, mixed image sizes).
+Dataset dataset_load(const std::string& name, const DatasetOptions& options);
+
+// Throws MismatchError when the data's shape or class count differ from a recipe's.
+void dataset_check_shape(const Dataset& data, const InputShape& input, int64_t classes);
+
+// One batch, owned by the loader until the next call.
+struct Batch {
+  int64_t n = 0;
+  const float* images = nullptr;   // [n, C, H, W]
+  const int32_t* labels = nullptr;
+};
+
+// Batches of one epoch over a split: order shuffled by the data stream of (seed, epoch) when
+// `shuffle`, augmentation from the same stream when `augment`; every example exactly once,
+// the last batch possibly smaller. The next batch is prepared on a separate thread while the
+// caller works on the current one. `first_batch` skips ahead (resuming mid-epoch).
+class BatchLoader {
+ public:
+  BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,
+              uint64_t seed, int64_t epoch, int64_t first_batch = 0);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  bool next(Batch& batch);     // false after the last batch
+  int64_t batches() const;     // number of batches in the epoch
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace popup

@@ -1,0 +1,44 @@
+// An architecture as a graph of operations over its weight tensors (DESIGN.md §5): what a
+// backend executes. Built by the architecture registry alongside the tensor list.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch.hpp"
+
+namespace popup {
+
+enum class OpKind {
+  conv,            // tensors[tensor] as [out, in, kh, kw], stride/pad from the TensorSpec, no bias
+  linear,          // tensors[tensor] as [out, in]; a 3-d input is flattened in C, H, W order
+  relu,
+  maxpool2,        // 2x2, stride 2, floor
+  batchnorm,       // non-affine, eps 1e-5, momentum 0.1; running stats "<name>.running_mean/var"
+  add,             // inputs[0] + inputs[1] (residual)
+  global_avgpool,  // mean over H and W: [c, h, w] -> [c, 1, 1]
+};
+
+struct Op {
+  OpKind kind;
+  std::vector<int> inputs;  // indices of earlier ops; -1 is the network input. add: two.
+  int tensor = -1;          // conv, linear
+  std::string name;         // batchnorm: e.g. "layer1.0.bn1"; others: ""
+  int64_t c = 0, h = 1, w = 1;  // shape of this op's output, per example
+};
+
+struct Network {
+  InputShape input;
+  int64_t classes = 0;
+  std::vector<TensorSpec> tensors;  // network order, as arch_tensors gives them
+  std::vector<Op> ops;              // topological order; the last op gives the logits [classes]
+};
+
+// The graph of `spec` for this input shape and class count (throws as arch_tensors does).
+Network arch_network(const std::string& spec, const InputShape& input, int64_t classes);
+
+// Names of the BatchNorm ops, in order.
+std::vector<std::string> network_batchnorms(const Network& net);
+
+}  // namespace popup
