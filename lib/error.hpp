@@ -49,4 +49,9 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
+// Training diverged: the loss became NaN or infinite.
+class DivergenceError : public Error {
+  using Error::Error;
+};
+
 }  // namespace popup

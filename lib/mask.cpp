@@ -103,7 +103,23 @@ void mask_check_data(const PopupFile& f) {
   }
 }
 
+void mask_apply(const Mask& mask, std::vector<std::vector<float>>& weights) {
+  for (size_t t = 0; t < weights.size(); ++t) {
+    const LayerMask& layer = mask.layers.at(t);
+    float* w = weights[t].data();
+    const int64_t n = static_cast<int64_t>(weights[t].size());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+      if (!layer.get(i)) w[i] = 0.0f;
+  }
+}
+
 void mask_write(const std::string& path, const Mask& mask) {
+  OutputFile out(path);
+  mask_write(out, mask);
+}
+
+void mask_write(OutputFile& out, const Mask& mask) {
   Metadata extra = mask.extra;
   extra["popup.k"] = double_format(mask.k);
   std::vector<TensorRef> refs;
@@ -114,7 +130,7 @@ void mask_write(const std::string& path, const Mask& mask) {
   }
   for (const Tensor& t : mask.state)
     refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
-  popup_file_write(path, FileKind::mask, mask.recipe, extra, refs);
+  popup_file_write(out, FileKind::mask, mask.recipe, extra, refs);
 }
 
 Mask mask_from_file(PopupFile&& f) {

@@ -41,7 +41,11 @@ LayerMask layer_mask_make(const TensorSpec& spec, double k, const uint8_t* keep)
 void mask_check_header(const PopupFile& file, const std::vector<TensorInfo>& tensors);
 void mask_check_data(const PopupFile& file);
 
+// Zero the weights the mask drops: w * mask for every layer.
+void mask_apply(const Mask& mask, std::vector<std::vector<float>>& weights);
+
 void mask_write(const std::string& path, const Mask& mask);
+void mask_write(OutputFile& out, const Mask& mask);  // writes and commits
 Mask mask_from_file(PopupFile&& file);  // the file must be of kind mask (popup_file_read checked it)
 Mask mask_read(const std::string& path);
 

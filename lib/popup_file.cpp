@@ -16,7 +16,7 @@ namespace popup {
 namespace {
 
 constexpr FileKind kKinds[] = {FileKind::recipe, FileKind::weights, FileKind::scores,
-                               FileKind::mask};
+                               FileKind::mask, FileKind::checkpoint};
 
 std::string crc_text(uint32_t crc) {
   char buf[16];
@@ -37,7 +37,7 @@ FileKind kind_parse(const Metadata& m, const std::string& file) {
   for (const FileKind k : kKinds)
     if (name == kind_name(k)) return k;
   throw FormatError(file, "unknown kind '" + name + "' (this popup reads recipe, weights, "
-                          "scores and mask files)");
+                          "scores, mask and checkpoint files)");
 }
 
 int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
@@ -92,6 +92,11 @@ void check_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
     case FileKind::mask:
       mask_check_header(f, tensors);
       break;
+    case FileKind::checkpoint:  // its tensors are checked by the trainer that resumes from it
+      for (const TensorInfo& t : tensors)
+        if (t.dtype != Dtype::F32)
+          throw FormatError(f.path, "checkpoint tensor \"" + t.name + "\" is not F32");
+      break;
   }
 }
 
@@ -143,6 +148,7 @@ const char* kind_name(FileKind kind) {
     case FileKind::weights: return "weights";
     case FileKind::scores: return "scores";
     case FileKind::mask: return "mask";
+    case FileKind::checkpoint: return "checkpoint";
   }
   return "?";
 }
@@ -241,6 +247,17 @@ void weights_write_generated(OutputFile& out, const Recipe& recipe) {
   safetensors_write_header(out, file_metadata(FileKind::weights, recipe, {}, crc), refs);
   for (size_t i = 0; i < specs.size(); ++i) out.write(buffer.get(), generate(i));
   out.commit();
+}
+
+std::vector<std::vector<float>> weights_of(const PopupFile& file) {
+  std::vector<std::vector<float>> generated = recipe_generate(file.recipe);
+  if (file.kind != FileKind::weights) return generated;
+  for (size_t t = 0; t < generated.size(); ++t)
+    if (file.tensors.at(t).f32 != generated[t])
+      throw MismatchError(file.path, "tensor \"" + file.tensors[t].info.name +
+                                         "\" differs from what the recipe generates (results "
+                                         "record only the recipe; give the recipe instead)");
+  return generated;
 }
 
 std::vector<std::vector<float>> weights_from_file(PopupFile&& file) {

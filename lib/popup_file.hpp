@@ -12,7 +12,7 @@
 
 namespace popup {
 
-enum class FileKind { recipe, weights, scores, mask };
+enum class FileKind { recipe, weights, scores, mask, checkpoint };
 
 // Highest popup.version of each kind this build reads and the one it writes.
 constexpr int kFormatVersion = 1;
@@ -68,5 +68,10 @@ void weights_write_generated(OutputFile& out, const Recipe& recipe);
 
 // The weight tensors of a weights file, in network order.
 std::vector<std::vector<float>> weights_from_file(PopupFile&& file);
+
+// The frozen weights a file stands for: a weights file's tensors, which must be what its
+// recipe generates (MismatchError otherwise: results record only the recipe); for any other
+// kind, generated from its recipe.
+std::vector<std::vector<float>> weights_of(const PopupFile& file);
 
 }  // namespace popup

@@ -18,6 +18,10 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
+// Thrown by a tool's body to stop with exit status 130 after an interrupt (SIGINT), once
+// everything has been cleaned up by unwinding.
+struct Interrupted {};
+
 // A bad combination of options, found by the tool after parsing.
 class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -64,6 +68,8 @@ inline int tool_main(CLI::App& app, int argc, char** argv, const std::function<v
     return report(e.what(), kExitError);
   } catch (const std::bad_alloc&) {
     return report("out of memory", kExitError);
+  } catch (const Interrupted&) {
+    return 130;
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout))
     return report("-: write error on standard output", kExitError);

@@ -1,0 +1,80 @@
+// Inference over a split in fixed-size batches (the last one smaller), in data order.
+#include "evaluate.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "json.hpp"
+#include "number_text.hpp"
+
+namespace popup {
+
+void executor_load_state(Executor& exec, const std::vector<Tensor>& state) {
+  std::vector<NamedArray> stats = exec.running_stats();
+  for (NamedArray& a : stats)
+    for (const Tensor& s : state)
+      if (s.info.name == a.name && s.f32.size() == a.values.size()) a.values = s.f32;
+  exec.set_running_stats(stats);
+}
+
+std::string eval_result_json(const EvalResult& r, int64_t classes, const std::string& file,
+                             const std::string& data, const std::string& split) {
+  const auto count = [&](int64_t truth, int64_t predicted) {
+    return r.confusion[static_cast<size_t>(truth * classes + predicted)];
+  };
+  std::string s = "{\"file\":" + json_quote(file) + ",\"data\":" + json_quote(data) +
+                  ",\"split\":" + json_quote(split) + ",\"images\":" + std::to_string(r.n) +
+                  ",\"top1\":" + double_format(r.top1) + ",\"top5\":" + double_format(r.top5) +
+                  ",\"loss\":" + double_format(r.loss) + ",\"images_per_second\":" +
+                  double_format(r.seconds > 0 ? static_cast<double>(r.n) / r.seconds : 0) +
+                  ",\"per_class_accuracy\":[";
+  for (int64_t c = 0; c < classes; ++c) {
+    int64_t total = 0;
+    for (int64_t p = 0; p < classes; ++p) total += count(c, p);
+    s += (c ? "," : "") + double_format(total ? static_cast<double>(count(c, c)) /
+                                                    static_cast<double>(total)
+                                              : 0.0);
+  }
+  s += "],\"confusion\":[";
+  for (int64_t c = 0; c < classes; ++c) {
+    s += c ? ",[" : "[";
+    for (int64_t p = 0; p < classes; ++p) s += (p ? "," : "") + std::to_string(count(c, p));
+    s += "]";
+  }
+  return s + "]}\n";
+}
+
+EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion) {
+  EvalResult r;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t classes = split.classes;
+  if (confusion) r.confusion.assign(static_cast<size_t>(classes * classes), 0);
+  int64_t correct1 = 0, correct5 = 0;
+  double loss = 0;
+  BatchLoader loader(split, batch, /*shuffle=*/false, /*augment=*/false, 0, 0);
+  Batch b;
+  while (loader.next(b)) {
+    const BatchStats s = exec.forward(b.images, b.labels, b.n, /*training=*/false);
+    correct1 += s.correct1;
+    correct5 += s.correct5;
+    loss += s.loss_sum;
+    if (confusion) {
+      const float* logits = exec.logits();
+      for (int64_t i = 0; i < b.n; ++i) {
+        const float* row = logits + i * classes;
+        const int64_t predicted = std::max_element(row, row + classes) - row;
+        ++r.confusion[static_cast<size_t>(b.labels[i] * classes + predicted)];
+      }
+    }
+  }
+  r.n = split.n;
+  if (r.n > 0) {
+    r.top1 = static_cast<double>(correct1) / static_cast<double>(r.n);
+    r.top5 = static_cast<double>(correct5) / static_cast<double>(r.n);
+    r.loss = loss / static_cast<double>(r.n);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace popup

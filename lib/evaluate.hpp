@@ -1,0 +1,37 @@
+// Evaluation of a network on a data split: top-1 / top-5 accuracy, mean loss, throughput and
+// (optionally) the confusion matrix. Shared by popup-train (per epoch) and popup-eval, so both
+// report the same numbers for the same mask.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataset.hpp"
+#include "executor.hpp"
+#include "popup_file.hpp"
+
+namespace popup {
+
+struct EvalResult {
+  int64_t n = 0;
+  double top1 = 0, top5 = 0;  // fractions
+  double loss = 0;            // mean
+  double seconds = 0;
+  std::vector<int64_t> confusion;  // [true class][predicted class], classes x classes, if asked
+};
+
+// Load BatchNorm running statistics from a mask's state tensors (names "<bn>.running_mean"
+// and "<bn>.running_var"); statistics the mask lacks keep their initial values.
+void executor_load_state(Executor& exec, const std::vector<Tensor>& state);
+
+// popup-eval --json: the result with per-class accuracy and the confusion matrix.
+std::string eval_result_json(const EvalResult& r, int64_t classes, const std::string& file,
+                             const std::string& data, const std::string& split);
+
+// The executor must have been created with max_batch >= batch and hold the weights to test.
+// popup-train evaluates with its training batch size, and popup-eval defaults to the batch
+// size recorded in the mask, so both report the same accuracy to the last example.
+EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion);
+
+}  // namespace popup

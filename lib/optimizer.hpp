@@ -1,0 +1,47 @@
+// Optimisers for the scores (DESIGN.md §4), as PyTorch defines them: SGD with momentum
+// (no dampening, optional Nesterov) and weight decay added to the gradient; Adam with L2
+// weight decay. State per tensor, exported for checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace popup {
+
+enum class OptimizerKind { sgd, adam };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 1e-4;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
+};
+
+OptimizerKind optimizer_parse(const std::string& name);  // "sgd" | "adam"; InvalidArgument
+const char* optimizer_name(OptimizerKind kind);
+
+class Optimizer {
+ public:
+  Optimizer(const OptimizerConfig& config, const std::vector<int64_t>& sizes);
+
+  // One update of tensor t's parameters from its gradient at learning rate lr. Call
+  // begin_step() once before the updates of one optimisation step.
+  void begin_step() { ++steps_; }
+  void update(size_t t, float* params, const float* grad, double lr);
+
+  int64_t steps() const { return steps_; }
+  // State for checkpoints: named arrays per tensor ("momentum", or "adam_m" and "adam_v").
+  std::vector<std::string> state_names() const;
+  std::vector<float>& state(const std::string& name, size_t t);
+  void set_steps(int64_t steps) { steps_ = steps; }
+
+ private:
+  OptimizerConfig config_;
+  std::vector<int64_t> sizes_;
+  std::vector<std::vector<float>> first_, second_;  // momentum / Adam moments
+  int64_t steps_ = 0;
+};
+
+}  // namespace popup

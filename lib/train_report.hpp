@@ -1,0 +1,41 @@
+// What popup-train tells the user while it runs: a live progress bar on a terminal, one line
+// per epoch otherwise (stderr), and the JSON Lines log (--log FILE, one object per epoch).
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "io.hpp"
+#include "trainer.hpp"
+
+namespace popup {
+
+class ProgressPrinter {
+ public:
+  // live: redraw a bar on `out` (a terminal) at most ~10 times a second.
+  ProgressPrinter(std::FILE* out, bool live) : out_(out), live_(live) {}
+  void step(const StepReport& s);
+  void epoch(const EpochReport& e);
+
+ private:
+  std::FILE* out_;
+  bool live_;
+  double last_draw_ = -1;
+};
+
+// One JSON object per epoch, appended and flushed as each epoch ends (resumed runs append).
+class JsonLog {
+ public:
+  explicit JsonLog(const std::string& path);  // throws IoError
+  ~JsonLog();
+  void epoch(const EpochReport& e);
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+std::string epoch_json(const EpochReport& e);
+
+}  // namespace popup

@@ -1,0 +1,335 @@
+// The edge-popup training loop: masks from scores, the straight-through score gradient, the
+// optimiser step, evaluation per epoch, checkpoints.
+#include "trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "error.hpp"
+#include "number_text.hpp"
+#include "topk.hpp"
+
+namespace popup {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Scores U(-1/sqrt(fan_in), 1/sqrt(fan_in)) from the scores stream of the training seed,
+// as the reference's kaiming_uniform_(a=sqrt(5)) bound.
+std::vector<float> scores_init(uint64_t seed, uint32_t tensor, const TensorSpec& spec) {
+  std::vector<float> s(static_cast<size_t>(spec.numel()));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(spec.fan_in));
+  const int64_t n = spec.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const double u = random_uniform53(philox_element(seed, RandomStream::scores, tensor,
+                                                     static_cast<uint64_t>(i)));
+    s[static_cast<size_t>(i)] = static_cast<float>(bound * (2.0 * u - 1.0));
+  }
+  return s;
+}
+
+std::string meta_text(const Metadata& m, const std::string& key, const std::string& file) {
+  return metadata_require(m, key, file);
+}
+
+int64_t meta_int(const Metadata& m, const std::string& key, const std::string& file) {
+  uint64_t v = 0;
+  if (!uint_parse(metadata_require(m, key, file), v))
+    throw FormatError(file, key + " is not a count");
+  return static_cast<int64_t>(v);
+}
+
+// Hex text of a double's bits: exact for checkpoints.
+std::string double_exact(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
+  return buf;
+}
+
+double double_from_exact(const std::string& text, const std::string& key, const std::string& file) {
+  if (text.size() != 16) throw FormatError(file, key + " is not 16 hex digits");
+  const uint64_t bits = std::stoull(text, nullptr, 16);
+  double v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+Metadata train_config_metadata(const TrainConfig& c) {
+  const OptimizerConfig& o = c.optimizer;
+  Metadata m{
+      {"popup.train.method", "edge-popup"},
+      {"popup.train.k", double_format(c.k)},
+      {"popup.train.first_layer_dense", c.first_layer_dense ? "1" : "0"},
+      {"popup.train.last_layer_dense", c.last_layer_dense ? "1" : "0"},
+      {"popup.train.epochs", std::to_string(c.schedule.epochs)},
+      {"popup.train.batch_size", std::to_string(c.batch_size)},
+      {"popup.train.seed", std::to_string(c.seed)},
+      {"popup.train.optimizer", optimizer_name(o.kind)},
+      {"popup.train.lr", double_format(c.schedule.base_lr)},
+      {"popup.train.schedule", schedule_name(c.schedule.kind)},
+      {"popup.train.warmup_epochs", std::to_string(c.schedule.warmup_epochs)},
+      {"popup.train.weight_decay", double_format(o.weight_decay)},
+      {"popup.train.label_smoothing", double_format(c.label_smoothing)},
+      {"popup.train.data", c.data_name},
+      {"popup.train.val_split", double_format(c.val_split)},
+  };
+  if (o.kind == OptimizerKind::sgd) {
+    m["popup.train.momentum"] = double_format(o.momentum);
+    m["popup.train.nesterov"] = o.nesterov ? "1" : "0";
+  } else {
+    m["popup.train.beta1"] = double_format(o.beta1);
+    m["popup.train.beta2"] = double_format(o.beta2);
+    m["popup.train.eps"] = double_format(o.eps);
+  }
+  if (c.schedule.kind == ScheduleKind::step) {
+    m["popup.train.step_size"] = std::to_string(c.schedule.step_size);
+    m["popup.train.gamma"] = double_format(c.schedule.gamma);
+  }
+  return m;
+}
+
+Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
+                 const TrainConfig& config)
+    : recipe_(recipe), config_(config), data_(data), weights_(std::move(weights)) {
+  net_ = arch_network(recipe.arch, recipe.input, recipe.classes);
+  dataset_check_shape(data, recipe.input, recipe.classes);
+  const size_t layers = net_.tensors.size();
+  std::vector<int64_t> sizes;
+  for (size_t t = 0; t < layers; ++t) {
+    const TensorSpec& spec = net_.tensors[t];
+    const bool dense = (t == 0 && config.first_layer_dense) ||
+                       (t + 1 == layers && config.last_layer_dense);
+    layer_k_.push_back(dense ? 1.0 : config.k);
+    scores_.push_back(dense ? std::vector<float>() : scores_init(config.seed, static_cast<uint32_t>(t), spec));
+    masks_.emplace_back(static_cast<size_t>(spec.numel()), uint8_t{1});
+    grads_.emplace_back(dense ? 0 : static_cast<size_t>(spec.numel()));
+    sizes.push_back(dense ? 0 : spec.numel());
+  }
+  optimizer_ = std::make_unique<Optimizer>(config.optimizer, sizes);
+  ExecutorConfig ec;
+  ec.max_batch = config.batch_size;
+  ec.label_smoothing = config.label_smoothing;
+  exec_ = executor_cpu_create(net_, ec);
+  for (size_t t = 0; t < layers; ++t) refresh_weights(t);
+}
+
+Trainer::~Trainer() = default;
+
+bool Trainer::finished() const { return epoch_ >= config_.schedule.epochs; }
+
+// Recompute tensor t's mask from its scores and hand w * mask to the executor.
+void Trainer::refresh_weights(size_t t) {
+  const TensorSpec& spec = net_.tensors[t];
+  const int64_t n = spec.numel();
+  uint8_t* mask = masks_[t].data();
+  if (!scores_[t].empty())
+    topk_mask(scores_[t].data(), n, topk_keep_count(n, layer_k_[t]), mask, topk_scratch_);
+  work_.resize(static_cast<size_t>(n));
+  const float* w = weights_[t].data();
+  float* eff = work_.data();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) eff[i] = mask[i] ? w[i] : 0.0f;
+  exec_->set_weights(t, eff);
+}
+
+void Trainer::step(const Batch& batch, double lr) {
+  const BatchStats s = exec_->forward(batch.images, batch.labels, batch.n, /*training=*/true);
+  if (!std::isfinite(s.loss_sum))
+    throw DivergenceError("", "training diverged: the loss is not finite at epoch " +
+                                  std::to_string(epoch_ + 1) + ", batch " +
+                                  std::to_string(batch_ + 1));
+  loss_sum_ += s.loss_sum;
+  correct_ += s.correct1;
+  seen_ += batch.n;
+  std::vector<float*> grads(grads_.size(), nullptr);
+  for (size_t t = 0; t < grads_.size(); ++t)
+    if (!scores_[t].empty()) grads[t] = grads_[t].data();
+  exec_->backward(grads);
+  optimizer_->begin_step();
+  for (size_t t = 0; t < grads_.size(); ++t) {
+    if (scores_[t].empty()) continue;
+    // Straight-through: dL/ds = dL/dw_eff * w * sign(s) (sign(0) = 0, as |s|' in PyTorch).
+    float* g = grads_[t].data();
+    const float* w = weights_[t].data();
+    const float* sc = scores_[t].data();
+    const int64_t n = static_cast<int64_t>(grads_[t].size());
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float sign = static_cast<float>((sc[i] > 0.0f) - (sc[i] < 0.0f));
+      g[i] = g[i] * w[i] * sign;
+    }
+    optimizer_->update(t, scores_[t].data(), g, lr);
+    refresh_weights(t);
+  }
+}
+
+EpochReport Trainer::finish_epoch(double lr, double seconds, double train_seconds) {
+  EpochReport r;
+  r.epoch = epoch_ + 1;
+  r.epochs = config_.schedule.epochs;
+  r.lr = lr;
+  r.train_loss = seen_ ? loss_sum_ / static_cast<double>(seen_) : 0;
+  r.train_acc = seen_ ? static_cast<double>(correct_) / static_cast<double>(seen_) : 0;
+  // Evaluation batches have the training batch size, as popup-eval's default for this mask.
+  if (data_.val.n > 0) r.val_acc = evaluate(*exec_, data_.val, config_.batch_size, false).top1;
+  const EvalResult test = evaluate(*exec_, data_.test, config_.batch_size, false);
+  r.test_acc = test.top1;
+  r.test_loss = test.loss;
+  r.images_per_second = train_seconds > 0 ? static_cast<double>(seen_) / train_seconds : 0;
+  r.seconds = seconds;
+  return r;
+}
+
+void Trainer::run(const TrainHooks& hooks) {
+  stopped_ = false;
+  while (!finished()) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    BatchLoader loader(data_.train, config_.batch_size, /*shuffle=*/true, data_.augment,
+                       config_.seed, epoch_, batch_);
+    const int64_t batches = loader.batches();
+    double lr = 0, train_seconds = 0;
+    Batch b;
+    while (true) {
+      const auto step_start = std::chrono::steady_clock::now();
+      if (!loader.next(b)) break;
+      lr = schedule_lr(config_.schedule, epoch_, batch_, batches);
+      step(b, lr);
+      ++batch_;
+      train_seconds += seconds_since(step_start);
+      if (hooks.on_step) {
+        StepReport s{epoch_ + 1, batch_, batches, loss_sum_ / static_cast<double>(seen_),
+                     static_cast<double>(correct_) / static_cast<double>(seen_),
+                     static_cast<double>(seen_) / train_seconds, train_seconds / static_cast<double>(batch_)};
+        hooks.on_step(s);
+      }
+      if (hooks.stop && hooks.stop->load() && batch_ < batches) {
+        stopped_ = true;
+        if (!hooks.checkpoint_path.empty()) write_checkpoint(hooks.checkpoint_path);
+        return;
+      }
+    }
+    last_ = finish_epoch(lr, seconds_since(epoch_start), train_seconds);
+    ++epoch_;
+    batch_ = 0;
+    loss_sum_ = 0;
+    correct_ = seen_ = 0;
+    if (hooks.on_epoch) hooks.on_epoch(last_);
+    const bool stop = hooks.stop && hooks.stop->load();
+    const bool due = hooks.checkpoint_every > 0 && epoch_ % hooks.checkpoint_every == 0;
+    if (!hooks.checkpoint_path.empty() && (due || (stop && !finished())))
+      write_checkpoint(hooks.checkpoint_path);
+    if (stop && !finished()) {
+      stopped_ = true;
+      return;
+    }
+  }
+}
+
+Mask Trainer::mask() const {
+  Mask m;
+  m.recipe = recipe_;
+  m.k = config_.k;
+  for (size_t t = 0; t < net_.tensors.size(); ++t)
+    m.layers.push_back(layer_mask_make(net_.tensors[t], layer_k_[t], masks_[t].data()));
+  for (const NamedArray& a : exec_->running_stats()) {
+    Tensor t;
+    t.info.name = a.name;
+    t.info.dtype = Dtype::F32;
+    t.info.shape = {static_cast<int64_t>(a.values.size())};
+    t.f32 = a.values;
+    m.state.push_back(std::move(t));
+  }
+  m.extra = train_config_metadata(config_);
+  if (epoch_ > 0) {
+    m.extra["popup.train.epochs_done"] = std::to_string(epoch_);
+    m.extra["popup.train.train_acc"] = double_format(last_.train_acc);
+    m.extra["popup.train.test_acc"] = double_format(last_.test_acc);
+    m.extra["popup.train.test_loss"] = double_format(last_.test_loss);
+    if (last_.val_acc >= 0) m.extra["popup.train.val_acc"] = double_format(last_.val_acc);
+  }
+  return m;
+}
+
+void Trainer::write_scores(const std::string& path) const {
+  std::vector<std::vector<float>> scores;
+  for (size_t t = 0; t < scores_.size(); ++t)
+    scores.push_back(scores_[t].empty() ? std::vector<float>(weights_[t].size(), 0.0f) : scores_[t]);
+  scores_write(path, recipe_, scores, train_config_metadata(config_));
+}
+
+void Trainer::write_checkpoint(const std::string& path) const {
+  Metadata extra = train_config_metadata(config_);
+  extra["popup.checkpoint.epoch"] = std::to_string(epoch_);
+  extra["popup.checkpoint.batch"] = std::to_string(batch_);
+  extra["popup.checkpoint.steps"] = std::to_string(optimizer_->steps());
+  extra["popup.checkpoint.loss_sum"] = double_exact(loss_sum_);
+  extra["popup.checkpoint.correct"] = std::to_string(correct_);
+  extra["popup.checkpoint.seen"] = std::to_string(seen_);
+  std::vector<TensorRef> refs;
+  for (size_t t = 0; t < scores_.size(); ++t) {
+    if (scores_[t].empty()) continue;
+    const TensorSpec& spec = net_.tensors[t];
+    refs.push_back({"scores." + spec.name, Dtype::F32, spec.shape, scores_[t].data()});
+    for (const std::string& name : optimizer_->state_names())
+      refs.push_back({name + "." + spec.name, Dtype::F32, spec.shape,
+                      const_cast<Optimizer&>(*optimizer_).state(name, t).data()});
+  }
+  const std::vector<NamedArray> stats = exec_->running_stats();
+  for (const NamedArray& a : stats)
+    refs.push_back({"bn." + a.name, Dtype::F32, {static_cast<int64_t>(a.values.size())},
+                    a.values.data()});
+  popup_file_write(path, FileKind::checkpoint, recipe_, extra, refs);
+}
+
+void Trainer::resume(const PopupFile& f) {
+  if (f.kind != FileKind::checkpoint)
+    throw FormatError(f.path, std::string("is a ") + kind_name(f.kind) + " file, expected a checkpoint");
+  recipe_check_same(recipe_, f.recipe, f.path);
+  for (const auto& [key, value] : train_config_metadata(config_)) {
+    const auto it = f.metadata.find(key);
+    const std::string found = it == f.metadata.end() ? "(missing)" : it->second;
+    if (found != value)
+      throw MismatchError(f.path, "checkpoint was made with " + key + " = " + found +
+                                      ", this run has " + value);
+  }
+  epoch_ = meta_int(f.metadata, "popup.checkpoint.epoch", f.path);
+  batch_ = meta_int(f.metadata, "popup.checkpoint.batch", f.path);
+  optimizer_->set_steps(meta_int(f.metadata, "popup.checkpoint.steps", f.path));
+  loss_sum_ = double_from_exact(meta_text(f.metadata, "popup.checkpoint.loss_sum", f.path),
+                                "popup.checkpoint.loss_sum", f.path);
+  correct_ = meta_int(f.metadata, "popup.checkpoint.correct", f.path);
+  seen_ = meta_int(f.metadata, "popup.checkpoint.seen", f.path);
+  std::vector<NamedArray> stats;
+  const auto find = [&](const std::string& name, size_t numel) -> const std::vector<float>& {
+    for (const Tensor& t : f.tensors)
+      if (t.info.name == name) {
+        if (t.f32.size() != numel) throw MismatchError(f.path, "tensor " + name + " has the wrong size");
+        return t.f32;
+      }
+    throw FormatError(f.path, "checkpoint lacks tensor " + name);
+  };
+  for (size_t t = 0; t < scores_.size(); ++t) {
+    if (scores_[t].empty()) continue;
+    const std::string& name = net_.tensors[t].name;
+    scores_[t] = find("scores." + name, scores_[t].size());
+    for (const std::string& state : optimizer_->state_names())
+      optimizer_->state(state, t) = find(state + "." + name, scores_[t].size());
+  }
+  for (NamedArray a : exec_->running_stats()) {
+    a.values = find("bn." + a.name, a.values.size());
+    stats.push_back(std::move(a));
+  }
+  exec_->set_running_stats(stats);
+  for (size_t t = 0; t < scores_.size(); ++t) refresh_weights(t);
+}
+
+}  // namespace popup

@@ -1,0 +1,113 @@
+// Edge-popup training (DESIGN.md §4), backend-independent: scores per weight, per-layer top-k
+// masks, w_eff = w * mask handed to the executor, the straight-through score gradient
+// dL/ds = dL/dw_eff * w * sign(s), the optimiser and the schedule; evaluation each epoch;
+// checkpoints that resume to the identical mask.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataset.hpp"
+#include "evaluate.hpp"
+#include "executor.hpp"
+#include "mask.hpp"
+#include "optimizer.hpp"
+#include "popup_file.hpp"
+#include "schedule.hpp"
+
+namespace popup {
+
+struct TrainConfig {
+  double k = 0.5;                  // fraction of weights kept per layer
+  bool first_layer_dense = false;  // keep every weight of the first layer
+  bool last_layer_dense = false;   // ... of the last layer
+  int64_t batch_size = 128;
+  uint64_t seed = 0;               // score initialisation and data order
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;         // base lr, epochs, warm-up
+  float label_smoothing = 0;
+  std::string data_name;           // recorded in the mask (popup.train.data)
+  double val_split = 0;            // recorded
+};
+
+// Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint
+// resumes only under the same keys).
+Metadata train_config_metadata(const TrainConfig& config);
+
+struct EpochReport {
+  int64_t epoch = 0;  // 1-based, of epochs
+  int64_t epochs = 0;
+  double lr = 0;
+  double train_loss = 0, train_acc = 0;
+  double val_acc = -1;  // -1 without a validation split
+  double test_loss = 0, test_acc = 0;
+  double images_per_second = 0;  // training images per second of this epoch
+  double seconds = 0;            // wall time of the epoch, evaluation included
+};
+
+struct StepReport {
+  int64_t epoch = 0, batch = 0, batches = 0;
+  double loss = 0, acc = 0;  // running means over the epoch so far
+  double images_per_second = 0;
+  double batch_seconds = 0;  // mean wall time per batch so far
+};
+
+struct TrainHooks {
+  std::function<void(const StepReport&)> on_step;
+  std::function<void(const EpochReport&)> on_epoch;
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): finish the step, return
+  std::string checkpoint_path;              // "" for none
+  int64_t checkpoint_every = 0;             // epochs; 0: only when stopped
+};
+
+class Trainer {
+ public:
+  Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
+          const TrainConfig& config);
+  ~Trainer();
+
+  // Continue from a checkpoint written by a trainer of the same recipe and configuration
+  // (MismatchError otherwise).
+  void resume(const PopupFile& checkpoint);
+
+  // Train to the last epoch, or until hooks.stop is set (then returns with stopped() true,
+  // after writing the checkpoint if a path was given). Throws DivergenceError.
+  void run(const TrainHooks& hooks);
+  bool stopped() const { return stopped_; }
+  bool finished() const;
+
+  Mask mask() const;  // current masks, BatchNorm statistics, popup.train.* keys and results
+  void write_scores(const std::string& path) const;
+  void write_checkpoint(const std::string& path) const;
+  const EpochReport& last_epoch() const { return last_; }
+
+ private:
+  void refresh_weights(size_t t);
+  void step(const Batch& batch, double lr);
+  EpochReport finish_epoch(double lr, double seconds, double train_seconds);
+
+  Recipe recipe_;
+  TrainConfig config_;
+  const Dataset& data_;
+  Network net_;
+  std::vector<std::vector<float>> weights_;  // frozen
+  std::vector<std::vector<float>> scores_;   // empty for dense layers
+  std::vector<std::vector<uint8_t>> masks_;
+  std::vector<double> layer_k_;
+  std::unique_ptr<Executor> exec_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<std::vector<float>> grads_;
+  std::vector<float> work_;            // w_eff / score gradient
+  std::vector<uint64_t> topk_scratch_;
+  int64_t epoch_ = 0, batch_ = 0;     // position: next batch to train
+  double loss_sum_ = 0;
+  int64_t correct_ = 0, seen_ = 0;    // this epoch so far
+  bool stopped_ = false;
+  EpochReport last_;
+};
+
+}  // namespace popup
