@@ -18,6 +18,8 @@ struct DataSplit {
   int64_t n = 0;
   std::vector<float> images;
   std::vector<int32_t> labels;
+  std::vector<float> padding;  // per channel, the normalised value of a 0 pixel (what
+                               // augmentation pads with); empty: 0
 };
 
 struct Dataset {
@@ -38,6 +40,19 @@ struct DatasetOptions {
 
 // Load a data set by name. Throws IoError / FormatError naming the file and the problem
 // (missing files, wrong magic numbers, wrong sizes, labels out of range, mixed image sizes).
+//   fashion-mnist[:DIR]  IDX files (plain or .gz), by default in /usr/share/datasets/fashion-mnist;
+//                        10 classes, mean 0.2860, std 0.3530
+//   mnist:DIR            the same files; 10 classes, mean 0.1307, std 0.3081
+//   idx:DIR              the same files; classes = max training label + 1
+//   cifar10:DIR          data_batch_1..5.bin, test_batch.bin; augmented
+//   cifar100:DIR         train.bin, test.bin (fine labels, 100 classes); augmented
+//   png:DIR              DIR/train/<class>/*.png, DIR/test/ (or val/) likewise; see
+//                        data/png_folders.hpp for channels and bit depths
+// Values are x / 255 normalised per channel; idx: and png: by the mean and population std of
+// all training images in the files (before limits and the hold-out, so that every load of one
+// data set normalises alike). Limits apply first; then round(val_split * n) training examples,
+// chosen by the data stream of `seed` (data/data_random.hpp), become `val`; train and val keep
+// the original order. Throws InvalidArgument for an unknown name or bad options.
 Dataset dataset_load(const std::string& name, const DatasetOptions& options);
 
 // Throws MismatchError when the data's shape or class count differ from a recipe's.
@@ -53,7 +68,9 @@ struct Batch {
 // Batches of one epoch over a split: order shuffled by the data stream of (seed, epoch) when
 // `shuffle`, augmentation from the same stream when `augment`; every example exactly once,
 // the last batch possibly smaller. The next batch is prepared on a separate thread while the
-// caller works on the current one. `first_batch` skips ahead (resuming mid-epoch).
+// caller works on the current one. `first_batch` skips ahead (resuming mid-epoch). The exact
+// draws are in data/data_random.hpp. `split` must outlive the loader. Throws InvalidArgument
+// unless batch_size >= 1, 0 <= epoch < 2^29 and 0 <= first_batch <= batches().
 class BatchLoader {
  public:
   BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,

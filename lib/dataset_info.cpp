@@ -5,6 +5,13 @@
 
 namespace popup {
 
+bool dataset_name_known(const std::string& name) {
+  const std::string family = name.substr(0, name.find(':'));
+  for (const char* known : {"fashion-mnist", "mnist", "idx", "cifar10", "cifar100", "png"})
+    if (family == known) return true;
+  return false;
+}
+
 DatasetInfo dataset_info(const std::string& name) {
   const std::string family = name.substr(0, name.find(':'));
   if (family == "fashion-mnist" || family == "mnist") return {{1, 28, 28}, 10};

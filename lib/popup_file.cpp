@@ -222,9 +222,15 @@ void weights_write(const std::string& path, const Recipe& recipe,
   weights_write(out, recipe, tensors);
 }
 
+void scores_write(OutputFile& out, const Recipe& recipe,
+                  const std::vector<std::vector<float>>& scores, const Metadata& extra) {
+  popup_file_write(out, FileKind::scores, recipe, extra, float_refs(recipe, scores));
+}
+
 void scores_write(const std::string& path, const Recipe& recipe,
                   const std::vector<std::vector<float>>& scores, const Metadata& extra) {
-  popup_file_write(path, FileKind::scores, recipe, extra, float_refs(recipe, scores));
+  OutputFile out(path);
+  scores_write(out, recipe, scores, extra);
 }
 
 void weights_write_generated(OutputFile& out, const Recipe& recipe) {

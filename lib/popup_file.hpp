@@ -53,6 +53,8 @@ void weights_write(OutputFile& out, const Recipe& recipe,
                    const std::vector<std::vector<float>>& tensors);
 void scores_write(const std::string& path, const Recipe& recipe,
                   const std::vector<std::vector<float>>& scores, const Metadata& extra);
+void scores_write(OutputFile& out, const Recipe& recipe,
+                  const std::vector<std::vector<float>>& scores, const Metadata& extra);
 
 // Write any kind: recipe keys + `extra` + popup.kind, popup.version and popup.crc32, then the
 // tensors; atomically for a named path.

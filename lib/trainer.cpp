@@ -54,7 +54,8 @@ std::string double_exact(double v) {
 }
 
 double double_from_exact(const std::string& text, const std::string& key, const std::string& file) {
-  if (text.size() != 16) throw FormatError(file, key + " is not 16 hex digits");
+  if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw FormatError(file, key + " is not 16 lowercase hex digits");
   const uint64_t bits = std::stoull(text, nullptr, 16);
   double v;
   std::memcpy(&v, &bits, sizeof v);
@@ -81,6 +82,8 @@ Metadata train_config_metadata(const TrainConfig& c) {
       {"popup.train.label_smoothing", double_format(c.label_smoothing)},
       {"popup.train.data", c.data_name},
       {"popup.train.val_split", double_format(c.val_split)},
+      {"popup.train.limit_train", std::to_string(c.limit_train)},
+      {"popup.train.limit_test", std::to_string(c.limit_test)},
   };
   if (o.kind == OptimizerKind::sgd) {
     m["popup.train.momentum"] = double_format(o.momentum);
@@ -98,8 +101,9 @@ Metadata train_config_metadata(const TrainConfig& c) {
 }
 
 Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
-                 const TrainConfig& config)
-    : recipe_(recipe), config_(config), data_(data), weights_(std::move(weights)) {
+                 const TrainConfig& config, std::unique_ptr<Executor> executor)
+    : recipe_(recipe), config_(config), data_(data), weights_(std::move(weights)),
+      exec_(std::move(executor)) {
   net_ = arch_network(recipe.arch, recipe.input, recipe.classes);
   dataset_check_shape(data, recipe.input, recipe.classes);
   const size_t layers = net_.tensors.size();
@@ -115,10 +119,12 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
     sizes.push_back(dense ? 0 : spec.numel());
   }
   optimizer_ = std::make_unique<Optimizer>(config.optimizer, sizes);
-  ExecutorConfig ec;
-  ec.max_batch = config.batch_size;
-  ec.label_smoothing = config.label_smoothing;
-  exec_ = executor_cpu_create(net_, ec);
+  if (!exec_) {
+    ExecutorConfig ec;
+    ec.max_batch = config.batch_size;
+    ec.label_smoothing = static_cast<float>(config.label_smoothing);
+    exec_ = executor_cpu_create(net_, ec);
+  }
   for (size_t t = 0; t < layers; ++t) refresh_weights(t);
 }
 
@@ -260,10 +266,16 @@ Mask Trainer::mask() const {
 }
 
 void Trainer::write_scores(const std::string& path) const {
+  OutputFile out(path);
+  write_scores(out);
+}
+
+void Trainer::write_scores(OutputFile& out) const {
+  // Layers kept dense have no scores: written as zeros.
   std::vector<std::vector<float>> scores;
   for (size_t t = 0; t < scores_.size(); ++t)
     scores.push_back(scores_[t].empty() ? std::vector<float>(weights_[t].size(), 0.0f) : scores_[t]);
-  scores_write(path, recipe_, scores, train_config_metadata(config_));
+  scores_write(out, recipe_, scores, train_config_metadata(config_));
 }
 
 void Trainer::write_checkpoint(const std::string& path) const {
@@ -274,6 +286,13 @@ void Trainer::write_checkpoint(const std::string& path) const {
   extra["popup.checkpoint.loss_sum"] = double_exact(loss_sum_);
   extra["popup.checkpoint.correct"] = std::to_string(correct_);
   extra["popup.checkpoint.seen"] = std::to_string(seen_);
+  // The last finished epoch's results, so that a mask written after resuming reports them.
+  extra["popup.checkpoint.last_lr"] = double_exact(last_.lr);
+  extra["popup.checkpoint.last_train_loss"] = double_exact(last_.train_loss);
+  extra["popup.checkpoint.last_train_acc"] = double_exact(last_.train_acc);
+  extra["popup.checkpoint.last_val_acc"] = double_exact(last_.val_acc);
+  extra["popup.checkpoint.last_test_loss"] = double_exact(last_.test_loss);
+  extra["popup.checkpoint.last_test_acc"] = double_exact(last_.test_acc);
   std::vector<TensorRef> refs;
   for (size_t t = 0; t < scores_.size(); ++t) {
     if (scores_[t].empty()) continue;
@@ -308,6 +327,23 @@ void Trainer::resume(const PopupFile& f) {
                                 "popup.checkpoint.loss_sum", f.path);
   correct_ = meta_int(f.metadata, "popup.checkpoint.correct", f.path);
   seen_ = meta_int(f.metadata, "popup.checkpoint.seen", f.path);
+  const int64_t batches = (data_.train.n + config_.batch_size - 1) / config_.batch_size;
+  if (epoch_ > config_.schedule.epochs || batch_ > batches || (epoch_ == config_.schedule.epochs && batch_ > 0))
+    throw FormatError(f.path, "checkpoint position (epoch " + std::to_string(epoch_) + ", batch " +
+                                  std::to_string(batch_) + ") is outside this run's " +
+                                  std::to_string(config_.schedule.epochs) + " epochs of " +
+                                  std::to_string(batches) + " batches");
+  const auto exact = [&](const std::string& key) {
+    return double_from_exact(meta_text(f.metadata, key, f.path), key, f.path);
+  };
+  last_.epoch = epoch_;
+  last_.epochs = config_.schedule.epochs;
+  last_.lr = exact("popup.checkpoint.last_lr");
+  last_.train_loss = exact("popup.checkpoint.last_train_loss");
+  last_.train_acc = exact("popup.checkpoint.last_train_acc");
+  last_.val_acc = exact("popup.checkpoint.last_val_acc");
+  last_.test_loss = exact("popup.checkpoint.last_test_loss");
+  last_.test_acc = exact("popup.checkpoint.last_test_acc");
   std::vector<NamedArray> stats;
   const auto find = [&](const std::string& name, size_t numel) -> const std::vector<float>& {
     for (const Tensor& t : f.tensors)

@@ -29,9 +29,11 @@ struct TrainConfig {
   uint64_t seed = 0;               // score initialisation and data order
   OptimizerConfig optimizer;
   ScheduleConfig schedule;         // base lr, epochs, warm-up
-  float label_smoothing = 0;
+  double label_smoothing = 0;
   std::string data_name;           // recorded in the mask (popup.train.data)
   double val_split = 0;            // recorded
+  int64_t limit_train = 0;         // recorded: only the first N training / test images (0: all)
+  int64_t limit_test = 0;
 };
 
 // Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint
@@ -66,8 +68,10 @@ struct TrainHooks {
 
 class Trainer {
  public:
+  // `executor` runs the network (created for the recipe with max_batch = batch size); null
+  // selects the CPU backend.
   Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
-          const TrainConfig& config);
+          const TrainConfig& config, std::unique_ptr<Executor> executor = nullptr);
   ~Trainer();
 
   // Continue from a checkpoint written by a trainer of the same recipe and configuration
@@ -82,6 +86,7 @@ class Trainer {
 
   Mask mask() const;  // current masks, BatchNorm statistics, popup.train.* keys and results
   void write_scores(const std::string& path) const;
+  void write_scores(OutputFile& out) const;  // writes and commits
   void write_checkpoint(const std::string& path) const;
   const EpochReport& last_epoch() const { return last_; }
 

@@ -66,6 +66,8 @@ inline int tool_main(CLI::App& app, int argc, char** argv, const std::function<v
     return report(e.what(), e.file() == "-" ? kExitUsage : kExitError);
   } catch (const popup::Error& e) {
     return report(e.what(), kExitError);
+  } catch (const UsageError& e) {
+    return report(e.what(), kExitUsage);
   } catch (const std::bad_alloc&) {
     return report("out of memory", kExitError);
   } catch (const Interrupted&) {

@@ -1,0 +1,64 @@
+// oneDNN execution plan of a Network for one batch size: the primitives of the forward and
+// backward passes in order, with their arguments bound to buffers that are reused every step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "cpu/dnnl_arena.hpp"
+#include "cpu/dnnl_step.hpp"
+#include "network.hpp"
+
+namespace popup {
+
+// A weight tensor: the caller's plain layout and the layouts the primitives chose.
+struct DnnlTensor {
+  dnnl::memory plain;     // row-major over the caller's array (handle set per call)
+  dnnl::memory grad;      // row-major over the caller's gradient array (handle set per call)
+  dnnl::memory forward;   // the forward primitive's layout
+  dnnl::memory backward;  // backward-data's layout: forward itself when they agree; empty
+                          // when no backward-data needs it (the first layer)
+  std::vector<DnnlStep> from_plain;  // reorders plain -> forward (-> backward)
+};
+
+// What the plans of all batch sizes share: the engine, the weights (a plan for another batch
+// size is built with the layouts of the first) and the BatchNorm running statistics.
+struct DnnlState {
+  dnnl::engine engine;
+  std::vector<DnnlTensor> tensors;                 // Network::tensors order
+  std::vector<std::vector<float>> running_mean;    // per op; empty for ops other than batchnorm
+  std::vector<std::vector<float>> running_var;
+};
+
+// Batch statistics written by one BatchNorm during a training forward.
+struct DnnlBatchStats {
+  int op = -1;
+  dnnl::memory mean, var;  // biased variance
+  int64_t count = 0;       // values per channel (n h w)
+};
+
+struct DnnlPlan {
+  int64_t n = 0;
+  dnnl::memory images;  // plain NCHW over the caller's images (handle set per forward)
+  std::vector<DnnlStep> forward_train;  // images -> logits, BatchNorm on batch statistics
+  std::vector<DnnlStep> forward_infer;  // images -> logits, BatchNorm on running statistics
+  std::vector<DnnlStep> backward;       // gradient of the logits -> weight gradients
+  std::vector<DnnlBatchStats> batch_stats;
+  std::vector<std::pair<dnnl::memory, size_t>> slot_memories;  // memories over arena slots
+  uint64_t generation = 0;  // the arena generation the slot memories are bound to
+};
+
+// Builds the plan of `net` for batches of n. Without `train` only forward_infer is built.
+// Logits and their gradient are [n, classes] row-major at `logits` and `diff_logits`.
+// Throws InvalidArgument for a malformed network, popup::Error for a oneDNN failure.
+DnnlPlan dnnl_plan_build(const Network& net, int64_t n, bool train, DnnlState& state,
+                         DnnlArena& arena, float* logits, float* diff_logits);
+
+// Points the plan's memories at the arena's buffers again when they have moved.
+void dnnl_plan_bind(DnnlPlan& plan, const DnnlArena& arena);
+
+}  // namespace popup

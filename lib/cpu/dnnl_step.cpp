@@ -1,0 +1,35 @@
+// One oneDNN primitive with its arguments, run through the C API without allocating.
+#include "cpu/dnnl_step.hpp"
+
+#include <string>
+
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "error.hpp"
+
+namespace popup {
+
+DnnlStep dnnl_step_make(const dnnl::primitive& primitive,
+                        std::vector<std::pair<int, dnnl::memory>> args, int tensor) {
+  DnnlStep step;
+  step.primitive = primitive;
+  step.args = std::move(args);
+  for (const auto& [arg, mem] : step.args) step.exec_args.push_back({arg, mem.get(true)});
+  step.tensor = tensor;
+  return step;
+}
+
+void dnnl_steps_run(const std::vector<DnnlStep>& steps, const dnnl::stream& stream,
+                    const std::vector<float*>* grads) {
+  for (const DnnlStep& step : steps) {
+    if (step.tensor >= 0 && grads && !(*grads)[static_cast<size_t>(step.tensor)]) continue;
+    const dnnl_status_t status =
+        dnnl_primitive_execute(step.primitive.get(), stream.get(),
+                               static_cast<int>(step.exec_args.size()), step.exec_args.data());
+    if (status != dnnl_success)
+      throw Error("", std::string("oneDNN: could not execute a primitive: ") +
+                          dnnl_status2str(status));
+  }
+}
+
+}  // namespace popup

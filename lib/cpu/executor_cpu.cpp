@@ -1,0 +1,210 @@
+// The CPU backend (DESIGN.md §7): a Network executed with oneDNN, one plan of primitives per
+// batch size, weights kept in the primitives' layouts, BatchNorm running statistics.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "cpu/dnnl_arena.hpp"
+#include "cpu/dnnl_plan.hpp"
+#include "cpu/softmax_cross_entropy.hpp"
+#include "error.hpp"
+#include "executor.hpp"
+
+namespace popup {
+namespace {
+
+constexpr float bn_momentum = 0.1f;  // PyTorch's BatchNorm default
+
+// Runs f, turning oneDNN's exceptions into popup::Error with oneDNN's status text.
+template <typename F>
+auto dnnl_checked(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    throw Error("", std::string("oneDNN: ") + e.what() + ": " + dnnl_status2str(e.status));
+  }
+}
+
+class ExecutorCpu final : public Executor {
+ public:
+  ExecutorCpu(const Network& net, const ExecutorConfig& config);
+
+  void set_weights(size_t t, const float* weights) override;
+  BatchStats forward(const float* images, const int32_t* labels, int64_t n,
+                     bool training) override;
+  void backward(const std::vector<float*>& grads) override;
+  const float* logits() override { return logits_.data(); }
+  std::vector<NamedArray> running_stats() const override;
+  void set_running_stats(const std::vector<NamedArray>& stats) override;
+
+ private:
+  DnnlPlan& plan_for(int64_t n);
+  void running_stats_update(const DnnlPlan& plan);
+
+  const Network net_;
+  const ExecutorConfig config_;
+  DnnlState state_;
+  dnnl::stream stream_;
+  DnnlArena arena_;
+  std::map<int64_t, DnnlPlan> plans_;  // by batch size; built on first use
+  std::vector<bool> weights_set_;
+  std::vector<float> logits_, diff_logits_;
+  DnnlPlan* last_ = nullptr;  // the plan of the last forward
+  bool last_training_ = false;
+};
+
+ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
+    : net_(net), config_(config), weights_set_(net.tensors.size(), false) {
+  if (config.max_batch < 1)
+    throw InvalidArgument("", "max_batch must be at least 1, not " +
+                                  std::to_string(config.max_batch));
+  if (!(config.label_smoothing >= 0 && config.label_smoothing <= 1))
+    throw InvalidArgument("", "label smoothing must be in [0, 1]");
+  if (net.classes < 1) throw InvalidArgument("", "network has no classes");
+  logits_.assign(static_cast<size_t>(config.max_batch * net.classes), 0.f);
+  diff_logits_.assign(logits_.size(), 0.f);
+  state_.running_mean.resize(net.ops.size());
+  state_.running_var.resize(net.ops.size());
+  for (size_t i = 0; i < net.ops.size(); ++i)
+    if (net.ops[i].kind == OpKind::batchnorm) {
+      state_.running_mean[i].assign(static_cast<size_t>(net.ops[i].c), 0.f);
+      state_.running_var[i].assign(static_cast<size_t>(net.ops[i].c), 1.f);
+    }
+  state_.tensors.resize(net.tensors.size());
+  dnnl_checked([&] {
+    state_.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+    stream_ = dnnl::stream(state_.engine);
+    plan_for(config.max_batch);  // fixes the weights' layouts
+  });
+}
+
+DnnlPlan& ExecutorCpu::plan_for(int64_t n) {
+  auto found = plans_.find(n);
+  if (found == plans_.end())
+    found = plans_.emplace(n, dnnl_plan_build(net_, n, config_.train, state_, arena_,
+                                              logits_.data(), diff_logits_.data()))
+                .first;
+  dnnl_plan_bind(found->second, arena_);
+  return found->second;
+}
+
+void ExecutorCpu::set_weights(size_t t, const float* weights) {
+  if (t >= state_.tensors.size())
+    throw InvalidArgument("", "no weight tensor " + std::to_string(t));
+  DnnlTensor& tensor = state_.tensors[t];
+  dnnl_checked([&] {
+    // the reorders only read the caller's array
+    tensor.plain.set_data_handle(const_cast<float*>(weights));
+    dnnl_steps_run(tensor.from_plain, stream_);
+    stream_.wait();
+  });
+  weights_set_[t] = true;
+}
+
+BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int64_t n,
+                                bool training) {
+  if (n < 1 || n > config_.max_batch)
+    throw InvalidArgument("", "batch of " + std::to_string(n) + " examples, expected 1 to " +
+                                  std::to_string(config_.max_batch));
+  if (training && !config_.train)
+    throw InvalidArgument("", "training forward on an executor built for inference only");
+  for (size_t t = 0; t < weights_set_.size(); ++t)
+    if (!weights_set_[t])
+      throw InvalidArgument("", "forward before the weights of " + net_.tensors[t].name +
+                                    " were set");
+  labels_check(labels, n, net_.classes);  // before anything changes
+  last_training_ = false;
+  dnnl_checked([&] {
+    last_ = &plan_for(n);
+    last_->images.set_data_handle(const_cast<float*>(images));  // only read
+    dnnl_steps_run(training ? last_->forward_train : last_->forward_infer, stream_);
+    stream_.wait();
+  });
+  if (training) running_stats_update(*last_);
+  const BatchStats stats = softmax_cross_entropy(logits_.data(), labels, n, net_.classes,
+                                                 config_.label_smoothing,
+                                                 training ? diff_logits_.data() : nullptr);
+  last_training_ = training;
+  return stats;
+}
+
+// running = (1 - momentum) running + momentum batch, with the unbiased batch variance.
+void ExecutorCpu::running_stats_update(const DnnlPlan& plan) {
+  for (const DnnlBatchStats& batch : plan.batch_stats) {
+    const auto* mean = static_cast<const float*>(batch.mean.get_data_handle());
+    const auto* var = static_cast<const float*>(batch.var.get_data_handle());
+    const double unbiased =
+        batch.count > 1 ? static_cast<double>(batch.count) / (batch.count - 1) : 1.0;
+    std::vector<float>& running_mean = state_.running_mean[batch.op];
+    std::vector<float>& running_var = state_.running_var[batch.op];
+    for (size_t c = 0; c < running_mean.size(); ++c) {
+      running_mean[c] = bn_momentum * mean[c] + (1 - bn_momentum) * running_mean[c];
+      running_var[c] = bn_momentum * static_cast<float>(var[c] * unbiased) +
+                       (1 - bn_momentum) * running_var[c];
+    }
+  }
+}
+
+void ExecutorCpu::backward(const std::vector<float*>& grads) {
+  if (!last_training_) throw Error("", "backward without a training forward before it");
+  if (grads.size() != state_.tensors.size())
+    throw InvalidArgument("", std::to_string(grads.size()) + " gradient arrays for " +
+                                  std::to_string(state_.tensors.size()) + " tensors");
+  dnnl_checked([&] {
+    for (size_t t = 0; t < grads.size(); ++t)
+      if (grads[t]) state_.tensors[t].grad.set_data_handle(grads[t]);
+    dnnl_plan_bind(*last_, arena_);
+    dnnl_steps_run(last_->backward, stream_, &grads);
+    stream_.wait();
+  });
+}
+
+std::vector<NamedArray> ExecutorCpu::running_stats() const {
+  std::vector<NamedArray> stats;
+  for (size_t i = 0; i < net_.ops.size(); ++i)
+    if (net_.ops[i].kind == OpKind::batchnorm) {
+      stats.push_back({net_.ops[i].name + ".running_mean", state_.running_mean[i]});
+      stats.push_back({net_.ops[i].name + ".running_var", state_.running_var[i]});
+    }
+  return stats;
+}
+
+void ExecutorCpu::set_running_stats(const std::vector<NamedArray>& stats) {
+  std::map<std::string, std::vector<float>*> targets;
+  for (size_t i = 0; i < net_.ops.size(); ++i)
+    if (net_.ops[i].kind == OpKind::batchnorm) {
+      targets[net_.ops[i].name + ".running_mean"] = &state_.running_mean[i];
+      targets[net_.ops[i].name + ".running_var"] = &state_.running_var[i];
+    }
+  if (stats.size() != targets.size())
+    throw MismatchError("", std::to_string(stats.size()) + " running statistics, the network has " +
+                                std::to_string(targets.size()));
+  std::set<std::string> seen;
+  for (const NamedArray& s : stats) {
+    const auto found = targets.find(s.name);
+    if (found == targets.end())
+      throw MismatchError("", "the network has no running statistic " + s.name);
+    if (!seen.insert(s.name).second)
+      throw MismatchError("", "running statistic " + s.name + " given twice");
+    if (s.values.size() != found->second->size())
+      throw MismatchError("", s.name + " has " + std::to_string(s.values.size()) +
+                                  " values, expected " +
+                                  std::to_string(found->second->size()));
+  }
+  // copied into place: the plans' BatchNorm primitives read these arrays
+  for (const NamedArray& s : stats)
+    std::copy(s.values.begin(), s.values.end(), targets[s.name]->begin());
+}
+
+}  // namespace
+
+std::unique_ptr<Executor> executor_cpu_create(const Network& net, const ExecutorConfig& config) {
+  return std::make_unique<ExecutorCpu>(net, config);
+}
+
+}  // namespace popup

@@ -1,0 +1,25 @@
+// The structure of a Network that a backend plans with: who reads each op's output, which
+// outputs need a gradient, and which buffers can be shared. Built once, with the graph checked.
+#pragma once
+
+#include <vector>
+
+#include "network.hpp"
+
+namespace popup {
+
+struct NetworkGraph {
+  std::vector<std::vector<int>> consumers;  // per op: the ops that read its output, in order
+  std::vector<bool> needs_diff;  // the output depends on some weight: it needs a gradient
+  std::vector<bool> flat;        // the output is [n, c] rather than [n, c, h, w]
+  std::vector<bool> in_place;    // a relu that overwrites its input, forward and backward
+  std::vector<int> diff_alias;   // the consumer whose gradient buffer the output's gradient
+                                 // shares (an in-place relu, or an add it alone feeds), or -1
+};
+
+// Throws InvalidArgument for a graph no backend can execute: wrong input counts, an input
+// that is not an earlier op, a weight tensor that does not fit or is not used exactly once,
+// an unused output, a last op that does not give [classes] logits.
+NetworkGraph network_graph(const Network& net);
+
+}  // namespace popup

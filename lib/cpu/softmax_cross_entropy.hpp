@@ -1,0 +1,22 @@
+// Softmax cross-entropy over plain logits, as PyTorch's CrossEntropyLoss(label_smoothing=eps)
+// computes it, with top-1 / top-5 counts and the gradient of the mean loss.
+#pragma once
+
+#include <cstdint>
+
+#include "executor.hpp"
+
+namespace popup {
+
+// Throws InvalidArgument naming the first label outside [0, classes).
+void labels_check(const int32_t* labels, int64_t n, int64_t classes);
+
+// logits [n, classes] row-major, labels in [0, classes) (checked by labels_check).
+// Per example: loss = (1-eps)(-log p_y) + eps * mean_c(-log p_c); the stats hold the sums.
+// An example is top-K correct when fewer than K logits are strictly greater than its label's.
+// When diff is not null it receives d(mean loss)/d logits = (softmax - target) / n, with
+// target = (1-eps) onehot(y) + eps/classes.
+BatchStats softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t n,
+                                 int64_t classes, float label_smoothing, float* diff);
+
+}  // namespace popup

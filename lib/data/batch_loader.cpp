@@ -1,0 +1,138 @@
+// BatchLoader: a worker thread fills two batch buffers in turn (double buffering) while the
+// caller works on the batch handed out last.
+#include <algorithm>
+#include <array>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "data/augment.hpp"
+#include "data/data_random.hpp"
+#include "dataset.hpp"
+#include "error.hpp"
+
+namespace popup {
+
+struct BatchLoader::Impl {
+  const DataSplit& split;
+  int64_t batch_size = 0, batches = 0, first_batch = 0;
+  bool augment = false;
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  std::vector<int64_t> order;  // example at each position of the epoch
+  std::vector<float> padding;  // per channel
+
+  std::array<std::vector<float>, 2> images;
+  std::array<std::vector<int32_t>, 2> labels;
+  std::array<int64_t, 2> counts{};
+
+  // Batches are counted from first_batch. The worker fills batch `filled` into buffer
+  // filled % 2 once the caller has released the batch two before it (filled < released + 2).
+  std::mutex mutex;
+  std::condition_variable changed;
+  int64_t filled = 0, released = 0, handed = 0;
+  bool stop = false;
+  std::thread worker;
+
+  explicit Impl(const DataSplit& s) : split(s) {}
+  void fill(int64_t batch, int buffer);
+  void run();
+};
+
+void BatchLoader::Impl::fill(int64_t batch, int buffer) {
+  const int64_t size = split.shape.c * split.shape.h * split.shape.w;
+  const int64_t begin = batch * batch_size, end = std::min(split.n, begin + batch_size);
+  float* out = images[buffer].data();
+  for (int64_t position = begin; position < end; ++position, out += size) {
+    const int64_t example = order[position];
+    const float* in = split.images.data() + example * size;
+    if (augment)
+      augment_image(in, out, split.shape, padding.data(),
+                    augment_draw(seed, epoch, position, kAugmentPad));
+    else
+      std::memcpy(out, in, static_cast<size_t>(size) * sizeof(float));
+    labels[buffer][position - begin] = split.labels[example];
+  }
+  counts[buffer] = end - begin;
+}
+
+void BatchLoader::Impl::run() {
+  for (int64_t batch = first_batch; batch < batches; ++batch) {
+    const int64_t count = batch - first_batch;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return stop || count < released + 2; });
+      if (stop) return;
+    }
+    fill(batch, static_cast<int>(count % 2));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      filled = count + 1;
+    }
+    changed.notify_all();
+  }
+}
+
+BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,
+                         uint64_t seed, int64_t epoch, int64_t first_batch)
+    : impl_(std::make_unique<Impl>(split)) {
+  if (batch_size < 1)
+    throw InvalidArgument("", "batch size " + std::to_string(batch_size) + " is below 1");
+  if (epoch < 0 || epoch >= kMaxEpoch)
+    throw InvalidArgument("", "epoch " + std::to_string(epoch) + " is out of range");
+  Impl& d = *impl_;
+  d.batch_size = batch_size;
+  d.batches = (split.n + batch_size - 1) / batch_size;
+  if (first_batch < 0 || first_batch > d.batches)
+    throw InvalidArgument("", "first batch " + std::to_string(first_batch) + " is not in 0.." +
+                                  std::to_string(d.batches));
+  d.first_batch = first_batch;
+  d.augment = augment;
+  d.seed = seed;
+  d.epoch = epoch;
+  if (shuffle) {
+    d.order = data_permutation(split.n, seed, kOrderTensor + static_cast<uint32_t>(epoch));
+  } else {
+    d.order.resize(static_cast<size_t>(split.n));
+    std::iota(d.order.begin(), d.order.end(), int64_t{0});
+  }
+  d.padding = split.padding;
+  d.padding.resize(static_cast<size_t>(split.shape.c), 0.0f);
+  const int64_t capacity = std::min(batch_size, split.n);
+  for (int buffer = 0; buffer < 2; ++buffer) {
+    d.images[buffer].resize(
+        static_cast<size_t>(capacity * split.shape.c * split.shape.h * split.shape.w));
+    d.labels[buffer].resize(static_cast<size_t>(capacity));
+  }
+  d.worker = std::thread([&d] { d.run(); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stop = true;
+  }
+  impl_->changed.notify_all();
+  impl_->worker.join();
+}
+
+bool BatchLoader::next(Batch& batch) {
+  Impl& d = *impl_;
+  std::unique_lock<std::mutex> lock(d.mutex);
+  d.released = d.handed;
+  d.changed.notify_all();
+  if (d.handed == d.batches - d.first_batch) return false;
+  d.changed.wait(lock, [&] { return d.filled > d.handed; });
+  const int buffer = static_cast<int>(d.handed % 2);
+  ++d.handed;
+  batch.n = d.counts[buffer];
+  batch.images = d.images[buffer].data();
+  batch.labels = d.labels[buffer].data();
+  return true;
+}
+
+int64_t BatchLoader::batches() const { return impl_->batches; }
+
+}  // namespace popup

@@ -1,0 +1,133 @@
+// dataset_load: the data set names, their normalisation constants, limits and the validation
+// hold-out; dataset_check_shape.
+#include "dataset.hpp"
+
+#include <cmath>
+
+#include "arch.hpp"
+#include "data/cifar.hpp"
+#include "data/data_random.hpp"
+#include "data/idx.hpp"
+#include "data/normalise.hpp"
+#include "data/png_folders.hpp"
+#include "error.hpp"
+#include "number_text.hpp"
+
+namespace popup {
+
+namespace {
+
+constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+struct Source {
+  RawDataset raw;
+  ChannelStats stats;
+  bool augment = false;
+};
+
+// The files and fixed statistics of `family` in `dir` ("" when the name gave none).
+Source source_read(const std::string& family, const std::string& dir, const std::string& name) {
+  auto require_dir = [&] {
+    if (dir.empty())
+      throw InvalidArgument("", "data set '" + name + "' needs a folder: " + family + ":DIR");
+  };
+  Source source;
+  if (family == "fashion-mnist") {
+    const std::string hint = dir.empty() ? " (install the Debian package dataset-fashion-mnist, "
+                                           "or give fashion-mnist:DIR)"
+                                         : "";
+    source.raw = idx_read(dir.empty() ? kFashionMnistDir : dir, 10, hint);
+    source.stats = {{0.2860}, {0.3530}};
+  } else if (family == "mnist") {
+    require_dir();
+    source.raw = idx_read(dir, 10, "");
+    source.stats = {{0.1307}, {0.3081}};
+  } else if (family == "idx") {
+    require_dir();
+    source.raw = idx_read(dir, 0, "");
+    source.stats = channel_stats(source.raw.train);
+  } else if (family == "cifar10") {
+    require_dir();
+    source.raw = cifar_read(dir, false);
+    source.stats = {{0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616}};
+    source.augment = true;
+  } else if (family == "cifar100") {
+    require_dir();
+    source.raw = cifar_read(dir, true);
+    source.stats = {{0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762}};
+    source.augment = true;
+  } else if (family == "png") {
+    require_dir();
+    source.raw = png_folders_read(dir);
+    source.stats = channel_stats(source.raw.train);
+  } else {
+    throw InvalidArgument("", "unknown data set '" + name +
+                                  "' (known: fashion-mnist[:DIR], mnist:DIR, idx:DIR, cifar10:DIR, "
+                                  "cifar100:DIR, png:DIR)");
+  }
+  return source;
+}
+
+void options_check(const DatasetOptions& options) {
+  if (!(options.val_split >= 0 && options.val_split < 1))
+    throw InvalidArgument(
+        "", "validation split " + double_format(options.val_split) + " is not in [0, 1)");
+  if (options.train_limit < 0 || options.test_limit < 0)
+    throw InvalidArgument("", "example limits must not be negative");
+}
+
+}  // namespace
+
+Dataset dataset_load(const std::string& name, const DatasetOptions& options) {
+  options_check(options);
+  const size_t colon = name.find(':');
+  const std::string family = name.substr(0, colon);
+  const std::string dir = colon == std::string::npos ? "" : name.substr(colon + 1);
+  if (colon != std::string::npos && dir.empty())
+    throw InvalidArgument("", "data set '" + name + "': empty folder name after ':'");
+
+  Source source = source_read(family, dir, name);
+  RawDataset& raw = source.raw;
+  raw_split_limit(raw.train, options.train_limit);
+  raw_split_limit(raw.test, options.test_limit);
+
+  Dataset data;
+  data.name = name;
+  data.augment = source.augment;
+  data.mean.assign(source.stats.mean.begin(), source.stats.mean.end());
+  data.stddev.assign(source.stats.stddev.begin(), source.stats.stddev.end());
+  data.test = normalise(raw.test, raw.classes, source.stats);
+
+  const int64_t held_out = std::llround(options.val_split * static_cast<double>(raw.train.n));
+  if (options.val_split > 0 && held_out == 0)
+    throw InvalidArgument("", "validation split " + double_format(options.val_split) + " of " +
+                                  std::to_string(raw.train.n) +
+                                  " training examples holds out none");
+  if (held_out >= raw.train.n)
+    throw InvalidArgument("", "validation split " + double_format(options.val_split) + " of " +
+                                  std::to_string(raw.train.n) +
+                                  " training examples leaves none to train on");
+  if (held_out == 0) {
+    data.train = normalise(raw.train, raw.classes, source.stats);
+    data.val =
+        normalise(RawSplit{raw.train.shape, 0, {}, {}, raw.train.file}, raw.classes, source.stats);
+    return data;
+  }
+  const std::vector<int64_t> order = data_permutation(raw.train.n, options.seed, kHoldOutTensor);
+  std::vector<bool> is_val(static_cast<size_t>(raw.train.n), false);
+  for (int64_t i = 0; i < held_out; ++i) is_val[order[i]] = true;
+  data.val = normalise(raw_split_select(raw.train, is_val, true), raw.classes, source.stats);
+  data.train = normalise(raw_split_select(raw.train, is_val, false), raw.classes, source.stats);
+  return data;
+}
+
+void dataset_check_shape(const Dataset& data, const InputShape& input, int64_t classes) {
+  const DataSplit& split = data.train;
+  if (split.shape == input && split.classes == classes) return;
+  throw MismatchError(data.name, "data is " + input_shape_format(split.shape) + " with " +
+                                     std::to_string(split.classes) +
+                                     " classes, the recipe expects " + input_shape_format(input) +
+                                     " with " + std::to_string(classes) + " classes");
+}
+
+}  // namespace popup

@@ -1,0 +1,24 @@
+// Per-channel normalisation of 8-bit images: (x / 255 - mean) / stddev.
+#pragma once
+
+#include <vector>
+
+#include "data/raw_split.hpp"
+#include "dataset.hpp"
+
+namespace popup {
+
+struct ChannelStats {
+  std::vector<double> mean, stddev;  // per channel, of the values x / 255
+};
+
+// Mean and population standard deviation per channel of `split`'s values x / 255, from exact
+// integer sums (the same on any thread count). Throws FormatError naming split.file when a
+// channel holds a single value throughout (nothing to normalise by).
+ChannelStats channel_stats(const RawSplit& split);
+
+// The normalised split: each value (x / 255 - mean) / stddev computed in double and rounded to
+// float once; `padding` is the value of x = 0.
+DataSplit normalise(const RawSplit& raw, int64_t classes, const ChannelStats& stats);
+
+}  // namespace popup

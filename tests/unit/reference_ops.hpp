@@ -1,0 +1,431 @@
+// Naive double-precision reference loops (plain NCHW) for every op a Network has, forward and
+// backward, the softmax cross-entropy, and a whole-network run built from them: what the
+// executors are tested against. Written for clarity, not speed; tests only.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "network.hpp"
+
+namespace reference {
+
+// [n, c, h, w] row-major; a flat activation [n, c] has h = w = 1.
+struct Tensor {
+  int64_t n = 0, c = 0, h = 1, w = 1;
+  std::vector<double> v;
+
+  Tensor() = default;
+  Tensor(int64_t n_, int64_t c_, int64_t h_, int64_t w_)
+      : n(n_), c(c_), h(h_), w(w_), v(static_cast<size_t>(n_ * c_ * h_ * w_), 0.0) {}
+  double& at(int64_t i, int64_t j, int64_t y, int64_t x) {
+    return v[static_cast<size_t>(((i * c + j) * h + y) * w + x)];
+  }
+  double at(int64_t i, int64_t j, int64_t y, int64_t x) const {
+    return v[static_cast<size_t>(((i * c + j) * h + y) * w + x)];
+  }
+  Tensor zeros_like() const { return Tensor(n, c, h, w); }
+};
+
+// ---- convolution: weights [out, in, kh, kw], no bias ----------------------------------------
+
+struct ConvShape {
+  int64_t out = 0, kh = 0, kw = 0, stride = 1, pad = 0;
+};
+
+inline double& weight_at(std::vector<double>& w, const ConvShape& g, int64_t in, int64_t o,
+                         int64_t i, int64_t ky, int64_t kx) {
+  return w[static_cast<size_t>(((o * in + i) * g.kh + ky) * g.kw + kx)];
+}
+inline double weight_at(const std::vector<double>& w, const ConvShape& g, int64_t in,
+                        int64_t o, int64_t i, int64_t ky, int64_t kx) {
+  return w[static_cast<size_t>(((o * in + i) * g.kh + ky) * g.kw + kx)];
+}
+
+// Calls f(example, out channel, out y, out x, in channel, in y, in x, ky, kx) for every
+// product the convolution of x (with zero padding) sums.
+template <typename F>
+void conv_visit(const Tensor& x, const ConvShape& g, int64_t oh, int64_t ow, F f) {
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t o = 0; o < g.out; ++o)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xo = 0; xo < ow; ++xo)
+          for (int64_t i = 0; i < x.c; ++i)
+            for (int64_t ky = 0; ky < g.kh; ++ky)
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                const int64_t iy = y * g.stride - g.pad + ky, ix = xo * g.stride - g.pad + kx;
+                if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) f(n, o, y, xo, i, iy, ix, ky, kx);
+              }
+}
+
+inline int64_t conv_out_size(int64_t in, int64_t k, const ConvShape& g) {
+  return (in + 2 * g.pad - k) / g.stride + 1;
+}
+
+inline Tensor conv_forward(const Tensor& x, const std::vector<double>& w, const ConvShape& g) {
+  Tensor y(x.n, g.out, conv_out_size(x.h, g.kh, g), conv_out_size(x.w, g.kw, g));
+  conv_visit(x, g, y.h, y.w, [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix,
+                                 auto ky, auto kx) {
+    y.at(n, o, oy, ox) += x.at(n, i, iy, ix) * weight_at(w, g, x.c, o, i, ky, kx);
+  });
+  return y;
+}
+
+// The gradient with respect to x (x gives only the shape).
+inline Tensor conv_backward_data(const Tensor& x, const std::vector<double>& w,
+                                 const ConvShape& g, const Tensor& dy) {
+  Tensor dx = x.zeros_like();
+  conv_visit(x, g, dy.h, dy.w, [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix,
+                                   auto ky, auto kx) {
+    dx.at(n, i, iy, ix) += dy.at(n, o, oy, ox) * weight_at(w, g, x.c, o, i, ky, kx);
+  });
+  return dx;
+}
+
+inline std::vector<double> conv_backward_weights(const Tensor& x, const ConvShape& g,
+                                                 const Tensor& dy) {
+  std::vector<double> dw(static_cast<size_t>(g.out * x.c * g.kh * g.kw), 0.0);
+  conv_visit(x, g, dy.h, dy.w, [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix,
+                                   auto ky, auto kx) {
+    weight_at(dw, g, x.c, o, i, ky, kx) += dy.at(n, o, oy, ox) * x.at(n, i, iy, ix);
+  });
+  return dw;
+}
+
+// ---- linear: weights [out, in], x flattened per example in C, H, W order -----------------
+
+inline Tensor linear_forward(const Tensor& x, const std::vector<double>& w, int64_t out) {
+  const int64_t in = x.c * x.h * x.w;
+  Tensor y(x.n, out, 1, 1);
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t k = 0; k < in; ++k)
+        y.v[static_cast<size_t>(n * out + o)] +=
+            w[static_cast<size_t>(o * in + k)] * x.v[static_cast<size_t>(n * in + k)];
+  return y;
+}
+
+inline Tensor linear_backward_data(const Tensor& x, const std::vector<double>& w,
+                                   const Tensor& dy) {
+  const int64_t in = x.c * x.h * x.w;
+  Tensor dx = x.zeros_like();
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t o = 0; o < dy.c; ++o)
+      for (int64_t k = 0; k < in; ++k)
+        dx.v[static_cast<size_t>(n * in + k)] +=
+            w[static_cast<size_t>(o * in + k)] * dy.v[static_cast<size_t>(n * dy.c + o)];
+  return dx;
+}
+
+inline std::vector<double> linear_backward_weights(const Tensor& x, const Tensor& dy) {
+  const int64_t in = x.c * x.h * x.w;
+  std::vector<double> dw(static_cast<size_t>(dy.c * in), 0.0);
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t o = 0; o < dy.c; ++o)
+      for (int64_t k = 0; k < in; ++k)
+        dw[static_cast<size_t>(o * in + k)] +=
+            dy.v[static_cast<size_t>(n * dy.c + o)] * x.v[static_cast<size_t>(n * in + k)];
+  return dw;
+}
+
+// ---- relu, add -------------------------------------------------------------------------
+
+inline Tensor relu_forward(const Tensor& x) {
+  Tensor y = x;
+  for (double& e : y.v) e = std::max(e, 0.0);
+  return y;
+}
+
+// From the output y, as PyTorch does: the gradient passes where y > 0.
+inline Tensor relu_backward(const Tensor& y, const Tensor& dy) {
+  Tensor dx = dy;
+  for (size_t k = 0; k < dx.v.size(); ++k)
+    if (!(y.v[k] > 0)) dx.v[k] = 0;
+  return dx;
+}
+
+inline Tensor add_forward(const Tensor& a, const Tensor& b) {
+  Tensor y = a;
+  for (size_t k = 0; k < y.v.size(); ++k) y.v[k] += b.v[k];
+  return y;
+}
+
+// ---- pooling ----------------------------------------------------------------------------
+
+// 2x2 stride 2, floor: the position of the maximum of window (oy, ox), the first in row-major
+// order among equals.
+inline void maxpool2_argmax(const Tensor& x, int64_t n, int64_t c, int64_t oy, int64_t ox,
+                            int64_t& my, int64_t& mx) {
+  my = 2 * oy;
+  mx = 2 * ox;
+  for (int64_t y = 2 * oy; y < 2 * oy + 2; ++y)
+    for (int64_t xx = 2 * ox; xx < 2 * ox + 2; ++xx)
+      if (x.at(n, c, y, xx) > x.at(n, c, my, mx)) {
+        my = y;
+        mx = xx;
+      }
+}
+
+inline Tensor maxpool2_forward(const Tensor& x) {
+  Tensor y(x.n, x.c, x.h / 2, x.w / 2);
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t c = 0; c < x.c; ++c)
+      for (int64_t oy = 0; oy < y.h; ++oy)
+        for (int64_t ox = 0; ox < y.w; ++ox) {
+          int64_t my, mx;
+          maxpool2_argmax(x, n, c, oy, ox, my, mx);
+          y.at(n, c, oy, ox) = x.at(n, c, my, mx);
+        }
+  return y;
+}
+
+inline Tensor maxpool2_backward(const Tensor& x, const Tensor& dy) {
+  Tensor dx = x.zeros_like();
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t c = 0; c < x.c; ++c)
+      for (int64_t oy = 0; oy < dy.h; ++oy)
+        for (int64_t ox = 0; ox < dy.w; ++ox) {
+          int64_t my, mx;
+          maxpool2_argmax(x, n, c, oy, ox, my, mx);
+          dx.at(n, c, my, mx) += dy.at(n, c, oy, ox);
+        }
+  return dx;
+}
+
+inline Tensor global_avgpool_forward(const Tensor& x) {
+  Tensor y(x.n, x.c, 1, 1);
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t c = 0; c < x.c; ++c) {
+      double sum = 0;
+      for (int64_t yy = 0; yy < x.h; ++yy)
+        for (int64_t xx = 0; xx < x.w; ++xx) sum += x.at(n, c, yy, xx);
+      y.at(n, c, 0, 0) = sum / static_cast<double>(x.h * x.w);
+    }
+  return y;
+}
+
+inline Tensor global_avgpool_backward(const Tensor& x, const Tensor& dy) {
+  Tensor dx = x.zeros_like();
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t c = 0; c < x.c; ++c)
+      for (int64_t yy = 0; yy < x.h; ++yy)
+        for (int64_t xx = 0; xx < x.w; ++xx)
+          dx.at(n, c, yy, xx) = dy.at(n, c, 0, 0) / static_cast<double>(x.h * x.w);
+  return dx;
+}
+
+// ---- non-affine BatchNorm, eps 1e-5 --------------------------------------------------------
+
+constexpr double bn_epsilon = 1e-5;
+
+// Per-channel mean and biased variance over n, h, w.
+inline void batch_moments(const Tensor& x, std::vector<double>& mean, std::vector<double>& var) {
+  const double count = static_cast<double>(x.n * x.h * x.w);
+  mean.assign(static_cast<size_t>(x.c), 0.0);
+  var.assign(static_cast<size_t>(x.c), 0.0);
+  for (int64_t c = 0; c < x.c; ++c) {
+    double sum = 0;
+    for (int64_t n = 0; n < x.n; ++n)
+      for (int64_t y = 0; y < x.h; ++y)
+        for (int64_t xx = 0; xx < x.w; ++xx) sum += x.at(n, c, y, xx);
+    const double m = sum / count;
+    double sq = 0;
+    for (int64_t n = 0; n < x.n; ++n)
+      for (int64_t y = 0; y < x.h; ++y)
+        for (int64_t xx = 0; xx < x.w; ++xx) {
+          const double d = x.at(n, c, y, xx) - m;
+          sq += d * d;
+        }
+    mean[static_cast<size_t>(c)] = m;
+    var[static_cast<size_t>(c)] = sq / count;
+  }
+}
+
+// y = (x - mean) / sqrt(var + eps) with the given per-channel statistics.
+inline Tensor batchnorm_normalise(const Tensor& x, const std::vector<double>& mean,
+                                  const std::vector<double>& var) {
+  Tensor y = x;
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t c = 0; c < x.c; ++c)
+      for (int64_t yy = 0; yy < x.h; ++yy)
+        for (int64_t xx = 0; xx < x.w; ++xx)
+          y.at(n, c, yy, xx) = (x.at(n, c, yy, xx) - mean[static_cast<size_t>(c)]) /
+                               std::sqrt(var[static_cast<size_t>(c)] + bn_epsilon);
+  return y;
+}
+
+// Training: batch statistics (returned in mean, var).
+inline Tensor batchnorm_train_forward(const Tensor& x, std::vector<double>& mean,
+                                      std::vector<double>& var) {
+  batch_moments(x, mean, var);
+  return batchnorm_normalise(x, mean, var);
+}
+
+// Training backward: dx = (dy - mean(dy) - xhat mean(dy xhat)) / sqrt(var + eps), means per
+// channel over n, h, w.
+inline Tensor batchnorm_train_backward(const Tensor& x, const Tensor& dy) {
+  std::vector<double> mean, var;
+  const Tensor xhat = batchnorm_train_forward(x, mean, var);
+  const double count = static_cast<double>(x.n * x.h * x.w);
+  Tensor dx = x.zeros_like();
+  for (int64_t c = 0; c < x.c; ++c) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t n = 0; n < x.n; ++n)
+      for (int64_t y = 0; y < x.h; ++y)
+        for (int64_t xx = 0; xx < x.w; ++xx) {
+          sum_dy += dy.at(n, c, y, xx);
+          sum_dy_xhat += dy.at(n, c, y, xx) * xhat.at(n, c, y, xx);
+        }
+    const double inv_std = 1 / std::sqrt(var[static_cast<size_t>(c)] + bn_epsilon);
+    for (int64_t n = 0; n < x.n; ++n)
+      for (int64_t y = 0; y < x.h; ++y)
+        for (int64_t xx = 0; xx < x.w; ++xx)
+          dx.at(n, c, y, xx) = inv_std * (dy.at(n, c, y, xx) - sum_dy / count -
+                                          xhat.at(n, c, y, xx) * sum_dy_xhat / count);
+  }
+  return dx;
+}
+
+// ---- loss --------------------------------------------------------------------------------
+
+struct LossResult {
+  double loss_sum = 0;
+  int64_t correct1 = 0, correct5 = 0;
+  Tensor diff;  // d(mean loss)/d logits
+};
+
+// PyTorch's CrossEntropyLoss(label_smoothing=eps) per example, summed; top-K correct when
+// fewer than K logits are strictly greater than the label's.
+inline LossResult softmax_cross_entropy(const Tensor& logits, const std::vector<int32_t>& labels,
+                                        double eps) {
+  const int64_t classes = logits.c;
+  LossResult r;
+  r.diff = logits.zeros_like();
+  for (int64_t n = 0; n < logits.n; ++n) {
+    const double* z = &logits.v[static_cast<size_t>(n * classes)];
+    const int64_t y = labels[static_cast<size_t>(n)];
+    double z_max = z[0];
+    for (int64_t c = 1; c < classes; ++c) z_max = std::max(z_max, z[c]);
+    double sum_exp = 0;
+    for (int64_t c = 0; c < classes; ++c) sum_exp += std::exp(z[c] - z_max);
+    const double log_sum = z_max + std::log(sum_exp);
+    double mean_nll = 0;
+    int64_t greater = 0;
+    for (int64_t c = 0; c < classes; ++c) {
+      mean_nll += (log_sum - z[c]) / static_cast<double>(classes);
+      if (z[c] > z[y]) ++greater;
+    }
+    r.loss_sum += (1 - eps) * (log_sum - z[y]) + eps * mean_nll;
+    if (greater < 1) ++r.correct1;
+    if (greater < std::min<int64_t>(5, classes)) ++r.correct5;
+    for (int64_t c = 0; c < classes; ++c) {
+      const double target = (c == y ? 1 - eps : 0) + eps / static_cast<double>(classes);
+      r.diff.v[static_cast<size_t>(n * classes + c)] =
+          (std::exp(z[c] - log_sum) - target) / static_cast<double>(logits.n);
+    }
+  }
+  return r;
+}
+
+// ---- a whole network ---------------------------------------------------------------------
+
+struct NetworkResult {
+  Tensor logits;
+  LossResult loss;
+  std::vector<std::vector<double>> grads;         // training: per tensor, of the mean loss
+  std::vector<std::vector<double>> batch_mean;    // training: per op (batchnorm), biased var
+  std::vector<std::vector<double>> batch_var;
+};
+
+inline ConvShape conv_shape(const popup::TensorSpec& t) {
+  return {t.shape[0], t.shape[2], t.shape[3], t.stride, t.pad};
+}
+
+// Runs net on images [n, C, H, W]. training: BatchNorm on batch statistics and the backward
+// pass; otherwise BatchNorm on running_mean / running_var (per op index).
+inline NetworkResult network_run(const popup::Network& net,
+                                 const std::vector<std::vector<double>>& weights,
+                                 const std::vector<double>& images,
+                                 const std::vector<int32_t>& labels, int64_t n, bool training,
+                                 double label_smoothing,
+                                 const std::vector<std::vector<double>>& running_mean,
+                                 const std::vector<std::vector<double>>& running_var) {
+  using popup::OpKind;
+  const size_t count = net.ops.size();
+  Tensor input(n, net.input.c, net.input.h, net.input.w);
+  std::copy(images.begin(), images.begin() + static_cast<std::ptrdiff_t>(input.v.size()),
+            input.v.begin());
+  std::vector<Tensor> act(count);
+  NetworkResult r;
+  r.batch_mean.resize(count);
+  r.batch_var.resize(count);
+  auto in = [&](int j) -> const Tensor& { return j < 0 ? input : act[static_cast<size_t>(j)]; };
+  for (size_t i = 0; i < count; ++i) {
+    const popup::Op& op = net.ops[i];
+    const Tensor& x = in(op.inputs[0]);
+    switch (op.kind) {
+      case OpKind::conv:
+        act[i] = conv_forward(x, weights[static_cast<size_t>(op.tensor)],
+                              conv_shape(net.tensors[static_cast<size_t>(op.tensor)]));
+        break;
+      case OpKind::linear:
+        act[i] = linear_forward(x, weights[static_cast<size_t>(op.tensor)], op.c);
+        break;
+      case OpKind::relu: act[i] = relu_forward(x); break;
+      case OpKind::maxpool2: act[i] = maxpool2_forward(x); break;
+      case OpKind::global_avgpool: act[i] = global_avgpool_forward(x); break;
+      case OpKind::add: act[i] = add_forward(x, in(op.inputs[1])); break;
+      case OpKind::batchnorm:
+        act[i] = training ? batchnorm_train_forward(x, r.batch_mean[i], r.batch_var[i])
+                          : batchnorm_normalise(x, running_mean[i], running_var[i]);
+        break;
+    }
+  }
+  r.logits = act.back();
+  r.loss = softmax_cross_entropy(r.logits, labels, label_smoothing);
+  if (!training) return r;
+
+  // backward: the gradient of each op's output, summed over its consumers
+  std::vector<Tensor> diff(count);
+  for (size_t i = 0; i < count; ++i) diff[i] = act[i].zeros_like();
+  diff.back() = r.loss.diff;
+  auto pass = [&](int j, const Tensor& d) {
+    if (j < 0) return;  // no gradient for the images
+    for (size_t k = 0; k < d.v.size(); ++k) diff[static_cast<size_t>(j)].v[k] += d.v[k];
+  };
+  r.grads.resize(net.tensors.size());
+  for (size_t i = count; i-- > 0;) {
+    const popup::Op& op = net.ops[i];
+    const int j = op.inputs[0];
+    const Tensor& x = in(j);
+    const Tensor& dy = diff[i];
+    switch (op.kind) {
+      case OpKind::conv: {
+        const auto t = static_cast<size_t>(op.tensor);
+        const ConvShape g = conv_shape(net.tensors[t]);
+        r.grads[t] = conv_backward_weights(x, g, dy);
+        pass(j, conv_backward_data(x, weights[t], g, dy));
+        break;
+      }
+      case OpKind::linear: {
+        const auto t = static_cast<size_t>(op.tensor);
+        r.grads[t] = linear_backward_weights(x, dy);
+        pass(j, linear_backward_data(x, weights[t], dy));
+        break;
+      }
+      case OpKind::relu: pass(j, relu_backward(act[i], dy)); break;
+      case OpKind::maxpool2: pass(j, maxpool2_backward(x, dy)); break;
+      case OpKind::global_avgpool: pass(j, global_avgpool_backward(x, dy)); break;
+      case OpKind::batchnorm: pass(j, batchnorm_train_backward(x, dy)); break;
+      case OpKind::add:
+        pass(j, dy);
+        pass(op.inputs[1], dy);
+        break;
+    }
+  }
+  return r;
+}
+
+}  // namespace reference

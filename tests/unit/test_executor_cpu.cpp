@@ -1,0 +1,690 @@
+// Unit tests of the CPU executor (lib/cpu): the double-precision reference ops against finite
+// differences, then the oneDNN executor against the reference on small hand-built networks
+// (logits, loss, weight gradients, running statistics), batch sizes and rejected calls.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cpu/dnnl_arena.hpp"
+#include "error.hpp"
+#include "executor.hpp"
+#include "network.hpp"
+#include "reference_ops.hpp"
+
+using popup::Executor;
+using popup::ExecutorConfig;
+using popup::Network;
+using popup::Op;
+using popup::OpKind;
+using reference::Tensor;
+
+namespace {
+
+// ---- tolerances ----------------------------------------------------------------------------
+
+// Central differences in double with step 1e-6: truncation ~h^2 f''' and rounding ~1e-16/h,
+// both far below 1e-6 for these O(1) functions (away from relu and max-pool kinks, which
+// random data does not hit).
+constexpr double fd_step = 1e-6;
+constexpr double fd_rtol = 1e-6, fd_atol = 1e-6;
+
+// The executor computes in fp32 (unit roundoff 6e-8) what the reference computes in double.
+// Logits are sums of up to ~600 products per layer through 3-7 layers: relative error ~1e-6
+// typical; 1e-4 leaves margin for unlucky accumulation orders. The absolute part (a fraction
+// of the tensor's largest magnitude) covers elements that are small differences of large
+// terms, where a relative bound means nothing.
+constexpr double logits_rtol = 1e-4, logits_atol = 1e-5;
+// Weight gradients sum over the batch and every output position (up to ~5000 terms) and pass
+// back through BatchNorm, whose gradient subtracts means of the upstream gradient: rounding
+// relative to the tensor's scale, not to each element.
+constexpr double grad_rtol = 1e-3, grad_atol = 1e-4;
+// Running statistics are fp32 moving averages of fp32 batch moments: a few roundings.
+constexpr double stats_rtol = 1e-4, stats_atol = 1e-5;
+
+// |got - want| <= atol * max|want| + rtol |want| for every element; names the first that is not.
+template <typename T>
+void check_close(const std::string& what, const T* got, const std::vector<double>& want,
+                 double rtol, double atol_scale) {
+  double scale = 0;
+  for (double w : want) scale = std::max(scale, std::fabs(w));
+  size_t bad = 0, first = want.size();
+  for (size_t k = 0; k < want.size(); ++k) {
+    const double g = static_cast<double>(got[k]);
+    if (!(std::fabs(g - want[k]) <= atol_scale * scale + rtol * std::fabs(want[k]))) {
+      if (bad++ == 0) first = k;
+    }
+  }
+  std::ostringstream message;
+  message << what << ": " << bad << " of " << want.size() << " elements outside tolerance";
+  if (bad > 0)
+    message << ", first at index " << first << ": got " << got[first] << ", want "
+            << want[first] << " (largest |want| " << scale << ")";
+  BOOST_CHECK_MESSAGE(bad == 0, message.str());
+}
+
+// ---- data -------------------------------------------------------------------------------
+
+std::vector<double> normal_values(size_t count, double stddev, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, stddev);
+  std::vector<double> v(count);
+  for (double& e : v) e = normal(rng);
+  return v;
+}
+
+std::vector<double> doubles(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+std::vector<float> floats(const std::vector<double>& v) {
+  std::vector<float> f(v.size());
+  for (size_t k = 0; k < v.size(); ++k) f[k] = static_cast<float>(v[k]);
+  return f;
+}
+
+Tensor random_tensor(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  Tensor t(n, c, h, w);
+  t.v = normal_values(t.v.size(), 1.0, seed);
+  return t;
+}
+
+// ---- hand-built networks -------------------------------------------------------------------
+
+class NetworkBuilder {
+ public:
+  NetworkBuilder(popup::InputShape input, int64_t classes) {
+    net_.input = input;
+    net_.classes = classes;
+  }
+  int conv(int in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
+    popup::TensorSpec t;
+    t.name = "conv" + std::to_string(net_.tensors.size() + 1) + ".weight";
+    t.kind = popup::LayerKind::conv;
+    t.shape = {out, c(in), k, k};
+    t.fan_in = c(in) * k * k;
+    t.fan_out = out * k * k;
+    t.stride = stride;
+    t.pad = pad;
+    net_.tensors.push_back(t);
+    return op(OpKind::conv, {in}, out, (h(in) + 2 * pad - k) / stride + 1,
+              (w(in) + 2 * pad - k) / stride + 1);
+  }
+  int linear(int in, int64_t out) {
+    popup::TensorSpec t;
+    t.name = "fc" + std::to_string(net_.tensors.size() + 1) + ".weight";
+    t.kind = popup::LayerKind::linear;
+    t.shape = {out, c(in) * h(in) * w(in)};
+    t.fan_in = t.shape[1];
+    t.fan_out = out;
+    net_.tensors.push_back(t);
+    return op(OpKind::linear, {in}, out, 1, 1);
+  }
+  int relu(int in) { return op(OpKind::relu, {in}, c(in), h(in), w(in)); }
+  int maxpool2(int in) { return op(OpKind::maxpool2, {in}, c(in), h(in) / 2, w(in) / 2); }
+  int avgpool(int in) { return op(OpKind::global_avgpool, {in}, c(in), 1, 1); }
+  int add(int a, int b) { return op(OpKind::add, {a, b}, c(a), h(a), w(a)); }
+  int batchnorm(int in) {
+    const int i = op(OpKind::batchnorm, {in}, c(in), h(in), w(in));
+    net_.ops.back().name = "bn" + std::to_string(i);
+    return i;
+  }
+  const Network& network() const { return net_; }
+
+ private:
+  int op(OpKind kind, std::vector<int> inputs, int64_t c, int64_t h, int64_t w) {
+    Op o;
+    o.kind = kind;
+    o.inputs = std::move(inputs);
+    o.tensor = kind == OpKind::conv || kind == OpKind::linear
+                   ? static_cast<int>(net_.tensors.size()) - 1
+                   : -1;
+    o.c = c;
+    o.h = h;
+    o.w = w;
+    net_.ops.push_back(o);
+    return static_cast<int>(net_.ops.size()) - 1;
+  }
+  int64_t c(int j) const { return j < 0 ? net_.input.c : net_.ops[j].c; }
+  int64_t h(int j) const { return j < 0 ? net_.input.h : net_.ops[j].h; }
+  int64_t w(int j) const { return j < 0 ? net_.input.w : net_.ops[j].w; }
+  Network net_;
+};
+
+// conv -> relu -> maxpool2 (odd size: floor) -> conv (stride 2, pad 1) -> relu -> linear.
+Network plain_network() {
+  NetworkBuilder b({3, 9, 9}, 5);
+  int x = b.relu(b.conv(-1, 8, 3, 1, 1));
+  x = b.relu(b.conv(b.maxpool2(x), 16, 3, 2, 1));
+  b.linear(x, 5);
+  return b.network();
+}
+
+// A CIFAR-style ResNet in miniature: stem conv-bn-relu, a block with a strided downsample
+// shortcut (conv 1x1 + bn), a block with an identity shortcut, global average pool, linear.
+Network residual_network() {
+  NetworkBuilder b({3, 8, 8}, 10);
+  const int x0 = b.relu(b.batchnorm(b.conv(-1, 16, 3, 1, 1)));
+  int main = b.relu(b.batchnorm(b.conv(x0, 32, 3, 2, 1)));
+  main = b.batchnorm(b.conv(main, 32, 3, 1, 1));
+  const int shortcut = b.batchnorm(b.conv(x0, 32, 1, 2, 0));
+  const int x1 = b.relu(b.add(main, shortcut));
+  int main2 = b.relu(b.batchnorm(b.conv(x1, 32, 3, 1, 1)));
+  main2 = b.batchnorm(b.conv(main2, 32, 3, 1, 1));
+  const int x2 = b.relu(b.add(main2, x1));
+  b.linear(b.avgpool(x2), 10);
+  return b.network();
+}
+
+// Flat activations: linear -> BatchNorm1d -> relu -> linear on a 1x4x4 input.
+Network flat_network() {
+  NetworkBuilder b({1, 4, 4}, 3);
+  b.linear(b.relu(b.batchnorm(b.linear(-1, 12))), 3);
+  return b.network();
+}
+
+// Weights N(0, 2/fan_in), images N(0, 1), labels uniform: fp32 values shared by the executor
+// and (converted exactly to double) the reference.
+struct Problem {
+  Network net;
+  std::vector<std::vector<float>> weights;
+  std::vector<float> images;
+  std::vector<int32_t> labels;
+  int64_t n = 0;
+
+  Problem(const Network& network, int64_t batch, uint64_t seed) : net(network), n(batch) {
+    for (size_t t = 0; t < net.tensors.size(); ++t)
+      weights.push_back(floats(normal_values(
+          static_cast<size_t>(net.tensors[t].numel()),
+          std::sqrt(2.0 / static_cast<double>(net.tensors[t].fan_in)), seed + 1 + t)));
+    images = floats(normal_values(
+        static_cast<size_t>(n * net.input.c * net.input.h * net.input.w), 1.0, seed));
+    std::mt19937_64 rng(seed + 1000);
+    for (int64_t k = 0; k < n; ++k)
+      labels.push_back(static_cast<int32_t>(rng() % static_cast<uint64_t>(net.classes)));
+  }
+  std::vector<std::vector<double>> weights_double() const {
+    std::vector<std::vector<double>> w;
+    for (const auto& v : weights) w.push_back(doubles(v));
+    return w;
+  }
+  // The first k examples' images and labels.
+  std::vector<float> images_first(int64_t k) const {
+    return {images.begin(),
+            images.begin() + k * net.input.c * net.input.h * net.input.w};
+  }
+};
+
+// Running statistics per op index, initial (mean 0, var 1) as PyTorch's.
+struct RunningStats {
+  std::vector<std::vector<double>> mean, var;
+  explicit RunningStats(const Network& net) : mean(net.ops.size()), var(net.ops.size()) {
+    for (size_t i = 0; i < net.ops.size(); ++i)
+      if (net.ops[i].kind == OpKind::batchnorm) {
+        mean[i].assign(static_cast<size_t>(net.ops[i].c), 0.0);
+        var[i].assign(static_cast<size_t>(net.ops[i].c), 1.0);
+      }
+  }
+  // PyTorch's update: momentum 0.1, unbiased batch variance.
+  void update(const Network& net, const reference::NetworkResult& r, int64_t n) {
+    for (size_t i = 0; i < net.ops.size(); ++i) {
+      if (net.ops[i].kind != OpKind::batchnorm) continue;
+      const int j = net.ops[i].inputs[0];
+      const double count = static_cast<double>(
+          n * (j < 0 ? net.input.h * net.input.w : net.ops[j].h * net.ops[j].w));
+      for (size_t c = 0; c < mean[i].size(); ++c) {
+        mean[i][c] = 0.9 * mean[i][c] + 0.1 * r.batch_mean[i][c];
+        var[i][c] = 0.9 * var[i][c] + 0.1 * r.batch_var[i][c] * count / (count - 1);
+      }
+    }
+  }
+};
+
+std::unique_ptr<Executor> executor_make(const Problem& p, int64_t max_batch, float smoothing,
+                                        bool train = true) {
+  ExecutorConfig config;
+  config.max_batch = max_batch;
+  config.label_smoothing = smoothing;
+  config.train = train;
+  auto ex = popup::executor_cpu_create(p.net, config);
+  for (size_t t = 0; t < p.weights.size(); ++t) ex->set_weights(t, p.weights[t].data());
+  return ex;
+}
+
+// Loss sum, top-k counts and logits of one forward against the reference.
+void check_forward(const std::string& what, const popup::BatchStats& stats, const float* logits,
+                   const reference::NetworkResult& want) {
+  check_close(what + " logits", logits, want.logits.v, logits_rtol, logits_atol);
+  // the loss is computed in double from the logits: their relative error carries over
+  BOOST_CHECK_MESSAGE(std::fabs(stats.loss_sum - want.loss.loss_sum) <=
+                          logits_rtol * std::fabs(want.loss.loss_sum) + 1e-6,
+                      what << " loss sum " << stats.loss_sum << ", want " << want.loss.loss_sum);
+  BOOST_CHECK_EQUAL(stats.correct1, want.loss.correct1);
+  BOOST_CHECK_EQUAL(stats.correct5, want.loss.correct5);
+}
+
+// One training step (forward + backward) and one inference forward of a fresh executor
+// against the reference, then the running statistics.
+void check_against_reference(const Problem& p, float smoothing) {
+  auto ex = executor_make(p, p.n, smoothing);
+  RunningStats running(p.net);
+  const auto w = p.weights_double();
+  const auto images = doubles(p.images);
+
+  const auto train = reference::network_run(p.net, w, images, p.labels, p.n, true, smoothing,
+                                            running.mean, running.var);
+  const popup::BatchStats stats = ex->forward(p.images.data(), p.labels.data(), p.n, true);
+  check_forward("training", stats, ex->logits(), train);
+
+  std::vector<std::vector<float>> grads;
+  std::vector<float*> grad_ptrs;
+  for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+  for (auto& g : grads) grad_ptrs.push_back(g.data());
+  ex->backward(grad_ptrs);
+  for (size_t t = 0; t < grads.size(); ++t)
+    check_close(p.net.tensors[t].name + " gradient", grads[t].data(), train.grads[t],
+                grad_rtol, grad_atol);
+
+  running.update(p.net, train, p.n);
+  for (const popup::NamedArray& s : ex->running_stats()) {
+    for (size_t i = 0; i < p.net.ops.size(); ++i) {
+      if (s.name == p.net.ops[i].name + ".running_mean")
+        check_close(s.name, s.values.data(), running.mean[i], stats_rtol, stats_atol);
+      if (s.name == p.net.ops[i].name + ".running_var")
+        check_close(s.name, s.values.data(), running.var[i], stats_rtol, stats_atol);
+    }
+  }
+
+  const auto infer = reference::network_run(p.net, w, images, p.labels, p.n, false, smoothing,
+                                            running.mean, running.var);
+  const popup::BatchStats infer_stats =
+      ex->forward(p.images.data(), p.labels.data(), p.n, false);
+  check_forward("inference", infer_stats, ex->logits(), infer);
+}
+
+// ---- finite differences ------------------------------------------------------------------
+
+// Central differences of f with respect to every element of x (changed and restored).
+std::vector<double> fd_gradient(std::vector<double>& x, const std::function<double()>& f) {
+  std::vector<double> g(x.size());
+  for (size_t k = 0; k < x.size(); ++k) {
+    const double saved = x[k];
+    x[k] = saved + fd_step;
+    const double up = f();
+    x[k] = saved - fd_step;
+    const double down = f();
+    x[k] = saved;
+    g[k] = (up - down) / (2 * fd_step);
+  }
+  return g;
+}
+
+void check_fd(const std::string& what, const std::vector<double>& analytic,
+              const std::vector<double>& numeric) {
+  check_close(what, analytic.data(), numeric, fd_rtol, fd_atol);
+}
+
+// sum(g * y): a scalar whose gradient with respect to the op's input is its backward of g.
+double dot(const Tensor& g, const Tensor& y) {
+  double s = 0;
+  for (size_t k = 0; k < y.v.size(); ++k) s += g.v[k] * y.v[k];
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(executor_cpu)
+
+// ---- the reference against finite differences ------------------------------------------
+
+BOOST_AUTO_TEST_CASE(reference_conv_gradients_match_finite_differences) {
+  for (const reference::ConvShape g : {reference::ConvShape{4, 3, 3, 1, 1},
+                                       reference::ConvShape{4, 3, 3, 2, 1},
+                                       reference::ConvShape{4, 1, 1, 2, 0}}) {
+    Tensor x = random_tensor(2, 3, 7, 7, 1);
+    std::vector<double> w = normal_values(static_cast<size_t>(g.out * 3 * g.kh * g.kw), 0.5, 2);
+    const Tensor y0 = reference::conv_forward(x, w, g);
+    const Tensor dy = random_tensor(y0.n, y0.c, y0.h, y0.w, 3);
+    auto f = [&] { return dot(dy, reference::conv_forward(x, w, g)); };
+    const std::string label = "conv stride " + std::to_string(g.stride) + " k " +
+                              std::to_string(g.kh);
+    check_fd(label + " data", reference::conv_backward_data(x, w, g, dy).v,
+             fd_gradient(x.v, f));
+    check_fd(label + " weights", reference::conv_backward_weights(x, g, dy),
+             fd_gradient(w, f));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reference_linear_gradients_match_finite_differences) {
+  Tensor x = random_tensor(3, 2, 3, 3, 4);  // flattened to 18 per example
+  std::vector<double> w = normal_values(5 * 18, 0.5, 5);
+  const Tensor dy = random_tensor(3, 5, 1, 1, 6);
+  auto f = [&] { return dot(dy, reference::linear_forward(x, w, 5)); };
+  check_fd("linear data", reference::linear_backward_data(x, w, dy).v, fd_gradient(x.v, f));
+  check_fd("linear weights", reference::linear_backward_weights(x, dy), fd_gradient(w, f));
+}
+
+BOOST_AUTO_TEST_CASE(reference_relu_pool_add_gradients_match_finite_differences) {
+  Tensor x = random_tensor(2, 3, 5, 5, 7);  // odd: maxpool2 drops the last row and column
+  const Tensor dy_same = random_tensor(2, 3, 5, 5, 8);
+  auto relu = [&] { return dot(dy_same, reference::relu_forward(x)); };
+  check_fd("relu", reference::relu_backward(reference::relu_forward(x), dy_same).v,
+           fd_gradient(x.v, relu));
+
+  const Tensor dy_pool = random_tensor(2, 3, 2, 2, 9);
+  auto pool = [&] { return dot(dy_pool, reference::maxpool2_forward(x)); };
+  check_fd("maxpool2", reference::maxpool2_backward(x, dy_pool).v, fd_gradient(x.v, pool));
+
+  const Tensor dy_avg = random_tensor(2, 3, 1, 1, 10);
+  auto avg = [&] { return dot(dy_avg, reference::global_avgpool_forward(x)); };
+  check_fd("global_avgpool", reference::global_avgpool_backward(x, dy_avg).v,
+           fd_gradient(x.v, avg));
+
+  const Tensor b = random_tensor(2, 3, 5, 5, 11);
+  auto add = [&] { return dot(dy_same, reference::add_forward(x, b)); };
+  check_fd("add", dy_same.v, fd_gradient(x.v, add));
+}
+
+BOOST_AUTO_TEST_CASE(reference_batchnorm_gradient_matches_finite_differences) {
+  for (const Tensor& shape : {Tensor(4, 3, 3, 3), Tensor(6, 5, 1, 1)}) {
+    Tensor x = random_tensor(shape.n, shape.c, shape.h, shape.w, 12);
+    const Tensor dy = random_tensor(shape.n, shape.c, shape.h, shape.w, 13);
+    std::vector<double> mean, var;
+    auto f = [&] { return dot(dy, reference::batchnorm_train_forward(x, mean, var)); };
+    check_fd("batchnorm " + std::to_string(shape.h) + "x" + std::to_string(shape.w),
+             reference::batchnorm_train_backward(x, dy).v, fd_gradient(x.v, f));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reference_loss_gradient_matches_finite_differences) {
+  for (const double eps : {0.0, 0.1}) {
+    Tensor logits = random_tensor(4, 7, 1, 1, 14);
+    const std::vector<int32_t> labels{0, 3, 6, 3};
+    auto f = [&] {
+      return reference::softmax_cross_entropy(logits, labels, eps).loss_sum / 4;
+    };
+    check_fd("softmax cross-entropy eps " + std::to_string(eps),
+             reference::softmax_cross_entropy(logits, labels, eps).diff.v,
+             fd_gradient(logits.v, f));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reference_loss_known_values) {
+  // two classes, logits (0, ln 3): p = (1/4, 3/4)
+  Tensor logits(1, 2, 1, 1);
+  logits.v = {0.0, std::log(3.0)};
+  const auto plain = reference::softmax_cross_entropy(logits, {0}, 0.0);
+  BOOST_CHECK_CLOSE(plain.loss_sum, std::log(4.0), 1e-12);
+  BOOST_CHECK_EQUAL(plain.correct1, 0);
+  BOOST_CHECK_EQUAL(plain.correct5, 1);
+  // eps 0.2: 0.8 (-log 1/4) + 0.2 mean(-log 1/4, -log 3/4)
+  const auto smooth = reference::softmax_cross_entropy(logits, {1}, 0.2);
+  BOOST_CHECK_CLOSE(smooth.loss_sum,
+                    0.8 * std::log(4.0 / 3.0) + 0.1 * (std::log(4.0) + std::log(4.0 / 3.0)),
+                    1e-12);
+}
+
+// The network-level backward (fan-out sums, shortcuts) against finite differences of the
+// mean loss, on a few elements of every tensor.
+BOOST_AUTO_TEST_CASE(reference_network_gradients_match_finite_differences) {
+  const Problem p(residual_network(), 3, 20);
+  const RunningStats running(p.net);
+  auto w = p.weights_double();
+  const auto images = doubles(p.images);
+  const auto r = reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1,
+                                        running.mean, running.var);
+  for (size_t t = 0; t < w.size(); ++t) {
+    for (size_t k = 0; k < w[t].size(); k += w[t].size() / 4 + 1) {
+      const double saved = w[t][k];
+      auto loss = [&](double value) {
+        w[t][k] = value;
+        return reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1,
+                                       running.mean, running.var)
+                   .loss.loss_sum / static_cast<double>(p.n);
+      };
+      const double numeric = (loss(saved + fd_step) - loss(saved - fd_step)) / (2 * fd_step);
+      w[t][k] = saved;
+      BOOST_CHECK_MESSAGE(
+          std::fabs(numeric - r.grads[t][k]) <= fd_atol + fd_rtol * std::fabs(numeric),
+          p.net.tensors[t].name << "[" << k << "]: backward " << r.grads[t][k]
+                                << ", finite differences " << numeric);
+    }
+  }
+}
+
+// ---- the executor against the reference --------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(executor_matches_reference_plain_network) {
+  check_against_reference(Problem(plain_network(), 6, 30), 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(executor_matches_reference_residual_network) {
+  check_against_reference(Problem(residual_network(), 4, 31), 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(executor_matches_reference_flat_network_with_label_smoothing) {
+  check_against_reference(Problem(flat_network(), 7, 32), 0.1f);
+}
+
+// A null gradient array is skipped; the others are still computed.
+BOOST_AUTO_TEST_CASE(executor_skips_null_gradients) {
+  const Problem p(residual_network(), 4, 33);
+  auto ex = executor_make(p, p.n, 0.0f);
+  const RunningStats running(p.net);
+  const auto want = reference::network_run(p.net, p.weights_double(), doubles(p.images),
+                                           p.labels, p.n, true, 0.0, running.mean,
+                                           running.var);
+  ex->forward(p.images.data(), p.labels.data(), p.n, true);
+  std::vector<float> first(static_cast<size_t>(p.net.tensors[0].numel()), 0.f);
+  std::vector<float> last(static_cast<size_t>(p.net.tensors.back().numel()), 0.f);
+  std::vector<float*> grads(p.net.tensors.size(), nullptr);
+  grads.front() = first.data();
+  grads.back() = last.data();
+  ex->backward(grads);
+  check_close("first tensor gradient", first.data(), want.grads.front(), grad_rtol, grad_atol);
+  check_close("last tensor gradient", last.data(), want.grads.back(), grad_rtol, grad_atol);
+}
+
+// ---- batch sizes ----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(smaller_batch_equals_first_rows_of_full_batch_in_inference) {
+  const Problem p(residual_network(), 8, 40);
+  auto ex = executor_make(p, 8, 0.0f);
+  ex->forward(p.images.data(), p.labels.data(), 8, false);
+  const std::vector<float> full(ex->logits(), ex->logits() + 8 * p.net.classes);
+  const std::vector<float> head = p.images_first(5);
+  ex->forward(head.data(), p.labels.data(), 5, false);
+  // the same fp32 computation per example, perhaps by another kernel for the other batch size
+  check_close("first 5 of 8", ex->logits(), doubles({full.begin(), full.begin() + 5 * 10}),
+              1e-5, 1e-6);
+}
+
+// Two training steps with different batch sizes (two plans sharing buffers), each checked
+// against the reference, and the running statistics against PyTorch's formula.
+BOOST_AUTO_TEST_CASE(running_stats_follow_the_formula_over_two_steps_of_two_batch_sizes) {
+  const Problem p(residual_network(), 8, 41);
+  auto ex = executor_make(p, 8, 0.0f);
+  RunningStats running(p.net);
+  const auto w = p.weights_double();
+  std::vector<std::vector<float>> grads;
+  std::vector<float*> grad_ptrs;
+  for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+  for (auto& g : grads) grad_ptrs.push_back(g.data());
+
+  for (const int64_t n : {int64_t{8}, int64_t{3}, int64_t{8}}) {
+    const std::vector<float> images = p.images_first(n);
+    const std::string label = "batch " + std::to_string(n);
+    const auto want = reference::network_run(p.net, w, doubles(images), p.labels, n, true, 0.0,
+                                             running.mean, running.var);
+    check_forward(label, ex->forward(images.data(), p.labels.data(), n, true), ex->logits(),
+                  want);
+    ex->backward(grad_ptrs);
+    for (size_t t = 0; t < grads.size(); ++t)
+      check_close(label + " " + p.net.tensors[t].name + " gradient", grads[t].data(),
+                  want.grads[t], grad_rtol, grad_atol);
+    running.update(p.net, want, n);
+  }
+  const std::vector<popup::NamedArray> stats = ex->running_stats();
+  BOOST_REQUIRE_EQUAL(stats.size(), 2 * 6u);  // 6 BatchNorms, mean and var each
+  size_t k = 0;
+  for (size_t i = 0; i < p.net.ops.size(); ++i) {
+    if (p.net.ops[i].kind != OpKind::batchnorm) continue;
+    BOOST_CHECK_EQUAL(stats[k].name, p.net.ops[i].name + ".running_mean");
+    check_close(stats[k].name, stats[k].values.data(), running.mean[i], stats_rtol, stats_atol);
+    BOOST_CHECK_EQUAL(stats[k + 1].name, p.net.ops[i].name + ".running_var");
+    check_close(stats[k + 1].name, stats[k + 1].values.data(), running.var[i], stats_rtol,
+                stats_atol);
+    k += 2;
+  }
+  // inference with those statistics, at the smaller batch size
+  const std::vector<float> images = p.images_first(3);
+  const auto want = reference::network_run(p.net, w, doubles(images), p.labels, 3, false, 0.0,
+                                           running.mean, running.var);
+  check_forward("inference after training", ex->forward(images.data(), p.labels.data(), 3, false),
+                ex->logits(), want);
+}
+
+// An inference-only executor with the running statistics of a trained one gives its logits.
+BOOST_AUTO_TEST_CASE(inference_only_executor_takes_running_stats) {
+  const Problem p(residual_network(), 4, 42);
+  auto trained = executor_make(p, 4, 0.0f);
+  trained->forward(p.images.data(), p.labels.data(), 4, true);
+  trained->forward(p.images.data(), p.labels.data(), 4, false);
+  const std::vector<float> want(trained->logits(), trained->logits() + 4 * 10);
+
+  auto eval = executor_make(p, 4, 0.0f, false);
+  eval->set_running_stats(trained->running_stats());
+  eval->forward(p.images.data(), p.labels.data(), 4, false);
+  check_close("inference-only logits", eval->logits(), doubles(want), 1e-5, 1e-6);
+  const std::vector<popup::NamedArray> back = eval->running_stats();
+  const std::vector<popup::NamedArray> given = trained->running_stats();
+  BOOST_REQUIRE_EQUAL(back.size(), given.size());
+  for (size_t k = 0; k < back.size(); ++k) BOOST_CHECK(back[k].values == given[k].values);
+}
+
+// Every architecture the registry can execute runs a training step on CIFAR-shaped input:
+// finite loss, finite weight gradients that are not all zero.
+BOOST_AUTO_TEST_CASE(executor_trains_registry_architectures) {
+  for (const char* spec : {"fc", "conv4", "conv8:width=0.5", "resnet18"}) {
+    BOOST_TEST_CONTEXT(spec) {
+      const Problem p(popup::arch_network(spec, {3, 32, 32}, 10), 2, 60);
+      auto ex = executor_make(p, 2, 0.1f);
+      const popup::BatchStats stats = ex->forward(p.images.data(), p.labels.data(), 2, true);
+      BOOST_TEST(std::isfinite(stats.loss_sum));
+      std::vector<std::vector<float>> grads;
+      std::vector<float*> grad_ptrs;
+      for (const auto& t : p.net.tensors)
+        grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+      for (auto& g : grads) grad_ptrs.push_back(g.data());
+      ex->backward(grad_ptrs);
+      for (size_t t = 0; t < grads.size(); ++t) {
+        bool finite = true, nonzero = false;
+        for (float g : grads[t]) {
+          finite = finite && std::isfinite(g);
+          nonzero = nonzero || g != 0;
+        }
+        BOOST_TEST((finite && nonzero), p.net.tensors[t].name);
+      }
+    }
+  }
+}
+
+// The buffers that plans of different batch sizes share: a slot grows (and the generation
+// changes, so plans bind again) only when a plan needs more than it has.
+BOOST_AUTO_TEST_CASE(arena_grows_slots_and_counts_generations) {
+  popup::DnnlArena arena;
+  arena.reserve(2, 100);
+  const uint64_t first = arena.generation();
+  void* const p = arena.data(2);
+  BOOST_TEST(p != nullptr);
+  BOOST_TEST(reinterpret_cast<uintptr_t>(p) % 64 == 0u);
+  arena.reserve(2, 80);  // fits: nothing moves
+  BOOST_TEST(arena.generation() == first);
+  BOOST_TEST(arena.data(2) == p);
+  arena.reserve(2, 1000);
+  BOOST_TEST(arena.generation() != first);
+  BOOST_TEST(arena.data(2) != nullptr);
+}
+
+// ---- rejected calls ---------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(executor_rejects_bad_calls) {
+  const Problem p(plain_network(), 4, 50);
+  ExecutorConfig config;
+  config.max_batch = 4;
+  auto unset = popup::executor_cpu_create(p.net, config);
+  BOOST_CHECK_THROW(unset->forward(p.images.data(), p.labels.data(), 4, true),
+                    popup::InvalidArgument);  // weights not set
+  BOOST_CHECK_THROW(unset->set_weights(p.weights.size(), p.weights[0].data()),
+                    popup::InvalidArgument);
+
+  auto ex = executor_make(p, 4, 0.0f);
+  std::vector<float*> none(p.net.tensors.size(), nullptr);
+  BOOST_CHECK_THROW(ex->backward(none), popup::Error);  // no training forward yet
+  BOOST_CHECK_THROW(ex->forward(p.images.data(), p.labels.data(), 0, true),
+                    popup::InvalidArgument);
+  BOOST_CHECK_THROW(ex->forward(p.images.data(), p.labels.data(), 5, true),
+                    popup::InvalidArgument);
+  const std::vector<int32_t> bad_labels{0, 1, 5, 2};
+  BOOST_CHECK_THROW(ex->forward(p.images.data(), bad_labels.data(), 4, true),
+                    popup::InvalidArgument);
+  ex->forward(p.images.data(), p.labels.data(), 4, false);
+  BOOST_CHECK_THROW(ex->backward(none), popup::Error);  // the last forward was inference
+  ex->forward(p.images.data(), p.labels.data(), 4, true);
+  BOOST_CHECK_THROW(ex->backward({nullptr}), popup::InvalidArgument);
+  BOOST_CHECK_NO_THROW(ex->backward(none));
+
+  auto eval = executor_make(p, 4, 0.0f, false);
+  BOOST_CHECK_THROW(eval->forward(p.images.data(), p.labels.data(), 4, true),
+                    popup::InvalidArgument);
+
+  config.max_batch = 0;
+  BOOST_CHECK_THROW(popup::executor_cpu_create(p.net, config), popup::InvalidArgument);
+  config.max_batch = 4;
+  Network broken = p.net;
+  broken.ops[1].inputs = {3};  // reads a later op
+  BOOST_CHECK_THROW(popup::executor_cpu_create(broken, config), popup::InvalidArgument);
+  broken = p.net;
+  broken.ops[0].c = 7;  // conv1 gives 8 channels
+  BOOST_CHECK_THROW(popup::executor_cpu_create(broken, config), popup::InvalidArgument);
+  broken = p.net;
+  broken.classes = 6;  // the last op gives 5
+  BOOST_CHECK_THROW(popup::executor_cpu_create(broken, config), popup::InvalidArgument);
+}
+
+// Labels are checked before the forward runs: a rejected training batch leaves the running
+// statistics as they were.
+BOOST_AUTO_TEST_CASE(bad_labels_change_no_running_stats) {
+  const Problem p(residual_network(), 2, 52);
+  auto ex = executor_make(p, 2, 0.0f);
+  const std::vector<int32_t> bad_labels{0, -1};
+  BOOST_CHECK_THROW(ex->forward(p.images.data(), bad_labels.data(), 2, true),
+                    popup::InvalidArgument);
+  for (const popup::NamedArray& s : ex->running_stats()) {
+    const bool var = s.name.find("running_var") != std::string::npos;
+    for (float v : s.values) BOOST_REQUIRE_EQUAL(v, var ? 1.0f : 0.0f);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(set_running_stats_rejects_mismatches) {
+  const Problem p(residual_network(), 2, 51);
+  auto ex = executor_make(p, 2, 0.0f);
+  std::vector<popup::NamedArray> stats = ex->running_stats();
+  stats[0].values.push_back(0.f);
+  BOOST_CHECK_THROW(ex->set_running_stats(stats), popup::MismatchError);
+  stats = ex->running_stats();
+  stats[0].name = "nothing.running_mean";
+  BOOST_CHECK_THROW(ex->set_running_stats(stats), popup::MismatchError);
+  stats = ex->running_stats();
+  stats.pop_back();
+  BOOST_CHECK_THROW(ex->set_running_stats(stats), popup::MismatchError);
+  stats = ex->running_stats();
+  stats[1] = stats[0];  // twice the same name
+  BOOST_CHECK_THROW(ex->set_running_stats(stats), popup::MismatchError);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,114 @@
+// popup-eval: evaluate a mask (weights regenerated from its recipe, or --weights FILE) or a
+// plain weights file on a data split: top-1, top-5, loss, images/s; --json adds per-class
+// accuracy and the confusion matrix.
+#include <omp.h>
+
+#include <cstdio>
+#include <string>
+
+#include "dataset.hpp"
+#include "dataset_info.hpp"
+#include "evaluate.hpp"
+#include "mask.hpp"
+#include "number_text.hpp"
+#include "tool_common.hpp"
+
+namespace {
+
+struct Options {
+  std::string input = "-", weights, data, split = "test", device = "cpu";
+  int64_t batch_size = 0, limit = 0;
+  int threads = 0;
+  bool json = false;
+};
+
+// A metadata value of the evaluated file, or `fallback`.
+std::string recorded(const popup::PopupFile& f, const std::string& key, const std::string& fallback) {
+  const auto it = f.metadata.find(key);
+  return it == f.metadata.end() ? fallback : it->second;
+}
+
+void run(const Options& o) {
+  popup::PopupFile file = popup::popup_file_read(o.input);
+  if (file.kind != popup::FileKind::mask && file.kind != popup::FileKind::weights)
+    throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(file.kind) +
+                                          " file; popup-eval reads mask or weights files");
+  if (file.kind == popup::FileKind::weights && !o.weights.empty())
+    throw popup_tool::UsageError("--weights goes with a mask file, not a weights file");
+  std::vector<std::vector<float>> weights;
+  if (o.weights.empty()) {
+    // A weights file is evaluated as it is (e.g. trained dense weights); its metadata stays.
+    weights = file.kind == popup::FileKind::weights ? popup::weights_from_file(std::move(file))
+                                                    : popup::weights_of(file);
+  } else {
+    popup::PopupFile w = popup::popup_file_read(o.weights, popup::FileKind::weights);
+    popup::recipe_check_same(file.recipe, w.recipe, o.weights);
+    weights = popup::weights_from_file(std::move(w));
+  }
+  const std::string data_name = o.data.empty() ? recorded(file, "popup.train.data", "fashion-mnist") : o.data;
+  uint64_t recorded_batch = 128;
+  popup::uint_parse(recorded(file, "popup.train.batch_size", "128"), recorded_batch);
+  const int64_t batch = o.batch_size > 0 ? o.batch_size : static_cast<int64_t>(recorded_batch);
+  const popup::Network net = popup::arch_network(file.recipe.arch, file.recipe.input, file.recipe.classes);
+  popup::ExecutorConfig config;
+  config.max_batch = batch;
+  config.train = false;
+  std::unique_ptr<popup::Executor> exec = popup::executor_cpu_create(net, config);
+  if (file.kind == popup::FileKind::mask) {
+    const popup::Mask mask = popup::mask_from_file(std::move(file));
+    popup::mask_apply(mask, weights);
+    popup::executor_load_state(*exec, mask.state);
+  }
+  for (size_t t = 0; t < weights.size(); ++t) exec->set_weights(t, weights[t].data());
+
+  popup::DatasetOptions data_options;
+  data_options.train_limit = o.split == "train" ? o.limit : 0;
+  data_options.test_limit = o.split == "test" ? o.limit : 0;
+  const popup::Dataset data = popup::dataset_load(data_name, data_options);
+  popup::dataset_check_shape(data, net.input, net.classes);
+  const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
+  const popup::EvalResult r = popup::evaluate(*exec, split, batch, /*confusion=*/o.json);
+  if (o.json) {
+    std::fputs(popup::eval_result_json(r, net.classes, o.input, data_name, o.split).c_str(), stdout);
+  } else {
+    std::printf("%s on %s %s: top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%lld images, %.0f images/s)\n",
+                o.input.c_str(), data_name.c_str(), o.split.c_str(), 100 * r.top1, 100 * r.top5,
+                r.loss, static_cast<long long>(r.n), static_cast<double>(r.n) / r.seconds);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Evaluate a mask (weights regenerated from its recipe) or a weights file on a "
+               "data set.", "popup-eval"};
+  popup_tool::app_setup(app);
+  Options o;
+  app.add_option("file", o.input, "Mask or weights file (default: - for stdin)");
+  app.add_option("--weights", o.weights, "Weights to mask (must match the mask's recipe; "
+                 "default: regenerated from the recipe)");
+  app.add_option("--data", o.data, "Data set (default: the one the mask was trained on)");
+  app.add_option("--split", o.split, "test (default) or train");
+  app.add_option("--batch-size", o.batch_size, "Batch size (default: the training batch size)")
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--limit", o.limit, "Evaluate only the first N images");
+  app.add_flag("--json", o.json, "One JSON object with per-class accuracy and the confusion matrix");
+  app.add_option("--threads", o.threads, "CPU threads")->check(CLI::Range(1, 1024));
+  app.add_option("--device", o.device, "cpu (default), cuda or auto");
+  return popup_tool::tool_main(
+      app, argc, argv,
+      [&] {
+        if (o.split != "test" && o.split != "train")
+          throw popup_tool::UsageError("--split must be test or train");
+        if (o.device == "cuda")
+          throw popup_tool::UsageError("--device cuda: the GPU backend is not available in this build yet");
+        if (o.device != "cpu" && o.device != "auto")
+          throw popup_tool::UsageError("--device must be cpu, cuda or auto");
+        if (!o.data.empty() && !popup::dataset_name_known(o.data))
+          throw popup::InvalidArgument("--data", "unknown data set '" + o.data + "'");
+        if (o.device == "auto")
+          std::fprintf(stderr, "popup-eval: no GPU backend in this build; using the CPU\n");
+        if (o.threads > 0) omp_set_num_threads(o.threads);
+      },
+      [&] { run(o); });
+}

@@ -1,0 +1,187 @@
+// popup-train: find a subnetwork in frozen random weights (edge-popup): read a weights or
+// recipe file, train a score per weight on a data set, write the 1-bit mask.
+#include <omp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "dataset_info.hpp"
+#include "popup_file.hpp"
+#include "train_report.hpp"
+#include "trainer.hpp"
+#include "tool_common.hpp"
+
+namespace {
+
+struct Options {
+  std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume, log;
+  std::string optimizer = "sgd", schedule = "cosine", device = "cpu", seed_text = "0";
+  popup::TrainConfig train;
+  double lr = 0.1;
+  int64_t epochs = 20, checkpoint_every = 0;
+  int threads = 0;
+  bool quiet = false;
+};
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_interrupt(int) {
+  stop_requested = true;
+  popup::output_cleanup_on_signals();  // a second Ctrl-C ends at once, removing temporary files
+}
+
+void options_check(Options& o, const CLI::App& app) {
+  using popup_tool::UsageError;
+  if (o.device == "cuda")
+    throw UsageError("--device cuda: the GPU backend is not available in this build yet");
+  if (o.device != "cpu" && o.device != "auto")
+    throw UsageError("--device must be cpu, cuda or auto, got '" + o.device + "'");
+  if (!(o.train.k > 0 && o.train.k <= 1))
+    throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.train.k));
+  if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (o.train.batch_size < 1 || o.train.batch_size > 65536)
+    throw UsageError("--batch-size must be between 1 and 65536");
+  if (!(o.lr > 0) || !(o.train.optimizer.weight_decay >= 0))
+    throw UsageError("--lr must be positive and --weight-decay not negative");
+  if (!(o.train.val_split >= 0 && o.train.val_split < 1))
+    throw UsageError("--val-split must be in [0, 1)");
+  if (o.checkpoint_every > 0 && o.checkpoint.empty())
+    throw UsageError("--checkpoint-every needs --checkpoint FILE");
+  if (!popup::uint_parse(o.seed_text, o.train.seed))
+    throw UsageError("--seed must be an integer from 0 to 2^64-1, got '" + o.seed_text + "'");
+  o.train.optimizer.kind = popup::optimizer_parse(o.optimizer);
+  o.train.schedule.kind = popup::schedule_parse(o.schedule);
+  o.train.schedule.base_lr = o.lr;
+  o.train.schedule.epochs = o.epochs;
+  if (o.train.schedule.warmup_epochs >= o.epochs && app.count("--warmup"))
+    throw UsageError("--warmup must be shorter than --epochs");
+  o.train.data_name = o.data;
+  if (!popup::dataset_name_known(o.data))
+    throw popup::InvalidArgument("--data", "unknown data set '" + o.data +
+                                               "' (known: fashion-mnist, mnist:DIR, idx:DIR, "
+                                               "cifar10:DIR, cifar100:DIR, png:DIR)");
+  if (o.device == "auto")
+    std::fprintf(stderr, "popup-train: no GPU backend in this build; using the CPU\n");
+  if ((o.output == "-") && isatty(STDOUT_FILENO))
+    throw UsageError("refusing to write the mask to a terminal (give -o FILE or redirect stdout)");
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+}
+
+void train(const Options& o) {
+  // Outputs are opened first: an unwritable path fails before training.
+  popup::OutputFile out(o.output);
+  std::unique_ptr<popup::OutputFile> scores_out;
+  if (!o.scores_out.empty()) scores_out = std::make_unique<popup::OutputFile>(o.scores_out);
+  const popup::PopupFile input = popup::popup_file_read(o.input);
+  const popup::Recipe recipe = input.recipe;
+  if (input.kind != popup::FileKind::weights && input.kind != popup::FileKind::recipe)
+    throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(input.kind) +
+                                          " file; popup-train reads weights or recipe files");
+  std::vector<std::vector<float>> weights = popup::weights_of(input);
+  popup::DatasetOptions data_options;
+  data_options.val_split = o.train.val_split;
+  data_options.seed = o.train.seed;
+  data_options.train_limit = o.train.limit_train;
+  data_options.test_limit = o.train.limit_test;
+  const popup::Dataset data = popup::dataset_load(o.data, data_options);
+  popup::Trainer trainer(recipe, std::move(weights), data, o.train);
+  if (!o.resume.empty()) trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
+
+  popup::ProgressPrinter progress(stderr, isatty(STDERR_FILENO));
+  std::unique_ptr<popup::JsonLog> log;
+  if (!o.log.empty()) log = std::make_unique<popup::JsonLog>(o.log);
+  popup::TrainHooks hooks;
+  hooks.stop = &stop_requested;
+  hooks.checkpoint_path = o.checkpoint;
+  hooks.checkpoint_every = o.checkpoint_every;
+  if (!o.quiet) hooks.on_step = [&](const popup::StepReport& s) { progress.step(s); };
+  hooks.on_epoch = [&](const popup::EpochReport& e) {
+    if (!o.quiet) progress.epoch(e);
+    if (log) log->epoch(e);
+  };
+  std::signal(SIGINT, on_interrupt);
+  trainer.run(hooks);
+  if (trainer.stopped()) {
+    std::fprintf(stderr, "popup-train: interrupted%s\n",
+                 o.checkpoint.empty() ? "" : ("; resume with --resume " + o.checkpoint).c_str());
+    throw popup_tool::Interrupted();
+  }
+  popup::mask_write(out, trainer.mask());
+  if (scores_out) trainer.write_scores(*scores_out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Find a subnetwork in frozen random weights (edge-popup): train one score per "
+               "weight and write the 1-bit mask of the top-k% per layer.",
+               "popup-train"};
+  popup_tool::app_setup(app);
+  Options o;
+  app.add_option("input", o.input, "Weights or recipe file (default: - for stdin)");
+  app.add_option("-o,--output", o.output, "Mask file (default: stdout, never a terminal)")
+      ->group("Output");
+  app.add_option("--scores-out", o.scores_out, "Also write the trained scores")->group("Output");
+  app.add_option("--log", o.log, "Append one JSON object per epoch to FILE")->group("Output");
+  app.add_flag("--quiet", o.quiet, "No progress on stderr")->group("Output");
+  app.add_option("--data", o.data, "Data set: fashion-mnist[:DIR] (default), mnist:DIR, idx:DIR, "
+                 "cifar10:DIR, cifar100:DIR, png:DIR")->group("Data");
+  app.add_option("--val-split", o.train.val_split, "Hold out this fraction of the training set")
+      ->group("Data");
+  app.add_option("--limit-train", o.train.limit_train, "Use only the first N training images")
+      ->check(CLI::NonNegativeNumber)->group("Data");
+  app.add_option("--limit-test", o.train.limit_test, "Use only the first N test images")
+      ->check(CLI::NonNegativeNumber)->group("Data");
+  app.add_option("--k", o.train.k, "Fraction of weights kept per layer (default 0.5)")
+      ->group("Edge-popup");
+  app.add_flag("--first-layer-dense", o.train.first_layer_dense, "Keep the whole first layer")
+      ->group("Edge-popup");
+  app.add_flag("--last-layer-dense", o.train.last_layer_dense, "Keep the whole last layer")
+      ->group("Edge-popup");
+  app.add_option("--seed", o.seed_text, "Seed of score initialisation and data order (default 0)")
+      ->group("Edge-popup");
+  app.add_option("--epochs", o.epochs, "Epochs (default 20)")->group("Optimisation");
+  app.add_option("--batch-size", o.train.batch_size, "Batch size (default 128)")->group("Optimisation");
+  app.add_option("--optimizer", o.optimizer, "sgd (default) or adam")->group("Optimisation");
+  app.add_option("--lr", o.lr, "Base learning rate (default 0.1)")->group("Optimisation");
+  app.add_option("--beta1", o.train.optimizer.beta1, "Adam beta1 (default 0.9)")
+      ->check(CLI::Range(0.0, 0.999999))->group("Optimisation");
+  app.add_option("--beta2", o.train.optimizer.beta2, "Adam beta2 (default 0.999)")
+      ->check(CLI::Range(0.0, 0.999999))->group("Optimisation");
+  app.add_option("--eps", o.train.optimizer.eps, "Adam epsilon (default 1e-8)")
+      ->check(CLI::PositiveNumber)->group("Optimisation");
+  app.add_option("--momentum", o.train.optimizer.momentum, "SGD momentum (default 0.9)")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->group("Optimisation");
+  app.add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum")->group("Optimisation");
+  app.add_option("--weight-decay", o.train.optimizer.weight_decay,
+                 "Weight decay on the scores (default 1e-4)")->group("Optimisation");
+  app.add_option("--schedule", o.schedule,
+                 "cosine (per epoch, default), cosine-step (per step), constant, step")
+      ->group("Optimisation");
+  app.add_option("--warmup", o.train.schedule.warmup_epochs, "Linear warm-up epochs (default 0)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Optimisation");
+  app.add_option("--step-size", o.train.schedule.step_size, "step: epochs between decays (30)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->group("Optimisation");
+  app.add_option("--gamma", o.train.schedule.gamma, "step: decay factor (0.1)")
+      ->check(CLI::PositiveNumber)->group("Optimisation");
+  app.add_option("--label-smoothing", o.train.label_smoothing, "Label smoothing (default 0)")
+      ->check(CLI::Range(0.0, 1.0))->group("Optimisation");
+  app.add_option("--checkpoint", o.checkpoint, "Write a checkpoint to FILE (on Ctrl-C, and "
+                 "every --checkpoint-every epochs)")->group("Checkpoints");
+  app.add_option("--checkpoint-every", o.checkpoint_every, "Epochs between checkpoints")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Checkpoints");
+  app.add_option("--resume", o.resume, "Continue from a checkpoint of the same command")
+      ->group("Checkpoints");
+  app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or all)")
+      ->check(CLI::Range(1, 1024))->group("Device");
+  app.add_option("--device", o.device, "cpu (default), cuda or auto")->group("Device");
+  return popup_tool::tool_main(app, argc, argv, [&] { options_check(o, app); }, [&] { train(o); });
+}
