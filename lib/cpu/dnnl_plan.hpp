@@ -4,10 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_step.hpp"
@@ -29,8 +28,8 @@ struct DnnlTensor {
 // size is built with the layouts of the first) and the BatchNorm running statistics.
 struct DnnlState {
   dnnl::engine engine;
-  std::vector<DnnlTensor> tensors;                 // Network::tensors order
-  std::vector<std::vector<float>> running_mean;    // per op; empty for ops other than batchnorm
+  std::vector<DnnlTensor> tensors;               // Network::tensors order
+  std::vector<std::vector<float>> running_mean;  // per op; empty for ops other than batchnorm
   std::vector<std::vector<float>> running_var;
 };
 

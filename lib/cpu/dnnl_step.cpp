@@ -1,9 +1,9 @@
 // One oneDNN primitive with its arguments, run through the C API without allocating.
 #include "cpu/dnnl_step.hpp"
 
-#include <string>
-
 #include <oneapi/dnnl/dnnl_debug.h>
+
+#include <string>
 
 #include "error.hpp"
 
@@ -27,8 +27,8 @@ void dnnl_steps_run(const std::vector<DnnlStep>& steps, const dnnl::stream& stre
         dnnl_primitive_execute(step.primitive.get(), stream.get(),
                                static_cast<int>(step.exec_args.size()), step.exec_args.data());
     if (status != dnnl_success)
-      throw Error("", std::string("oneDNN: could not execute a primitive: ") +
-                          dnnl_status2str(status));
+      throw Error("",
+                  std::string("oneDNN: could not execute a primitive: ") + dnnl_status2str(status));
   }
 }
 

@@ -2,10 +2,9 @@
 // a list of them.
 #pragma once
 
+#include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 namespace popup {
 

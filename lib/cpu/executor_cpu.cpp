@@ -1,16 +1,17 @@
 // The CPU backend (DESIGN.md §7): a Network executed with oneDNN, one plan of primitives per
 // batch size, weights kept in the primitives' layouts, BatchNorm running statistics.
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include <algorithm>
 #include <map>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <set>
 #include <string>
 #include <utility>
 
-#include <oneapi/dnnl/dnnl.hpp>
-#include <oneapi/dnnl/dnnl_debug.h>
-
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_plan.hpp"
+#include "cpu/network_graph.hpp"
 #include "cpu/softmax_cross_entropy.hpp"
 #include "error.hpp"
 #include "executor.hpp"
@@ -35,8 +36,7 @@ class ExecutorCpu final : public Executor {
   ExecutorCpu(const Network& net, const ExecutorConfig& config);
 
   void set_weights(size_t t, const float* weights) override;
-  BatchStats forward(const float* images, const int32_t* labels, int64_t n,
-                     bool training) override;
+  BatchStats forward(const float* images, const int32_t* labels, int64_t n, bool training) override;
   void backward(const std::vector<float*>& grads) override;
   const float* logits() override { return logits_.data(); }
   std::vector<NamedArray> running_stats() const override;
@@ -61,11 +61,12 @@ class ExecutorCpu final : public Executor {
 ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
     : net_(net), config_(config), weights_set_(net.tensors.size(), false) {
   if (config.max_batch < 1)
-    throw InvalidArgument("", "max_batch must be at least 1, not " +
-                                  std::to_string(config.max_batch));
+    throw InvalidArgument("",
+                          "max_batch must be at least 1, not " + std::to_string(config.max_batch));
   if (!(config.label_smoothing >= 0 && config.label_smoothing <= 1))
     throw InvalidArgument("", "label smoothing must be in [0, 1]");
   if (net.classes < 1) throw InvalidArgument("", "network has no classes");
+  network_graph(net);  // throws for a graph that cannot be executed, before sizing anything
   logits_.assign(static_cast<size_t>(config.max_batch * net.classes), 0.f);
   diff_logits_.assign(logits_.size(), 0.f);
   state_.running_mean.resize(net.ops.size());
@@ -86,8 +87,9 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
 DnnlPlan& ExecutorCpu::plan_for(int64_t n) {
   auto found = plans_.find(n);
   if (found == plans_.end())
-    found = plans_.emplace(n, dnnl_plan_build(net_, n, config_.train, state_, arena_,
-                                              logits_.data(), diff_logits_.data()))
+    found = plans_
+                .emplace(n, dnnl_plan_build(net_, n, config_.train, state_, arena_, logits_.data(),
+                                            diff_logits_.data()))
                 .first;
   dnnl_plan_bind(found->second, arena_);
   return found->second;
@@ -115,8 +117,8 @@ BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int6
     throw InvalidArgument("", "training forward on an executor built for inference only");
   for (size_t t = 0; t < weights_set_.size(); ++t)
     if (!weights_set_[t])
-      throw InvalidArgument("", "forward before the weights of " + net_.tensors[t].name +
-                                    " were set");
+      throw InvalidArgument("",
+                            "forward before the weights of " + net_.tensors[t].name + " were set");
   labels_check(labels, n, net_.classes);  // before anything changes
   last_training_ = false;
   dnnl_checked([&] {
@@ -126,9 +128,9 @@ BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int6
     stream_.wait();
   });
   if (training) running_stats_update(*last_);
-  const BatchStats stats = softmax_cross_entropy(logits_.data(), labels, n, net_.classes,
-                                                 config_.label_smoothing,
-                                                 training ? diff_logits_.data() : nullptr);
+  const BatchStats stats =
+      softmax_cross_entropy(logits_.data(), labels, n, net_.classes, config_.label_smoothing,
+                            training ? diff_logits_.data() : nullptr);
   last_training_ = training;
   return stats;
 }
@@ -144,8 +146,8 @@ void ExecutorCpu::running_stats_update(const DnnlPlan& plan) {
     std::vector<float>& running_var = state_.running_var[batch.op];
     for (size_t c = 0; c < running_mean.size(); ++c) {
       running_mean[c] = bn_momentum * mean[c] + (1 - bn_momentum) * running_mean[c];
-      running_var[c] = bn_momentum * static_cast<float>(var[c] * unbiased) +
-                       (1 - bn_momentum) * running_var[c];
+      running_var[c] =
+          bn_momentum * static_cast<float>(var[c] * unbiased) + (1 - bn_momentum) * running_var[c];
     }
   }
 }
@@ -193,8 +195,7 @@ void ExecutorCpu::set_running_stats(const std::vector<NamedArray>& stats) {
       throw MismatchError("", "running statistic " + s.name + " given twice");
     if (s.values.size() != found->second->size())
       throw MismatchError("", s.name + " has " + std::to_string(s.values.size()) +
-                                  " values, expected " +
-                                  std::to_string(found->second->size()));
+                                  " values, expected " + std::to_string(found->second->size()));
   }
   // copied into place: the plans' BatchNorm primitives read these arrays
   for (const NamedArray& s : stats)

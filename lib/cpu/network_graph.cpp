@@ -19,10 +19,10 @@ std::string op_label(int i) { return "network op " + std::to_string(i); }
 // The output shape op i must have, from its input shapes; throws where it has none.
 Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes) {
   const Op& op = net.ops[i];
-  const Shape in = op.inputs[0] < 0 ? Shape{net.input.c, net.input.h, net.input.w, false}
-                                    : shapes[op.inputs[0]];
-  const bool image_op = op.kind == OpKind::conv || op.kind == OpKind::maxpool2 ||
-                        op.kind == OpKind::global_avgpool;
+  const Shape in =
+      op.inputs[0] < 0 ? Shape{net.input.c, net.input.h, net.input.w, false} : shapes[op.inputs[0]];
+  const bool image_op =
+      op.kind == OpKind::conv || op.kind == OpKind::maxpool2 || op.kind == OpKind::global_avgpool;
   if (in.flat && image_op)
     throw InvalidArgument("", op_label(i) + " needs an image input, not a flat one");
   switch (op.kind) {
@@ -33,8 +33,7 @@ Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes
       const TensorSpec& t = net.tensors[op.tensor];
       const bool conv = op.kind == OpKind::conv;
       if (t.kind != (conv ? LayerKind::conv : LayerKind::linear) ||
-          t.shape.size() != (conv ? 4u : 2u) ||
-          t.shape[1] != (conv ? in.c : in.c * in.h * in.w) ||
+          t.shape.size() != (conv ? 4u : 2u) || t.shape[1] != (conv ? in.c : in.c * in.h * in.w) ||
           (conv && (t.stride < 1 || t.pad < 0)))
         throw InvalidArgument("", op_label(i) + ": tensor " + t.name + " does not fit its input");
       if (!conv) return {t.shape[0], 1, 1, true};
@@ -81,13 +80,11 @@ NetworkGraph network_graph(const Network& net) {
       g.needs_diff[i] = g.needs_diff[i] || (j >= 0 && g.needs_diff[j]);
     }
     shapes[i] = shape_expected(net, i, shapes);
-    if (shapes[i].c != op.c || shapes[i].h != op.h || shapes[i].w != op.w || op.h < 1 ||
-        op.w < 1)
-      throw InvalidArgument("", op_label(i) + " gives " + std::to_string(op.c) + "x" +
-                                    std::to_string(op.h) + "x" + std::to_string(op.w) +
-                                    ", its inputs make " + std::to_string(shapes[i].c) + "x" +
-                                    std::to_string(shapes[i].h) + "x" +
-                                    std::to_string(shapes[i].w));
+    if (shapes[i].c != op.c || shapes[i].h != op.h || shapes[i].w != op.w || op.h < 1 || op.w < 1)
+      throw InvalidArgument(
+          "", op_label(i) + " gives " + std::to_string(op.c) + "x" + std::to_string(op.h) + "x" +
+                  std::to_string(op.w) + ", its inputs make " + std::to_string(shapes[i].c) + "x" +
+                  std::to_string(shapes[i].h) + "x" + std::to_string(shapes[i].w));
     g.flat[i] = shapes[i].flat;
     if (op.kind == OpKind::conv || op.kind == OpKind::linear) {
       ++tensor_users[op.tensor];
@@ -103,8 +100,8 @@ NetworkGraph network_graph(const Network& net) {
     if (g.consumers[i].empty()) throw InvalidArgument("", op_label(i) + "'s output is unused");
   const Op& last = net.ops.back();
   if (last.c != net.classes || last.h != 1 || last.w != 1)
-    throw InvalidArgument("", "the last op does not give " + std::to_string(net.classes) +
-                                  " logits");
+    throw InvalidArgument("",
+                          "the last op does not give " + std::to_string(net.classes) + " logits");
 
   g.in_place.assign(count, false);
   g.diff_alias.assign(count, -1);

@@ -35,8 +35,8 @@ BatchStats softmax_cross_entropy(const float* logits, const int32_t* labels, int
       if (z[c] > z[y]) ++greater;
     }
     const double log_sum = z_max + std::log(sum_exp);
-    const double nll = log_sum - z[y];                    // -log p_y
-    const double mean_nll = log_sum - sum_z / classes;    // mean_c(-log p_c)
+    const double nll = log_sum - z[y];                  // -log p_y
+    const double mean_nll = log_sum - sum_z / classes;  // mean_c(-log p_c)
     stats.loss_sum += (1 - eps) * nll + eps * mean_nll;
     if (greater < 1) ++stats.correct1;
     if (greater < top5) ++stats.correct5;

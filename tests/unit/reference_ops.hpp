@@ -39,8 +39,8 @@ inline double& weight_at(std::vector<double>& w, const ConvShape& g, int64_t in,
                          int64_t i, int64_t ky, int64_t kx) {
   return w[static_cast<size_t>(((o * in + i) * g.kh + ky) * g.kw + kx)];
 }
-inline double weight_at(const std::vector<double>& w, const ConvShape& g, int64_t in,
-                        int64_t o, int64_t i, int64_t ky, int64_t kx) {
+inline double weight_at(const std::vector<double>& w, const ConvShape& g, int64_t in, int64_t o,
+                        int64_t i, int64_t ky, int64_t kx) {
   return w[static_cast<size_t>(((o * in + i) * g.kh + ky) * g.kw + kx)];
 }
 
@@ -66,31 +66,31 @@ inline int64_t conv_out_size(int64_t in, int64_t k, const ConvShape& g) {
 
 inline Tensor conv_forward(const Tensor& x, const std::vector<double>& w, const ConvShape& g) {
   Tensor y(x.n, g.out, conv_out_size(x.h, g.kh, g), conv_out_size(x.w, g.kw, g));
-  conv_visit(x, g, y.h, y.w, [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix,
-                                 auto ky, auto kx) {
-    y.at(n, o, oy, ox) += x.at(n, i, iy, ix) * weight_at(w, g, x.c, o, i, ky, kx);
-  });
+  conv_visit(x, g, y.h, y.w,
+             [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
+               y.at(n, o, oy, ox) += x.at(n, i, iy, ix) * weight_at(w, g, x.c, o, i, ky, kx);
+             });
   return y;
 }
 
 // The gradient with respect to x (x gives only the shape).
-inline Tensor conv_backward_data(const Tensor& x, const std::vector<double>& w,
-                                 const ConvShape& g, const Tensor& dy) {
+inline Tensor conv_backward_data(const Tensor& x, const std::vector<double>& w, const ConvShape& g,
+                                 const Tensor& dy) {
   Tensor dx = x.zeros_like();
-  conv_visit(x, g, dy.h, dy.w, [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix,
-                                   auto ky, auto kx) {
-    dx.at(n, i, iy, ix) += dy.at(n, o, oy, ox) * weight_at(w, g, x.c, o, i, ky, kx);
-  });
+  conv_visit(x, g, dy.h, dy.w,
+             [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
+               dx.at(n, i, iy, ix) += dy.at(n, o, oy, ox) * weight_at(w, g, x.c, o, i, ky, kx);
+             });
   return dx;
 }
 
 inline std::vector<double> conv_backward_weights(const Tensor& x, const ConvShape& g,
                                                  const Tensor& dy) {
   std::vector<double> dw(static_cast<size_t>(g.out * x.c * g.kh * g.kw), 0.0);
-  conv_visit(x, g, dy.h, dy.w, [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix,
-                                   auto ky, auto kx) {
-    weight_at(dw, g, x.c, o, i, ky, kx) += dy.at(n, o, oy, ox) * x.at(n, i, iy, ix);
-  });
+  conv_visit(x, g, dy.h, dy.w,
+             [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
+               weight_at(dw, g, x.c, o, i, ky, kx) += dy.at(n, o, oy, ox) * x.at(n, i, iy, ix);
+             });
   return dw;
 }
 
@@ -334,8 +334,8 @@ inline LossResult softmax_cross_entropy(const Tensor& logits, const std::vector<
 struct NetworkResult {
   Tensor logits;
   LossResult loss;
-  std::vector<std::vector<double>> grads;         // training: per tensor, of the mean loss
-  std::vector<std::vector<double>> batch_mean;    // training: per op (batchnorm), biased var
+  std::vector<std::vector<double>> grads;       // training: per tensor, of the mean loss
+  std::vector<std::vector<double>> batch_mean;  // training: per op (batchnorm), biased var
   std::vector<std::vector<double>> batch_var;
 };
 

@@ -1,0 +1,230 @@
+// The backward half of a DnnlPlan: backward-data and backward-weights primitives in reverse
+// op order, gradients summed where an output feeds several ops, weight gradients to plain.
+#include <utility>
+
+#include "cpu/dnnl_plan_builder.hpp"
+
+namespace popup {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr auto f32 = memory::data_type::f32;
+
+}  // namespace
+
+// The ops in reverse order from the gradient of the logits; each op's gradient is complete
+// (all its consumers done) when its own turn comes.
+void DnnlPlanBuilder::backward(float* diff_logits) {
+  const int count = static_cast<int>(net_.ops.size());
+  const int last = count - 1;
+  diff_.assign(count, memory());
+  written_.assign(count, false);
+  pending_.assign(count, {});
+  plan_.backward.push_back(
+      reorder_step(memory(plain_desc(last), state_.engine, diff_logits), diff(last)));
+  written_[last] = true;
+  for (int i = last; i >= 0; --i) {
+    if (!graph_.needs_diff[i]) continue;
+    diff_finish(i);
+    switch (net_.ops[i].kind) {
+      case OpKind::conv: backward_conv(i); break;
+      case OpKind::linear: backward_linear(i); break;
+      case OpKind::relu: backward_relu(i); break;
+      case OpKind::maxpool2:
+      case OpKind::global_avgpool: backward_pool(i); break;
+      case OpKind::batchnorm: backward_bn(i); break;
+      case OpKind::add: backward_add(i); break;
+    }
+  }
+}
+
+// The gradient buffer of op j's output, in the layout of the output itself.
+const memory& DnnlPlanBuilder::diff(int j) {
+  if (!diff_[j])
+    diff_[j] = graph_.diff_alias[j] >= 0 ? diff(graph_.diff_alias[j]) : slot_memory(act_desc_[j]);
+  return diff_[j];
+}
+
+memory DnnlPlanBuilder::operand_backward(const memory& mem, const memory::desc& md) {
+  if (mem.get_desc() == md) return mem;
+  const memory copy = slot_memory(md);
+  plan_.backward.push_back(reorder_step(mem, copy));
+  return copy;
+}
+
+// Where a consumer writes its contribution, in layout md, to the gradient of op j's output:
+// straight into the gradient when it is the first and the layouts agree, else into the
+// temporary buffer, which contribution_done copies or adds.
+memory DnnlPlanBuilder::contribution(int j, const memory::desc& md) {
+  if (!written_[j] && md == act_desc_[j]) {
+    written_[j] = true;
+    return diff(j);
+  }
+  return slot_memory(md, temp_slot);
+}
+
+// Adds a contribution written elsewhere than into the gradient itself (copies it, if first).
+void DnnlPlanBuilder::contribution_done(int j, const memory& target) {
+  if (target == diff(j)) return;
+  if (written_[j]) {
+    accumulate(j, target);
+  } else {
+    plan_.backward.push_back(reorder_step(target, diff(j)));
+    written_[j] = true;
+  }
+}
+
+// diff(j) += src, in place.
+void DnnlPlanBuilder::accumulate(int j, const memory& src) {
+  const memory& dst = diff(j);
+  const dnnl::binary::desc desc(algorithm::binary_add, dst.get_desc(), src.get_desc(),
+                                dst.get_desc());
+  const dnnl::binary::primitive_desc pd(desc, attr_, state_.engine);
+  plan_.backward.push_back(
+      step_make(pd, {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, src}, {DNNL_ARG_DST, dst}}));
+}
+
+// Completes the gradient of op i's output with what adds passed on to it. (They are added
+// last, so that a computed contribution can be written straight into the gradient.)
+void DnnlPlanBuilder::diff_finish(int i) {
+  for (const memory& src : pending_[i]) contribution_done(i, src);
+}
+
+// The weight gradient of tensor t through a backward-weights primitive, then reordered into
+// the caller's plain array; both steps run only when that gradient is asked for.
+void DnnlPlanBuilder::weight_grad(int t, const dnnl::primitive_desc_base& pd,
+                                  const memory::desc& diff_weights, Args args) {
+  const memory grad = slot_memory(diff_weights, weight_grad_slot);
+  args.emplace_back(DNNL_ARG_DIFF_WEIGHTS, grad);
+  plan_.backward.push_back(step_make(pd, std::move(args), t));
+  plan_.backward.push_back(reorder_step(grad, state_.tensors[t].grad));
+  plan_.backward.back().tensor = t;
+}
+
+// Backward-data is skipped where the input needs no gradient: always for the first layer,
+// whose input is the network input (the images get no gradient).
+void DnnlPlanBuilder::backward_conv(int i) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
+  const DnnlOpForward& f = fwd_[i];
+  const memory::desc w_any(spec.shape, f32, Tag::any);
+  const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
+    const dnnl::convolution_backward_weights::desc desc(algorithm::convolution_direct, src, w_any,
+                                                        diff_dst, strides, pad, pad);
+    return dnnl::convolution_backward_weights::primitive_desc(desc, attr_, state_.engine, f.conv);
+  };
+  const auto wpd = dnnl_pd_preferring(make_weights, f.src.get_desc(), act_desc_[i]);
+  weight_grad(op.tensor, wpd, wpd.diff_weights_desc(),
+              {{DNNL_ARG_SRC, operand_backward(f.src, wpd.src_desc())},
+               {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
+  if (j < 0 || !graph_.needs_diff[j]) return;
+  DnnlTensor& tensor = state_.tensors[op.tensor];
+  const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape);
+  const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
+    const dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, diff_src, w_md,
+                                                     diff_dst, strides, pad, pad);
+    return dnnl::convolution_backward_data::primitive_desc(desc, attr_, state_.engine, f.conv);
+  };
+  const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);
+  weights_backward(op.tensor, dpd.weights_desc());
+  const memory diff_dst = operand_backward(diff(i), dpd.diff_dst_desc());
+  const memory target = contribution(j, dpd.diff_src_desc());
+  plan_.backward.push_back(step_make(dpd, {{DNNL_ARG_DIFF_DST, diff_dst},
+                                           {DNNL_ARG_WEIGHTS, tensor.backward},
+                                           {DNNL_ARG_DIFF_SRC, target}}));
+  contribution_done(j, target);
+}
+
+void DnnlPlanBuilder::backward_linear(int i) {
+  const Op& op = net_.ops[i];
+  const int j = op.inputs[0];
+  const memory::dims w_dims = dnnl_linear_weights_dims(op, dims(j));
+  const DnnlOpForward& f = fwd_[i];
+  const memory::desc w_any(w_dims, f32, Tag::any);
+  const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
+    const dnnl::inner_product_backward_weights::desc desc(src, w_any, diff_dst);
+    return dnnl::inner_product_backward_weights::primitive_desc(desc, attr_, state_.engine,
+                                                                f.linear);
+  };
+  const auto wpd = dnnl_pd_preferring(make_weights, f.src.get_desc(), act_desc_[i]);
+  weight_grad(op.tensor, wpd, wpd.diff_weights_desc(),
+              {{DNNL_ARG_SRC, operand_backward(f.src, wpd.src_desc())},
+               {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
+  if (j < 0 || !graph_.needs_diff[j]) return;
+  DnnlTensor& tensor = state_.tensors[op.tensor];
+  const memory::desc w_md = dnnl_weights_desc(tensor.backward, w_dims);
+  const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
+    const dnnl::inner_product_backward_data::desc desc(diff_src, w_md, diff_dst);
+    return dnnl::inner_product_backward_data::primitive_desc(desc, attr_, state_.engine, f.linear);
+  };
+  const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);
+  weights_backward(op.tensor, dpd.weights_desc());
+  const memory diff_dst = operand_backward(diff(i), dpd.diff_dst_desc());
+  const memory target = contribution(j, dpd.diff_src_desc());
+  plan_.backward.push_back(step_make(dpd, {{DNNL_ARG_DIFF_DST, diff_dst},
+                                           {DNNL_ARG_WEIGHTS, tensor.backward},
+                                           {DNNL_ARG_DIFF_SRC, target}}));
+  contribution_done(j, target);
+}
+
+void DnnlPlanBuilder::backward_relu(int i) {
+  const int j = net_.ops[i].inputs[0];
+  const dnnl::eltwise_backward::desc desc(algorithm::eltwise_relu_use_dst_for_bwd, act_desc_[i],
+                                          act_desc_[i], 0.f, 0.f);
+  const dnnl::eltwise_backward::primitive_desc pd(desc, attr_, state_.engine, fwd_[i].relu);
+  const memory target = contribution(j, act_desc_[i]);  // diff(i) itself when in place
+  plan_.backward.push_back(step_make(
+      pd, {{DNNL_ARG_DIFF_DST, diff(i)}, {DNNL_ARG_DST, act(i)}, {DNNL_ARG_DIFF_SRC, target}}));
+  contribution_done(j, target);
+}
+
+void DnnlPlanBuilder::backward_pool(int i) {
+  const Op& op = net_.ops[i];
+  const int j = op.inputs[0];
+  const bool max = op.kind == OpKind::maxpool2;
+  const memory::dims window = max ? memory::dims{2, 2} : memory::dims{height(j), width(j)};
+  const dnnl::pooling_backward::desc desc(
+      max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, act_desc(j),
+      act_desc_[i], window, window, {0, 0}, {0, 0});
+  const dnnl::pooling_backward::primitive_desc pd(desc, attr_, state_.engine, fwd_[i].pool);
+  const memory target = contribution(j, pd.diff_src_desc());
+  Args args{{DNNL_ARG_DIFF_DST, diff(i)}, {DNNL_ARG_DIFF_SRC, target}};
+  if (max) args.emplace_back(DNNL_ARG_WORKSPACE, fwd_[i].workspace);
+  plan_.backward.push_back(step_make(pd, std::move(args)));
+  contribution_done(j, target);
+}
+
+void DnnlPlanBuilder::backward_bn(int i) {
+  const int j = net_.ops[i].inputs[0];
+  const DnnlOpForward& f = fwd_[i];
+  // backward_data: no scale or shift, so only the input gradient
+  const dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward_data, act_desc_[i],
+                                                      act_desc(j), bn_epsilon,
+                                                      dnnl::normalization_flags::none);
+  const dnnl::batch_normalization_backward::primitive_desc pd(desc, attr_, state_.engine, f.bn);
+  const memory target = contribution(j, pd.diff_src_desc());
+  plan_.backward.push_back(step_make(pd, {{DNNL_ARG_SRC, act(j)},
+                                          {DNNL_ARG_MEAN, f.mean},
+                                          {DNNL_ARG_VARIANCE, f.var},
+                                          {DNNL_ARG_DIFF_DST, diff(i)},
+                                          {DNNL_ARG_DIFF_SRC, target}}));
+  contribution_done(j, target);
+}
+
+// An add passes its gradient to both inputs: shared where the input feeds nothing else,
+// otherwise added to the input's gradient when that is complete (diff_finish).
+void DnnlPlanBuilder::backward_add(int i) {
+  for (int j : net_.ops[i].inputs) {
+    if (j < 0 || !graph_.needs_diff[j]) continue;
+    if (graph_.diff_alias[j] == i)
+      written_[j] = true;
+    else
+      pending_[j].push_back(diff(i));
+  }
+}
+
+}  // namespace popup

@@ -1,0 +1,143 @@
+// Internal to lib/cpu/dnnl_plan*.cpp: the builder of a DnnlPlan, whose forward and backward
+// halves live in dnnl_plan_forward.cpp and dnnl_plan_backward.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <utility>
+#include <vector>
+
+#include "cpu/dnnl_plan.hpp"
+#include "cpu/network_graph.hpp"
+
+namespace popup {
+
+// What the forward pass leaves for the backward pass of one op.
+struct DnnlOpForward {
+  dnnl::convolution_forward::primitive_desc conv;
+  dnnl::inner_product_forward::primitive_desc linear;
+  dnnl::eltwise_forward::primitive_desc relu;
+  dnnl::pooling_forward::primitive_desc pool;
+  dnnl::batch_normalization_forward::primitive_desc bn;
+  dnnl::memory src;        // conv, linear: the input in the primitive's layout
+  dnnl::memory workspace;  // maxpool
+  dnnl::memory mean, var;  // batchnorm batch statistics
+};
+
+// True when oneDNN fell back to its reference implementation (plain loops, very slow).
+bool dnnl_is_reference(const dnnl::primitive_desc_base& pd);
+
+// The same dimensions, f32, layout left to the primitive (format_tag::any).
+dnnl::memory::desc dnnl_any_like(const dnnl::memory::desc& md);
+
+// The primitive descriptor make(a, b) for the activations' own layouts a and b, unless only
+// the reference implementation takes those (e.g. a first layer's backward-weights on AVX2):
+// then the one for the layouts oneDNN prefers, the caller reordering to and from them.
+template <typename Make>
+auto dnnl_pd_preferring(const Make& make, const dnnl::memory::desc& a,
+                        const dnnl::memory::desc& b) {
+  auto pd = make(a, b);
+  if (!dnnl_is_reference(pd)) return pd;
+  auto chosen = make(dnnl_any_like(a), dnnl_any_like(b));
+  return dnnl_is_reference(chosen) ? pd : chosen;
+}
+
+// The weights layout a primitive must use: free for the first plan, the first plan's after.
+dnnl::memory::desc dnnl_weights_desc(const dnnl::memory& fixed,
+                                     const dnnl::memory::dims& plain_dims);
+
+// The weights of a linear op over an image input are [out, c, h, w]: the same row-major
+// array as [out, c*h*w], which is PyTorch's flatten order.
+dnnl::memory::dims dnnl_linear_weights_dims(const Op& op, const dnnl::memory::dims& src_dims);
+
+class DnnlPlanBuilder {
+ public:
+  DnnlPlanBuilder(const Network& net, int64_t n, bool train, DnnlState& state, DnnlArena& arena);
+
+  DnnlPlan build(float* logits, float* diff_logits);
+
+ private:
+  using memory = dnnl::memory;
+  using Args = std::vector<std::pair<int, memory>>;
+  static constexpr float bn_epsilon = 1e-5f;  // PyTorch's BatchNorm default
+  // Arena slots with a fixed role; the activations and gradients take the slots after them.
+  static constexpr size_t scratchpad_slot = 0;   // shared by all primitives (user scratchpad)
+  static constexpr size_t temp_slot = 1;         // a gradient contribution waiting to be added
+  static constexpr size_t weight_grad_slot = 2;  // a weight gradient before it goes to plain
+  static constexpr size_t first_free_slot = 3;
+
+  // shapes (dnnl_plan.cpp)
+  bool flat(int j) const { return j >= 0 && graph_.flat[j]; }
+  int64_t channels(int j) const { return j < 0 ? net_.input.c : net_.ops[j].c; }
+  int64_t height(int j) const { return j < 0 ? net_.input.h : net_.ops[j].h; }
+  int64_t width(int j) const { return j < 0 ? net_.input.w : net_.ops[j].w; }
+  memory::dims dims(int j) const;
+  memory::desc plain_desc(int j) const;
+  memory::desc any_desc(int j) const;
+
+  // steps, buffers and weights (dnnl_plan.cpp)
+  memory slot_memory(const memory::desc& md, size_t slot);
+  memory slot_memory(const memory::desc& md) { return slot_memory(md, next_slot_++); }
+  DnnlStep step_make(const dnnl::primitive_desc_base& pd, Args args, int tensor = -1);
+  void step_forward(const DnnlStep& step);
+  DnnlStep reorder_step(const memory& from, const memory& to);
+  void scratchpad_attach();
+  void weights_forward(int t, const memory::dims& plain_dims, const memory::desc& md);
+  void weights_backward(int t, const memory::desc& md);
+
+  // forward (dnnl_plan_forward.cpp)
+  void forward();
+  memory::desc src_desc(int j, bool flexible);
+  void input_fix(int j, const memory::desc& md);
+  const memory& act(int j) const { return j < 0 ? input_ : act_[j]; }
+  const memory::desc& act_desc(int j) const { return j < 0 ? input_desc_ : act_desc_[j]; }
+  void act_define(int i, const memory::desc& md);
+  memory operand_forward(const memory& mem, const memory::desc& md);
+  void forward_conv(int i);
+  void forward_linear(int i);
+  void forward_relu(int i);
+  void forward_pool(int i);
+  void forward_bn(int i);
+  void forward_add(int i);
+
+  // backward (dnnl_plan_backward.cpp)
+  void backward(float* diff_logits);
+  const memory& diff(int j);
+  memory operand_backward(const memory& mem, const memory::desc& md);
+  memory contribution(int j, const memory::desc& md);
+  void contribution_done(int j, const memory& target);
+  void accumulate(int j, const memory& src);
+  void diff_finish(int i);
+  void weight_grad(int t, const dnnl::primitive_desc_base& pd, const memory::desc& diff_weights,
+                   Args args);
+  void backward_conv(int i);
+  void backward_linear(int i);
+  void backward_relu(int i);
+  void backward_pool(int i);
+  void backward_bn(int i);
+  void backward_add(int i);
+
+  const Network& net_;
+  const int64_t n_;
+  const bool train_;
+  DnnlState& state_;
+  DnnlArena& arena_;
+  const NetworkGraph graph_;
+  dnnl::primitive_attr attr_;
+  DnnlPlan plan_;
+  size_t next_slot_ = first_free_slot;
+  size_t scratchpad_bytes_ = 0;
+
+  memory input_;
+  memory::desc input_desc_;
+  std::vector<memory> act_;
+  std::vector<memory::desc> act_desc_;
+  std::vector<DnnlOpForward> fwd_;
+
+  std::vector<memory> diff_;
+  std::vector<bool> written_;                 // the gradient holds its first contribution
+  std::vector<std::vector<memory>> pending_;  // gradients of adds still to be added
+};
+
+}  // namespace popup

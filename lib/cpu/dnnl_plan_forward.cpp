@@ -1,0 +1,183 @@
+// The forward half of a DnnlPlan: one primitive per op, activations in the layouts their
+// producers chose (format_tag::any), what the backward half needs kept per op.
+#include <utility>
+
+#include "cpu/dnnl_plan_builder.hpp"
+
+namespace popup {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::memory;
+
+}  // namespace
+
+// The ops in order, each output in the layout its producer chose.
+void DnnlPlanBuilder::forward() {
+  const int count = static_cast<int>(net_.ops.size());
+  act_.assign(count, memory());
+  act_desc_.assign(count, memory::desc());
+  fwd_.assign(count, DnnlOpForward());
+  for (int i = 0; i < count; ++i) {
+    switch (net_.ops[i].kind) {
+      case OpKind::conv: forward_conv(i); break;
+      case OpKind::linear: forward_linear(i); break;
+      case OpKind::relu: forward_relu(i); break;
+      case OpKind::maxpool2:
+      case OpKind::global_avgpool: forward_pool(i); break;
+      case OpKind::batchnorm: forward_bn(i); break;
+      case OpKind::add: forward_add(i); break;
+    }
+  }
+}
+
+// The layout of input j for a consumer: its producer's, or for the network input, the first
+// consumer's choice (`flexible`: a convolution or inner product may choose) or plain NCHW.
+memory::desc DnnlPlanBuilder::src_desc(int j, bool flexible) {
+  if (j >= 0) return act_desc_[j];
+  if (!input_desc_.is_zero()) return input_desc_;
+  if (flexible) return any_desc(j);
+  input_fix(j, plain_desc(j));
+  return input_desc_;
+}
+
+// Fixes the network input's layout once its first consumer has chosen it.
+void DnnlPlanBuilder::input_fix(int j, const memory::desc& md) {
+  if (j >= 0 || !input_desc_.is_zero()) return;
+  input_desc_ = md;
+  input_ = slot_memory(md);
+}
+
+void DnnlPlanBuilder::act_define(int i, const memory::desc& md) {
+  act_desc_[i] = md;
+  act_[i] = graph_.in_place[i] ? act_[net_.ops[i].inputs[0]] : slot_memory(md);
+}
+
+// mem as a primitive that wants layout md reads it: itself, or a copy reordered each step.
+memory DnnlPlanBuilder::operand_forward(const memory& mem, const memory::desc& md) {
+  if (mem.get_desc() == md) return mem;
+  const memory copy = slot_memory(md);
+  step_forward(reorder_step(mem, copy));
+  return copy;
+}
+
+void DnnlPlanBuilder::forward_conv(int i) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
+  const memory::desc w_md = dnnl_weights_desc(state_.tensors[op.tensor].forward, spec.shape);
+  const auto make = [&](const memory::desc& src, const memory::desc& dst) {
+    const dnnl::convolution_forward::desc desc(
+        train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+        algorithm::convolution_direct, src, w_md, dst, strides, pad, pad);
+    return dnnl::convolution_forward::primitive_desc(desc, attr_, state_.engine);
+  };
+  DnnlOpForward& f = fwd_[i];
+  f.conv = dnnl_pd_preferring(make, src_desc(j, true), any_desc(i));
+  input_fix(j, f.conv.src_desc());
+  f.src = operand_forward(act(j), f.conv.src_desc());
+  weights_forward(op.tensor, spec.shape, f.conv.weights_desc());
+  act_define(i, f.conv.dst_desc());
+  step_forward(step_make(f.conv, {{DNNL_ARG_SRC, f.src},
+                                  {DNNL_ARG_WEIGHTS, state_.tensors[op.tensor].forward},
+                                  {DNNL_ARG_DST, act(i)}}));
+}
+
+void DnnlPlanBuilder::forward_linear(int i) {
+  const Op& op = net_.ops[i];
+  const int j = op.inputs[0];
+  const memory::dims w_dims = dnnl_linear_weights_dims(op, dims(j));
+  const memory::desc w_md = dnnl_weights_desc(state_.tensors[op.tensor].forward, w_dims);
+  const auto make = [&](const memory::desc& src, const memory::desc& dst) {
+    const dnnl::inner_product_forward::desc desc(
+        train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, src, w_md,
+        dst);
+    return dnnl::inner_product_forward::primitive_desc(desc, attr_, state_.engine);
+  };
+  DnnlOpForward& f = fwd_[i];
+  f.linear = dnnl_pd_preferring(make, src_desc(j, true), any_desc(i));
+  input_fix(j, f.linear.src_desc());
+  f.src = operand_forward(act(j), f.linear.src_desc());
+  weights_forward(op.tensor, w_dims, f.linear.weights_desc());
+  act_define(i, f.linear.dst_desc());
+  step_forward(step_make(f.linear, {{DNNL_ARG_SRC, f.src},
+                                    {DNNL_ARG_WEIGHTS, state_.tensors[op.tensor].forward},
+                                    {DNNL_ARG_DST, act(i)}}));
+}
+
+void DnnlPlanBuilder::forward_relu(int i) {
+  const int j = net_.ops[i].inputs[0];
+  // relu_use_dst_for_bwd: the backward reads the output, so the input may be overwritten
+  const dnnl::eltwise_forward::desc desc(
+      train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+      algorithm::eltwise_relu_use_dst_for_bwd, src_desc(j, false), 0.f, 0.f);
+  DnnlOpForward& f = fwd_[i];
+  f.relu = dnnl::eltwise_forward::primitive_desc(desc, attr_, state_.engine);
+  act_define(i, f.relu.dst_desc());
+  step_forward(step_make(f.relu, {{DNNL_ARG_SRC, act(j)}, {DNNL_ARG_DST, act(i)}}));
+}
+
+// maxpool2 (2x2, stride 2; the floor of odd sizes drops the last row and column) and
+// global_avgpool (one window over the whole image).
+void DnnlPlanBuilder::forward_pool(int i) {
+  const Op& op = net_.ops[i];
+  const int j = op.inputs[0];
+  const bool max = op.kind == OpKind::maxpool2;
+  const memory::dims window = max ? memory::dims{2, 2} : memory::dims{height(j), width(j)};
+  const dnnl::pooling_forward::desc desc(
+      train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+      max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, src_desc(j, false),
+      any_desc(i), window, window, {0, 0}, {0, 0});
+  DnnlOpForward& f = fwd_[i];
+  f.pool = dnnl::pooling_forward::primitive_desc(desc, attr_, state_.engine);
+  act_define(i, f.pool.dst_desc());
+  Args args{{DNNL_ARG_SRC, act(j)}, {DNNL_ARG_DST, act(i)}};
+  if (max && train_) {
+    f.workspace = slot_memory(f.pool.workspace_desc());
+    args.emplace_back(DNNL_ARG_WORKSPACE, f.workspace);
+  }
+  step_forward(step_make(f.pool, std::move(args)));
+}
+
+// Non-affine BatchNorm: batch statistics in training (kept for the backward and the running
+// statistics), running statistics in inference.
+void DnnlPlanBuilder::forward_bn(int i) {
+  const int j = net_.ops[i].inputs[0];
+  const memory::desc src = src_desc(j, false);
+  const dnnl::batch_normalization_forward::desc infer_desc(
+      dnnl::prop_kind::forward_inference, src, bn_epsilon,
+      dnnl::normalization_flags::use_global_stats);
+  const dnnl::batch_normalization_forward::primitive_desc infer(infer_desc, attr_, state_.engine);
+  act_define(i, infer.dst_desc());
+  const memory running_mean(infer.mean_desc(), state_.engine, state_.running_mean[i].data());
+  const memory running_var(infer.variance_desc(), state_.engine, state_.running_var[i].data());
+  plan_.forward_infer.push_back(step_make(infer, {{DNNL_ARG_SRC, act(j)},
+                                                  {DNNL_ARG_MEAN, running_mean},
+                                                  {DNNL_ARG_VARIANCE, running_var},
+                                                  {DNNL_ARG_DST, act(i)}}));
+  if (!train_) return;
+  const dnnl::batch_normalization_forward::desc train_desc(
+      dnnl::prop_kind::forward_training, src, bn_epsilon, dnnl::normalization_flags::none);
+  DnnlOpForward& f = fwd_[i];
+  f.bn = dnnl::batch_normalization_forward::primitive_desc(train_desc, attr_, state_.engine);
+  f.mean = slot_memory(f.bn.mean_desc());
+  f.var = slot_memory(f.bn.variance_desc());
+  plan_.forward_train.push_back(step_make(f.bn, {{DNNL_ARG_SRC, act(j)},
+                                                 {DNNL_ARG_DST, act(i)},
+                                                 {DNNL_ARG_MEAN, f.mean},
+                                                 {DNNL_ARG_VARIANCE, f.var}}));
+  plan_.batch_stats.push_back({i, f.mean, f.var, n_ * height(j) * width(j)});
+}
+
+void DnnlPlanBuilder::forward_add(int i) {
+  const int a = net_.ops[i].inputs[0], b = net_.ops[i].inputs[1];
+  const memory::desc src0 = src_desc(a, false);
+  const dnnl::binary::desc desc(algorithm::binary_add, src0, src_desc(b, false), src0);
+  const dnnl::binary::primitive_desc pd(desc, attr_, state_.engine);
+  act_define(i, pd.dst_desc());
+  step_forward(
+      step_make(pd, {{DNNL_ARG_SRC_0, act(a)}, {DNNL_ARG_SRC_1, act(b)}, {DNNL_ARG_DST, act(i)}}));
+}
+
+}  // namespace popup
