@@ -178,7 +178,8 @@ void Trainer::step(const Batch& batch, double lr) {
   }
 }
 
-EpochReport Trainer::finish_epoch(double lr, double seconds, double train_seconds) {
+EpochReport Trainer::finish_epoch(double lr, double seconds, double train_seconds,
+                                  int64_t trained) {
   EpochReport r;
   r.epoch = epoch_ + 1;
   r.epochs = config_.schedule.epochs;
@@ -190,7 +191,7 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   const EvalResult test = evaluate(*exec_, data_.test, config_.batch_size, false);
   r.test_acc = test.top1;
   r.test_loss = test.loss;
-  r.images_per_second = train_seconds > 0 ? static_cast<double>(seen_) / train_seconds : 0;
+  r.images_per_second = train_seconds > 0 ? static_cast<double>(trained) / train_seconds : 0;
   r.seconds = seconds;
   return r;
 }
@@ -203,6 +204,7 @@ void Trainer::run(const TrainHooks& hooks) {
                        config_.seed, epoch_, batch_);
     const int64_t batches = loader.batches();
     double lr = 0, train_seconds = 0;
+    int64_t trained = 0;  // images trained by this process in this epoch (not by a resumed run)
     Batch b;
     while (true) {
       const auto step_start = std::chrono::steady_clock::now();
@@ -210,11 +212,13 @@ void Trainer::run(const TrainHooks& hooks) {
       lr = schedule_lr(config_.schedule, epoch_, batch_, batches);
       step(b, lr);
       ++batch_;
+      trained += b.n;
       train_seconds += seconds_since(step_start);
       if (hooks.on_step) {
         StepReport s{epoch_ + 1, batch_, batches, loss_sum_ / static_cast<double>(seen_),
                      static_cast<double>(correct_) / static_cast<double>(seen_),
-                     static_cast<double>(seen_) / train_seconds, train_seconds / static_cast<double>(batch_)};
+                     static_cast<double>(trained) / train_seconds,
+                     train_seconds / static_cast<double>(trained) * static_cast<double>(b.n)};
         hooks.on_step(s);
       }
       if (hooks.stop && hooks.stop->load() && batch_ < batches) {
@@ -223,7 +227,7 @@ void Trainer::run(const TrainHooks& hooks) {
         return;
       }
     }
-    last_ = finish_epoch(lr, seconds_since(epoch_start), train_seconds);
+    last_ = finish_epoch(lr, seconds_since(epoch_start), train_seconds, trained);
     ++epoch_;
     batch_ = 0;
     loss_sum_ = 0;

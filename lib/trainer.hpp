@@ -55,7 +55,7 @@ struct StepReport {
   int64_t epoch = 0, batch = 0, batches = 0;
   double loss = 0, acc = 0;  // running means over the epoch so far
   double images_per_second = 0;
-  double batch_seconds = 0;  // mean wall time per batch so far
+  double batch_seconds = 0;  // wall time per batch so far (for the ETA)
 };
 
 struct TrainHooks {
@@ -93,7 +93,7 @@ class Trainer {
  private:
   void refresh_weights(size_t t);
   void step(const Batch& batch, double lr);
-  EpochReport finish_epoch(double lr, double seconds, double train_seconds);
+  EpochReport finish_epoch(double lr, double seconds, double train_seconds, int64_t trained);
 
   Recipe recipe_;
   TrainConfig config_;
