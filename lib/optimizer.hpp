@@ -35,6 +35,9 @@ class Optimizer {
   // State for checkpoints: named arrays per tensor ("momentum", or "adam_m" and "adam_v").
   std::vector<std::string> state_names() const;
   std::vector<float>& state(const std::string& name, size_t t);
+  const std::vector<float>& state(const std::string& name, size_t t) const {
+    return const_cast<Optimizer&>(*this).state(name, t);
+  }
   void set_steps(int64_t steps) { steps_ = steps; }
 
  private:

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "error.hpp"
 #include "number_text.hpp"
@@ -304,7 +305,7 @@ void Trainer::write_checkpoint(const std::string& path) const {
     refs.push_back({"scores." + spec.name, Dtype::F32, spec.shape, scores_[t].data()});
     for (const std::string& name : optimizer_->state_names())
       refs.push_back({name + "." + spec.name, Dtype::F32, spec.shape,
-                      const_cast<Optimizer&>(*optimizer_).state(name, t).data()});
+                      std::as_const(*optimizer_).state(name, t).data()});
   }
   const std::vector<NamedArray> stats = exec_->running_stats();
   for (const NamedArray& a : stats)
