@@ -130,11 +130,16 @@ void DnnlPlanBuilder::backward_conv(int i) {
     return dnnl::convolution_backward_data::primitive_desc(desc, attr_, state_.engine, f.conv);
   };
   const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);
-  weights_backward(op.tensor, dpd.weights_desc());
+  data_grad(i, j, op.tensor, dpd);
+}
+
+// The gradient that op i (conv or linear, weights tensor t) passes back to its input j.
+void DnnlPlanBuilder::data_grad(int i, int j, int t, const dnnl::primitive_desc_base& dpd) {
+  weights_backward(t, dpd.weights_desc());
   const memory diff_dst = operand_backward(diff(i), dpd.diff_dst_desc());
   const memory target = contribution(j, dpd.diff_src_desc());
   plan_.backward.push_back(step_make(dpd, {{DNNL_ARG_DIFF_DST, diff_dst},
-                                           {DNNL_ARG_WEIGHTS, tensor.backward},
+                                           {DNNL_ARG_WEIGHTS, state_.tensors[t].backward},
                                            {DNNL_ARG_DIFF_SRC, target}}));
   contribution_done(j, target);
 }
@@ -162,13 +167,7 @@ void DnnlPlanBuilder::backward_linear(int i) {
     return dnnl::inner_product_backward_data::primitive_desc(desc, attr_, state_.engine, f.linear);
   };
   const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);
-  weights_backward(op.tensor, dpd.weights_desc());
-  const memory diff_dst = operand_backward(diff(i), dpd.diff_dst_desc());
-  const memory target = contribution(j, dpd.diff_src_desc());
-  plan_.backward.push_back(step_make(dpd, {{DNNL_ARG_DIFF_DST, diff_dst},
-                                           {DNNL_ARG_WEIGHTS, tensor.backward},
-                                           {DNNL_ARG_DIFF_SRC, target}}));
-  contribution_done(j, target);
+  data_grad(i, j, op.tensor, dpd);
 }
 
 void DnnlPlanBuilder::backward_relu(int i) {

@@ -107,6 +107,7 @@ class DnnlPlanBuilder {
   memory operand_backward(const memory& mem, const memory::desc& md);
   memory contribution(int j, const memory::desc& md);
   void contribution_done(int j, const memory& target);
+  void data_grad(int i, int j, int t, const dnnl::primitive_desc_base& dpd);
   void accumulate(int j, const memory& src);
   void diff_finish(int i);
   void weight_grad(int t, const dnnl::primitive_desc_base& pd, const memory::desc& diff_weights,
