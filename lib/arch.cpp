@@ -368,12 +368,6 @@ int64_t dim_parse(const std::string& text) {
 
 }  // namespace
 
-int64_t TensorSpec::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
 InputShape input_shape_parse(const std::string& text) {
   std::vector<int64_t> dims;
   size_t start = 0;

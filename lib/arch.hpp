@@ -31,7 +31,11 @@ struct TensorSpec {
   int64_t fan_out = 0;         // out * kh * kw (linear: out)
   int64_t stride = 1;          // conv only
   int64_t pad = 0;             // conv only
-  int64_t numel() const;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (const int64_t d : shape) n *= d;
+    return n;
+  }
 };
 
 // Canonical form of a spec: name plus options that differ from their defaults, e.g.

@@ -1,4 +1,5 @@
-// Inference over a split in fixed-size batches (the last one smaller), in data order.
+// Inference over a split in fixed-size batches (the last one smaller), in data order; the
+// executor may run ahead (forward_queue) and its sums are taken once at the end.
 #include "evaluate.hpp"
 
 #include <algorithm>
@@ -49,15 +50,12 @@ EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool 
   const auto start = std::chrono::steady_clock::now();
   const int64_t classes = split.classes;
   if (confusion) r.confusion.assign(static_cast<size_t>(classes * classes), 0);
-  int64_t correct1 = 0, correct5 = 0;
-  double loss = 0;
   BatchLoader loader(split, batch, /*shuffle=*/false, /*augment=*/false, 0, 0);
   Batch b;
   while (loader.next(b)) {
-    const BatchStats s = exec.forward(b.images, b.labels, b.n, /*training=*/false);
-    correct1 += s.correct1;
-    correct5 += s.correct5;
-    loss += s.loss_sum;
+    // Queued: a backend may run ahead; the sums are taken once at the end. The confusion
+    // matrix needs each batch's logits.
+    exec.forward_queue(b.images, b.labels, b.n, /*training=*/false);
     if (confusion) {
       const float* logits = exec.logits();
       for (int64_t i = 0; i < b.n; ++i) {
@@ -67,6 +65,9 @@ EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool 
       }
     }
   }
+  const BatchStats s = exec.stats_take();
+  const int64_t correct1 = s.correct1, correct5 = s.correct5;
+  const double loss = s.loss_sum;
   r.n = split.n;
   if (r.n > 0) {
     r.top1 = static_cast<double>(correct1) / static_cast<double>(r.n);

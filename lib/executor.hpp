@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "network.hpp"
+#include "optimizer.hpp"
+#include "score_engine.hpp"
 
 namespace popup {
 
@@ -46,6 +48,23 @@ class Executor {
   virtual BatchStats forward(const float* images, const int32_t* labels, int64_t n,
                              bool training) = 0;
 
+  // forward() without waiting for its statistics: they are added to a sum that stats_take()
+  // returns and resets. Between takes a backend may run ahead of the host; the trainer takes
+  // them every stats_interval() steps and at the end of an epoch.
+  virtual void forward_queue(const float* images, const int32_t* labels, int64_t n,
+                             bool training) {
+    const BatchStats s = forward(images, labels, n, training);
+    queued_.loss_sum += s.loss_sum;
+    queued_.correct1 += s.correct1;
+    queued_.correct5 += s.correct5;
+  }
+  virtual BatchStats stats_take() {
+    const BatchStats s = queued_;
+    queued_ = BatchStats();
+    return s;
+  }
+  virtual int stats_interval() const { return 1; }
+
   // After a training forward: the gradient of the MEAN loss over its n examples with respect
   // to each tensor's effective weights, row-major, into grads[t] (numel floats); a null
   // grads[t] is skipped. No gradient is computed for the images.
@@ -58,9 +77,30 @@ class Executor {
   // setting them back (names must match).
   virtual std::vector<NamedArray> running_stats() const = 0;
   virtual void set_running_stats(const std::vector<NamedArray>& stats) = 0;
+
+  // What runs this executor, for reports: "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)".
+  virtual std::string device_name() const { return "cpu"; }
+
+  // The engine that owns the scores of a training run on this executor's device.
+  virtual std::unique_ptr<ScoreEngine> score_engine(const OptimizerConfig& config) {
+    return score_engine_host_create(*this, config);
+  }
+
+ private:
+  BatchStats queued_;
 };
 
 // The CPU backend (oneDNN). Threads: the OpenMP pool (omp_set_num_threads).
 std::unique_ptr<Executor> executor_cpu_create(const Network& net, const ExecutorConfig& config);
+
+// The CUDA backend lives in libpopup-cuda.so (lib/cuda/), loaded by device.hpp. Its entry
+// point, resolved with dlsym; it returns null and fills `error` when it cannot start.
+// The version changes whenever Executor, ScoreEngine or these structs change layout.
+constexpr int kCudaPluginAbi = 1;
+extern "C" {
+using CudaPluginAbi = int();
+using CudaPluginCreate = Executor*(const Network* net, const ExecutorConfig* config, int device,
+                                   char* error, size_t error_size);
+}
 
 }  // namespace popup

@@ -65,6 +65,13 @@ double double_from_exact(const std::string& text, const std::string& key, const 
 
 }  // namespace
 
+ExecutorConfig trainer_executor_config(const TrainConfig& config) {
+  ExecutorConfig ec;
+  ec.max_batch = config.batch_size;
+  ec.label_smoothing = static_cast<float>(config.label_smoothing);
+  return ec;
+}
+
 Metadata train_config_metadata(const TrainConfig& c) {
   const OptimizerConfig& o = c.optimizer;
   Metadata m{
@@ -103,80 +110,40 @@ Metadata train_config_metadata(const TrainConfig& c) {
 
 Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
                  const TrainConfig& config, std::unique_ptr<Executor> executor)
-    : recipe_(recipe), config_(config), data_(data), weights_(std::move(weights)),
-      exec_(std::move(executor)) {
+    : recipe_(recipe), config_(config), data_(data), exec_(std::move(executor)) {
   net_ = arch_network(recipe.arch, recipe.input, recipe.classes);
   dataset_check_shape(data, recipe.input, recipe.classes);
+  if (!exec_) exec_ = executor_cpu_create(net_, trainer_executor_config(config));
+  engine_ = exec_->score_engine(config.optimizer);
   const size_t layers = net_.tensors.size();
-  std::vector<int64_t> sizes;
   for (size_t t = 0; t < layers; ++t) {
     const TensorSpec& spec = net_.tensors[t];
     const bool dense = (t == 0 && config.first_layer_dense) ||
                        (t + 1 == layers && config.last_layer_dense);
-    layer_k_.push_back(dense ? 1.0 : config.k);
-    scores_.push_back(dense ? std::vector<float>() : scores_init(config.seed, static_cast<uint32_t>(t), spec));
-    masks_.emplace_back(static_cast<size_t>(spec.numel()), uint8_t{1});
-    grads_.emplace_back(dense ? 0 : static_cast<size_t>(spec.numel()));
-    sizes.push_back(dense ? 0 : spec.numel());
+    dense_.push_back(dense);
+    const std::vector<float> scores =
+        dense ? std::vector<float>() : scores_init(config.seed, static_cast<uint32_t>(t), spec);
+    engine_->load(t, spec.numel(), weights.at(t).data(), dense ? nullptr : scores.data(),
+                  topk_keep_count(spec.numel(), dense ? 1.0 : config.k));
+    std::vector<float>().swap(weights[t]);  // the engine holds its own copy
   }
-  optimizer_ = std::make_unique<Optimizer>(config.optimizer, sizes);
-  if (!exec_) {
-    ExecutorConfig ec;
-    ec.max_batch = config.batch_size;
-    ec.label_smoothing = static_cast<float>(config.label_smoothing);
-    exec_ = executor_cpu_create(net_, ec);
-  }
-  for (size_t t = 0; t < layers; ++t) refresh_weights(t);
+  engine_->refresh();
 }
 
 Trainer::~Trainer() = default;
 
 bool Trainer::finished() const { return epoch_ >= config_.schedule.epochs; }
 
-// Recompute tensor t's mask from its scores and hand w * mask to the executor.
-void Trainer::refresh_weights(size_t t) {
-  const TensorSpec& spec = net_.tensors[t];
-  const int64_t n = spec.numel();
-  uint8_t* mask = masks_[t].data();
-  if (!scores_[t].empty())
-    topk_mask(scores_[t].data(), n, topk_keep_count(n, layer_k_[t]), mask, topk_scratch_);
-  work_.resize(static_cast<size_t>(n));
-  const float* w = weights_[t].data();
-  float* eff = work_.data();
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) eff[i] = mask[i] ? w[i] : 0.0f;
-  exec_->set_weights(t, eff);
-}
-
-void Trainer::step(const Batch& batch, double lr) {
-  const BatchStats s = exec_->forward(batch.images, batch.labels, batch.n, /*training=*/true);
-  if (!std::isfinite(s.loss_sum))
-    throw DivergenceError("", "training diverged: the loss is not finite at epoch " +
-                                  std::to_string(epoch_ + 1) + ", batch " +
-                                  std::to_string(batch_ + 1));
+// Adds the executor's statistics of the batches queued since the last take.
+void Trainer::stats_take() {
+  const BatchStats s = exec_->stats_take();
   loss_sum_ += s.loss_sum;
   correct_ += s.correct1;
-  seen_ += batch.n;
-  std::vector<float*> grads(grads_.size(), nullptr);
-  for (size_t t = 0; t < grads_.size(); ++t)
-    if (!scores_[t].empty()) grads[t] = grads_[t].data();
-  exec_->backward(grads);
-  optimizer_->begin_step();
-  for (size_t t = 0; t < grads_.size(); ++t) {
-    if (scores_[t].empty()) continue;
-    // Straight-through: dL/ds = dL/dw_eff * w * sign(s) (sign(0) = 0, as |s|' in PyTorch).
-    float* g = grads_[t].data();
-    const float* w = weights_[t].data();
-    const float* sc = scores_[t].data();
-    const int64_t n = static_cast<int64_t>(grads_[t].size());
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const float sign = static_cast<float>((sc[i] > 0.0f) - (sc[i] < 0.0f));
-      g[i] = g[i] * w[i] * sign;
-    }
-    optimizer_->update(t, scores_[t].data(), g, lr);
-    refresh_weights(t);
-  }
+  seen_ += queued_;
+  queued_ = 0;
+  if (!std::isfinite(loss_sum_))
+    throw DivergenceError("", "training diverged: the loss is not finite at epoch " +
+                                  std::to_string(epoch_ + 1) + ", batch " + std::to_string(batch_));
 }
 
 EpochReport Trainer::finish_epoch(double lr, double seconds, double train_seconds,
@@ -211,18 +178,23 @@ void Trainer::run(const TrainHooks& hooks) {
       const auto step_start = std::chrono::steady_clock::now();
       if (!loader.next(b)) break;
       lr = schedule_lr(config_.schedule, epoch_, batch_, batches);
-      step(b, lr);
+      exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
+      engine_->step(lr);
       ++batch_;
+      queued_ += b.n;
       trained += b.n;
+      const bool stop = hooks.stop && hooks.stop->load();
+      const bool take = batch_ % exec_->stats_interval() == 0 || batch_ == batches || stop;
+      if (take) stats_take();
       train_seconds += seconds_since(step_start);
-      if (hooks.on_step) {
+      if (take && hooks.on_step) {
         StepReport s{epoch_ + 1, batch_, batches, loss_sum_ / static_cast<double>(seen_),
                      static_cast<double>(correct_) / static_cast<double>(seen_),
                      static_cast<double>(trained) / train_seconds,
                      train_seconds / static_cast<double>(trained) * static_cast<double>(b.n)};
         hooks.on_step(s);
       }
-      if (hooks.stop && hooks.stop->load() && batch_ < batches) {
+      if (stop && batch_ < batches) {
         stopped_ = true;
         if (!hooks.checkpoint_path.empty()) write_checkpoint(hooks.checkpoint_path);
         return;
@@ -249,8 +221,12 @@ Mask Trainer::mask() const {
   Mask m;
   m.recipe = recipe_;
   m.k = config_.k;
-  for (size_t t = 0; t < net_.tensors.size(); ++t)
-    m.layers.push_back(layer_mask_make(net_.tensors[t], layer_k_[t], masks_[t].data()));
+  std::vector<uint8_t> bytes;
+  for (size_t t = 0; t < net_.tensors.size(); ++t) {
+    bytes.resize(static_cast<size_t>(net_.tensors[t].numel()));
+    engine_->mask(t, bytes.data());
+    m.layers.push_back(layer_mask_make(net_.tensors[t], dense_[t] ? 1.0 : config_.k, bytes.data()));
+  }
   for (const NamedArray& a : exec_->running_stats()) {
     Tensor t;
     t.info.name = a.name;
@@ -278,8 +254,10 @@ void Trainer::write_scores(const std::string& path) const {
 void Trainer::write_scores(OutputFile& out) const {
   // Layers kept dense have no scores: written as zeros.
   std::vector<std::vector<float>> scores;
-  for (size_t t = 0; t < scores_.size(); ++t)
-    scores.push_back(scores_[t].empty() ? std::vector<float>(weights_[t].size(), 0.0f) : scores_[t]);
+  for (size_t t = 0; t < net_.tensors.size(); ++t) {
+    scores.emplace_back(static_cast<size_t>(net_.tensors[t].numel()), 0.0f);
+    if (!dense_[t]) engine_->scores(t, scores.back().data());
+  }
   scores_write(out, recipe_, scores, train_config_metadata(config_));
 }
 
@@ -287,7 +265,7 @@ void Trainer::write_checkpoint(const std::string& path) const {
   Metadata extra = train_config_metadata(config_);
   extra["popup.checkpoint.epoch"] = std::to_string(epoch_);
   extra["popup.checkpoint.batch"] = std::to_string(batch_);
-  extra["popup.checkpoint.steps"] = std::to_string(optimizer_->steps());
+  extra["popup.checkpoint.steps"] = std::to_string(engine_->steps());
   extra["popup.checkpoint.loss_sum"] = double_exact(loss_sum_);
   extra["popup.checkpoint.correct"] = std::to_string(correct_);
   extra["popup.checkpoint.seen"] = std::to_string(seen_);
@@ -299,13 +277,19 @@ void Trainer::write_checkpoint(const std::string& path) const {
   extra["popup.checkpoint.last_test_loss"] = double_exact(last_.test_loss);
   extra["popup.checkpoint.last_test_acc"] = double_exact(last_.test_acc);
   std::vector<TensorRef> refs;
-  for (size_t t = 0; t < scores_.size(); ++t) {
-    if (scores_[t].empty()) continue;
+  std::vector<std::vector<float>> arrays;  // host copies; reserved so that pointers stay put
+  arrays.reserve(net_.tensors.size() * (1 + engine_->state_names().size()));
+  for (size_t t = 0; t < net_.tensors.size(); ++t) {
+    if (dense_[t]) continue;
     const TensorSpec& spec = net_.tensors[t];
-    refs.push_back({"scores." + spec.name, Dtype::F32, spec.shape, scores_[t].data()});
-    for (const std::string& name : optimizer_->state_names())
-      refs.push_back({name + "." + spec.name, Dtype::F32, spec.shape,
-                      std::as_const(*optimizer_).state(name, t).data()});
+    arrays.emplace_back(static_cast<size_t>(spec.numel()));
+    engine_->scores(t, arrays.back().data());
+    refs.push_back({"scores." + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
+    for (const std::string& name : engine_->state_names()) {
+      arrays.emplace_back(static_cast<size_t>(spec.numel()));
+      engine_->state(name, t, arrays.back().data());
+      refs.push_back({name + "." + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
+    }
   }
   const std::vector<NamedArray> stats = exec_->running_stats();
   for (const NamedArray& a : stats)
@@ -327,7 +311,7 @@ void Trainer::resume(const PopupFile& f) {
   }
   epoch_ = meta_int(f.metadata, "popup.checkpoint.epoch", f.path);
   batch_ = meta_int(f.metadata, "popup.checkpoint.batch", f.path);
-  optimizer_->set_steps(meta_int(f.metadata, "popup.checkpoint.steps", f.path));
+  engine_->set_steps(meta_int(f.metadata, "popup.checkpoint.steps", f.path));
   loss_sum_ = double_from_exact(meta_text(f.metadata, "popup.checkpoint.loss_sum", f.path),
                                 "popup.checkpoint.loss_sum", f.path);
   correct_ = meta_int(f.metadata, "popup.checkpoint.correct", f.path);
@@ -358,19 +342,20 @@ void Trainer::resume(const PopupFile& f) {
       }
     throw FormatError(f.path, "checkpoint lacks tensor " + name);
   };
-  for (size_t t = 0; t < scores_.size(); ++t) {
-    if (scores_[t].empty()) continue;
+  for (size_t t = 0; t < net_.tensors.size(); ++t) {
+    if (dense_[t]) continue;
     const std::string& name = net_.tensors[t].name;
-    scores_[t] = find("scores." + name, scores_[t].size());
-    for (const std::string& state : optimizer_->state_names())
-      optimizer_->state(state, t) = find(state + "." + name, scores_[t].size());
+    const size_t numel = static_cast<size_t>(net_.tensors[t].numel());
+    engine_->set_scores(t, find("scores." + name, numel).data());
+    for (const std::string& state : engine_->state_names())
+      engine_->set_state(state, t, find(state + "." + name, numel).data());
   }
   for (NamedArray a : exec_->running_stats()) {
     a.values = find("bn." + a.name, a.values.size());
     stats.push_back(std::move(a));
   }
   exec_->set_running_stats(stats);
-  for (size_t t = 0; t < scores_.size(); ++t) refresh_weights(t);
+  engine_->refresh();
 }
 
 }  // namespace popup

@@ -18,6 +18,7 @@
 #include "optimizer.hpp"
 #include "popup_file.hpp"
 #include "schedule.hpp"
+#include "score_engine.hpp"
 
 namespace popup {
 
@@ -35,6 +36,9 @@ struct TrainConfig {
   int64_t limit_train = 0;         // recorded: only the first N training / test images (0: all)
   int64_t limit_test = 0;
 };
+
+// The executor a Trainer needs for this configuration (max_batch = batch size, smoothing).
+ExecutorConfig trainer_executor_config(const TrainConfig& config);
 
 // Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint
 // resumes only under the same keys).
@@ -91,26 +95,20 @@ class Trainer {
   const EpochReport& last_epoch() const { return last_; }
 
  private:
-  void refresh_weights(size_t t);
-  void step(const Batch& batch, double lr);
+  void stats_take();
   EpochReport finish_epoch(double lr, double seconds, double train_seconds, int64_t trained);
 
   Recipe recipe_;
   TrainConfig config_;
   const Dataset& data_;
   Network net_;
-  std::vector<std::vector<float>> weights_;  // frozen
-  std::vector<std::vector<float>> scores_;   // empty for dense layers
-  std::vector<std::vector<uint8_t>> masks_;
-  std::vector<double> layer_k_;
+  std::vector<bool> dense_;  // layers whose mask keeps every weight (no scores)
   std::unique_ptr<Executor> exec_;
-  std::unique_ptr<Optimizer> optimizer_;
-  std::vector<std::vector<float>> grads_;
-  std::vector<float> work_;            // w_eff / score gradient
-  std::vector<uint64_t> topk_scratch_;
+  std::unique_ptr<ScoreEngine> engine_;  // frozen weights, scores, masks, optimiser state
   int64_t epoch_ = 0, batch_ = 0;     // position: next batch to train
   double loss_sum_ = 0;
-  int64_t correct_ = 0, seen_ = 0;    // this epoch so far
+  int64_t correct_ = 0, seen_ = 0;    // this epoch so far, as far as statistics were taken
+  int64_t queued_ = 0;                // images trained whose statistics were not taken yet
   bool stopped_ = false;
   EpochReport last_;
 };

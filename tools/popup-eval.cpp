@@ -16,7 +16,8 @@
 namespace {
 
 struct Options {
-  std::string input = "-", weights, data, split = "test", device = "cpu";
+  std::string input = "-", weights, data, split = "test", device = "auto";
+  popup::DeviceChoice device_choice;
   int64_t batch_size = 0, limit = 0;
   int threads = 0;
   bool json = false;
@@ -53,7 +54,8 @@ void run(const Options& o) {
   popup::ExecutorConfig config;
   config.max_batch = batch;
   config.train = false;
-  std::unique_ptr<popup::Executor> exec = popup::executor_cpu_create(net, config);
+  std::unique_ptr<popup::Executor> exec =
+      popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
   if (file.kind == popup::FileKind::mask) {
     const popup::Mask mask = popup::mask_from_file(std::move(file));
     popup::mask_apply(mask, weights);
@@ -94,20 +96,17 @@ int main(int argc, char** argv) {
   app.add_option("--limit", o.limit, "Evaluate only the first N images");
   app.add_flag("--json", o.json, "One JSON object with per-class accuracy and the confusion matrix");
   app.add_option("--threads", o.threads, "CPU threads")->check(CLI::Range(1, 1024));
-  app.add_option("--device", o.device, "cpu (default), cuda or auto");
+  app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, cuda:N");
   return popup_tool::tool_main(
       app, argc, argv,
       [&] {
         if (o.split != "test" && o.split != "train")
           throw popup_tool::UsageError("--split must be test or train");
-        if (o.device == "cuda")
-          throw popup_tool::UsageError("--device cuda: the GPU backend is not available in this build yet");
-        if (o.device != "cpu" && o.device != "auto")
-          throw popup_tool::UsageError("--device must be cpu, cuda or auto");
+        o.device_choice = popup::device_parse(o.device);
+        o.device_choice.quiet_fallback = app.count("--device") == 0;
+        popup_tool::device_check(o.device_choice);
         if (!o.data.empty() && !popup::dataset_name_known(o.data))
           throw popup::InvalidArgument("--data", "unknown data set '" + o.data + "'");
-        if (o.device == "auto")
-          std::fprintf(stderr, "popup-eval: no GPU backend in this build; using the CPU\n");
         if (o.threads > 0) omp_set_num_threads(o.threads);
       },
       [&] { run(o); });

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dataset_info.hpp"
+#include "device.hpp"
 #include "popup_file.hpp"
 #include "train_report.hpp"
 #include "trainer.hpp"
@@ -19,7 +20,8 @@ namespace {
 
 struct Options {
   std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume, log;
-  std::string optimizer = "sgd", schedule = "cosine", device = "cpu", seed_text = "0";
+  std::string optimizer = "sgd", schedule = "cosine", device = "auto", seed_text = "0";
+  popup::DeviceChoice device_choice;
   popup::TrainConfig train;
   double lr = 0.1;
   int64_t epochs = 20, checkpoint_every = 0;
@@ -36,10 +38,9 @@ extern "C" void on_interrupt(int) {
 
 void options_check(Options& o, const CLI::App& app) {
   using popup_tool::UsageError;
-  if (o.device == "cuda")
-    throw UsageError("--device cuda: the GPU backend is not available in this build yet");
-  if (o.device != "cpu" && o.device != "auto")
-    throw UsageError("--device must be cpu, cuda or auto, got '" + o.device + "'");
+  o.device_choice = popup::device_parse(o.device);
+  o.device_choice.quiet_fallback = app.count("--device") == 0;
+  popup_tool::device_check(o.device_choice);
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.train.k));
   if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
@@ -64,8 +65,6 @@ void options_check(Options& o, const CLI::App& app) {
     throw popup::InvalidArgument("--data", "unknown data set '" + o.data +
                                                "' (known: fashion-mnist, mnist:DIR, idx:DIR, "
                                                "cifar10:DIR, cifar100:DIR, png:DIR)");
-  if (o.device == "auto")
-    std::fprintf(stderr, "popup-train: no GPU backend in this build; using the CPU\n");
   if ((o.output == "-") && isatty(STDOUT_FILENO))
     throw UsageError("refusing to write the mask to a terminal (give -o FILE or redirect stdout)");
   if (o.threads > 0) omp_set_num_threads(o.threads);
@@ -88,7 +87,10 @@ void train(const Options& o) {
   data_options.train_limit = o.train.limit_train;
   data_options.test_limit = o.train.limit_test;
   const popup::Dataset data = popup::dataset_load(o.data, data_options);
-  popup::Trainer trainer(recipe, std::move(weights), data, o.train);
+  const popup::Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
+  popup::Trainer trainer(recipe, std::move(weights), data, o.train,
+                         popup_tool::executor_for(net, popup::trainer_executor_config(o.train),
+                                                  o.device_choice, "popup-train"));
   if (!o.resume.empty()) trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
 
   popup::ProgressPrinter progress(stderr, isatty(STDERR_FILENO));
@@ -182,6 +184,7 @@ int main(int argc, char** argv) {
       ->group("Checkpoints");
   app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or all)")
       ->check(CLI::Range(1, 1024))->group("Device");
-  app.add_option("--device", o.device, "cpu (default), cuda or auto")->group("Device");
+  app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, "
+                 "cuda:N")->group("Device");
   return popup_tool::tool_main(app, argc, argv, [&] { options_check(o, app); }, [&] { train(o); });
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "device.hpp"
 #include "error.hpp"
 #include "io.hpp"
 #include "version.hpp"
@@ -76,6 +77,25 @@ inline int tool_main(CLI::App& app, int argc, char** argv, const std::function<v
   if (std::fflush(stdout) != 0 || std::ferror(stdout))
     return report("-: write error on standard output", kExitError);
   return kExitOk;
+}
+
+// --device cuda fails before any work when there is no device (exit 1: the machine, not the
+// command line, is at fault).
+inline void device_check(const popup::DeviceChoice& device) {
+  std::string why;
+  if (device.kind == popup::DeviceChoice::cuda && popup::cuda_device_count(why) == 0)
+    throw popup::Error("", "--device cuda: " + why);
+}
+
+// The executor of --device, saying on stderr (one line) when auto fell back to the CPU.
+inline std::unique_ptr<popup::Executor> executor_for(const popup::Network& net,
+                                                     const popup::ExecutorConfig& config,
+                                                     const popup::DeviceChoice& device,
+                                                     const std::string& tool) {
+  std::string note;
+  std::unique_ptr<popup::Executor> exec = popup::executor_create(net, config, device, note);
+  if (!note.empty()) std::fprintf(stderr, "%s: %s\n", tool.c_str(), note.c_str());
+  return exec;
 }
 
 // Standard set-up: --version flag, a footer pointing at the man page, options grouped.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cpu/dnnl_plan.hpp"
-#include "cpu/network_graph.hpp"
+#include "network_graph.hpp"
 
 namespace popup {
 

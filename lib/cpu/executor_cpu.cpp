@@ -11,8 +11,8 @@
 
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_plan.hpp"
-#include "cpu/network_graph.hpp"
-#include "cpu/softmax_cross_entropy.hpp"
+#include "network_graph.hpp"
+#include "softmax_cross_entropy.hpp"
 #include "error.hpp"
 #include "executor.hpp"
 

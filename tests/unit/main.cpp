@@ -12,11 +12,19 @@ namespace {
 
 namespace utf = boost::unit_test;
 
+// A case inside a skipped suite (a failed precondition) did not run, whatever its own
+// results say.
+bool suite_skipped(utf::test_unit_id id) {
+  for (; id != utf::INV_TEST_UNIT_ID; id = utf::framework::get<utf::test_suite>(id).p_parent_id)
+    if (utf::results_collector.results(id).p_skipped) return true;
+  return false;
+}
+
 struct CaseCounter : utf::test_tree_visitor {
   unsigned long passed = 0, failed = 0, skipped = 0;
   void visit(const utf::test_case& tc) override {
     const utf::test_results& r = utf::results_collector.results(tc.p_id);
-    if (r.p_skipped) ++skipped;
+    if (r.p_skipped || suite_skipped(tc.p_parent_id)) ++skipped;
     else if (r.passed()) ++passed;
     else ++failed;
   }

@@ -1,6 +1,6 @@
 // The structure of a Network as a backend plans it (see network_graph.hpp), and the checks
 // that the graph is one the backends can execute.
-#include "cpu/network_graph.hpp"
+#include "network_graph.hpp"
 
 #include <string>
 

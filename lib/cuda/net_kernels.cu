@@ -1,0 +1,294 @@
+// The CUDA executor's own kernels (see net_kernels.cuh): element-wise ops, pooling, the
+// BatchNorm running-statistics update and the softmax cross-entropy, each with its launcher.
+#include "cuda/net_kernels.cuh"
+
+#include <algorithm>
+#include <cfloat>
+
+#include "cuda/cuda_check.hpp"
+
+namespace popup {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
+constexpr int kWarp = 32;
+
+// Blocks for one thread per element, at least one (callers return early on empty work).
+int blocks_for(int64_t count) {
+  return static_cast<int>(std::min<int64_t>((count + kThreads - 1) / kThreads, kMaxBlocks));
+}
+
+void launch_check() { CUDA_CHECK(cudaGetLastError()); }
+
+// The first index of this thread and the grid-stride step.
+__device__ int64_t grid_start() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ int64_t grid_step() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+// Writes or adds a gradient contribution.
+__device__ void gradient_store(float* dx, int64_t k, float value, bool accumulate) {
+  dx[k] = accumulate ? dx[k] + value : value;
+}
+
+__global__ void relu_forward_kernel(const float* x, float* y, int64_t count) {
+  for (int64_t k = grid_start(); k < count; k += grid_step()) {
+    const float v = x[k];
+    y[k] = v < 0.f ? 0.f : v;
+  }
+}
+
+__global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, int64_t count,
+                                     bool accumulate) {
+  for (int64_t k = grid_start(); k < count; k += grid_step())
+    gradient_store(dx, k, y[k] > 0.f ? dy[k] : 0.f, accumulate);
+}
+
+__global__ void add_forward_kernel(const float* a, const float* b, float* y, int64_t count) {
+  for (int64_t k = grid_start(); k < count; k += grid_step()) y[k] = a[k] + b[k];
+}
+
+__global__ void gradient_pass_kernel(const float* dy, float* dx, int64_t count,
+                                     bool accumulate) {
+  for (int64_t k = grid_start(); k < count; k += grid_step())
+    gradient_store(dx, k, dy[k], accumulate);
+}
+
+// Offset (within its plane of width w) of the maximum of window (oy, ox): the first in
+// row-major order among equals, as the CPU reference picks it.
+__device__ int64_t window_argmax(const float* plane, int64_t w, int64_t oy, int64_t ox) {
+  int64_t best = 2 * oy * w + 2 * ox;
+  const int64_t candidates[3] = {best + 1, best + w, best + w + 1};
+  for (int64_t c : candidates)
+    if (plane[c] > plane[best]) best = c;
+  return best;
+}
+
+__global__ void maxpool2_forward_kernel(const float* x, float* y, int64_t planes, int64_t h,
+                                        int64_t w) {
+  const int64_t oh = h / 2, ow = w / 2, count = planes * oh * ow;
+  for (int64_t k = grid_start(); k < count; k += grid_step()) {
+    const int64_t p = k / (oh * ow), oy = k / ow % oh, ox = k % ow;
+    const float* plane = x + p * h * w;
+    y[k] = plane[window_argmax(plane, w, oy, ox)];
+  }
+}
+
+// One thread per input element: no two threads write the same gradient.
+__global__ void maxpool2_backward_kernel(const float* x, const float* dy, float* dx,
+                                         int64_t planes, int64_t h, int64_t w, bool accumulate) {
+  const int64_t oh = h / 2, ow = w / 2, count = planes * h * w;
+  for (int64_t k = grid_start(); k < count; k += grid_step()) {
+    const int64_t p = k / (h * w), iy = k / w % h, ix = k % w;
+    const int64_t oy = iy / 2, ox = ix / 2;
+    float value = 0.f;
+    if (oy < oh && ox < ow && window_argmax(x + p * h * w, w, oy, ox) == iy * w + ix)
+      value = dy[(p * oh + oy) * ow + ox];
+    gradient_store(dx, k, value, accumulate);
+  }
+}
+
+__global__ void global_avgpool_forward_kernel(const float* x, float* y, int64_t planes,
+                                              int64_t hw) {
+  for (int64_t p = grid_start(); p < planes; p += grid_step()) {
+    const float* plane = x + p * hw;
+    float sum = 0.f;
+    for (int64_t k = 0; k < hw; ++k) sum += plane[k];
+    y[p] = sum / static_cast<float>(hw);
+  }
+}
+
+__global__ void global_avgpool_backward_kernel(const float* dy, float* dx, int64_t planes,
+                                               int64_t hw, bool accumulate) {
+  const int64_t count = planes * hw;
+  for (int64_t k = grid_start(); k < count; k += grid_step())
+    gradient_store(dx, k, dy[k / hw] / static_cast<float>(hw), accumulate);
+}
+
+// The same float expression as the CPU executor, so that both round alike.
+__global__ void bn_running_update_kernel(const float* batch_mean, const float* batch_var,
+                                         float* running_mean, float* running_var,
+                                         int64_t channels, float momentum) {
+  for (int64_t c = grid_start(); c < channels; c += grid_step()) {
+    const float var = batch_var ? batch_var[c] : 0.f;
+    running_mean[c] = momentum * batch_mean[c] + (1 - momentum) * running_mean[c];
+    running_var[c] = momentum * var + (1 - momentum) * running_var[c];
+  }
+}
+
+__device__ double warp_sum(double v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ float warp_max(float v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+__device__ int warp_sum_int(int v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// One warp per example, in double like softmax_cross_entropy.cpp.
+__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels,
+                                             int64_t n, int64_t classes, double eps,
+                                             float* diff, LossExample* examples) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) +
+                      threadIdx.x / kWarp;
+  if (row >= n) return;  // the whole warp leaves together
+  const int lane = threadIdx.x % kWarp;
+  const float* z = logits + row * classes;
+  const int32_t y = labels[row];
+  const float z_label = z[y];
+  float local_max = -FLT_MAX;
+  for (int64_t c = lane; c < classes; c += kWarp) local_max = fmaxf(local_max, z[c]);
+  const double z_max = warp_max(local_max);
+  double sum_exp = 0, sum_z = 0;
+  int greater = 0;
+  for (int64_t c = lane; c < classes; c += kWarp) {
+    sum_exp += exp(z[c] - z_max);
+    sum_z += z[c];
+    greater += z[c] > z_label ? 1 : 0;
+  }
+  sum_exp = warp_sum(sum_exp);
+  sum_z = warp_sum(sum_z);
+  greater = warp_sum_int(greater);
+  const double log_sum = z_max + log(sum_exp);
+  if (lane == 0) {
+    const double nll = log_sum - z_label;
+    const double mean_nll = log_sum - sum_z / static_cast<double>(classes);
+    const int64_t top5 = classes < 5 ? classes : 5;
+    examples[row] = {(1 - eps) * nll + eps * mean_nll, greater < 1 ? 1 : 0,
+                     greater < top5 ? 1 : 0};
+  }
+  if (!diff) return;
+  for (int64_t c = lane; c < classes; c += kWarp) {
+    const double p = exp(z[c] - log_sum);
+    const double target = (c == y ? 1 - eps : 0) + eps / static_cast<double>(classes);
+    diff[row * classes + c] = static_cast<float>((p - target) / static_cast<double>(n));
+  }
+}
+
+// One block: per-thread sums over a fixed set of examples, then a fixed-order tree.
+__global__ void loss_totals_add_kernel(const LossExample* examples, int64_t n,
+                                       LossTotals* totals) {
+  __shared__ double loss[kThreads];
+  __shared__ unsigned long long top1[kThreads], top5[kThreads];
+  const int t = threadIdx.x;
+  loss[t] = 0;
+  top1[t] = top5[t] = 0;
+  for (int64_t i = t; i < n; i += kThreads) {
+    loss[t] += examples[i].loss;
+    top1[t] += static_cast<unsigned long long>(examples[i].correct1);
+    top5[t] += static_cast<unsigned long long>(examples[i].correct5);
+  }
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (t < half) {
+      loss[t] += loss[t + half];
+      top1[t] += top1[t + half];
+      top5[t] += top5[t + half];
+    }
+    __syncthreads();
+  }
+  if (t == 0) {
+    totals->loss_sum += loss[0];
+    totals->correct1 += top1[0];
+    totals->correct5 += top5[0];
+  }
+}
+
+}  // namespace
+
+void relu_forward(const float* x, float* y, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  relu_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, y, count);
+  launch_check();
+}
+
+void relu_backward(const float* y, const float* dy, float* dx, int64_t count, bool accumulate,
+                   cudaStream_t stream) {
+  if (count == 0) return;
+  relu_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(y, dy, dx, count, accumulate);
+  launch_check();
+}
+
+void add_forward(const float* a, const float* b, float* y, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  add_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(a, b, y, count);
+  launch_check();
+}
+
+void gradient_pass(const float* dy, float* dx, int64_t count, bool accumulate,
+                   cudaStream_t stream) {
+  if (count == 0) return;
+  gradient_pass_kernel<<<blocks_for(count), kThreads, 0, stream>>>(dy, dx, count, accumulate);
+  launch_check();
+}
+
+void maxpool2_forward(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
+                      cudaStream_t stream) {
+  const int64_t count = planes * (h / 2) * (w / 2);
+  if (count == 0) return;
+  maxpool2_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, y, planes, h, w);
+  launch_check();
+}
+
+void maxpool2_backward(const float* x, const float* dy, float* dx, int64_t planes, int64_t h,
+                       int64_t w, bool accumulate, cudaStream_t stream) {
+  const int64_t count = planes * h * w;
+  if (count == 0) return;
+  maxpool2_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, dy, dx, planes, h, w,
+                                                                       accumulate);
+  launch_check();
+}
+
+void global_avgpool_forward(const float* x, float* y, int64_t planes, int64_t hw,
+                            cudaStream_t stream) {
+  if (planes == 0) return;
+  global_avgpool_forward_kernel<<<blocks_for(planes), kThreads, 0, stream>>>(x, y, planes, hw);
+  launch_check();
+}
+
+void global_avgpool_backward(const float* dy, float* dx, int64_t planes, int64_t hw,
+                             bool accumulate, cudaStream_t stream) {
+  const int64_t count = planes * hw;
+  if (count == 0) return;
+  global_avgpool_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(dy, dx, planes, hw,
+                                                                             accumulate);
+  launch_check();
+}
+
+void bn_running_update(const float* batch_mean, const float* batch_var, float* running_mean,
+                       float* running_var, int64_t channels, float momentum,
+                       cudaStream_t stream) {
+  if (channels == 0) return;
+  bn_running_update_kernel<<<blocks_for(channels), kThreads, 0, stream>>>(
+      batch_mean, batch_var, running_mean, running_var, channels, momentum);
+  launch_check();
+}
+
+void softmax_cross_entropy_rows(const float* logits, const int32_t* labels, int64_t n,
+                                int64_t classes, float label_smoothing, float* diff,
+                                LossExample* examples, cudaStream_t stream) {
+  if (n == 0) return;
+  constexpr int rows_per_block = kThreads / kWarp;
+  const auto blocks = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
+  softmax_cross_entropy_kernel<<<blocks, kThreads, 0, stream>>>(
+      logits, labels, n, classes, static_cast<double>(label_smoothing), diff, examples);
+  launch_check();
+}
+
+void loss_totals_add(const LossExample* examples, int64_t n, LossTotals* totals,
+                     cudaStream_t stream) {
+  loss_totals_add_kernel<<<1, kThreads, 0, stream>>>(examples, n, totals);
+  launch_check();
+}
+
+}  // namespace popup

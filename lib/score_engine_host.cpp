@@ -1,0 +1,178 @@
+// The reference score engine: host arrays, per-layer top-k by selection (topk.hpp), the
+// straight-through gradient and the optimiser (optimizer.hpp); w * mask goes to the executor
+// with Executor::set_weights and gradients come back with Executor::backward.
+#include <algorithm>
+#include <utility>
+
+#include "error.hpp"
+#include "executor.hpp"
+#include "score_engine.hpp"
+#include "topk.hpp"
+
+namespace popup {
+namespace {
+
+class ScoreEngineHost final : public ScoreEngine {
+ public:
+  ScoreEngineHost(Executor& exec, const OptimizerConfig& config) : exec_(exec), config_(config) {}
+
+  void load(size_t t, int64_t n, const float* weights, const float* scores,
+            int64_t keep) override;
+  void refresh() override;
+  void step(double lr) override;
+  void scores(size_t t, float* out) override;
+  void set_scores(size_t t, const float* in) override;
+  void mask(size_t t, uint8_t* out) override;
+  std::vector<std::string> state_names() const override;
+  void state(const std::string& name, size_t t, float* out) override;
+  void set_state(const std::string& name, size_t t, const float* in) override;
+  int64_t steps() const override { return steps_; }
+  void set_steps(int64_t steps) override;
+
+ private:
+  struct Layer {
+    std::vector<float> weights;  // frozen
+    std::vector<float> scores;   // empty: dense
+    std::vector<uint8_t> mask;
+    std::vector<float> grad;
+    int64_t keep = 0;
+  };
+  Layer& layer(size_t t);
+  Layer& scored(size_t t);
+  Optimizer& optimizer();
+  void refresh_layer(size_t t);
+
+  Executor& exec_;
+  OptimizerConfig config_;
+  std::vector<Layer> layers_;
+  std::unique_ptr<Optimizer> optimizer_;  // made at the first step or state access
+  int64_t steps_ = 0;
+  std::vector<float> work_;  // w_eff
+  std::vector<uint64_t> topk_scratch_;
+};
+
+void ScoreEngineHost::load(size_t t, int64_t n, const float* weights, const float* scores,
+                           int64_t keep) {
+  if (optimizer_ || t != layers_.size())
+    throw InvalidArgument("", "score engine: tensors are loaded once, in order, before training");
+  Layer l;
+  l.keep = keep;
+  l.weights.assign(weights, weights + n);
+  l.mask.assign(static_cast<size_t>(n), uint8_t{1});
+  if (scores) {
+    l.scores.assign(scores, scores + n);
+    l.grad.assign(static_cast<size_t>(n), 0.0f);
+  }
+  layers_.push_back(std::move(l));
+}
+
+ScoreEngineHost::Layer& ScoreEngineHost::layer(size_t t) {
+  if (t >= layers_.size()) throw InvalidArgument("", "score engine: no tensor " + std::to_string(t));
+  return layers_[t];
+}
+
+ScoreEngineHost::Layer& ScoreEngineHost::scored(size_t t) {
+  Layer& l = layer(t);
+  if (l.scores.empty())
+    throw InvalidArgument("", "score engine: tensor " + std::to_string(t) + " is dense");
+  return l;
+}
+
+Optimizer& ScoreEngineHost::optimizer() {
+  if (!optimizer_) {
+    std::vector<int64_t> sizes;
+    for (const Layer& l : layers_) sizes.push_back(static_cast<int64_t>(l.scores.size()));
+    optimizer_ = std::make_unique<Optimizer>(config_, sizes);
+    optimizer_->set_steps(steps_);
+  }
+  return *optimizer_;
+}
+
+void ScoreEngineHost::set_steps(int64_t steps) {
+  steps_ = steps;
+  if (optimizer_) optimizer_->set_steps(steps);
+}
+
+void ScoreEngineHost::refresh_layer(size_t t) {
+  Layer& l = layers_[t];
+  const int64_t n = static_cast<int64_t>(l.weights.size());
+  uint8_t* mask = l.mask.data();
+  if (!l.scores.empty()) topk_mask(l.scores.data(), n, l.keep, mask, topk_scratch_);
+  work_.resize(static_cast<size_t>(n));
+  const float* w = l.weights.data();
+  float* eff = work_.data();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) eff[i] = mask[i] ? w[i] : 0.0f;
+  exec_.set_weights(t, eff);
+}
+
+void ScoreEngineHost::refresh() {
+  for (size_t t = 0; t < layers_.size(); ++t) refresh_layer(t);
+}
+
+void ScoreEngineHost::step(double lr) {
+  std::vector<float*> grads(layers_.size(), nullptr);
+  for (size_t t = 0; t < layers_.size(); ++t)
+    if (!layers_[t].scores.empty()) grads[t] = layers_[t].grad.data();
+  exec_.backward(grads);
+  Optimizer& opt = optimizer();
+  opt.begin_step();
+  steps_ = opt.steps();
+  for (size_t t = 0; t < layers_.size(); ++t) {
+    Layer& l = layers_[t];
+    if (l.scores.empty()) continue;
+    // Straight-through: dL/ds = dL/dw_eff * w * sign(s) (sign(0) = 0, as |s|' in PyTorch).
+    float* g = l.grad.data();
+    const float* w = l.weights.data();
+    const float* s = l.scores.data();
+    const int64_t n = static_cast<int64_t>(l.grad.size());
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float sign = static_cast<float>((s[i] > 0.0f) - (s[i] < 0.0f));
+      g[i] = g[i] * w[i] * sign;
+    }
+    opt.update(t, l.scores.data(), g, lr);
+    refresh_layer(t);
+  }
+}
+
+void ScoreEngineHost::scores(size_t t, float* out) {
+  const Layer& l = scored(t);
+  std::copy(l.scores.begin(), l.scores.end(), out);
+}
+
+void ScoreEngineHost::set_scores(size_t t, const float* in) {
+  Layer& l = scored(t);
+  std::copy(in, in + l.scores.size(), l.scores.begin());
+}
+
+void ScoreEngineHost::mask(size_t t, uint8_t* out) {
+  const Layer& l = layer(t);
+  std::copy(l.mask.begin(), l.mask.end(), out);
+}
+
+std::vector<std::string> ScoreEngineHost::state_names() const {
+  if (config_.kind == OptimizerKind::sgd) return {"momentum"};
+  return {"adam_m", "adam_v"};
+}
+
+void ScoreEngineHost::state(const std::string& name, size_t t, float* out) {
+  scored(t);
+  const std::vector<float>& s = std::as_const(optimizer()).state(name, t);
+  std::copy(s.begin(), s.end(), out);
+}
+
+void ScoreEngineHost::set_state(const std::string& name, size_t t, const float* in) {
+  scored(t);
+  std::vector<float>& s = optimizer().state(name, t);
+  std::copy(in, in + s.size(), s.begin());
+}
+
+}  // namespace
+
+std::unique_ptr<ScoreEngine> score_engine_host_create(Executor& exec,
+                                                      const OptimizerConfig& config) {
+  return std::make_unique<ScoreEngineHost>(exec, config);
+}
+
+}  // namespace popup

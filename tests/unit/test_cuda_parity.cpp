@@ -1,0 +1,351 @@
+// CPU-vs-CUDA parity (DESIGN.md §7): every backend operation through small hand-built
+// networks, the score engine's masks and updates, and one whole training step of conv4 and
+// resnet18, each run on both backends with identical inputs. The CPU backend is the reference.
+// Without a CUDA device every case reports "skipped (no CUDA device)", never "passed".
+#include <boost/test/unit_test.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "device.hpp"
+#include "error.hpp"
+#include "executor.hpp"
+#include "test_networks.hpp"
+#include "topk.hpp"
+#include "weights_generate.hpp"
+
+using popup::Executor;
+using popup::ExecutorConfig;
+using popup::Network;
+using popup::ScoreEngine;
+using namespace test_networks;
+namespace utf = boost::unit_test;
+
+namespace {
+
+// ---- tolerances ----------------------------------------------------------------------------
+// Both backends compute in fp32 (unit roundoff 6e-8), but in different orders and with
+// different algorithms: oneDNN's blocked direct convolutions against whatever cuDNN finds
+// fastest among its deterministic algorithms (implicit GEMM, Winograd, FFT). Winograd and FFT
+// transforms lose a few more bits than direct sums (relative 1e-6 to 1e-5 of the tensor's
+// scale), so bounds are relative to the tensor's largest magnitude, with a tenfold margin.
+constexpr double logits_tol = 1e-4;  // |gpu - cpu| <= tol * max|cpu|, per element
+constexpr double loss_rtol = 1e-5;   // the loss is a mean over the batch: errors average out
+// Weight gradients are sums over the batch and all positions, after passing back through up to
+// 20 layers (BatchNorm's backward subtracts means: cancellation). Norm-wise bound for the bulk,
+// a looser per-element bound against isolated errors.
+constexpr double grad_norm_rtol = 1e-4, grad_elem_tol = 1e-3;
+constexpr double stats_tol = 1e-5;  // running statistics: a few roundings of batch moments
+// One optimiser step moves scores by lr * (gradient terms): the gradient's relative error
+// times the step size, small against the scores themselves.
+constexpr double scores_tol = 1e-5;
+// After one independent step on each backend, a weight may change sides only where its score
+// lies within the scores' difference of the threshold: a tiny fraction of a layer.
+constexpr double mask_flip_fraction = 1e-4;
+
+boost::test_tools::assertion_result cuda_device(utf::test_unit_id) {
+  std::string why;
+  const int devices = popup::cuda_device_count(why);
+  boost::test_tools::assertion_result r(devices > 0);
+  r.message() << "skipped (no CUDA device: " << why << ")";
+  return r;
+}
+
+std::unique_ptr<Executor> backend(const Network& net, bool cuda, int64_t max_batch,
+                                  float smoothing = 0, bool train = true) {
+  ExecutorConfig config;
+  config.max_batch = max_batch;
+  config.label_smoothing = smoothing;
+  config.train = train;
+  popup::DeviceChoice device;
+  device.kind = cuda ? popup::DeviceChoice::cuda : popup::DeviceChoice::cpu;
+  std::string note;
+  return popup::executor_create(net, config, device, note);
+}
+
+double max_abs(const float* v, size_t n) {
+  double m = 0;
+  for (size_t k = 0; k < n; ++k) m = std::max(m, std::fabs(static_cast<double>(v[k])));
+  return m;
+}
+
+// Every element within tol * max|want|; names the worst.
+void check_scaled(const std::string& what, const float* got, const float* want, size_t n, double tol) {
+  const double scale = max_abs(want, n);
+  double worst = 0;
+  size_t at = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const double d = std::fabs(static_cast<double>(got[k]) - want[k]);
+    if (!(d <= worst)) {
+      worst = d;
+      at = k;
+    }
+  }
+  std::ostringstream m;
+  m << what << ": largest difference " << worst << " at " << at << " (got " << got[at]
+    << ", CPU " << want[at] << "), bound " << tol * scale;
+  BOOST_CHECK_MESSAGE(worst <= tol * scale, m.str());
+}
+
+void check_gradient(const std::string& what, const std::vector<float>& got,
+                    const std::vector<float>& want) {
+  double diff = 0, norm = 0;
+  for (size_t k = 0; k < want.size(); ++k) {
+    diff += (static_cast<double>(got[k]) - want[k]) * (static_cast<double>(got[k]) - want[k]);
+    norm += static_cast<double>(want[k]) * want[k];
+  }
+  BOOST_CHECK_MESSAGE(norm > 0, what << ": the CPU gradient is zero; the test would prove nothing");
+  BOOST_CHECK_MESSAGE(std::sqrt(diff) <= grad_norm_rtol * std::sqrt(norm),
+                      what << ": relative L2 difference " << std::sqrt(diff / norm));
+  check_scaled(what, got.data(), want.data(), want.size(), grad_elem_tol);
+}
+
+// Top-1 counts agree except for examples whose two largest CPU logits are closer than the
+// logits' tolerance (there either backend may rank them either way).
+void check_correct(const std::string& what, int64_t got, int64_t want, const float* logits,
+                   int64_t n, int64_t classes) {
+  const double slack = logits_tol * max_abs(logits, static_cast<size_t>(n * classes));
+  int64_t ambiguous = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> row(logits + i * classes, logits + (i + 1) * classes);
+    std::sort(row.rbegin(), row.rend());
+    if (classes > 1 && row[0] - row[1] <= 2 * slack) ++ambiguous;
+  }
+  BOOST_CHECK_MESSAGE(std::llabs(got - want) <= ambiguous,
+                      what << ": top-1 " << got << " against the CPU's " << want << " ("
+                           << ambiguous << " near ties)");
+}
+
+// A training forward and backward, then an inference forward of a smaller batch, on both
+// backends: logits, loss, counts, every weight gradient, running statistics.
+void check_network(const std::string& what, const Network& net, int64_t batch, float smoothing) {
+  const Problem p(net, batch, 7);
+  std::unique_ptr<Executor> ex[2] = {backend(net, false, batch, smoothing),
+                                     backend(net, true, batch, smoothing)};
+  popup::BatchStats stats[2];
+  std::vector<float> logits[2];
+  std::vector<std::vector<float>> grads[2];
+  for (int b = 0; b < 2; ++b) {
+    for (size_t t = 0; t < net.tensors.size(); ++t) ex[b]->set_weights(t, p.weights[t].data());
+    stats[b] = ex[b]->forward(p.images.data(), p.labels.data(), batch, true);
+    logits[b].assign(ex[b]->logits(), ex[b]->logits() + batch * net.classes);
+    std::vector<float*> ptrs;
+    for (const auto& t : net.tensors) {
+      grads[b].emplace_back(static_cast<size_t>(t.numel()), 0.f);
+      ptrs.push_back(grads[b].back().data());
+    }
+    ex[b]->backward(ptrs);
+  }
+  check_scaled(what + " training logits", logits[1].data(), logits[0].data(), logits[0].size(),
+               logits_tol);
+  BOOST_CHECK_MESSAGE(std::fabs(stats[1].loss_sum - stats[0].loss_sum) <=
+                          loss_rtol * std::fabs(stats[0].loss_sum),
+                      what << ": loss " << stats[1].loss_sum << " against " << stats[0].loss_sum);
+  check_correct(what, stats[1].correct1, stats[0].correct1, logits[0].data(), batch, net.classes);
+  for (size_t t = 0; t < net.tensors.size(); ++t)
+    check_gradient(what + " gradient of " + net.tensors[t].name, grads[1][t], grads[0][t]);
+  const std::vector<popup::NamedArray> running[2] = {ex[0]->running_stats(), ex[1]->running_stats()};
+  BOOST_REQUIRE_EQUAL(running[0].size(), running[1].size());
+  for (size_t k = 0; k < running[0].size(); ++k)
+    check_scaled(what + " " + running[0][k].name, running[1][k].values.data(),
+                 running[0][k].values.data(), running[0][k].values.size(), stats_tol);
+  const int64_t small = std::max<int64_t>(1, batch / 2 - 1);
+  for (int b = 0; b < 2; ++b) {
+    ex[b]->forward(p.images.data(), p.labels.data(), small, false);
+    logits[b].assign(ex[b]->logits(), ex[b]->logits() + small * net.classes);
+  }
+  check_scaled(what + " inference logits", logits[1].data(), logits[0].data(), logits[0].size(),
+               logits_tol);
+}
+
+// Scores U(-1, 1) rounded to multiples of 1/64 (many ties, zeros), with a few NaN and
+// infinities: the hard cases of the tie-break.
+std::vector<float> tied_scores(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<float> s(static_cast<size_t>(n));
+  for (float& v : s) v = static_cast<float>(std::round(u(rng) * 64) / 64);
+  for (int64_t k = 0; k < n; k += 997) s[static_cast<size_t>(k)] = NAN;
+  for (int64_t k = 13; k < n; k += 1499) s[static_cast<size_t>(k)] = -INFINITY;
+  return s;
+}
+
+struct Run {
+  std::unique_ptr<Executor> exec;
+  std::unique_ptr<ScoreEngine> engine;
+};
+
+// Both backends with the same weights, scores and per-layer counts.
+void runs_load(Run (&runs)[2], const Network& net, const std::vector<std::vector<float>>& weights,
+               const std::vector<std::vector<float>>& scores, double k,
+               const popup::OptimizerConfig& opt, int64_t batch) {
+  for (int b = 0; b < 2; ++b) {
+    runs[b].exec = backend(net, b == 1, batch);
+    runs[b].engine = runs[b].exec->score_engine(opt);
+    for (size_t t = 0; t < net.tensors.size(); ++t) {
+      const int64_t n = net.tensors[t].numel();
+      const bool dense = t == 0;
+      runs[b].engine->load(t, n, weights[t].data(), dense ? nullptr : scores[t].data(),
+                           dense ? n : popup::topk_keep_count(n, k));
+    }
+    runs[b].engine->refresh();
+  }
+}
+
+std::vector<uint8_t> mask_of(ScoreEngine& e, const Network& net, size_t t) {
+  std::vector<uint8_t> m(static_cast<size_t>(net.tensors[t].numel()));
+  e.mask(t, m.data());
+  return m;
+}
+
+std::vector<float> scores_of(ScoreEngine& e, const Network& net, size_t t) {
+  std::vector<float> s(static_cast<size_t>(net.tensors[t].numel()));
+  e.scores(t, s.data());
+  return s;
+}
+
+void check_masks_identical(const std::string& what, Run (&runs)[2], const Network& net) {
+  for (size_t t = 0; t < net.tensors.size(); ++t) {
+    const std::vector<uint8_t> m0 = mask_of(*runs[0].engine, net, t), m1 = mask_of(*runs[1].engine, net, t);
+    const int64_t differ = std::inner_product(m0.begin(), m0.end(), m1.begin(), int64_t{0},
+                                              std::plus<>(), std::not_equal_to<>());
+    BOOST_CHECK_MESSAGE(differ == 0, what << " " << net.tensors[t].name << ": " << differ
+                                          << " mask bits differ from the CPU's");
+  }
+}
+
+// One training step of a registry network on both backends: loss, scores, masks.
+void check_training_step(const std::string& spec, const popup::InputShape& input, int64_t batch,
+                         const popup::OptimizerConfig& opt) {
+  const Network net = popup::arch_network(spec, input, 10);
+  std::vector<std::vector<float>> weights, scores;
+  for (size_t t = 0; t < net.tensors.size(); ++t) {
+    weights.emplace_back(static_cast<size_t>(net.tensors[t].numel()));
+    popup::weights_generate(popup::InitKind::signed_constant, 1.0, 1, static_cast<uint32_t>(t),
+                            net.tensors[t], weights.back().data());
+    std::vector<double> s = normal_values(weights.back().size(), 0.05, 100 + t);
+    scores.push_back(floats(s));
+  }
+  Run runs[2];
+  runs_load(runs, net, weights, scores, 0.5, opt, batch);
+  check_masks_identical(spec + " initial", runs, net);
+  const Problem data(net, batch, 11);  // its images and labels
+  popup::BatchStats stats[2];
+  for (int b = 0; b < 2; ++b) {
+    for (int step = 0; step < 2; ++step) {  // two steps: SGD's momentum starts at the second
+      runs[b].exec->forward_queue(data.images.data(), data.labels.data(), batch, true);
+      runs[b].engine->step(0.1);
+    }
+    stats[b] = runs[b].exec->stats_take();
+  }
+  BOOST_CHECK_MESSAGE(std::fabs(stats[1].loss_sum - stats[0].loss_sum) <=
+                          loss_rtol * std::fabs(stats[0].loss_sum),
+                      spec << ": loss " << stats[1].loss_sum << " against " << stats[0].loss_sum);
+  BOOST_CHECK_EQUAL(runs[0].engine->steps(), 2);
+  BOOST_CHECK_EQUAL(runs[1].engine->steps(), 2);
+  for (size_t t = 1; t < net.tensors.size(); ++t) {
+    const std::string name = spec + " " + net.tensors[t].name;
+    const std::vector<float> s0 = scores_of(*runs[0].engine, net, t), s1 = scores_of(*runs[1].engine, net, t);
+    check_scaled(name + " scores after two steps", s1.data(), s0.data(), s0.size(), scores_tol);
+    BOOST_CHECK_MESSAGE(s0 != scores[t], name << ": the steps did not move the scores");
+    const std::vector<uint8_t> m0 = mask_of(*runs[0].engine, net, t), m1 = mask_of(*runs[1].engine, net, t);
+    int64_t differ = 0;
+    for (size_t k = 0; k < m0.size(); ++k) differ += m0[k] != m1[k];
+    BOOST_CHECK_MESSAGE(static_cast<double>(differ) <= mask_flip_fraction * static_cast<double>(m0.size()),
+                        name << ": " << differ << " of " << m0.size() << " mask bits differ");
+    runs[1].engine->set_scores(t, s0.data());  // the same scores must give the same mask
+  }
+  runs[1].engine->refresh();
+  check_masks_identical(spec + " after the CPU's scores", runs, net);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cuda_parity, *utf::precondition(&cuda_device))
+
+BOOST_AUTO_TEST_CASE(conv_relu_maxpool_linear_match_cpu) {
+  check_network("plain network", plain_network(), 16, 0);
+}
+
+BOOST_AUTO_TEST_CASE(batchnorm_add_avgpool_shortcut_match_cpu) {
+  check_network("residual network", residual_network(), 16, 0);
+}
+
+BOOST_AUTO_TEST_CASE(flat_batchnorm_and_label_smoothing_match_cpu) {
+  check_network("flat network", flat_network(), 16, 0.1f);
+}
+
+BOOST_AUTO_TEST_CASE(small_odd_batch_matches_cpu) {
+  check_network("plain network, batch 3", plain_network(), 3, 0);
+}
+
+BOOST_AUTO_TEST_CASE(score_engine_masks_are_identical_with_ties_nan_and_infinities) {
+  const Network net = popup::arch_network("conv4", {1, 28, 28}, 10);
+  std::vector<std::vector<float>> weights, scores;
+  for (size_t t = 0; t < net.tensors.size(); ++t) {
+    weights.push_back(floats(normal_values(static_cast<size_t>(net.tensors[t].numel()), 0.1, t)));
+    scores.push_back(tied_scores(net.tensors[t].numel(), 50 + t));
+  }
+  for (const double k : {0.5, 0.1, 0.93, 1.0}) {
+    BOOST_TEST_CONTEXT("k " << k) {
+      Run runs[2];
+      runs_load(runs, net, weights, scores, k, popup::OptimizerConfig(), 8);
+      check_masks_identical("conv4", runs, net);
+      for (size_t t = 0; t < net.tensors.size(); ++t) {
+        const std::vector<uint8_t> m = mask_of(*runs[1].engine, net, t);
+        const int64_t n = net.tensors[t].numel();
+        const int64_t kept = std::count(m.begin(), m.end(), uint8_t{1});
+        BOOST_CHECK_EQUAL(kept, t == 0 ? n : popup::topk_keep_count(n, k));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(score_engine_state_round_trips) {
+  const Network net = plain_network();
+  const Problem p(net, 4, 3);
+  std::vector<std::vector<float>> scores;
+  for (const auto& w : p.weights) scores.push_back(tied_scores(static_cast<int64_t>(w.size()), 9));
+  popup::OptimizerConfig adam;
+  adam.kind = popup::OptimizerKind::adam;
+  Run runs[2];
+  runs_load(runs, net, p.weights, scores, 0.5, adam, 4);
+  ScoreEngine& gpu = *runs[1].engine;
+  BOOST_TEST((gpu.state_names() == std::vector<std::string>{"adam_m", "adam_v"}));
+  std::vector<float> in = floats(normal_values(p.weights[1].size(), 1, 5)), out(in.size());
+  gpu.set_state("adam_v", 1, in.data());
+  gpu.state("adam_v", 1, out.data());
+  BOOST_TEST(in == out);
+  gpu.set_steps(41);
+  BOOST_CHECK_EQUAL(gpu.steps(), 41);
+  BOOST_CHECK_THROW(gpu.scores(0, out.data()), popup::InvalidArgument);  // dense: no scores
+  BOOST_CHECK_THROW(gpu.state("momentum_v", 1, out.data()), popup::InvalidArgument);
+  BOOST_CHECK_THROW(gpu.mask(99, nullptr), popup::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_CASE(conv4_training_step_matches_cpu) {
+  popup::OptimizerConfig sgd;  // momentum 0.9, weight decay 1e-4: the paper's
+  check_training_step("conv4", {3, 32, 32}, 64, sgd);
+}
+
+BOOST_AUTO_TEST_CASE(conv4_adam_step_matches_cpu) {
+  popup::OptimizerConfig adam;
+  adam.kind = popup::OptimizerKind::adam;
+  check_training_step("conv4", {1, 28, 28}, 32, adam);
+}
+
+BOOST_AUTO_TEST_CASE(resnet18_training_step_matches_cpu) {
+  popup::OptimizerConfig sgd;
+  sgd.nesterov = true;
+  sgd.weight_decay = 5e-4;
+  check_training_step("resnet18", {3, 32, 32}, 32, sgd);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
