@@ -54,6 +54,7 @@ CUDA_STATUS = $(strip $(if $(filter 0,$(CUDA)),skipped (CUDA=0),$(if $(CUDA_WHY)
   nvcc $(NVCC) and cuDNN $(shell sed -nE 's/^.define CUDNN_(MAJOR|MINOR|PATCHLEVEL) +([0-9]+).*/\2/p' \
   $(CUDNN_INC)/cudnn_version.h 2>/dev/null | paste -sd.) in $(CUDNN_LIB))))
 PLUGIN     := $(BUILD)/lib/popup/libpopup-cuda.so
+# DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).
 # The library code the plugin runs itself, compiled again as position-independent code.
 PLUGIN_CPP := $(wildcard lib/cuda/*.cpp) lib/network_graph.cpp lib/softmax_cross_entropy.cpp \
               lib/score_engine_host.cpp lib/topk.cpp lib/optimizer.cpp
@@ -66,7 +67,7 @@ NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib -gencode arch=compute_80,code=sm_
               -Xcompiler -fPIC,-Wall,-Wextra,-Werror -MMD -MP
 PLUGIN_CXXFLAGS = $(POPUP_CXXFLAGS) -fPIC -isystem $(CUDA_INC) -isystem $(CUDNN_INC) -isystem $(CUBLAS_INC)
 PLUGIN_LIBS = -L$(CUDNN_LIB) -l:$(CUDNN_SO) -L$(CUBLAS_LIB) -l:$(CUBLAS_SO) $(subst $(comma), ,$(CUDART)) \
-              -ldl -lrt -lpthread -fopenmp -Wl,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
+              -ldl -lrt -lpthread -fopenmp -Wl,--disable-new-dtags,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
 comma := ,
 
 .PHONY: all config check demo install clean deps test-run bench gpu-check

@@ -58,23 +58,29 @@ Dataset dataset_load(const std::string& name, const DatasetOptions& options);
 // Throws MismatchError when the data's shape or class count differ from a recipe's.
 void dataset_check_shape(const Dataset& data, const InputShape& input, int64_t classes);
 
+struct AugmentDraw;
+
 // One batch, owned by the loader until the next call.
 struct Batch {
   int64_t n = 0;
-  const float* images = nullptr;   // [n, C, H, W]
+  const float* images = nullptr;       // [n, C, H, W]; null when the loader makes no images
   const int32_t* labels = nullptr;
+  const int64_t* examples = nullptr;   // the split's example at each position
+  const AugmentDraw* draws = nullptr;  // each one's crop and flip; null without augmentation
 };
 
 // Batches of one epoch over a split: order shuffled by the data stream of (seed, epoch) when
 // `shuffle`, augmentation from the same stream when `augment`; every example exactly once,
 // the last batch possibly smaller. The next batch is prepared on a separate thread while the
 // caller works on the current one. `first_batch` skips ahead (resuming mid-epoch). The exact
-// draws are in data/data_random.hpp. `split` must outlive the loader. Throws InvalidArgument
-// unless batch_size >= 1, 0 <= epoch < 2^29 and 0 <= first_batch <= batches().
+// draws are in data/data_random.hpp. `images` false: batches give examples, draws and labels
+// only, for a backend that holds the split itself (Executor::data_upload). `split` must
+// outlive the loader. Throws InvalidArgument unless batch_size >= 1, 0 <= epoch < 2^29 and
+// 0 <= first_batch <= batches().
 class BatchLoader {
  public:
   BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,
-              uint64_t seed, int64_t epoch, int64_t first_batch = 0);
+              uint64_t seed, int64_t epoch, int64_t first_batch = 0, bool images = true);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

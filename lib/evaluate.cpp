@@ -45,17 +45,22 @@ std::string eval_result_json(const EvalResult& r, int64_t classes, const std::st
   return s + "]}\n";
 }
 
-EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion) {
+EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
+                    int data) {
   EvalResult r;
   const auto start = std::chrono::steady_clock::now();
   const int64_t classes = split.classes;
   if (confusion) r.confusion.assign(static_cast<size_t>(classes * classes), 0);
-  BatchLoader loader(split, batch, /*shuffle=*/false, /*augment=*/false, 0, 0);
+  BatchLoader loader(split, batch, /*shuffle=*/false, /*augment=*/false, 0, 0, 0,
+                     /*images=*/data < 0);
   Batch b;
   while (loader.next(b)) {
     // Queued: a backend may run ahead; the sums are taken once at the end. The confusion
     // matrix needs each batch's logits.
-    exec.forward_queue(b.images, b.labels, b.n, /*training=*/false);
+    if (data >= 0)
+      exec.forward_queue_examples(data, b.examples, nullptr, b.n, /*training=*/false);
+    else
+      exec.forward_queue(b.images, b.labels, b.n, /*training=*/false);
     if (confusion) {
       const float* logits = exec.logits();
       for (int64_t i = 0; i < b.n; ++i) {

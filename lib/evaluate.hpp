@@ -32,6 +32,8 @@ std::string eval_result_json(const EvalResult& r, int64_t classes, const std::st
 // The executor must have been created with max_batch >= batch and hold the weights to test.
 // popup-train evaluates with its training batch size, and popup-eval defaults to the batch
 // size recorded in the mask, so both report the same accuracy to the last example.
-EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion);
+// `data`: the handle of `split` uploaded to the executor (Executor::data_upload), or -1.
+EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
+                    int data = -1);
 
 }  // namespace popup

@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "error.hpp"
 #include "network.hpp"
 #include "optimizer.hpp"
 #include "score_engine.hpp"
 
 namespace popup {
+
+struct DataSplit;
+struct AugmentDraw;
 
 struct ExecutorConfig {
   int64_t max_batch = 128;       // forward() takes 1 .. max_batch examples
@@ -64,6 +68,23 @@ class Executor {
     return s;
   }
   virtual int stats_interval() const { return 1; }
+
+  // Keep a split in the backend's own memory, so that batches are cut there by index rather
+  // than copied in each step: returns a handle, or -1 when the backend keeps no data (the CPU
+  // reads the loader's batches where they are) or the split does not fit. The split's shape
+  // must be the network's input.
+  virtual int data_upload(const DataSplit& split) {
+    static_cast<void>(split);
+    return -1;
+  }
+  // forward_queue() of the examples[0 .. n) of uploaded split `data`, each cropped and flipped
+  // as draws[k] (data/augment.hpp) unless draws is null.
+  virtual void forward_queue_examples(int data, const int64_t* examples, const AugmentDraw* draws,
+                                      int64_t n, bool training) {
+    static_cast<void>(examples), static_cast<void>(draws), static_cast<void>(n);
+    static_cast<void>(training);
+    throw InvalidArgument("", "no uploaded data split " + std::to_string(data));
+  }
 
   // After a training forward: the gradient of the MEAN loss over its n examples with respect
   // to each tensor's effective weights, row-major, into grads[t] (numel floats); a null

@@ -128,6 +128,10 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
     std::vector<float>().swap(weights[t]);  // the engine holds its own copy
   }
   engine_->refresh();
+  // Backends that can (the GPU) keep the data and cut batches themselves.
+  data_train_ = exec_->data_upload(data.train);
+  if (data.val.n > 0) data_val_ = exec_->data_upload(data.val);
+  data_test_ = exec_->data_upload(data.test);
 }
 
 Trainer::~Trainer() = default;
@@ -155,8 +159,9 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   r.train_loss = seen_ ? loss_sum_ / static_cast<double>(seen_) : 0;
   r.train_acc = seen_ ? static_cast<double>(correct_) / static_cast<double>(seen_) : 0;
   // Evaluation batches have the training batch size, as popup-eval's default for this mask.
-  if (data_.val.n > 0) r.val_acc = evaluate(*exec_, data_.val, config_.batch_size, false).top1;
-  const EvalResult test = evaluate(*exec_, data_.test, config_.batch_size, false);
+  if (data_.val.n > 0)
+    r.val_acc = evaluate(*exec_, data_.val, config_.batch_size, false, data_val_).top1;
+  const EvalResult test = evaluate(*exec_, data_.test, config_.batch_size, false, data_test_);
   r.test_acc = test.top1;
   r.test_loss = test.loss;
   r.images_per_second = train_seconds > 0 ? static_cast<double>(trained) / train_seconds : 0;
@@ -169,7 +174,7 @@ void Trainer::run(const TrainHooks& hooks) {
   while (!finished()) {
     const auto epoch_start = std::chrono::steady_clock::now();
     BatchLoader loader(data_.train, config_.batch_size, /*shuffle=*/true, data_.augment,
-                       config_.seed, epoch_, batch_);
+                       config_.seed, epoch_, batch_, /*images=*/data_train_ < 0);
     const int64_t batches = loader.batches();
     double lr = 0, train_seconds = 0;
     int64_t trained = 0;  // images trained by this process in this epoch (not by a resumed run)
@@ -178,7 +183,10 @@ void Trainer::run(const TrainHooks& hooks) {
       const auto step_start = std::chrono::steady_clock::now();
       if (!loader.next(b)) break;
       lr = schedule_lr(config_.schedule, epoch_, batch_, batches);
-      exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
+      if (data_train_ >= 0)
+        exec_->forward_queue_examples(data_train_, b.examples, b.draws, b.n, /*training=*/true);
+      else
+        exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
       engine_->step(lr);
       ++batch_;
       queued_ += b.n;

@@ -105,6 +105,7 @@ class Trainer {
   std::vector<bool> dense_;  // layers whose mask keeps every weight (no scores)
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<ScoreEngine> engine_;  // frozen weights, scores, masks, optimiser state
+  int data_train_ = -1, data_val_ = -1, data_test_ = -1;  // splits the executor holds, or -1
   int64_t epoch_ = 0, batch_ = 0;     // position: next batch to train
   double loss_sum_ = 0;
   int64_t correct_ = 0, seen_ = 0;    // this epoch so far, as far as statistics were taken

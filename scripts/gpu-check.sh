@@ -87,6 +87,11 @@ if [ ! -f "$BUILD/lib/popup/libpopup-cuda.so" ]; then
   exit 1
 fi
 bin=$BUILD/bin
+# cuDNN opens parts of itself at run time: where it is not in the linker's paths (NVIDIA's
+# Python wheels), it is found through these.
+for v in $(scripts/find-cuda.sh | grep -E '^(CUDNN|CUBLAS)_LIB='); do
+  export LD_LIBRARY_PATH="${v#*=}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
 
 # ---- 2. unit and parity tests -----------------------------------------------------------------
 section "Unit tests, CPU-vs-GPU parity included"

@@ -69,7 +69,8 @@ void run(const Options& o) {
   const popup::Dataset data = popup::dataset_load(data_name, data_options);
   popup::dataset_check_shape(data, net.input, net.classes);
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
-  const popup::EvalResult r = popup::evaluate(*exec, split, batch, /*confusion=*/o.json);
+  const popup::EvalResult r =
+      popup::evaluate(*exec, split, batch, /*confusion=*/o.json, exec->data_upload(split));
   if (o.json) {
     std::fputs(popup::eval_result_json(r, net.classes, o.input, data_name, o.split).c_str(), stdout);
   } else {

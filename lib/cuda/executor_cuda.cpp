@@ -20,6 +20,8 @@
 #include "cuda/device_buffer.hpp"
 #include "cuda/executor_cuda.hpp"
 #include "cuda/net_kernels.cuh"
+#include "data/augment.hpp"
+#include "dataset.hpp"
 #include "error.hpp"
 #include "network_graph.hpp"
 #include "softmax_cross_entropy.hpp"
@@ -148,12 +150,26 @@ struct BnArrays {
   static constexpr int count = 6;
 };
 
-// A pinned copy of one batch's images and labels; `copied` marks when the device has them.
+// A pinned copy of one batch's images and labels, or of the examples and draws that cut it
+// from a split held on the device; `copied` marks when the device has them.
 struct Staging {
   PinnedArray<float> images;
   PinnedArray<int32_t> labels;
+  PinnedArray<int64_t> examples;
+  PinnedArray<int32_t> draws;  // (dy, dx, flip) per example
   Event copied;
 };
+
+// A data split held on the device (data_upload).
+struct DeviceSplit {
+  int64_t n = 0;
+  DeviceArray<float> images, padding;
+  DeviceArray<int32_t> labels;
+};
+
+std::string shape_text(const InputShape& s) {
+  return std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w);
+}
 
 // Slots of the device loss totals.
 constexpr int kQueuedSlot = 0;  // forward_queue() .. stats_take()
@@ -179,6 +195,9 @@ class ExecutorCudaImpl final : public ExecutorCuda {
                      bool training) override;
   void forward_queue(const float* images, const int32_t* labels, int64_t n,
                      bool training) override;
+  int data_upload(const DataSplit& split) override;
+  void forward_queue_examples(int data, const int64_t* examples, const AugmentDraw* draws,
+                              int64_t n, bool training) override;
   BatchStats stats_take() override { return totals_take(kQueuedSlot); }
   int stats_interval() const override { return kStatsInterval; }
   void backward(const std::vector<float*>& grads) override;
@@ -227,6 +246,9 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   void forward_run(const float* images, const int32_t* labels, int64_t n, bool training,
                    int slot);
   void input_stage(const float* images, const int32_t* labels, int64_t n);
+  void examples_stage(const DeviceSplit& split, const int64_t* examples,
+                      const AugmentDraw* draws, int64_t n);
+  void forward_compute(const BatchPlan& p, bool training, int slot);
   void forward_op(int i, const BatchPlan& p, bool training);
   void conv_forward(int i, const BatchPlan& p);
   void linear_forward(int i, int64_t n);
@@ -272,6 +294,9 @@ class ExecutorCudaImpl final : public ExecutorCuda {
 
   DeviceArray<float> images_;
   DeviceArray<int32_t> labels_;
+  std::vector<DeviceSplit> splits_;   // data_upload
+  DeviceArray<int64_t> gather_examples_;
+  DeviceArray<int32_t> gather_draws_;
   std::array<Staging, 2> staging_;  // alternate, so that copying one batch in overlaps work
   int staging_next_ = 0;
 
@@ -422,9 +447,13 @@ void ExecutorCudaImpl::io_allocate() {
   const auto batch = static_cast<size_t>(config_.max_batch);
   images_.resize(batch * static_cast<size_t>(per_example(-1)));
   labels_.resize(batch);
+  gather_examples_.resize(batch);
+  gather_draws_.resize(3 * batch);
   for (Staging& s : staging_) {
     s.images.resize(images_.size());
     s.labels.resize(batch);
+    s.examples.resize(batch);
+    s.draws.resize(3 * batch);
     cudaEvent_t event = nullptr;
     CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
     s.copied.reset(event);
@@ -580,7 +609,7 @@ void ExecutorCudaImpl::forward_check(const int32_t* labels, int64_t n, bool trai
     if (!weights_set_[t])
       throw InvalidArgument("",
                             "forward before the weights of " + net_.tensors[t].name + " were set");
-  labels_check(labels, n, net_.classes);  // before anything changes
+  if (labels) labels_check(labels, n, net_.classes);  // before anything changes
 }
 
 BatchStats ExecutorCudaImpl::forward(const float* images, const int32_t* labels, int64_t n,
@@ -602,6 +631,12 @@ void ExecutorCudaImpl::forward_run(const float* images, const int32_t* labels, i
   last_training_ = false;
   const BatchPlan& p = plan_for(n);
   input_stage(images, labels, n);
+  forward_compute(p, training, slot);
+}
+
+// The network, the loss and its sums, on the batch in images_ and labels_.
+void ExecutorCudaImpl::forward_compute(const BatchPlan& p, bool training, int slot) {
+  const int64_t n = p.n;
   for (size_t i = 0; i < net_.ops.size(); ++i) forward_op(static_cast<int>(i), p, training);
   softmax_cross_entropy_rows(out_.back(), labels_.data(), n, net_.classes,
                              config_.label_smoothing, training ? diff_logits_.data() : nullptr,
@@ -609,6 +644,83 @@ void ExecutorCudaImpl::forward_run(const float* images, const int32_t* labels, i
   loss_totals_add(examples_.data(), n, totals_.data() + slot, stream_.get());
   last_ = &p;
   last_training_ = training;
+}
+
+// The split stays on the device when it fits beside what training needs: a tenth of the
+// card's memory, at least 1 GiB, is left for cuDNN's workspaces and other processes.
+int ExecutorCudaImpl::data_upload(const DataSplit& split) {
+  const InputShape& in = net_.input;
+  if (split.shape.c != in.c || split.shape.h != in.h || split.shape.w != in.w)
+    throw MismatchError("", "data of shape " + shape_text(split.shape) +
+                                " for a network whose input is " + shape_text(in));
+  if (split.n == 0) return -1;
+  labels_check(split.labels.data(), split.n, net_.classes);
+  const size_t bytes = split.images.size() * sizeof(float) + split.labels.size() * sizeof(int32_t);
+  size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  const size_t reserve = std::max<size_t>(total / 10, size_t{1} << 30);
+  if (free < reserve || bytes > free - reserve) return -1;
+  DeviceSplit d;
+  d.n = split.n;
+  d.images.resize(split.images.size());
+  d.labels.resize(split.labels.size());
+  std::vector<float> padding = split.padding;
+  padding.resize(static_cast<size_t>(in.c), 0.0f);
+  d.padding.resize(padding.size());
+  CUDA_CHECK(cudaMemcpyAsync(d.images.data(), split.images.data(), d.images.bytes(),
+                             cudaMemcpyHostToDevice, stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(d.labels.data(), split.labels.data(), d.labels.bytes(),
+                             cudaMemcpyHostToDevice, stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(d.padding.data(), padding.data(), d.padding.bytes(),
+                             cudaMemcpyHostToDevice, stream_.get()));
+  host_copies_wait();
+  splits_.push_back(std::move(d));
+  return static_cast<int>(splits_.size()) - 1;
+}
+
+void ExecutorCudaImpl::forward_queue_examples(int data, const int64_t* examples,
+                                              const AugmentDraw* draws, int64_t n,
+                                              bool training) {
+  if (data < 0 || static_cast<size_t>(data) >= splits_.size())
+    throw InvalidArgument("", "no uploaded data split " + std::to_string(data));
+  const DeviceSplit& split = splits_[static_cast<size_t>(data)];
+  forward_check(nullptr, n, training);  // the split's labels were checked when uploaded
+  for (int64_t k = 0; k < n; ++k)
+    if (examples[k] < 0 || examples[k] >= split.n)
+      throw InvalidArgument("", "example " + std::to_string(examples[k]) + " of a split of " +
+                                    std::to_string(split.n));
+  last_ = nullptr;
+  last_training_ = false;
+  const BatchPlan& p = plan_for(n);
+  examples_stage(split, examples, draws, n);
+  forward_compute(p, training, kQueuedSlot);
+}
+
+// Examples and draws -> pinned slot -> device, then the batch is cut on the device.
+void ExecutorCudaImpl::examples_stage(const DeviceSplit& split, const int64_t* examples,
+                                      const AugmentDraw* draws, int64_t n) {
+  Staging& s = staging_[static_cast<size_t>(staging_next_)];
+  staging_next_ ^= 1;
+  CUDA_CHECK(cudaEventSynchronize(s.copied.get()));
+  std::memcpy(s.examples.data(), examples, static_cast<size_t>(n) * sizeof(int64_t));
+  CUDA_CHECK(cudaMemcpyAsync(gather_examples_.data(), s.examples.data(),
+                             static_cast<size_t>(n) * sizeof(int64_t), cudaMemcpyHostToDevice,
+                             stream_.get()));
+  if (draws) {
+    for (int64_t k = 0; k < n; ++k) {
+      s.draws.data()[3 * k] = static_cast<int32_t>(draws[k].dy);
+      s.draws.data()[3 * k + 1] = static_cast<int32_t>(draws[k].dx);
+      s.draws.data()[3 * k + 2] = draws[k].flip ? 1 : 0;
+    }
+    CUDA_CHECK(cudaMemcpyAsync(gather_draws_.data(), s.draws.data(),
+                               static_cast<size_t>(3 * n) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, stream_.get()));
+  }
+  CUDA_CHECK(cudaEventRecord(s.copied.get(), stream_.get()));
+  const InputShape& in = net_.input;
+  examples_gather(split.images.data(), split.labels.data(), gather_examples_.data(),
+                  draws ? gather_draws_.data() : nullptr, split.padding.data(), n, in.c, in.h,
+                  in.w, kAugmentPad, images_.data(), labels_.data(), stream_.get());
 }
 
 // Host arrays -> pinned slot -> device, asynchronously. The slot's previous copy (two

@@ -32,6 +32,26 @@ __device__ void gradient_store(float* dx, int64_t k, float value, bool accumulat
   dx[k] = accumulate ? dx[k] + value : value;
 }
 
+__global__ void examples_gather_kernel(const float* images, const int32_t* labels,
+                                       const int64_t* examples, const int32_t* draws,
+                                       const float* padding, int64_t n, int64_t c, int64_t h,
+                                       int64_t w, int64_t pad, float* out, int32_t* out_labels) {
+  const int64_t size = c * h * w, count = n * size;
+  for (int64_t i = grid_start(); i < count; i += grid_step()) {
+    const int64_t k = i / size, r = i % size;
+    const int64_t ch = r / (h * w), y = (r / w) % h, x = r % w;
+    const float* plane = images + (examples[k] * c + ch) * h * w;
+    if (!draws) {
+      out[i] = plane[y * w + x];
+      continue;
+    }
+    const int32_t* d = draws + 3 * k;
+    const int64_t sy = y + d[0] - pad, sx = (d[2] ? w - 1 - x : x) + d[1] - pad;
+    out[i] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? plane[sy * w + sx] : padding[ch];
+  }
+  for (int64_t k = grid_start(); k < n; k += grid_step()) out_labels[k] = labels[examples[k]];
+}
+
 __global__ void relu_forward_kernel(const float* x, float* y, int64_t count) {
   for (int64_t k = grid_start(); k < count; k += grid_step()) {
     const float v = x[k];
@@ -205,6 +225,15 @@ __global__ void loss_totals_add_kernel(const LossExample* examples, int64_t n,
 }
 
 }  // namespace
+
+void examples_gather(const float* images, const int32_t* labels, const int64_t* examples,
+                     const int32_t* draws, const float* padding, int64_t n, int64_t c, int64_t h,
+                     int64_t w, int64_t pad, float* out, int32_t* out_labels, cudaStream_t stream) {
+  if (n == 0) return;
+  examples_gather_kernel<<<blocks_for(n * c * h * w), kThreads, 0, stream>>>(
+      images, labels, examples, draws, padding, n, c, h, w, pad, out, out_labels);
+  launch_check();
+}
 
 void relu_forward(const float* x, float* y, int64_t count, cudaStream_t stream) {
   if (count == 0) return;

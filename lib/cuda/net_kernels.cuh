@@ -22,6 +22,14 @@ struct LossExample {
   int32_t correct1, correct5;
 };
 
+// A batch cut from a split held on the device: out[k] = images[examples[k]] ([c, h, w] each),
+// cropped and flipped as draws[3k .. 3k+2] = (dy, dx, flip) when draws is not null, exactly as
+// data/augment.hpp: out(y, x) = padded(y + dy, x' + dx), x' = w-1-x when flipping, the image
+// padded by `pad` pixels of padding[c]. out_labels[k] = labels[examples[k]].
+void examples_gather(const float* images, const int32_t* labels, const int64_t* examples,
+                     const int32_t* draws, const float* padding, int64_t n, int64_t c, int64_t h,
+                     int64_t w, int64_t pad, float* out, int32_t* out_labels, cudaStream_t stream);
+
 // y = x where x >= 0 (NaN passes, as in PyTorch), else 0. In place when y == x.
 void relu_forward(const float* x, float* y, int64_t count, cudaStream_t stream);
 

@@ -18,7 +18,7 @@ namespace popup {
 struct BatchLoader::Impl {
   const DataSplit& split;
   int64_t batch_size = 0, batches = 0, first_batch = 0;
-  bool augment = false;
+  bool augment = false, make_images = true;
   uint64_t seed = 0;
   int64_t epoch = 0;
   std::vector<int64_t> order;  // example at each position of the epoch
@@ -26,6 +26,7 @@ struct BatchLoader::Impl {
 
   std::array<std::vector<float>, 2> images;
   std::array<std::vector<int32_t>, 2> labels;
+  std::array<std::vector<AugmentDraw>, 2> draws;
   std::array<int64_t, 2> counts{};
 
   // Batches are counted from first_batch. The worker fills batch `filled` into buffer
@@ -47,13 +48,15 @@ void BatchLoader::Impl::fill(int64_t batch, int buffer) {
   float* out = images[buffer].data();
   for (int64_t position = begin; position < end; ++position, out += size) {
     const int64_t example = order[position];
+    const size_t k = static_cast<size_t>(position - begin);
+    if (augment) draws[buffer][k] = augment_draw(seed, epoch, position, kAugmentPad);
+    labels[buffer][k] = split.labels[example];
+    if (!make_images) continue;
     const float* in = split.images.data() + example * size;
     if (augment)
-      augment_image(in, out, split.shape, padding.data(),
-                    augment_draw(seed, epoch, position, kAugmentPad));
+      augment_image(in, out, split.shape, padding.data(), draws[buffer][k]);
     else
       std::memcpy(out, in, static_cast<size_t>(size) * sizeof(float));
-    labels[buffer][position - begin] = split.labels[example];
   }
   counts[buffer] = end - begin;
 }
@@ -76,7 +79,7 @@ void BatchLoader::Impl::run() {
 }
 
 BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,
-                         uint64_t seed, int64_t epoch, int64_t first_batch)
+                         uint64_t seed, int64_t epoch, int64_t first_batch, bool images)
     : impl_(std::make_unique<Impl>(split)) {
   if (batch_size < 1)
     throw InvalidArgument("", "batch size " + std::to_string(batch_size) + " is below 1");
@@ -90,6 +93,7 @@ BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffl
                                   std::to_string(d.batches));
   d.first_batch = first_batch;
   d.augment = augment;
+  d.make_images = images;
   d.seed = seed;
   d.epoch = epoch;
   if (shuffle) {
@@ -102,9 +106,11 @@ BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffl
   d.padding.resize(static_cast<size_t>(split.shape.c), 0.0f);
   const int64_t capacity = std::min(batch_size, split.n);
   for (int buffer = 0; buffer < 2; ++buffer) {
-    d.images[buffer].resize(
-        static_cast<size_t>(capacity * split.shape.c * split.shape.h * split.shape.w));
+    if (images)
+      d.images[buffer].resize(
+          static_cast<size_t>(capacity * split.shape.c * split.shape.h * split.shape.w));
     d.labels[buffer].resize(static_cast<size_t>(capacity));
+    if (augment) d.draws[buffer].resize(static_cast<size_t>(capacity));
   }
   d.worker = std::thread([&d] { d.run(); });
 }
@@ -128,8 +134,10 @@ bool BatchLoader::next(Batch& batch) {
   const int buffer = static_cast<int>(d.handed % 2);
   ++d.handed;
   batch.n = d.counts[buffer];
-  batch.images = d.images[buffer].data();
+  batch.images = d.make_images ? d.images[buffer].data() : nullptr;
   batch.labels = d.labels[buffer].data();
+  batch.examples = d.order.data() + (d.first_batch + d.handed - 1) * d.batch_size;
+  batch.draws = d.augment ? d.draws[buffer].data() : nullptr;
   return true;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dataset.hpp"
 #include "device.hpp"
 #include "error.hpp"
 #include "executor.hpp"
@@ -284,6 +285,46 @@ BOOST_AUTO_TEST_CASE(flat_batchnorm_and_label_smoothing_match_cpu) {
 
 BOOST_AUTO_TEST_CASE(small_odd_batch_matches_cpu) {
   check_network("plain network, batch 3", plain_network(), 3, 0);
+}
+
+// A split held on the device and cut there by index, with the crop and flip of CIFAR
+// augmentation, gives the batches the loader builds on the host: the same logits, bit for bit.
+BOOST_AUTO_TEST_CASE(batches_cut_on_the_device_equal_the_loaders) {
+  const Network net = residual_network();  // 3x8x8 input, 10 classes
+  const Problem p(net, 16, 21);
+  popup::DataSplit split;
+  split.shape = net.input;
+  split.classes = net.classes;
+  split.n = 37;
+  split.images = floats(normal_values(static_cast<size_t>(split.n * 3 * 8 * 8), 1, 22));
+  for (int64_t i = 0; i < split.n; ++i) split.labels.push_back(static_cast<int32_t>(i % 10));
+  split.padding = {-0.5f, 0.25f, 1.5f};
+  std::unique_ptr<Executor> gpu = backend(net, true, 16);
+  for (size_t t = 0; t < net.tensors.size(); ++t) gpu->set_weights(t, p.weights[t].data());
+  const int data = gpu->data_upload(split);
+  BOOST_REQUIRE(data >= 0);
+  for (const bool augment : {false, true}) {
+    BOOST_TEST_CONTEXT("augment " << augment) {
+      popup::BatchLoader host(split, 16, true, augment, 4, 1);
+      popup::BatchLoader device(split, 16, true, augment, 4, 1, 0, /*images=*/false);
+      popup::Batch a, b;
+      double host_loss = 0;
+      while (host.next(a)) {
+        BOOST_REQUIRE(device.next(b));
+        host_loss += gpu->forward(a.images, a.labels, a.n, false).loss_sum;
+        const std::vector<float> want(gpu->logits(), gpu->logits() + a.n * net.classes);
+        gpu->forward_queue_examples(data, b.examples, b.draws, b.n, false);
+        const std::vector<float> got(gpu->logits(), gpu->logits() + b.n * net.classes);
+        BOOST_TEST(got == want, boost::test_tools::per_element());
+      }
+      BOOST_TEST(gpu->stats_take().loss_sum == host_loss);
+    }
+  }
+  BOOST_CHECK_THROW(gpu->forward_queue_examples(data + 1, nullptr, nullptr, 1, false),
+                    popup::InvalidArgument);
+  const int64_t outside = split.n;
+  BOOST_CHECK_THROW(gpu->forward_queue_examples(data, &outside, nullptr, 1, false),
+                    popup::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_CASE(score_engine_masks_are_identical_with_ties_nan_and_infinities) {

@@ -855,6 +855,51 @@ BOOST_AUTO_TEST_CASE(loader_batch_stays_valid_until_next_and_stops_cleanly) {
   BOOST_TEST(!loader.next(batch));
 }
 
+// What a backend holding the split (Executor::data_upload) receives instead of images: the
+// example at each position and its crop and flip. Applied to the split, they give exactly the
+// loader's own images; without images the loader hands out the same examples, draws, labels.
+BOOST_AUTO_TEST_CASE(loader_examples_and_draws_rebuild_its_images) {
+  DataSplit split;
+  split.shape = {2, 5, 6};
+  split.classes = 7;
+  split.n = 23;
+  split.padding = {-1.5f, 2.5f};
+  const int64_t size = 2 * 5 * 6;
+  for (int64_t i = 0; i < split.n * size; ++i) split.images.push_back(static_cast<float>(i % 101));
+  for (int64_t i = 0; i < split.n; ++i) split.labels.push_back(static_cast<int32_t>(i % 7));
+  for (const bool augment : {false, true}) {
+    BOOST_TEST_CONTEXT("augment " << augment) {
+      BatchLoader with(split, 5, true, augment, 3, 2, 1), without(split, 5, true, augment, 3, 2, 1, false);
+      Batch a, b;
+      int64_t batches = 0;
+      while (with.next(a)) {
+        BOOST_REQUIRE(without.next(b));
+        ++batches;
+        BOOST_REQUIRE(a.n == b.n);
+        BOOST_TEST(b.images == nullptr);
+        BOOST_TEST((a.draws != nullptr) == augment);
+        std::vector<float> rebuilt(static_cast<size_t>(size));
+        for (int64_t k = 0; k < a.n; ++k) {
+          BOOST_REQUIRE(a.examples[k] == b.examples[k]);
+          BOOST_REQUIRE(a.labels[k] == split.labels[static_cast<size_t>(a.examples[k])]);
+          BOOST_REQUIRE(b.labels[k] == a.labels[k]);
+          const float* in = split.images.data() + a.examples[k] * size;
+          if (augment) {
+            BOOST_REQUIRE(a.draws[k].dy == b.draws[k].dy && a.draws[k].dx == b.draws[k].dx &&
+                          a.draws[k].flip == b.draws[k].flip);
+            popup::augment_image(in, rebuilt.data(), split.shape, split.padding.data(), a.draws[k]);
+          } else {
+            std::copy(in, in + size, rebuilt.begin());
+          }
+          BOOST_REQUIRE(std::equal(rebuilt.begin(), rebuilt.end(), a.images + k * size));
+        }
+      }
+      BOOST_TEST(!without.next(b));
+      BOOST_TEST(batches == 4);  // 5 batches of up to 5, the first skipped
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(augmentation_crop_and_flip_by_hand) {
   // A 1x3x3 image 1..9, padding value -5.
   const std::vector<float> image{1, 2, 3, 4, 5, 6, 7, 8, 9};
