@@ -57,7 +57,15 @@ if [ -n "$missing" ] && ls .debs/*.deb >/dev/null 2>&1; then
   root=$top/$BUILD/sysroot
   note "unpacking .debs/ into $root for: $missing"
   mkdir -p "$root"
-  for deb in .debs/*.deb; do dpkg-deb -x "$deb" "$root" || fail "cannot unpack $deb"; done
+  for deb in .debs/*.deb; do
+    if command -v dpkg-deb >/dev/null; then
+      dpkg-deb -x "$deb" "$root"
+    else  # a .deb is an ar archive holding data.tar.{xz,zst,gz}; tar tells which by itself
+      member=$(ar t "$deb" | grep '^data\.tar') &&
+        ar p "$deb" "$member" >"$root/.data.tar" && tar -x -f "$root/.data.tar" -C "$root"
+    fi || fail "cannot unpack $deb"
+    rm -f "$root/.data.tar"
+  done
   multiarch=x86_64-linux-gnu
   export CPATH="$root/usr/include:$root/usr/include/$multiarch${CPATH:+:$CPATH}"
   export LIBRARY_PATH="$root/usr/lib/$multiarch:$root/usr/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
