@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "json.hpp"
 
 namespace popup {
 namespace {
@@ -57,7 +58,7 @@ std::string epoch_json(const EpochReport& e) {
   if (e.val_acc >= 0) s += ",\"val_acc\":" + json_number(e.val_acc);
   s += ",\"test_loss\":" + json_number(e.test_loss) + ",\"test_acc\":" + json_number(e.test_acc) +
        ",\"images_per_second\":" + json_number(e.images_per_second) +
-       ",\"seconds\":" + json_number(e.seconds) + "}";
+       ",\"seconds\":" + json_number(e.seconds) + ",\"device\":" + json_quote(e.device) + "}";
   return s;
 }
 

@@ -166,6 +166,7 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   r.test_loss = test.loss;
   r.images_per_second = train_seconds > 0 ? static_cast<double>(trained) / train_seconds : 0;
   r.seconds = seconds;
+  r.device = exec_->device_name();
   return r;
 }
 

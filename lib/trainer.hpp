@@ -53,6 +53,7 @@ struct EpochReport {
   double test_loss = 0, test_acc = 0;
   double images_per_second = 0;  // training images per second of this epoch
   double seconds = 0;            // wall time of the epoch, evaluation included
+  std::string device;            // what trained it: Executor::device_name()
 };
 
 struct StepReport {

@@ -145,9 +145,9 @@ def last(name):
     return json.loads(open(f"{out}/conv4-{name}.log").read().splitlines()[-1])
 gpu, cpu = last("gpu"), last("cpu")
 on_cpu = json.load(open(f"{out}/conv4-gpu-mask-on-cpu.json"))["top1"]
-print("| run | test accuracy | train images/s | wall time |\n|---|---|---|---|")
-print(f"| GPU | {100 * gpu['test_acc']:.2f}% | {gpu['images_per_second']:,.0f} | {t1 - t0:.1f} s |")
-print(f"| CPU | {100 * cpu['test_acc']:.2f}% | {cpu['images_per_second']:,.0f} | {t2 - t1:.1f} s |")
+print("| run | device | test accuracy | train images/s | wall time |\n|---|---|---|---|---|")
+print(f"| GPU | {gpu['device']} | {100 * gpu['test_acc']:.2f}% | {gpu['images_per_second']:,.0f} | {t1 - t0:.1f} s |")
+print(f"| CPU | {cpu['device']} | {100 * cpu['test_acc']:.2f}% | {cpu['images_per_second']:,.0f} | {t2 - t1:.1f} s |")
 print(f"\nThe GPU's mask evaluated on the CPU: {100 * on_cpu:.2f}%.")
 # Float rounding differs between the backends, so the runs part like two seeds would: conv4's
 # seed-to-seed spread after 4 epochs here is 0.5 points. 1 point is the bound.
