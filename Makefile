@@ -114,9 +114,10 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_CORE) -o $@
 
-$(BENCH_BIN): $(BUILD)/tests/bench/popup-bench.o $(LIB_A)
+BENCH_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tests/bench/*.cpp))
+$(BENCH_BIN): $(BENCH_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_CORE) -o $@
+	$(CXX) $(POPUP_CXXFLAGS) $(BENCH_OBJ) $(LIB_A) $(LDLIBS_CORE) -o $@
 
 $(BUILD)/tests/unit/%.o: POPUP_CXXFLAGS += -DBOOST_TEST_DYN_LINK
 $(TEST_BIN): $(TEST_OBJ) $(LIB_A)
@@ -132,6 +133,12 @@ check: deps
 
 test-run: all $(TEST_BIN)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run-all.sh
+
+# Throughput of the standard workloads beside the machine's measured fp32 limit (a few
+# minutes; never part of check). Compare two runs: scripts/bench-compare.py OLD.json NEW.json
+bench: all
+	$(BENCH_BIN) --json $(BUILD)/bench.json $(BENCH_ARGS)
+	@echo "bench: results in $(BUILD)/bench.json"
 
 # On a machine with an NVIDIA GPU and a CUDA toolkit: build, parity tests, conv4 on the GPU
 # against the CPU, benchmark against PyTorch; results in $(BUILD)/gpu-check/results.md.
@@ -154,5 +161,5 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/bench/popup-bench.d $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
 .SECONDARY:

@@ -16,6 +16,14 @@ namespace popup {
 
 class Executor;
 
+// Where a training step's parameter work goes, in seconds summed since the engine was made:
+// the executor's backward, the straight-through gradient with the optimiser update, the top-k
+// selection, and producing w * mask for the executor. Engines that run asynchronously (the
+// GPU) report zeros.
+struct StepProfile {
+  double backward = 0, optimizer = 0, topk = 0, masked_weights = 0;
+};
+
 class ScoreEngine {
  public:
   virtual ~ScoreEngine() = default;
@@ -44,6 +52,8 @@ class ScoreEngine {
   virtual void set_state(const std::string& name, size_t t, const float* in) = 0;
   virtual int64_t steps() const = 0;  // optimiser steps taken (Adam's bias correction)
   virtual void set_steps(int64_t steps) = 0;
+
+  virtual StepProfile profile() const { return StepProfile(); }
 };
 
 // The reference engine: host arrays, Executor::set_weights and Executor::backward.

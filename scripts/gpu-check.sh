@@ -166,10 +166,10 @@ EOF
 section "Training throughput, edge-popup k 0.5, SGD, 3x32x32 inputs (images/s, median)"
 note "benchmarks ($(elapsed) s so far)"
 archs=conv4,conv6,conv6:width=4,resnet18
-timeout 90 "$BUILD/tests/popup-bench" --device cuda --arch "$archs" --batch 128,256 --json "$out/popup.json" \
+timeout 90 "$BUILD/tests/popup-bench" --device cuda --arch "$archs" --batch 128,256 --steps 20 --no-peak --json "$out/popup.json" \
   >"$out/popup-bench.txt" 2>>"$log" || fail "popup-bench failed"
 # The same with TF32 tensor cores allowed, as PyTorch allows them for convolutions by default.
-POPUP_CUDA_TF32=1 timeout 90 "$BUILD/tests/popup-bench" --device cuda --arch "$archs" --batch 128,256 \
+POPUP_CUDA_TF32=1 timeout 90 "$BUILD/tests/popup-bench" --device cuda --arch "$archs" --batch 128,256 --steps 20 --no-peak \
   --json "$out/popup-tf32.json" >"$out/popup-bench-tf32.txt" 2>>"$log" || fail "popup-bench (TF32) failed"
 timeout 120 python3 scripts/pytorch-edgepopup-bench.py --device cuda --arch "$archs" --batch 128,256 \
   --json "$out/pytorch.json" >"$out/pytorch-bench.txt" 2>>"$log"
