@@ -18,10 +18,27 @@ namespace popup {
 struct DataSplit;
 struct AugmentDraw;
 
+// The number format inside the network's primitives. bf16 (CPU only): weights, activations
+// and their gradients in bfloat16, accumulation in fp32 as oneDNN does; the interface stays
+// fp32 (set_weights, logits, weight gradients, BatchNorm statistics), and so do the scores,
+// masks and optimiser outside the executor. Never the default.
+enum class Precision : int32_t { fp32, bf16 };
+
+// "fp32" or "bf16" (as --precision takes them).
+inline const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+
+// The inverse of precision_name; throws InvalidArgument("--precision", ...) for other text.
+inline Precision precision_parse(const std::string& text) {
+  if (text == "fp32") return Precision::fp32;
+  if (text == "bf16") return Precision::bf16;
+  throw InvalidArgument("--precision", "must be fp32 or bf16, got '" + text + "'");
+}
+
 struct ExecutorConfig {
   int64_t max_batch = 128;       // forward() takes 1 .. max_batch examples
   float label_smoothing = 0.0f;  // PyTorch's CrossEntropyLoss(label_smoothing=...)
   bool train = true;             // false: inference only (no backward buffers)
+  Precision precision = Precision::fp32;  // inside the primitives (bf16: CPU only)
 };
 
 // Sums over the examples of one forward.
@@ -117,7 +134,7 @@ std::unique_ptr<Executor> executor_cpu_create(const Network& net, const Executor
 // The CUDA backend lives in libpopup-cuda.so (lib/cuda/), loaded by device.hpp. Its entry
 // point, resolved with dlsym; it returns null and fills `error` when it cannot start.
 // The version changes whenever Executor, ScoreEngine or these structs change layout.
-constexpr int kCudaPluginAbi = 1;
+constexpr int kCudaPluginAbi = 2;
 extern "C" {
 using CudaPluginAbi = int();
 using CudaPluginCreate = Executor*(const Network* net, const ExecutorConfig* config, int device,

@@ -1,6 +1,7 @@
 // Optimisers for the scores (DESIGN.md §4), as PyTorch defines them: SGD with momentum
 // (no dampening, optional Nesterov) and weight decay added to the gradient; Adam with L2
-// weight decay. State per tensor, exported for checkpoints.
+// weight decay. State per tensor, exported for checkpoints. The element loops are parallel
+// (OpenMP); every element's update is independent, so thread count never changes a bit.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,11 @@ class Optimizer {
   // begin_step() once before the updates of one optimisation step.
   void begin_step() { ++steps_; }
   void update(size_t t, float* params, const float* grad, double lr);
+  // update() of edge-popup's scores from dL/dw_eff, with the straight-through gradient
+  // dL/ds = dL/dw_eff * w * sign(s) (sign(0) = 0) formed inside the same pass: the same float
+  // operations in the same order as forming it first and calling update(), so the same bits.
+  void update_straight_through(size_t t, float* scores, const float* grad_w,
+                               const float* weights, double lr);
 
   int64_t steps() const { return steps_; }
   // State for checkpoints: named arrays per tensor ("momentum", or "adam_m" and "adam_v").

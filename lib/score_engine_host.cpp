@@ -1,7 +1,12 @@
 // The reference score engine: host arrays, per-layer top-k by selection (topk.hpp), the
 // straight-through gradient and the optimiser (optimizer.hpp); w * mask goes to the executor
 // with Executor::set_weights and gradients come back with Executor::backward.
+// Per step and scored layer: one parallel pass forms the straight-through gradient and updates
+// the scores (Optimizer::update_straight_through), one finds the mask (TopkSelector, which
+// reuses the last step's threshold), one writes w * mask. No allocation after the first step.
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "error.hpp"
@@ -28,14 +33,16 @@ class ScoreEngineHost final : public ScoreEngine {
   void set_state(const std::string& name, size_t t, const float* in) override;
   int64_t steps() const override { return steps_; }
   void set_steps(int64_t steps) override;
+  StepProfile profile() const override { return profile_; }
 
  private:
   struct Layer {
     std::vector<float> weights;  // frozen
     std::vector<float> scores;   // empty: dense
     std::vector<uint8_t> mask;
-    std::vector<float> grad;
+    std::vector<float> grad;     // dL/dw_eff from the executor
     int64_t keep = 0;
+    TopkSelector selector;
   };
   Layer& layer(size_t t);
   Layer& scored(size_t t);
@@ -48,8 +55,21 @@ class ScoreEngineHost final : public ScoreEngine {
   std::unique_ptr<Optimizer> optimizer_;  // made at the first step or state access
   int64_t steps_ = 0;
   std::vector<float> work_;  // w_eff
-  std::vector<uint64_t> topk_scratch_;
+  std::vector<uint64_t> topk_scratch_;  // shared by the layers' selectors
+  std::vector<float*> grads_;           // Executor::backward's destinations
+  StepProfile profile_;
 };
+
+constexpr int64_t kParallelMin = 16384;  // smaller layers: one thread (no fork-join cost)
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point& start) {  // and restarts the clock
+  const Clock::time_point now = Clock::now();
+  const double s = std::chrono::duration<double>(now - start).count();
+  start = now;
+  return s;
+}
 
 void ScoreEngineHost::load(size_t t, int64_t n, const float* weights, const float* scores,
                            int64_t keep) {
@@ -97,13 +117,24 @@ void ScoreEngineHost::refresh_layer(size_t t) {
   Layer& l = layers_[t];
   const int64_t n = static_cast<int64_t>(l.weights.size());
   uint8_t* mask = l.mask.data();
-  if (!l.scores.empty()) topk_mask(l.scores.data(), n, l.keep, mask, topk_scratch_);
-  work_.resize(static_cast<size_t>(n));
+  Clock::time_point clock = Clock::now();
+  if (!l.scores.empty()) {
+    l.selector.select(l.scores.data(), n, l.keep, mask, topk_scratch_);
+    profile_.topk += seconds_since(clock);
+  }
+  if (work_.size() < static_cast<size_t>(n)) work_.resize(static_cast<size_t>(n));
+  // eff = mask ? w : +0.0f, as bits (w AND all-ones or zero): no branch, so it vectorises.
   const float* w = l.weights.data();
   float* eff = work_.data();
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) eff[i] = mask[i] ? w[i] : 0.0f;
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &w[i], sizeof bits);
+    bits &= 0u - uint32_t{mask[i]};
+    std::memcpy(&eff[i], &bits, sizeof bits);
+  }
   exec_.set_weights(t, eff);
+  profile_.masked_weights += seconds_since(clock);
 }
 
 void ScoreEngineHost::refresh() {
@@ -111,10 +142,12 @@ void ScoreEngineHost::refresh() {
 }
 
 void ScoreEngineHost::step(double lr) {
-  std::vector<float*> grads(layers_.size(), nullptr);
+  Clock::time_point clock = Clock::now();
+  grads_.assign(layers_.size(), nullptr);
   for (size_t t = 0; t < layers_.size(); ++t)
-    if (!layers_[t].scores.empty()) grads[t] = layers_[t].grad.data();
-  exec_.backward(grads);
+    if (!layers_[t].scores.empty()) grads_[t] = layers_[t].grad.data();
+  exec_.backward(grads_);
+  profile_.backward += seconds_since(clock);
   Optimizer& opt = optimizer();
   opt.begin_step();
   steps_ = opt.steps();
@@ -122,16 +155,9 @@ void ScoreEngineHost::step(double lr) {
     Layer& l = layers_[t];
     if (l.scores.empty()) continue;
     // Straight-through: dL/ds = dL/dw_eff * w * sign(s) (sign(0) = 0, as |s|' in PyTorch).
-    float* g = l.grad.data();
-    const float* w = l.weights.data();
-    const float* s = l.scores.data();
-    const int64_t n = static_cast<int64_t>(l.grad.size());
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const float sign = static_cast<float>((s[i] > 0.0f) - (s[i] < 0.0f));
-      g[i] = g[i] * w[i] * sign;
-    }
-    opt.update(t, l.scores.data(), g, lr);
+    clock = Clock::now();
+    opt.update_straight_through(t, l.scores.data(), l.grad.data(), l.weights.data(), lr);
+    profile_.optimizer += seconds_since(clock);
     refresh_layer(t);
   }
 }

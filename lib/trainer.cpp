@@ -69,6 +69,7 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config) {
   ExecutorConfig ec;
   ec.max_batch = config.batch_size;
   ec.label_smoothing = static_cast<float>(config.label_smoothing);
+  ec.precision = config.precision;
   return ec;
 }
 
@@ -105,6 +106,7 @@ Metadata train_config_metadata(const TrainConfig& c) {
     m["popup.train.step_size"] = std::to_string(c.schedule.step_size);
     m["popup.train.gamma"] = double_format(c.schedule.gamma);
   }
+  if (c.precision != Precision::fp32) m["popup.train.precision"] = precision_name(c.precision);
   return m;
 }
 
@@ -311,6 +313,12 @@ void Trainer::resume(const PopupFile& f) {
   if (f.kind != FileKind::checkpoint)
     throw FormatError(f.path, std::string("is a ") + kind_name(f.kind) + " file, expected a checkpoint");
   recipe_check_same(recipe_, f.recipe, f.path);
+  // fp32 is recorded by the key's absence (so fp32 files are as they always were)
+  const auto recorded = f.metadata.find("popup.train.precision");
+  const std::string precision = recorded == f.metadata.end() ? "fp32" : recorded->second;
+  if (precision != precision_name(config_.precision))
+    throw MismatchError(f.path, "checkpoint was made with popup.train.precision = " + precision +
+                                    ", this run has " + precision_name(config_.precision));
   for (const auto& [key, value] : train_config_metadata(config_)) {
     const auto it = f.metadata.find(key);
     const std::string found = it == f.metadata.end() ? "(missing)" : it->second;

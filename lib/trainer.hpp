@@ -35,9 +35,13 @@ struct TrainConfig {
   double val_split = 0;            // recorded
   int64_t limit_train = 0;         // recorded: only the first N training / test images (0: all)
   int64_t limit_test = 0;
+  // The executor's number format (scores, masks and updates stay fp32); recorded only when
+  // bf16, so that fp32 masks keep the keys and bytes they always had.
+  Precision precision = Precision::fp32;
 };
 
-// The executor a Trainer needs for this configuration (max_batch = batch size, smoothing).
+// The executor a Trainer needs for this configuration (max_batch = batch size, smoothing,
+// precision).
 ExecutorConfig trainer_executor_config(const TrainConfig& config);
 
 // Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint

@@ -21,7 +21,8 @@ def load(path):
             if "machine" in row:
                 machine = row["machine"]
             else:
-                rows[(row["workload"], row["batch"], row.get("device", "cpu"))] = row
+                rows[(row["workload"], row["batch"], row.get("device", "cpu"),
+                      row.get("precision", "fp32"))] = row
     return rows, machine
 
 
@@ -44,7 +45,7 @@ def main():
     print(header)
     for key in sorted(set(old) | set(new)):
         o, n = old.get(key), new.get(key)
-        line = f"{key[0]:<20} {key[1]:>5}"
+        line = f"{key[0] + ('' if key[3] == 'fp32' else ' ' + key[3]):<20} {key[1]:>5}"
         for field, _ in FIELDS:
             a = o[field] if o else None
             b = n[field] if n else None

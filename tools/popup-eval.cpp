@@ -16,8 +16,9 @@
 namespace {
 
 struct Options {
-  std::string input = "-", weights, data, split = "test", device = "auto";
+  std::string input = "-", weights, data, split = "test", device = "auto", precision_text = "fp32";
   popup::DeviceChoice device_choice;
+  popup::Precision precision = popup::Precision::fp32;
   int64_t batch_size = 0, limit = 0;
   int threads = 0;
   bool json = false;
@@ -54,6 +55,7 @@ void run(const Options& o) {
   popup::ExecutorConfig config;
   config.max_batch = batch;
   config.train = false;
+  config.precision = o.precision;
   std::unique_ptr<popup::Executor> exec =
       popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
   if (file.kind == popup::FileKind::mask) {
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "One JSON object with per-class accuracy and the confusion matrix");
   app.add_option("--threads", o.threads, "CPU threads")->check(CLI::Range(1, 1024));
   app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, cuda:N");
+  app.add_option("--precision", o.precision_text,
+                 "fp32 (default) or bf16 (CPU: bfloat16 weights and activations)");
   return popup_tool::tool_main(
       app, argc, argv,
       [&] {
@@ -105,6 +109,13 @@ int main(int argc, char** argv) {
           throw popup_tool::UsageError("--split must be test or train");
         o.device_choice = popup::device_parse(o.device);
         o.device_choice.quiet_fallback = app.count("--device") == 0;
+        o.precision = popup::precision_parse(o.precision_text);
+        if (o.precision == popup::Precision::bf16) {
+          if (o.device_choice.kind == popup::DeviceChoice::cuda)
+            throw popup_tool::UsageError("--precision bf16 is a CPU option; it does not run "
+                                         "with --device " + o.device);
+          o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
+        }
         popup_tool::device_check(o.device_choice);
         if (!o.data.empty() && !popup::dataset_name_known(o.data))
           throw popup::InvalidArgument("--data", "unknown data set '" + o.data + "'");

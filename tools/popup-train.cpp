@@ -21,6 +21,7 @@ namespace {
 struct Options {
   std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume, log;
   std::string optimizer = "sgd", schedule = "cosine", device = "auto", seed_text = "0";
+  std::string precision = "fp32";
   popup::DeviceChoice device_choice;
   popup::TrainConfig train;
   double lr = 0.1;
@@ -40,6 +41,13 @@ void options_check(Options& o, const CLI::App& app) {
   using popup_tool::UsageError;
   o.device_choice = popup::device_parse(o.device);
   o.device_choice.quiet_fallback = app.count("--device") == 0;
+  o.train.precision = popup::precision_parse(o.precision);
+  if (o.train.precision == popup::Precision::bf16) {
+    if (o.device_choice.kind == popup::DeviceChoice::cuda)
+      throw UsageError("--precision bf16 is a CPU option; it does not run with --device " +
+                       o.device);
+    o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
+  }
   popup_tool::device_check(o.device_choice);
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.train.k));
@@ -186,5 +194,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))->group("Device");
   app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, "
                  "cuda:N")->group("Device");
+  app.add_option("--precision", o.precision, "fp32 (default) or bf16 (CPU: bfloat16 weights "
+                 "and activations, fp32 scores and updates)")->group("Device");
   return popup_tool::tool_main(app, argc, argv, [&] { options_check(o, app); }, [&] { train(o); });
 }

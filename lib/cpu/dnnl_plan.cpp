@@ -27,11 +27,12 @@ bool dnnl_is_reference(const dnnl::primitive_desc_base& pd) {
 }
 
 memory::desc dnnl_any_like(const memory::desc& md) {
-  return memory::desc(md.dims(), f32, Tag::any);
+  return memory::desc(md.dims(), md.data_type(), Tag::any);
 }
 
-memory::desc dnnl_weights_desc(const memory& fixed, const memory::dims& plain_dims) {
-  return fixed ? fixed.get_desc() : memory::desc(plain_dims, f32, Tag::any);
+memory::desc dnnl_weights_desc(const memory& fixed, const memory::dims& plain_dims,
+                               memory::data_type dt) {
+  return fixed ? fixed.get_desc() : memory::desc(plain_dims, dt, Tag::any);
 }
 
 memory::dims dnnl_linear_weights_dims(const Op& op, const memory::dims& src_dims) {
@@ -53,7 +54,9 @@ memory::dims DnnlPlanBuilder::dims(int j) const {
   return {n_, channels(j), height(j), width(j)};
 }
 
-memory::desc DnnlPlanBuilder::any_desc(int j) const { return memory::desc(dims(j), f32, Tag::any); }
+memory::desc DnnlPlanBuilder::any_desc(int j) const {
+  return memory::desc(dims(j), state_.data_type, Tag::any);
+}
 
 memory::desc DnnlPlanBuilder::plain_desc(int j) const {
   return memory::desc(dims(j), f32, flat(j) ? Tag::nc : Tag::nchw);
@@ -106,7 +109,8 @@ void DnnlPlanBuilder::scratchpad_attach() {
 
 // ---- weights ------------------------------------------------------------------------------
 
-// The first plan fixes each tensor's layouts and the reorders set_weights runs.
+// The first plan fixes each tensor's layouts and the reorders set_weights runs (converting
+// the caller's f32 to the primitives' data type).
 void DnnlPlanBuilder::weights_forward(int t, const memory::dims& plain_dims,
                                       const memory::desc& md) {
   DnnlTensor& tensor = state_.tensors[t];

@@ -28,6 +28,9 @@ struct DnnlTensor {
 // size is built with the layouts of the first) and the BatchNorm running statistics.
 struct DnnlState {
   dnnl::engine engine;
+  // Weights, activations and their gradients inside the primitives: f32, or bf16 (the
+  // caller's arrays, weight gradients and BatchNorm statistics stay f32 either way).
+  dnnl::memory::data_type data_type = dnnl::memory::data_type::f32;
   std::vector<DnnlTensor> tensors;               // Network::tensors order
   std::vector<std::vector<float>> running_mean;  // per op; empty for ops other than batchnorm
   std::vector<std::vector<float>> running_var;

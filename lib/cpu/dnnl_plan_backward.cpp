@@ -93,7 +93,9 @@ void DnnlPlanBuilder::diff_finish(int i) {
 }
 
 // The weight gradient of tensor t through a backward-weights primitive, then reordered into
-// the caller's plain array; both steps run only when that gradient is asked for.
+// the caller's plain array; both steps run only when that gradient is asked for. It is f32
+// in either precision: oneDNN's bf16 backward-weights accumulates in f32 and may write f32,
+// which saves the score gradient one rounding to bf16.
 void DnnlPlanBuilder::weight_grad(int t, const dnnl::primitive_desc_base& pd,
                                   const memory::desc& diff_weights, Args args) {
   const memory grad = slot_memory(diff_weights, weight_grad_slot);
@@ -111,7 +113,7 @@ void DnnlPlanBuilder::backward_conv(int i) {
   const int j = op.inputs[0];
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
   const DnnlOpForward& f = fwd_[i];
-  const memory::desc w_any(spec.shape, f32, Tag::any);
+  const memory::desc w_any(spec.shape, f32, Tag::any);  // f32 in bf16 too (weight_grad)
   const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
     const dnnl::convolution_backward_weights::desc desc(algorithm::convolution_direct, src, w_any,
                                                         diff_dst, strides, pad, pad);
@@ -123,7 +125,7 @@ void DnnlPlanBuilder::backward_conv(int i) {
                {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
   if (j < 0 || !graph_.needs_diff[j]) return;
   DnnlTensor& tensor = state_.tensors[op.tensor];
-  const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape);
+  const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape, state_.data_type);
   const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
     const dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, diff_src, w_md,
                                                      diff_dst, strides, pad, pad);
@@ -149,7 +151,7 @@ void DnnlPlanBuilder::backward_linear(int i) {
   const int j = op.inputs[0];
   const memory::dims w_dims = dnnl_linear_weights_dims(op, dims(j));
   const DnnlOpForward& f = fwd_[i];
-  const memory::desc w_any(w_dims, f32, Tag::any);
+  const memory::desc w_any(w_dims, f32, Tag::any);  // f32 in bf16 too (weight_grad)
   const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
     const dnnl::inner_product_backward_weights::desc desc(src, w_any, diff_dst);
     return dnnl::inner_product_backward_weights::primitive_desc(desc, attr_, state_.engine,
@@ -161,7 +163,7 @@ void DnnlPlanBuilder::backward_linear(int i) {
                {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
   if (j < 0 || !graph_.needs_diff[j]) return;
   DnnlTensor& tensor = state_.tensors[op.tensor];
-  const memory::desc w_md = dnnl_weights_desc(tensor.backward, w_dims);
+  const memory::desc w_md = dnnl_weights_desc(tensor.backward, w_dims, state_.data_type);
   const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
     const dnnl::inner_product_backward_data::desc desc(diff_src, w_md, diff_dst);
     return dnnl::inner_product_backward_data::primitive_desc(desc, attr_, state_.engine, f.linear);

@@ -28,7 +28,7 @@ struct DnnlOpForward {
 // True when oneDNN fell back to its reference implementation (plain loops, very slow).
 bool dnnl_is_reference(const dnnl::primitive_desc_base& pd);
 
-// The same dimensions, f32, layout left to the primitive (format_tag::any).
+// The same dimensions and data type, layout left to the primitive (format_tag::any).
 dnnl::memory::desc dnnl_any_like(const dnnl::memory::desc& md);
 
 // The primitive descriptor make(a, b) for the activations' own layouts a and b, unless only
@@ -43,9 +43,11 @@ auto dnnl_pd_preferring(const Make& make, const dnnl::memory::desc& a,
   return dnnl_is_reference(chosen) ? pd : chosen;
 }
 
-// The weights layout a primitive must use: free for the first plan, the first plan's after.
+// The weights layout a primitive must use: free (of data type dt) for the first plan, the
+// first plan's after.
 dnnl::memory::desc dnnl_weights_desc(const dnnl::memory& fixed,
-                                     const dnnl::memory::dims& plain_dims);
+                                     const dnnl::memory::dims& plain_dims,
+                                     dnnl::memory::data_type dt);
 
 // The weights of a linear op over an image input are [out, c, h, w]: the same row-major
 // array as [out, c*h*w], which is PyTorch's flatten order.

@@ -66,7 +66,8 @@ void DnnlPlanBuilder::forward_conv(int i) {
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int j = op.inputs[0];
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
-  const memory::desc w_md = dnnl_weights_desc(state_.tensors[op.tensor].forward, spec.shape);
+  const memory::desc w_md =
+      dnnl_weights_desc(state_.tensors[op.tensor].forward, spec.shape, state_.data_type);
   const auto make = [&](const memory::desc& src, const memory::desc& dst) {
     const dnnl::convolution_forward::desc desc(
         train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
@@ -88,7 +89,8 @@ void DnnlPlanBuilder::forward_linear(int i) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
   const memory::dims w_dims = dnnl_linear_weights_dims(op, dims(j));
-  const memory::desc w_md = dnnl_weights_desc(state_.tensors[op.tensor].forward, w_dims);
+  const memory::desc w_md =
+      dnnl_weights_desc(state_.tensors[op.tensor].forward, w_dims, state_.data_type);
   const auto make = [&](const memory::desc& src, const memory::desc& dst) {
     const dnnl::inner_product_forward::desc desc(
         train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, src, w_md,

@@ -1,5 +1,6 @@
 // The CPU backend (DESIGN.md §7): a Network executed with oneDNN, one plan of primitives per
-// batch size, weights kept in the primitives' layouts, BatchNorm running statistics.
+// batch size, weights kept in the primitives' layouts (and data type: f32, or bf16 when asked),
+// BatchNorm running statistics.
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
@@ -77,10 +78,21 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
       state_.running_var[i].assign(static_cast<size_t>(net.ops[i].c), 1.f);
     }
   state_.tensors.resize(net.tensors.size());
+  const bool bf16 = config.precision == Precision::bf16;
+  if (bf16) state_.data_type = dnnl::memory::data_type::bf16;
   dnnl_checked([&] {
     state_.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
     stream_ = dnnl::stream(state_.engine);
-    plan_for(config.max_batch);  // fixes the weights' layouts
+    try {
+      plan_for(config.max_batch);  // fixes the weights' layouts
+    } catch (const dnnl::error& e) {
+      // oneDNN 2.x implements bf16 only on AVX-512 CPUs (natively with AVX512-BF16)
+      if (bf16 && e.status == dnnl_unimplemented)
+        throw Error("", "precision bf16: oneDNN has no bf16 implementation of this network's "
+                        "primitives on this CPU (it needs AVX-512, ideally with AVX512-BF16); "
+                        "use fp32");
+      throw;
+    }
   });
 }
 

@@ -182,6 +182,9 @@ NetworkGraph graph_checked(const Network& net, const ExecutorConfig& config) {
   if (!(config.label_smoothing >= 0 && config.label_smoothing <= 1))
     throw InvalidArgument("", "label smoothing must be in [0, 1]");
   if (net.classes < 1) throw InvalidArgument("", "network has no classes");
+  if (config.precision != Precision::fp32)
+    throw InvalidArgument("", "precision bf16 is a CPU option (the CUDA backend computes "
+                              "in fp32)");
   return network_graph(net);  // throws for a graph that cannot be executed
 }
 

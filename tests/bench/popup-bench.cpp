@@ -41,7 +41,7 @@ struct Workload {
 struct Options {
   std::vector<std::string> workloads;  // "arch@CxHxW"
   std::vector<std::string> archs;      // with --input
-  std::string input = "3x32x32", device = "auto", json;
+  std::string input = "3x32x32", device = "auto", json, precision = "fp32";
   std::vector<int64_t> batches{128};
   double k = 0.5;
   int warmup = 5, steps = 100, windows = 5, threads = 0;
@@ -84,7 +84,7 @@ double train_flop_per_image(const popup::Network& net, double& forward) {
 struct Row {
   double train_ips = 0, eval_ips = 0, step_ms = 0, rss_mb = 0, gflop_train = 0;
   double data = 0, forward = 0, backward = 0, optimizer = 0, topk = 0, masked = 0;  // ms/step
-  std::string device;
+  std::string device, precision;
 };
 
 // A synthetic split shaped like the workload's data: 8 batches of normal images.
@@ -129,6 +129,7 @@ Row bench(const Options& o, const Workload& w, int64_t batch) {
   const bool augment = w.input.c == 3;  // CIFAR-shaped: crop and flip, as popup-train does
   Row r;
   r.device = exec->device_name();
+  r.precision = o.precision;
   const bool gpu = r.device != "cpu";
   // Steps over endless epochs of the split; each returns the seconds spent waiting for data.
   int64_t epoch = 0;
@@ -219,7 +220,8 @@ std::string row_json(const Workload& w, int64_t batch, int threads, const Row& r
          ",\"arch\":" + popup::json_quote(w.arch) +
          ",\"input\":" + popup::json_quote(popup::input_shape_format(w.input)) +
          ",\"batch\":" + std::to_string(batch) + ",\"threads\":" + std::to_string(threads) +
-         ",\"device\":" + popup::json_quote(r.device) + ",\"images_per_second\":" +
+         ",\"device\":" + popup::json_quote(r.device) + ",\"precision\":" +
+         popup::json_quote(r.precision) + ",\"images_per_second\":" +
          num(r.train_ips) + ",\"eval_images_per_second\":" + num(r.eval_ips) +
          ",\"step_ms_median\":" + num(r.step_ms) + ",\"peak_rss_mb\":" + num(r.rss_mb) +
          ",\"train_gflops\":" + num(r.gflop_train) + ",\"percent_of_fp32_peak\":" +
@@ -289,9 +291,10 @@ int run(const Options& o) {
       std::fprintf(json, "{\"machine\":{\"threads\":%d,\"fp32_fma_peak_gflops\":%s,\"sgemm_gflops\":%s}}\n",
                    threads, num(peak).c_str(), num(sgemm).c_str());
   }
-  std::printf("# edge-popup k %g, SGD; median over %d steps after %d warm-up steps (GPU: of %d "
-              "windows); ms per step: data / forward / backward / optimiser / top-k / w*mask\n",
-              o.k, o.steps, o.warmup, o.windows);
+  std::printf("# edge-popup k %g, SGD, %s; median over %d steps after %d warm-up steps (GPU: "
+              "of %d windows); ms per step: data / forward / backward / optimiser / top-k / "
+              "w*mask\n",
+              o.k, o.precision.c_str(), o.steps, o.warmup, o.windows);
   std::printf("%-20s %5s %11s %10s %8s %7s %6s  %s\n", "workload", "batch", "train img/s",
               "eval img/s", "RSS MB", "GFLOP/s", "%peak", "ms/step: data fwd bwd opt topk w*m");
   int failures = 0;
@@ -331,6 +334,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batches, "Batch sizes (default 128)")->delimiter(',')
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   app.add_option("--device", o.device, "auto (default), cpu, cuda, cuda:N");
+  app.add_option("--precision", o.precision, "fp32 (default) or bf16 (CPU)");
   app.add_option("--k", o.k, "Fraction kept (default 0.5)")->check(CLI::Range(1e-9, 1.0));
   app.add_option("--warmup", o.warmup, "Warm-up steps (default 5)")->check(CLI::Range(0, 100000));
   app.add_option("--steps", o.steps, "Measured steps (default 100; GPU: per window)")

@@ -538,3 +538,219 @@ BOOST_AUTO_TEST_CASE(set_running_stats_rejects_mismatches) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- bf16 -----------------------------------------------------------------------------------
+
+namespace {
+
+namespace utf = boost::unit_test;
+
+// bf16 keeps 8 significant bits: each rounding (weights, images, every layer's output and
+// gradient) is off by up to 2^-9 of the value; fp32 accumulation adds nothing comparable.
+// Bounds are fractions of the tensor's largest magnitude (a small element is the difference
+// of terms rounded at the scale of the largest: a relative bound means nothing for it).
+// Logits: through 3-8 layers the roundings add up to a few 2^-9 when they partly cancel
+// (they are independent), to ~16 x 2^-9 = 3% only if all went the same way.
+// (Observed at most 0.7e-2.)
+constexpr double bf16_logits_tol = 2e-2;
+// Weight gradients pass through twice as many roundings (the forward activations they read,
+// the backward's own), and BatchNorm's backward subtracts channel means of the rounded
+// upstream gradient. (Observed at most 1.0e-2 here, 1.9e-2 with other seeds, on networks
+// without relu or max-pool.)
+constexpr double bf16_grad_tol = 4e-2;
+// Where relu or max-pool decide (a sign, a window's maximum), a near tie goes either way
+// under ANY perturbation of the inputs, and moves the weight gradient by a whole term of its
+// sum; the sums cancel (random signs), so a few flipped terms are a sizeable fraction of the
+// result. Measured: the fp32 executor on weights and images perturbed by only +-2^-9 (less
+// than bf16's rounding) moves these networks' weight gradients by up to 18% in norm (43% at
+// single elements) from the exact ones, as much as bf16 does (at most 16% in norm). So with
+// relu and max-pool the gradients are compared in norm, ||got - want|| / ||want||, at a
+// bound that still fails any wrong layout, data type or missing contribution (~100%).
+constexpr double bf16_kinked_grad_norm_tol = 0.35;
+// Running statistics: fp32 moving averages of batch moments that oneDNN computes in fp32
+// from bf16 inputs. (Observed at most 0.4e-2.)
+constexpr double bf16_stats_tol = 1e-2;
+
+std::unique_ptr<Executor> executor_bf16(const Problem& p, int64_t max_batch, float smoothing,
+                                        bool train = true) {
+  ExecutorConfig config;
+  config.max_batch = max_batch;
+  config.label_smoothing = smoothing;
+  config.train = train;
+  config.precision = popup::Precision::bf16;
+  auto ex = popup::executor_cpu_create(p.net, config);
+  for (size_t t = 0; t < p.weights.size(); ++t) ex->set_weights(t, p.weights[t].data());
+  return ex;
+}
+
+// oneDNN 2.x implements bf16 only on AVX-512 CPUs: elsewhere the cases say they were skipped.
+boost::test_tools::assertion_result bf16_supported(utf::test_unit_id) {
+  std::string why;
+  try {
+    executor_bf16(Problem(plain_network(), 2, 1), 2, 0.0f);
+  } catch (const popup::Error& e) {
+    why = e.what();
+  }
+  boost::test_tools::assertion_result r(why.empty());
+  r.message() << "skipped (no bf16 on this CPU: " << why << ")";
+  return r;
+}
+
+// Networks without relu or max-pool, so without decisions that a rounding can flip: conv
+// (stride 1 and 2) -> global average pool -> linear; conv-BatchNorm twice, an add, a strided
+// conv, linear; linear -> BatchNorm1d -> linear.
+Network smooth_conv_network() {
+  NetworkBuilder b({3, 8, 8}, 10);
+  const int x = b.conv(b.conv(-1, 16, 3, 1, 1), 32, 3, 2, 1);
+  b.linear(b.avgpool(x), 10);
+  return b.network();
+}
+
+Network smooth_residual_network() {
+  NetworkBuilder b({3, 8, 8}, 10);
+  const int x0 = b.batchnorm(b.conv(-1, 16, 3, 1, 1));
+  const int x1 = b.add(b.batchnorm(b.conv(x0, 16, 3, 1, 1)), x0);
+  b.linear(b.conv(x1, 8, 3, 2, 1), 10);
+  return b.network();
+}
+
+Network smooth_flat_network() {
+  NetworkBuilder b({1, 4, 4}, 3);
+  b.linear(b.batchnorm(b.linear(-1, 12)), 3);
+  return b.network();
+}
+
+// The largest |got - want| as a fraction of max|want|, reported, then bounded by tol.
+void check_scaled(const std::string& what, const float* got, const std::vector<double>& want,
+                  double tol) {
+  double scale = 0, worst = 0;
+  for (double w : want) scale = std::max(scale, std::fabs(w));
+  for (size_t k = 0; k < want.size(); ++k)
+    worst = std::max(worst, std::fabs(static_cast<double>(got[k]) - want[k]));
+  BOOST_TEST_MESSAGE(what << ": largest error " << worst / scale << " of the scale");
+  check_close(what, got, want, 0.0, tol);
+}
+
+// ||got - want|| / ||want||, reported, then bounded by tol.
+void check_norm(const std::string& what, const float* got, const std::vector<double>& want,
+                double tol) {
+  double error = 0, norm = 0;
+  for (size_t k = 0; k < want.size(); ++k) {
+    const double d = static_cast<double>(got[k]) - want[k];
+    error += d * d;
+    norm += want[k] * want[k];
+  }
+  const double relative = std::sqrt(error / norm);
+  BOOST_TEST_MESSAGE(what << ": error " << relative << " of the norm");
+  BOOST_CHECK_MESSAGE(relative <= tol, what << ": error " << relative << " of the norm, bound "
+                                            << tol);
+}
+
+// The loss of each example moves by at most twice the largest change of its logits
+// (log-sum-exp and the label's logit each move by at most that much): a bound from the
+// logits' tolerance. Top-1 counts are not compared: bf16 may swap a near tie.
+void check_forward_bf16(const std::string& what, const popup::BatchStats& stats,
+                        const float* logits, const reference::NetworkResult& want, int64_t n) {
+  check_scaled(what + " logits", logits, want.logits.v, bf16_logits_tol);
+  double scale = 0;
+  for (double w : want.logits.v) scale = std::max(scale, std::fabs(w));
+  BOOST_TEST(std::isfinite(stats.loss_sum));
+  BOOST_CHECK_MESSAGE(std::fabs(stats.loss_sum - want.loss.loss_sum) <=
+                          2 * static_cast<double>(n) * bf16_logits_tol * scale,
+                      what << " loss sum " << stats.loss_sum << ", want " << want.loss.loss_sum);
+}
+
+// check_against_reference in bf16: a training step, its gradients (element-wise, or in norm
+// for a network with relu or max-pool) and running statistics, then inference.
+void check_bf16_against_reference(const Problem& p, float smoothing, bool kinked) {
+  auto ex = executor_bf16(p, p.n, smoothing);
+  RunningStats running(p.net);
+  const auto w = p.weights_double();
+  const auto images = doubles(p.images);
+  const auto train = reference::network_run(p.net, w, images, p.labels, p.n, true, smoothing,
+                                            running.mean, running.var);
+  check_forward_bf16("training", ex->forward(p.images.data(), p.labels.data(), p.n, true),
+                     ex->logits(), train, p.n);
+  std::vector<std::vector<float>> grads;
+  std::vector<float*> grad_ptrs;
+  for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+  for (auto& g : grads) grad_ptrs.push_back(g.data());
+  ex->backward(grad_ptrs);
+  for (size_t t = 0; t < grads.size(); ++t) {
+    const std::string what = p.net.tensors[t].name + " gradient";
+    if (kinked)
+      check_norm(what, grads[t].data(), train.grads[t], bf16_kinked_grad_norm_tol);
+    else
+      check_scaled(what, grads[t].data(), train.grads[t], bf16_grad_tol);
+  }
+  running.update(p.net, train, p.n);
+  for (const popup::NamedArray& s : ex->running_stats())
+    for (size_t i = 0; i < p.net.ops.size(); ++i) {
+      if (s.name == p.net.ops[i].name + ".running_mean")
+        check_scaled(s.name, s.values.data(), running.mean[i], bf16_stats_tol);
+      if (s.name == p.net.ops[i].name + ".running_var")
+        check_scaled(s.name, s.values.data(), running.var[i], bf16_stats_tol);
+    }
+  const auto infer = reference::network_run(p.net, w, images, p.labels, p.n, false, smoothing,
+                                            running.mean, running.var);
+  check_forward_bf16("inference", ex->forward(p.images.data(), p.labels.data(), p.n, false),
+                     ex->logits(), infer, p.n);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(executor_cpu_bf16, *utf::precondition(&bf16_supported))
+
+BOOST_AUTO_TEST_CASE(bf16_matches_reference_smooth_networks) {
+  check_bf16_against_reference(Problem(smooth_conv_network(), 4, 30), 0.0f, false);
+  check_bf16_against_reference(Problem(smooth_residual_network(), 4, 31), 0.0f, false);
+  check_bf16_against_reference(Problem(smooth_flat_network(), 7, 32), 0.1f, false);
+}
+
+BOOST_AUTO_TEST_CASE(bf16_close_to_reference_networks_with_relu_and_maxpool) {
+  check_bf16_against_reference(Problem(plain_network(), 6, 30), 0.0f, true);
+  check_bf16_against_reference(Problem(residual_network(), 4, 31), 0.0f, true);
+  check_bf16_against_reference(Problem(flat_network(), 7, 32), 0.1f, true);
+}
+
+// A second batch size (a second plan over the first plan's bf16 weights) and an inference-only
+// executor agree with the training one to bf16 accuracy.
+BOOST_AUTO_TEST_CASE(bf16_smaller_batch_and_inference_only_executor) {
+  const Problem p(residual_network(), 8, 40);
+  auto ex = executor_bf16(p, 8, 0.0f);
+  ex->forward(p.images.data(), p.labels.data(), 8, false);
+  const std::vector<float> full(ex->logits(), ex->logits() + 8 * p.net.classes);
+  const std::vector<float> head = p.images_first(5);
+  ex->forward(head.data(), p.labels.data(), 5, false);
+  check_scaled("first 5 of 8", ex->logits(), doubles({full.begin(), full.begin() + 5 * 10}),
+               bf16_logits_tol);
+  auto eval = executor_bf16(p, 8, 0.0f, false);
+  eval->forward(p.images.data(), p.labels.data(), 8, false);
+  check_scaled("inference-only", eval->logits(), doubles(full), bf16_logits_tol);
+}
+
+// The registry's architectures train a step in bf16: finite loss and gradients, not all zero.
+BOOST_AUTO_TEST_CASE(bf16_trains_registry_architectures) {
+  for (const char* spec : {"fc", "conv4", "resnet18"}) {
+    BOOST_TEST_CONTEXT(spec) {
+      const Problem p(popup::arch_network(spec, {3, 32, 32}, 10), 2, 61);
+      auto ex = executor_bf16(p, 2, 0.0f);
+      BOOST_TEST(std::isfinite(ex->forward(p.images.data(), p.labels.data(), 2, true).loss_sum));
+      std::vector<std::vector<float>> grads;
+      std::vector<float*> grad_ptrs;
+      for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+      for (auto& g : grads) grad_ptrs.push_back(g.data());
+      ex->backward(grad_ptrs);
+      for (size_t t = 0; t < grads.size(); ++t) {
+        bool finite = true, nonzero = false;
+        for (float g : grads[t]) {
+          finite = finite && std::isfinite(g);
+          nonzero = nonzero || g != 0;
+        }
+        BOOST_TEST((finite && nonzero), p.net.tensors[t].name);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,13 @@
 // The backend-independent pieces of training: top-k counts and tie-breaks against a full
-// sort, optimiser updates against hand-computed PyTorch steps, schedules against the formula.
+// sort, the incremental top-k selector against topk_mask, optimiser updates against
+// hand-computed PyTorch steps and the fused straight-through update against the unfused one
+// (bit for bit), schedules against the formula.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -55,6 +59,148 @@ BOOST_AUTO_TEST_CASE(ties_keep_the_lower_index_and_sign_does_not_matter) {
   std::vector<uint64_t> scratch;
   topk_mask(s.data(), 6, 3, mask.data(), scratch);  // -0.75, then two of the three 0.5s
   BOOST_TEST(mask == (std::vector<uint8_t>{1, 1, 0, 0, 1, 0}), boost::test_tools::per_element());
+}
+
+namespace {
+
+// The first index where two masks differ, or -1.
+int64_t first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i]) return static_cast<int64_t>(i);
+  return -1;
+}
+
+// The first index where two float arrays differ in their bits, or -1.
+int64_t first_bit_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return static_cast<int64_t>(i);
+  return -1;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(selector_equals_topk_mask_over_perturbed_steps) {
+  // Each layer size runs a sequence of steps through one selector, as training does: small
+  // moves (the band holds the threshold), large moves and rescalings (the band misses, moves,
+  // or the full selection runs), ties, zeros of both signs, infinities and NaN (the largest
+  // |score|: its bit pattern is above infinity's). 70001 runs the parallel pass.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<uint64_t> scratch_ref, scratch;
+  int64_t band_steps = 0;
+  for (const int64_t n : {1, 2, 3, 7, 100, 4097, 70001}) {
+    std::vector<int64_t> keeps = {0, 1, n - 1, n, n / 2, topk_keep_count(n, 0.3)};
+    for (const int64_t keep : keeps) {
+      if (keep < 0) continue;
+      TopkSelector selector;
+      std::vector<float> s(static_cast<size_t>(n));
+      for (float& x : s) x = normal(rng);
+      std::vector<uint8_t> expected(static_cast<size_t>(n)), mask(static_cast<size_t>(n));
+      for (int step = 0; step < 40; ++step) {
+        const int kind = step % 10;
+        for (float& x : s) {
+          if (kind <= 4) x += 1e-6f * normal(rng);                 // small: training steps
+          else if (kind == 5) x += 0.3f * normal(rng);             // large
+          else if (kind == 6) x *= 4.0f;                           // the threshold jumps up
+          else if (kind == 7) x *= 0.01f;                          // ... and down
+          else if (kind == 8) x = std::round(x * 4.0f) / 4.0f;     // ties, zeros among them
+          else if (uniform(rng) < 0.01f) x = -x;                   // signs do not matter
+        }
+        if (kind == 9 && n >= 7) {  // specials: NaN, infinities, signed zeros
+          s[1] = std::numeric_limits<float>::quiet_NaN();
+          s[static_cast<size_t>(n) / 2] = -std::numeric_limits<float>::infinity();
+          s[static_cast<size_t>(n) - 1] = std::numeric_limits<float>::infinity();
+          s[2] = -0.0f;
+          s[3] = 0.0f;
+        }
+        if (kind == 0 && n >= 7) {  // NaN again with its sign bit set; specials linger
+          s[4] = -std::numeric_limits<float>::quiet_NaN();
+        }
+        topk_mask(s.data(), n, keep, expected.data(), scratch_ref);
+        selector.select(s.data(), n, keep, mask.data(), scratch);
+        if (!selector.last().full && selector.last().passes > 0) ++band_steps;
+        const int64_t diff = first_difference(mask, expected);
+        BOOST_TEST_CONTEXT("n=" << n << " keep=" << keep << " step=" << step) {
+          BOOST_TEST(diff == -1, "first differing index " << diff);
+          BOOST_TEST(std::count(mask.begin(), mask.end(), uint8_t{1}) == std::min(keep, n));
+        }
+        // Specials would pin the threshold and hide the band's work: clear them again.
+        for (float& x : s)
+          if (!std::isfinite(x)) x = normal(rng);
+      }
+    }
+  }
+  BOOST_TEST(band_steps > 100);  // most steps found the threshold in the band
+}
+
+BOOST_AUTO_TEST_CASE(selector_handles_all_equal_scores_and_a_threshold_at_the_extremes) {
+  // All |score| equal: the band holds every key and the tie-break alone decides (lower
+  // indices kept). Then the threshold goes to NaN's bit pattern and to zero.
+  const int64_t n = 50000;
+  std::vector<uint64_t> scratch_ref, scratch;
+  std::vector<uint8_t> expected(n), mask(n);
+  TopkSelector selector;
+  std::vector<float> s(n, 0.5f);
+  for (int64_t i = 0; i < n; i += 3) s[static_cast<size_t>(i)] = -0.5f;
+  const int64_t keep = n / 3;
+  for (int step = 0; step < 4; ++step) {
+    if (step == 2) std::fill(s.begin(), s.end(), std::numeric_limits<float>::quiet_NaN());
+    if (step == 3) std::fill(s.begin(), s.end(), 0.0f);
+    topk_mask(s.data(), n, keep, expected.data(), scratch_ref);
+    selector.select(s.data(), n, keep, mask.data(), scratch);
+    BOOST_TEST_CONTEXT("step=" << step) {
+      BOOST_TEST(first_difference(mask, expected) == -1);
+      BOOST_TEST(std::all_of(mask.begin(), mask.begin() + keep, [](uint8_t m) { return m == 1; }));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(straight_through_update_equals_gradient_then_update_bit_for_bit) {
+  // The fused pass forms g * w * sign(s) per element inside the optimiser's loop; the unfused
+  // path forms it first (as the engine used to) and calls update(). Same bits, every config.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  const int64_t n = 40000;  // above the parallel threshold
+  std::vector<OptimizerConfig> configs(5);
+  configs[1].nesterov = true;
+  configs[2].momentum = 0;
+  configs[3].kind = OptimizerKind::adam;
+  configs[4].kind = OptimizerKind::adam;
+  configs[4].weight_decay = 0;
+  for (size_t c = 0; c < configs.size(); ++c) {
+    Optimizer fused(configs[c], {3, n}), unfused(configs[c], {3, n});
+    std::vector<float> w(n), s(n);
+    for (int64_t i = 0; i < n; ++i) {
+      w[static_cast<size_t>(i)] = i % 2 ? 0.05f : -0.05f * normal(rng);
+      s[static_cast<size_t>(i)] = 0.1f * normal(rng);
+    }
+    s[0] = 0.0f;
+    s[1] = -0.0f;
+    s[2] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> s_fused = s, s_unfused = s;
+    for (int step = 0; step < 4; ++step) {
+      std::vector<float> grad_w(n);
+      for (float& g : grad_w) g = 1e-3f * normal(rng);
+      std::vector<float> g = grad_w;
+      for (int64_t i = 0; i < n; ++i) {
+        const float x = s_unfused[static_cast<size_t>(i)];
+        const float sign = static_cast<float>((x > 0.0f) - (x < 0.0f));
+        g[static_cast<size_t>(i)] = g[static_cast<size_t>(i)] * w[static_cast<size_t>(i)] * sign;
+      }
+      const double lr = 0.1 / (step + 1);
+      fused.begin_step();
+      fused.update_straight_through(1, s_fused.data(), grad_w.data(), w.data(), lr);
+      unfused.begin_step();
+      unfused.update(1, s_unfused.data(), g.data(), lr);
+      BOOST_TEST_CONTEXT("config=" << c << " step=" << step) {
+        BOOST_TEST(first_bit_difference(s_fused, s_unfused) == -1);
+        for (const std::string& name : fused.state_names())
+          BOOST_TEST(first_bit_difference(fused.state(name, 1), unfused.state(name, 1)) == -1,
+                     name);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(sgd_matches_pytorch_steps) {
