@@ -2,6 +2,8 @@
 // that the graph is one the backends can execute.
 #include "network_graph.hpp"
 
+#include <map>
+#include <set>
 #include <string>
 
 #include "error.hpp"
@@ -125,6 +127,34 @@ NetworkGraph network_graph(const Network& net) {
           g.diff_alias[j] = i;
   }
   return g;
+}
+
+std::vector<RunningStatTarget> running_stats_targets(const Network& net,
+                                                     const std::vector<NamedArray>& stats) {
+  std::map<std::string, RunningStatTarget> targets;
+  for (size_t i = 0; i < net.ops.size(); ++i)
+    if (net.ops[i].kind == OpKind::batchnorm) {
+      targets[net.ops[i].name + ".running_mean"] = {static_cast<int>(i), false};
+      targets[net.ops[i].name + ".running_var"] = {static_cast<int>(i), true};
+    }
+  if (stats.size() != targets.size())
+    throw MismatchError("", std::to_string(stats.size()) + " running statistics, the network has " +
+                                std::to_string(targets.size()));
+  std::set<std::string> seen;
+  std::vector<RunningStatTarget> found;
+  for (const NamedArray& s : stats) {
+    const auto target = targets.find(s.name);
+    if (target == targets.end())
+      throw MismatchError("", "the network has no running statistic " + s.name);
+    if (!seen.insert(s.name).second)
+      throw MismatchError("", "running statistic " + s.name + " given twice");
+    const auto channels = static_cast<size_t>(net.ops[static_cast<size_t>(target->second.op)].c);
+    if (s.values.size() != channels)
+      throw MismatchError("", s.name + " has " + std::to_string(s.values.size()) +
+                                  " values, expected " + std::to_string(channels));
+    found.push_back(target->second);
+  }
+  return found;
 }
 
 }  // namespace popup

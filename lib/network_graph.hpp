@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "executor.hpp"
 #include "network.hpp"
 
 namespace popup {
@@ -21,5 +22,15 @@ struct NetworkGraph {
 // that is not an earlier op, a weight tensor that does not fit or is not used exactly once,
 // an unused output, a last op that does not give [classes] logits.
 NetworkGraph network_graph(const Network& net);
+
+// Where each of `stats` (Executor::set_running_stats) goes: the BatchNorm op, and its mean or
+// its variance, in the order given. MismatchError unless they are exactly the network's
+// running statistics, each once, with one value per channel.
+struct RunningStatTarget {
+  int op = -1;
+  bool var = false;
+};
+std::vector<RunningStatTarget> running_stats_targets(const Network& net,
+                                                     const std::vector<NamedArray>& stats);
 
 }  // namespace popup

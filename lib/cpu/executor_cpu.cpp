@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <set>
 #include <string>
 #include <utility>
 
@@ -189,29 +188,13 @@ std::vector<NamedArray> ExecutorCpu::running_stats() const {
 }
 
 void ExecutorCpu::set_running_stats(const std::vector<NamedArray>& stats) {
-  std::map<std::string, std::vector<float>*> targets;
-  for (size_t i = 0; i < net_.ops.size(); ++i)
-    if (net_.ops[i].kind == OpKind::batchnorm) {
-      targets[net_.ops[i].name + ".running_mean"] = &state_.running_mean[i];
-      targets[net_.ops[i].name + ".running_var"] = &state_.running_var[i];
-    }
-  if (stats.size() != targets.size())
-    throw MismatchError("", std::to_string(stats.size()) + " running statistics, the network has " +
-                                std::to_string(targets.size()));
-  std::set<std::string> seen;
-  for (const NamedArray& s : stats) {
-    const auto found = targets.find(s.name);
-    if (found == targets.end())
-      throw MismatchError("", "the network has no running statistic " + s.name);
-    if (!seen.insert(s.name).second)
-      throw MismatchError("", "running statistic " + s.name + " given twice");
-    if (s.values.size() != found->second->size())
-      throw MismatchError("", s.name + " has " + std::to_string(s.values.size()) +
-                                  " values, expected " + std::to_string(found->second->size()));
-  }
+  const std::vector<RunningStatTarget> targets = running_stats_targets(net_, stats);
   // copied into place: the plans' BatchNorm primitives read these arrays
-  for (const NamedArray& s : stats)
-    std::copy(s.values.begin(), s.values.end(), targets[s.name]->begin());
+  for (size_t k = 0; k < stats.size(); ++k) {
+    const auto op = static_cast<size_t>(targets[k].op);
+    std::vector<float>& to = targets[k].var ? state_.running_var[op] : state_.running_mean[op];
+    std::copy(stats[k].values.begin(), stats[k].values.end(), to.begin());
+  }
 }
 
 }  // namespace

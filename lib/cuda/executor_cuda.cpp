@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -1009,32 +1008,13 @@ std::vector<NamedArray> ExecutorCudaImpl::running_stats() const {
 }
 
 void ExecutorCudaImpl::set_running_stats(const std::vector<NamedArray>& stats) {
-  std::map<std::string, std::pair<float*, size_t>> targets;  // device array, values
-  for (size_t i = 0; i < net_.ops.size(); ++i) {
-    const Op& op = net_.ops[i];
-    if (op.kind != OpKind::batchnorm) continue;
-    const auto c = static_cast<size_t>(op.c);
-    targets[op.name + ".running_mean"] = {bn_[i].running_mean, c};
-    targets[op.name + ".running_var"] = {bn_[i].running_var, c};
+  const std::vector<RunningStatTarget> targets = running_stats_targets(net_, stats);
+  for (size_t k = 0; k < stats.size(); ++k) {
+    const BnArrays& b = bn_[static_cast<size_t>(targets[k].op)];
+    CUDA_CHECK(cudaMemcpyAsync(targets[k].var ? b.running_var : b.running_mean,
+                               stats[k].values.data(), stats[k].values.size() * sizeof(float),
+                               cudaMemcpyHostToDevice, stream_.get()));
   }
-  if (stats.size() != targets.size())
-    throw MismatchError("", std::to_string(stats.size()) + " running statistics, the network has " +
-                                std::to_string(targets.size()));
-  std::set<std::string> seen;
-  for (const NamedArray& s : stats) {
-    const auto found = targets.find(s.name);
-    if (found == targets.end())
-      throw MismatchError("", "the network has no running statistic " + s.name);
-    if (!seen.insert(s.name).second)
-      throw MismatchError("", "running statistic " + s.name + " given twice");
-    if (s.values.size() != found->second.second)
-      throw MismatchError("", s.name + " has " + std::to_string(s.values.size()) +
-                                  " values, expected " + std::to_string(found->second.second));
-  }
-  for (const NamedArray& s : stats)
-    CUDA_CHECK(cudaMemcpyAsync(targets[s.name].first, s.values.data(),
-                               s.values.size() * sizeof(float), cudaMemcpyHostToDevice,
-                               stream_.get()));
   host_copies_wait();  // the caller's arrays may go once we return
 }
 

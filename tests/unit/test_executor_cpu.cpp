@@ -115,6 +115,23 @@ std::unique_ptr<Executor> executor_make(const Problem& p, int64_t max_batch, flo
   return ex;
 }
 
+// After a training forward: every weight gradient is finite and not all zero.
+void check_gradients_finite_and_nonzero(Executor& ex, const Problem& p) {
+  std::vector<std::vector<float>> grads;
+  std::vector<float*> grad_ptrs;
+  for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+  for (auto& g : grads) grad_ptrs.push_back(g.data());
+  ex.backward(grad_ptrs);
+  for (size_t t = 0; t < grads.size(); ++t) {
+    bool finite = true, nonzero = false;
+    for (float g : grads[t]) {
+      finite = finite && std::isfinite(g);
+      nonzero = nonzero || g != 0;
+    }
+    BOOST_TEST((finite && nonzero), p.net.tensors[t].name);
+  }
+}
+
 // Loss sum, top-k counts and logits of one forward against the reference.
 void check_forward(const std::string& what, const popup::BatchStats& stats, const float* logits,
                    const reference::NetworkResult& want) {
@@ -428,19 +445,7 @@ BOOST_AUTO_TEST_CASE(executor_trains_registry_architectures) {
       auto ex = executor_make(p, 2, 0.1f);
       const popup::BatchStats stats = ex->forward(p.images.data(), p.labels.data(), 2, true);
       BOOST_TEST(std::isfinite(stats.loss_sum));
-      std::vector<std::vector<float>> grads;
-      std::vector<float*> grad_ptrs;
-      for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
-      for (auto& g : grads) grad_ptrs.push_back(g.data());
-      ex->backward(grad_ptrs);
-      for (size_t t = 0; t < grads.size(); ++t) {
-        bool finite = true, nonzero = false;
-        for (float g : grads[t]) {
-          finite = finite && std::isfinite(g);
-          nonzero = nonzero || g != 0;
-        }
-        BOOST_TEST((finite && nonzero), p.net.tensors[t].name);
-      }
+      check_gradients_finite_and_nonzero(*ex, p);
     }
   }
 }
@@ -736,19 +741,7 @@ BOOST_AUTO_TEST_CASE(bf16_trains_registry_architectures) {
       const Problem p(popup::arch_network(spec, {3, 32, 32}, 10), 2, 61);
       auto ex = executor_bf16(p, 2, 0.0f);
       BOOST_TEST(std::isfinite(ex->forward(p.images.data(), p.labels.data(), 2, true).loss_sum));
-      std::vector<std::vector<float>> grads;
-      std::vector<float*> grad_ptrs;
-      for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
-      for (auto& g : grads) grad_ptrs.push_back(g.data());
-      ex->backward(grad_ptrs);
-      for (size_t t = 0; t < grads.size(); ++t) {
-        bool finite = true, nonzero = false;
-        for (float g : grads[t]) {
-          finite = finite && std::isfinite(g);
-          nonzero = nonzero || g != 0;
-        }
-        BOOST_TEST((finite && nonzero), p.net.tensors[t].name);
-      }
+      check_gradients_finite_and_nonzero(*ex, p);
     }
   }
 }
