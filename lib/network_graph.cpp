@@ -7,6 +7,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "softmax_cross_entropy.hpp"
 
 namespace popup {
 namespace {
@@ -127,6 +128,21 @@ NetworkGraph network_graph(const Network& net) {
           g.diff_alias[j] = i;
   }
   return g;
+}
+
+void executor_forward_check(const Network& net, const ExecutorConfig& config,
+                            const std::vector<bool>& weights_set, const int32_t* labels,
+                            int64_t n, bool training) {
+  if (n < 1 || n > config.max_batch)
+    throw InvalidArgument("", "batch of " + std::to_string(n) + " examples, expected 1 to " +
+                                  std::to_string(config.max_batch));
+  if (training && !config.train)
+    throw InvalidArgument("", "training forward on an executor built for inference only");
+  for (size_t t = 0; t < weights_set.size(); ++t)
+    if (!weights_set[t])
+      throw InvalidArgument("",
+                            "forward before the weights of " + net.tensors[t].name + " were set");
+  if (labels) labels_check(labels, n, net.classes);
 }
 
 std::vector<RunningStatTarget> running_stats_targets(const Network& net,

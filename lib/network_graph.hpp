@@ -23,6 +23,14 @@ struct NetworkGraph {
 // an unused output, a last op that does not give [classes] logits.
 NetworkGraph network_graph(const Network& net);
 
+// What every backend checks before a forward of n examples, before anything changes:
+// InvalidArgument for a batch outside 1 .. max_batch, a training forward on an inference-only
+// executor, a tensor whose weights were never set, or (when labels is not null) a label
+// outside [0, classes).
+void executor_forward_check(const Network& net, const ExecutorConfig& config,
+                            const std::vector<bool>& weights_set, const int32_t* labels,
+                            int64_t n, bool training);
+
 // Where each of `stats` (Executor::set_running_stats) goes: the BatchNorm op, and its mean or
 // its variance, in the order given. MismatchError unless they are exactly the network's
 // running statistics, each once, with one value per channel.

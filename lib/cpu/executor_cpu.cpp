@@ -121,16 +121,7 @@ void ExecutorCpu::set_weights(size_t t, const float* weights) {
 
 BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int64_t n,
                                 bool training) {
-  if (n < 1 || n > config_.max_batch)
-    throw InvalidArgument("", "batch of " + std::to_string(n) + " examples, expected 1 to " +
-                                  std::to_string(config_.max_batch));
-  if (training && !config_.train)
-    throw InvalidArgument("", "training forward on an executor built for inference only");
-  for (size_t t = 0; t < weights_set_.size(); ++t)
-    if (!weights_set_[t])
-      throw InvalidArgument("",
-                            "forward before the weights of " + net_.tensors[t].name + " were set");
-  labels_check(labels, n, net_.classes);  // before anything changes
+  executor_forward_check(net_, config_, weights_set_, labels, n, training);
   last_training_ = false;
   dnnl_checked([&] {
     last_ = &plan_for(n);

@@ -602,16 +602,7 @@ void ExecutorCudaImpl::set_weights(size_t t, const float* weights) {
 // ---- forward -------------------------------------------------------------------------------
 
 void ExecutorCudaImpl::forward_check(const int32_t* labels, int64_t n, bool training) const {
-  if (n < 1 || n > config_.max_batch)
-    throw InvalidArgument("", "batch of " + std::to_string(n) + " examples, expected 1 to " +
-                                  std::to_string(config_.max_batch));
-  if (training && !config_.train)
-    throw InvalidArgument("", "training forward on an executor built for inference only");
-  for (size_t t = 0; t < weights_set_.size(); ++t)
-    if (!weights_set_[t])
-      throw InvalidArgument("",
-                            "forward before the weights of " + net_.tensors[t].name + " were set");
-  if (labels) labels_check(labels, n, net_.classes);  // before anything changes
+  executor_forward_check(net_, config_, weights_set_, labels, n, training);
 }
 
 BatchStats ExecutorCudaImpl::forward(const float* images, const int32_t* labels, int64_t n,
