@@ -1,0 +1,447 @@
+#!/bin/sh
+# scripts/experiment.sh FIGURE: one of the paper's CIFAR-10 experiments (Ramanujan et al. 2020),
+# run on Fashion-MNIST with the built tools: figure3 (accuracy against k for conv2/4/6),
+# figure4 (against width for conv4/6), figure7 (against k per weight distribution).
+# Writes build/experiments/FIGURE/: per run NAME.mask, NAME.jsonl (popup-train --log),
+# NAME.eval.json (popup-eval --json), NAME.done; then results.tsv, results.md and the PNGs.
+# A run whose .done file records the same command is skipped, so an interrupted target
+# resumes. Driven by examples/Makefile (make -C examples figure3); see examples/README.md.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+PYTHON=${PYTHON:-/usr/bin/python3}
+bin=$BUILD/bin
+
+usage() {
+  cat <<EOF
+usage: scripts/experiment.sh figure3|figure4|figure7|plan FIGURE
+
+  figure3  test accuracy against k (0.1 ... 0.9) for conv2, conv4, conv6 (signed-constant)
+  figure4  test accuracy against width (0.25, 0.5, 1, 2) for conv4, conv6 at k = 0.5
+  figure7  test accuracy against k per weight distribution, conv4 (and conv6 with FULL=1)
+  plan F   only print what FIGURE F would run and how long it should take
+
+Variables (environment): EPOCHS, LIMIT_TRAIN, LIMIT_TEST (0: all images), SEEDS (list),
+THREADS, FULL=1 (the paper's schedule: all images, 100 epochs), ARCHS, KS, WIDTHS (lists),
+BUILD (default build), OUT (default BUILD/experiments/FIGURE), DENSE=0 (no dense baseline).
+EOF
+}
+
+die_usage() {
+  echo "experiment: error: $1" >&2
+  echo "run 'scripts/experiment.sh --help' for usage" >&2
+  exit 2
+}
+
+plan_only=0
+case ${1:-} in
+  -h | --help) usage; exit 0 ;;
+  plan) plan_only=1; shift ;;
+esac
+[ $# -eq 1 ] || die_usage "expected one figure: figure3, figure4 or figure7"
+figure=$1
+case $figure in figure3 | figure4 | figure7) ;; *) die_usage "unknown figure '$figure'" ;; esac
+
+# ---- settings ----------------------------------------------------------------------------
+FULL=${FULL:-0}
+if [ "$FULL" = 1 ]; then
+  # the paper's schedule for the conv nets (official configs/smallscale: 100 epochs, SGD lr 0.1
+  # with cosine, momentum 0.9, weight decay 1e-4, batch 128 = popup-train's defaults), all data
+  EPOCHS=${EPOCHS:-100} LIMIT_TRAIN=${LIMIT_TRAIN:-0} LIMIT_TEST=${LIMIT_TEST:-0}
+else
+  # short: about 10 minutes per figure on a quiet 2-core machine
+  EPOCHS=${EPOCHS:-3} LIMIT_TRAIN=${LIMIT_TRAIN:-5000} LIMIT_TEST=${LIMIT_TEST:-2000}
+fi
+SEEDS=${SEEDS:-0}
+THREADS=${THREADS:-2}
+DENSE=${DENSE:-1}
+is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
+for v in EPOCHS LIMIT_TRAIN LIMIT_TEST THREADS; do
+  eval "val=\$$v"
+  is_uint "$val" || die_usage "$v must be a whole number, got '$val'"
+done
+[ "$EPOCHS" -ge 1 ] || die_usage "EPOCHS must be at least 1"
+[ "$THREADS" -ge 1 ] || die_usage "THREADS must be at least 1"
+[ -n "$SEEDS" ] || die_usage "SEEDS is empty"
+for s in $SEEDS; do is_uint "$s" || die_usage "SEEDS must be whole numbers, got '$s'"; done
+case $FULL in 0 | 1) ;; *) die_usage "FULL must be 0 or 1, got '$FULL'" ;; esac
+
+case $figure in
+  figure3) ARCHS=${ARCHS:-conv2 conv4 conv6} KS=${KS:-0.1 0.3 0.5 0.7 0.9} WIDTHS=1 ;;
+  figure4) ARCHS=${ARCHS:-conv4 conv6} KS=0.5 WIDTHS=${WIDTHS:-0.25 0.5 1 2} ;;
+  figure7)
+    if [ "$FULL" = 1 ]; then ARCHS=${ARCHS:-conv4 conv6} KS=${KS:-0.1 0.3 0.5 0.7 0.9}
+    else ARCHS=${ARCHS:-conv4} KS=${KS:-0.3 0.5 0.7}; fi
+    WIDTHS=1 ;;
+esac
+for a in $ARCHS; do
+  case $a in conv2 | conv4 | conv6 | conv8) ;; *) die_usage "ARCHS: '$a' is not conv2/4/6/8" ;; esac
+done
+is_fraction() { "$PYTHON" -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 < v <= 1 else 1)" "$1" 2>/dev/null; }
+is_positive() { "$PYTHON" -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 < v < 1e3 else 1)" "$1" 2>/dev/null; }
+for k in $KS; do is_fraction "$k" || die_usage "KS: '$k' is not in (0, 1]"; done
+for w in $WIDTHS; do is_positive "$w" || die_usage "WIDTHS: '$w' is not a positive number"; done
+
+out=${OUT:-$BUILD/experiments/$figure}
+for t in popup-init popup-train popup-eval; do
+  if [ ! -x "$bin/$t" ]; then
+    echo "experiment: error: $bin/$t: not built (run make in $top)" >&2
+    exit 1
+  fi
+done
+
+# ---- the runs: NAME ARCH WIDTH DISTRIBUTION INIT SCALED K SEED ----------------------------
+# (tab-separated; DISTRIBUTION is the legend text, e.g. "signed-constant (scaled)")
+tab=$(printf '\t')
+plan_rows() {
+  for seed in $SEEDS; do
+    for arch in $ARCHS; do
+      case $figure in
+        figure3)
+          for k in $KS; do
+            printf '%s\t%s\t1\tsigned-constant\tsigned-constant\t0\t%s\t%s\n' \
+              "$arch-k$k-s$seed" "$arch" "$k" "$seed"
+          done ;;
+        figure4)
+          for w in $WIDTHS; do
+            printf '%s\t%s\t%s\tsigned-constant\tsigned-constant\t0\t0.5\t%s\n' \
+              "$arch-w$w-s$seed" "$arch" "$w" "$seed"
+          done ;;
+        figure7)
+          for k in $KS; do
+            for d in kaiming-normal:0 kaiming-normal:1 signed-constant:0 signed-constant:1 \
+                     xavier-normal:0 kaiming-uniform:0; do
+              init=${d%:*} scaled=${d#*:}
+              if [ "$scaled" = 1 ]; then label="$init (scaled)" name=$init-scaled
+              else label=$init name=$init; fi
+              printf '%s\t%s\t1\t%s\t%s\t%s\t%s\t%s\n' \
+                "$arch-$name-k$k-s$seed" "$arch" "$label" "$init" "$scaled" "$k" "$seed"
+            done
+          done ;;
+      esac
+    done
+  done
+}
+
+# The command of one run (without --threads, which changes no result); the .done file holds it.
+run_command() {  # ARCH WIDTH INIT SCALED K SEED
+  spec=$1
+  [ "$2" = 1 ] || spec="$1:width=$2"
+  scale=""
+  [ "$4" = 1 ] && scale="--scale --k $5"
+  echo "popup-init --arch $spec --init $3 $scale --seed $6 --recipe |" \
+    "popup-train --k $5 --epochs $EPOCHS --limit-train $LIMIT_TRAIN --limit-test $LIMIT_TEST" \
+    "--seed $6" | tr -s ' '
+}
+
+is_done() {  # NAME COMMAND
+  [ -s "$out/$1.mask" ] && [ -s "$out/$1.eval.json" ] && [ -s "$out/$1.done" ] &&
+    [ "$(head -n 1 "$out/$1.done")" = "$2" ]
+}
+
+# Rough seconds of one run on a quiet 2-core machine: training images/s of make bench
+# (conv4 587, conv6 442; conv2 about 750), about width^2 slower for wider nets, evaluation
+# of the test images after every epoch about 4x faster than training, 2 s of start-up.
+estimate() {  # ARCH WIDTH
+  "$PYTHON" - "$1" "$2" "$EPOCHS" "$LIMIT_TRAIN" "$LIMIT_TEST" "$THREADS" <<'EOF'
+import sys
+arch, w, epochs, lt, lte, threads = sys.argv[1], float(sys.argv[2]), *map(int, sys.argv[3:])
+rate = {"conv2": 750, "conv4": 560, "conv6": 440, "conv8": 350}[arch] * min(threads, 2) / 2
+cost = 0.15 + 0.85 * w * w
+train, test = lt or 60000, lte or 10000
+print(round((train * epochs + test * (epochs + 1) / 4) * cost / rate + 2))
+EOF
+}
+
+human() {  # SECONDS
+  if [ "$1" -ge 7200 ]; then echo "$(($1 / 3600)) h $((($1 % 3600) / 60)) min"
+  elif [ "$1" -ge 120 ]; then echo "$((($1 + 30) / 60)) min"
+  else echo "$1 s"; fi
+}
+
+# ---- the dense baseline (issue 7) ---------------------------------------------------------
+# HOOK: popup-train --method dense (learned dense weights, written as a weights file) does not
+# exist yet. Once `popup-train --help` mentions it, figure3 also trains each architecture's
+# dense network once per seed (kaiming-normal weights, the same schedule; DENSE_LR sets its
+# learning rate, the official dense baselines use 0.01) and draws its test accuracy as a
+# dashed horizontal line in the series' colour. DENSE=0 turns it off.
+dense_available() {
+  [ "$DENSE" = 1 ] && [ "$figure" = figure3 ] &&
+    "$bin/popup-train" --help 2>/dev/null | grep -- '--method' | grep -q 'dense'
+}
+dense_rows() {
+  for seed in $SEEDS; do
+    for arch in $ARCHS; do printf '%s\t%s\n' "dense-$arch-s$seed" "$arch"; done
+  done
+}
+dense_command() {  # ARCH SEED
+  lr=""
+  [ -n "${DENSE_LR:-}" ] && lr="--lr $DENSE_LR"
+  echo "popup-init --arch $1 --init kaiming-normal --seed $2 --recipe |" \
+    "popup-train --method dense $lr --epochs $EPOCHS --limit-train $LIMIT_TRAIN" \
+    "--limit-test $LIMIT_TEST --seed $2" | tr -s ' '
+}
+
+# ---- plan ---------------------------------------------------------------------------------
+plan_tmp=$(mktemp)
+trap 'rm -f "$plan_tmp"' EXIT
+plan=$plan_tmp
+{
+  printf 'run\tarch\twidth\tdistribution\tinit\tscaled\tk\tseed\n'
+  plan_rows
+} >"$plan"
+
+total=0 todo=0 todo_s=0
+while IFS=$tab read -r name arch width dist init scaled k seed; do
+  [ "$name" = run ] && continue
+  total=$((total + 1))
+  if ! is_done "$name" "$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed")"; then
+    todo=$((todo + 1))
+    todo_s=$((todo_s + $(estimate "$arch" "$width")))
+  fi
+done <"$plan"
+dense=0
+dense_done() {  # NAME COMMAND
+  [ -s "$out/$1.weights" ] && [ -s "$out/$1.eval.json" ] && [ -s "$out/$1.done" ] &&
+    [ "$(head -n 1 "$out/$1.done")" = "$2" ]
+}
+if dense_available; then
+  dense=1
+  for arch in $ARCHS; do
+    for seed in $SEEDS; do
+      dense_done "dense-$arch-s$seed" "$(dense_command "$arch" "$seed")" ||
+        todo_s=$((todo_s + $(estimate "$arch" 1)))
+    done
+  done
+fi
+
+shown_train=$LIMIT_TRAIN shown_test=$LIMIT_TEST
+[ "$LIMIT_TRAIN" = 0 ] && shown_train="all 60000"
+[ "$LIMIT_TEST" = 0 ] && shown_test="all 10000"
+case $figure in
+  figure3) what="test accuracy against k, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}" ;;
+  figure4) what="test accuracy against width, $(echo $ARCHS | tr ' ' ','), width in {$(echo $WIDTHS | tr ' ' ',')}, k 0.5" ;;
+  figure7) what="test accuracy against k per weight distribution, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}" ;;
+esac
+echo "experiment $figure: $what"
+plural() { if [ "$1" = 1 ]; then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
+echo "  schedule: $(plural "$EPOCHS" epoch), $shown_train training images, $shown_test test images," \
+  "seeds {$(echo $SEEDS | tr ' ' ',')}, $(plural "$THREADS" thread)$([ "$FULL" = 1 ] && echo ' (FULL=1: the paper'"'"'s schedule)')"
+echo "  runs: $total, of which $((total - todo)) already done; to run: $todo," \
+  "about $(human "$todo_s") on a quiet 2-core machine"
+if [ "$figure" = figure3 ]; then
+  if [ "$dense" = 1 ]; then echo "  dense baseline: popup-train --method dense, one run per architecture and seed"
+  else echo "  dense baseline: not drawn (popup-train has no --method dense yet)"; fi
+fi
+echo "  output: $out"
+[ "$plan_only" = 1 ] && exit 0
+mkdir -p "$out"
+cp "$plan" "$out/plan.tsv.tmp"
+mv "$out/plan.tsv.tmp" "$out/plan.tsv"
+plan=$out/plan.tsv
+
+# ---- run ----------------------------------------------------------------------------------
+started=$(date +%s)
+i=0
+# fd 3 carries the plan, so the tools' standard input is not the loop's
+while IFS=$tab read -r name arch width dist init scaled k seed <&3; do
+  [ "$name" = run ] && continue
+  cmd=$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed")
+  is_done "$name" "$cmd" && continue
+  i=$((i + 1))
+  printf '[%d/%d] %s: ' "$i" "$todo" "$name"
+  rm -f "$out/$name.jsonl" "$out/$name.eval.json" "$out/$name.done" "$out/$name.mask"
+  t0=$(date +%s)
+  # the command recorded in .done, with the tools' paths and --threads added
+  sh -c "$(echo "$cmd" | sed "s|popup-init|'$bin/popup-init'|; s|popup-train|'$bin/popup-train' --threads $THREADS --quiet --log '$out/$name.jsonl' -o '$out/$name.mask'|")"
+  "$bin/popup-eval" --json --limit "$LIMIT_TEST" --threads "$THREADS" "$out/$name.mask" \
+    >"$out/$name.eval.json.tmp"
+  mv "$out/$name.eval.json.tmp" "$out/$name.eval.json"
+  t1=$(date +%s)
+  printf '%s\nseconds %d\n' "$cmd" "$((t1 - t0))" >"$out/$name.done.tmp"
+  mv "$out/$name.done.tmp" "$out/$name.done"
+  "$PYTHON" -c 'import json,sys; print("test accuracy %.2f%% (%s s)" % (100 * json.load(open(sys.argv[1]))["top1"], sys.argv[2]))' \
+    "$out/$name.eval.json" "$((t1 - t0))"
+done 3<"$plan"
+
+if [ "$dense" = 1 ]; then
+  dense_rows | while IFS=$tab read -r name arch; do
+    seed=${name##*-s}
+    cmd=$(dense_command "$arch" "$seed")
+    dense_done "$name" "$cmd" && continue
+    printf 'dense baseline %s: ' "$name"
+    rm -f "$out/$name.jsonl" "$out/$name.eval.json" "$out/$name.done" "$out/$name.weights"
+    t0=$(date +%s)
+    sh -c "$(echo "$cmd" | sed "s|popup-init|'$bin/popup-init'|; s|popup-train|'$bin/popup-train' --threads $THREADS --quiet --log '$out/$name.jsonl' -o '$out/$name.weights'|")" </dev/null
+    "$bin/popup-eval" --json --limit "$LIMIT_TEST" --threads "$THREADS" "$out/$name.weights" \
+      >"$out/$name.eval.json.tmp"
+    mv "$out/$name.eval.json.tmp" "$out/$name.eval.json"
+    printf '%s\nseconds %d\n' "$cmd" "$(($(date +%s) - t0))" >"$out/$name.done"
+    "$PYTHON" -c 'import json,sys; print("test accuracy %.2f%%" % (100 * json.load(open(sys.argv[1]))["top1"]))' \
+      "$out/$name.eval.json"
+  done
+fi
+[ "$i" -gt 0 ] && echo "experiment $figure: $i runs in $(human $(($(date +%s) - started)))"
+
+# ---- results.tsv, results.md, plots -------------------------------------------------------
+FIGURE=$figure OUT_DIR=$out DENSE_ON=$dense EPOCHS=$EPOCHS LIMIT_TRAIN=$LIMIT_TRAIN \
+  LIMIT_TEST=$LIMIT_TEST SEEDS=$SEEDS THREADS=$THREADS "$PYTHON" - <<'EOF'
+"""Collects the runs of plan.tsv into results.tsv and a Markdown table, results.md."""
+import json, os, sys
+env = os.environ
+figure, out = env["FIGURE"], env["OUT_DIR"]
+
+def fail(path, problem):
+    sys.stderr.write(f"experiment: error: {path}: {problem}\n")
+    sys.exit(1)
+
+def run_result(name):
+    log, ev, done = (os.path.join(out, name + ext) for ext in (".jsonl", ".eval.json", ".done"))
+    try:
+        epochs = [json.loads(l) for l in open(log) if l.strip()]
+        top1 = json.load(open(ev))["top1"]
+        seconds = int(open(done).read().split("\nseconds ")[1])
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        fail(os.path.join(out, name), f"incomplete run ({e})")
+    if not epochs:
+        fail(log, "no epochs logged")
+    last = epochs[-1]
+    return {"train_acc": last["train_acc"], "test_acc": last["test_acc"], "eval_acc": top1,
+            "seconds": seconds}
+
+lines = [l.rstrip("\n").split("\t") for l in open(os.path.join(out, "plan.tsv"))]
+header, plan = lines[0], [dict(zip(lines[0], l)) for l in lines[1:]]
+cols = header + ["epochs", "limit_train", "limit_test", "train_acc", "test_acc", "eval_acc",
+                 "seconds"]
+rows = []
+for p in plan:
+    r = dict(p, epochs=env["EPOCHS"], limit_train=env["LIMIT_TRAIN"],
+             limit_test=env["LIMIT_TEST"], **run_result(p["run"]))
+    rows.append(r)
+with open(os.path.join(out, "results.tsv.tmp"), "w") as f:
+    f.write("\t".join(cols) + "\n")
+    for r in rows:
+        f.write("\t".join(str(r[c]) for c in cols) + "\n")
+os.replace(os.path.join(out, "results.tsv.tmp"), os.path.join(out, "results.tsv"))
+
+dense = {}
+if env["DENSE_ON"] == "1":
+    for arch in dict.fromkeys(r["arch"] for r in rows):
+        accs = [json.load(open(os.path.join(out, f"dense-{arch}-s{s}.eval.json")))["top1"]
+                for s in env["SEEDS"].split()]
+        dense[arch] = sum(accs) / len(accs)
+    with open(os.path.join(out, "dense.tsv"), "w") as f:
+        f.write("arch\ttest_acc\n" + "".join(f"{a}\t{v}\n" for a, v in dense.items()))
+
+def pct(v):
+    return f"{100 * v:.2f}"
+
+def cell(rs):
+    accs = [r["test_acc"] for r in rs]
+    if not accs:
+        return ""
+    m = sum(accs) / len(accs)
+    return pct(m) if len(accs) == 1 else f"{pct(m)} ({pct(min(accs))}-{pct(max(accs))})"
+
+def table(rows, xcol, xname, scol):
+    xs = sorted(dict.fromkeys(r[xcol] for r in rows), key=float)
+    series = list(dict.fromkeys(r[scol] for r in rows))
+    md = ["| " + xname + " | " + " | ".join(series) + " |",
+          "|---|" + "---|" * len(series)]
+    for x in xs:
+        md.append(f"| {x} | " + " | ".join(cell([r for r in rows if r[xcol] == x and r[scol] == s])
+                                            for s in series) + " |")
+    return md
+
+titles = {"figure3": "test accuracy against k (% of weights kept), signed-constant weights",
+          "figure4": "test accuracy against width, k = 0.5, signed-constant weights",
+          "figure7": "test accuracy against k per weight distribution"}
+lt = env["LIMIT_TRAIN"] if env["LIMIT_TRAIN"] != "0" else "60000 (all)"
+lte = env["LIMIT_TEST"] if env["LIMIT_TEST"] != "0" else "10000 (all)"
+md = [f"# {figure} on Fashion-MNIST: {titles[figure]}", "",
+      f"edge-popup, {env['EPOCHS']} epochs on the first {lt} training images, test accuracy "
+      f"(%) after the last epoch on the first {lte} test images; SGD lr 0.1 cosine, momentum "
+      f"0.9, weight decay 1e-4, batch 128; seeds {', '.join(env['SEEDS'].split())} "
+      "(weights and training); mean over seeds, (min-max) with several.", ""]
+if figure == "figure3":
+    md += table(rows, "k", "k", "arch")
+    if dense:
+        md += ["", "Dense baseline (learned weights): " +
+               ", ".join(f"{a} {pct(v)}" for a, v in dense.items())]
+elif figure == "figure4":
+    md += table(rows, "width", "width", "arch")
+else:
+    for arch in dict.fromkeys(r["arch"] for r in rows):
+        md += ["", f"## {arch}", ""] + table([r for r in rows if r["arch"] == arch], "k", "k",
+                                             "distribution")
+bad = [r["run"] for r in rows if abs(float(r["eval_acc"]) - float(r["test_acc"])) > 1e-6]
+total = sum(r["seconds"] for r in rows)
+md += ["", f"{len(rows)} runs, {total // 60} min {total % 60} s of run time "
+           f"({env['THREADS']} thread{'' if env['THREADS'] == '1' else 's'}). popup-eval of each mask "
+           + ("reproduces the last epoch's test accuracy." if not bad else
+              "DIFFERS from the last epoch's test accuracy for: " + ", ".join(bad)), ""]
+with open(os.path.join(out, "results.md"), "w") as f:
+    f.write("\n".join(md))
+print("\n".join(md[4:]))
+EOF
+
+# plots: the figure, and the accuracy per epoch of a few runs
+plot() { "$PYTHON" "$top/scripts/plot.py" "$@"; }
+settings="$(plural "$EPOCHS" epoch), $shown_train train / $shown_test test images"
+first_seed=$(echo "$SEEDS" | cut -d' ' -f1)
+case $figure in
+  figure3)
+    set --
+    if [ "$dense" = 1 ]; then
+      while IFS=$tab read -r a v; do
+        [ "$a" = arch ] || set -- "$@" --hline "$a dense=$v"
+      done <"$out/dense.tsv"
+    fi
+    plot table "$out/results.tsv" --x k --y test_acc --series arch "$@" \
+      --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
+      --title "Figure 3 on Fashion-MNIST: edge-popup, signed-constant ($settings)" \
+      -o "$out/figure3.png"
+    set --
+    for a in $ARCHS; do set -- "$@" "$out/$a-k0.5-s$first_seed.jsonl"; done
+    for a in $ARCHS; do set -- "$@" --label "$a k 0.5"; done
+    case " $KS " in *" 0.5 "*)
+      plot epochs "$@" --metric both --title "Figure 3 runs at k 0.5: accuracy per epoch" \
+        -o "$out/epochs.png" ;;
+    esac ;;
+  figure4)
+    plot table "$out/results.tsv" --x width --y test_acc --series arch --logx \
+      --xlabel 'width multiplier (log scale)' --ylabel 'test accuracy (%)' \
+      --title "Figure 4 on Fashion-MNIST: edge-popup, k 0.5, signed-constant ($settings)" \
+      -o "$out/figure4.png"
+    set --
+    for a in $ARCHS; do
+      for w in $WIDTHS; do set -- "$@" "$out/$a-w$w-s$first_seed.jsonl"; done
+    done
+    for a in $ARCHS; do
+      for w in $WIDTHS; do set -- "$@" --label "$a width $w"; done
+    done
+    plot epochs "$@" --metric test --title "Figure 4 runs: test accuracy per epoch" \
+      -o "$out/epochs.png" ;;
+  figure7)
+    for a in $ARCHS; do
+      plot table "$out/results.tsv" --where "arch=$a" --x k --y test_acc --series distribution \
+        --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
+        --title "Figure 7 on Fashion-MNIST: $a, weight distributions ($settings)" \
+        -o "$out/figure7-$a.png"
+    done
+    [ -e "$out/figure7-conv4.png" ] && cp "$out/figure7-conv4.png" "$out/figure7.png.tmp" &&
+      mv "$out/figure7.png.tmp" "$out/figure7.png"
+    case " $KS " in *" 0.5 "*)
+      a=$(echo "$ARCHS" | cut -d' ' -f1)
+      dists="kaiming-normal kaiming-normal-scaled signed-constant signed-constant-scaled
+             xavier-normal kaiming-uniform"
+      set --
+      for d in $dists; do set -- "$@" "$out/$a-$d-k0.5-s$first_seed.jsonl"; done
+      for d in $dists; do set -- "$@" --label "$d"; done
+      plot epochs "$@" --metric test --title "Figure 7 runs, $a k 0.5: test accuracy per epoch" \
+        -o "$out/epochs.png" ;;
+    esac ;;
+esac
+echo "experiment $figure: $out/results.md, $out/results.tsv, $(cd "$out" && ls ./*.png | sed 's|^\./||' | tr '\n' ' ')"
