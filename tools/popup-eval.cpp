@@ -88,20 +88,32 @@ int main(int argc, char** argv) {
   CLI::App app{"Evaluate a mask (weights regenerated from its recipe) or a weights file on a "
                "data set.", "popup-eval"};
   popup_tool::app_setup(app);
+  app.footer("Examples:\n"
+             "  popup-eval conv4.mask                 # on the data set it was trained on\n"
+             "  popup-eval conv4.mask --split train --json\n"
+             "  popup-init --arch fc --seed 1 | popup-train --epochs 2 | popup-eval\n\n" +
+             app.get_footer());
   Options o;
   app.add_option("file", o.input, "Mask or weights file (default: - for stdin)");
-  app.add_option("--weights", o.weights, "Weights to mask (must match the mask's recipe; "
-                 "default: regenerated from the recipe)");
-  app.add_option("--data", o.data, "Data set (default: the one the mask was trained on)");
-  app.add_option("--split", o.split, "test (default) or train");
-  app.add_option("--batch-size", o.batch_size, "Batch size (default: the training batch size)")
-      ->check(CLI::Range(1, 65536));
-  app.add_option("--limit", o.limit, "Evaluate only the first N images");
-  app.add_flag("--json", o.json, "One JSON object with per-class accuracy and the confusion matrix");
-  app.add_option("--threads", o.threads, "CPU threads")->check(CLI::Range(1, 1024));
-  app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, cuda:N");
+  app.add_option("--weights", o.weights, "Weights to mask (must be those the mask's recipe "
+                 "generates; default: regenerated from the recipe)")->group("Input");
+  app.add_option("--data", o.data, "Data set, named as for popup-train (default: the one the "
+                 "mask was trained on, else fashion-mnist)")->group("Data");
+  app.add_option("--split", o.split, "test (default) or train")->group("Data");
+  app.add_option("--limit", o.limit, "Evaluate only the first N images (default 0: all)")
+      ->group("Data");
+  app.add_flag("--json", o.json, "Write one JSON object, with per-class accuracy and the "
+               "confusion matrix, instead of the line of text")->group("Output");
+  app.add_option("--batch-size", o.batch_size, "Images per forward pass, 1 to 65536 (default: "
+                 "the training batch size, else 128)")
+      ->check(CLI::Range(1, 65536))->group("Device");
+  app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or one per CPU)")
+      ->check(CLI::Range(1, 1024))->group("Device");
+  app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, "
+                 "cuda:N")->group("Device");
   app.add_option("--precision", o.precision_text,
-                 "fp32 (default) or bf16 (CPU: bfloat16 weights and activations)");
+                 "fp32 (default) or bf16 (CPU: bfloat16 weights and activations)")
+      ->group("Device");
   return popup_tool::tool_main(
       app, argc, argv,
       [&] {

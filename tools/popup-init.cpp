@@ -71,40 +71,56 @@ int main(int argc, char** argv) {
                "file (or only its recipe).",
                "popup-init"};
   popup_tool::app_setup(app);
+  app.footer("Examples:\n"
+             "  popup-init --arch conv4 --init signed-constant --seed 1 | popup-train -o c4.mask\n"
+             "  popup-init --arch conv6 --data cifar10 --seed 1 --recipe -o conv6.recipe\n"
+             "  popup-init --from c4.mask -o c4.weights    # the weights a mask selects from\n\n" +
+             app.get_footer());
   Options o;
-  app.add_option("--arch", o.arch, "Architecture spec, e.g. conv4, conv6:width=2, resnet18")
+  app.add_option("--arch", o.arch, "Architecture spec: fc, conv2, conv4, conv6, conv8 (with "
+                 ":width=W), resnet18, resnet34, resnet50, resnet101, wide-resnet50; e.g. "
+                 "conv6:width=2 (see --list)")
       ->group("Network");
-  app.add_option("--input", o.input, "Input shape CxHxW, e.g. 3x32x32 (with --classes)")
+  app.add_option("--input", o.input,
+                 "Input shape CxHxW, e.g. 3x32x32 (with --classes; for idx: and png: data sets)")
       ->group("Network");
   app.add_option("--classes", o.classes, "Number of classes (with --input)")->group("Network");
   app.add_option("--data", o.data,
                  "Take input shape and classes from a data set: fashion-mnist (default), mnist, "
-                 "cifar10, cifar100")
+                 "cifar10, cifar100 (a :DIR suffix is ignored)")
       ->group("Network");
-  app.add_flag("--list", o.list, "List the architectures and distributions, then exit")
+  app.add_flag("--list", o.list,
+               "List the architectures, distributions and data sets, then exit")
       ->group("Network");
   app.add_option("--init", o.init,
                  "Distribution: kaiming-normal (default), signed-constant, kaiming-uniform, "
                  "xavier-normal, unsigned-constant")
       ->group("Weights");
-  app.add_flag("--scale", o.scale, "Divide fan_in by k (the paper's \"scaled\" variants)")
+  app.add_flag("--scale", o.scale, "Divide fan_in by k, i.e. multiply the standard deviation by "
+               "1/sqrt(k) (the paper's \"scaled\" variants; needs --k)")
       ->group("Weights");
-  app.add_option("--k", o.k, "Fraction of weights kept, in (0, 1]; used by --scale")
+  app.add_option("--k", o.k,
+                 "Fraction of weights training will keep, in (0, 1]; only with --scale")
       ->group("Weights");
   app.add_option("--seed", o.seed_text, "Seed of the weights, 0 to 2^64-1 (default 0)")
       ->group("Weights");
-  app.add_option("--from", o.from, "Take the recipe from FILE (any popup file, - for stdin)")
+  app.add_option("--from", o.from,
+                 "Take the whole recipe from FILE (any popup file, - for stdin) and generate its "
+                 "weights again; not with the options above")
       ->group("Weights");
-  app.add_option("-o,--output", o.output, "Output file (default: stdout, never a terminal)")
+  app.add_option("-o,--output", o.output, "Output file (default: - for stdout, never a terminal)")
       ->group("Output");
-  app.add_flag("--recipe", o.recipe_only, "Write only the recipe (under 1 KiB), not the weights")
+  app.add_flag("--recipe", o.recipe_only,
+               "Write only the recipe (under 1 KiB: any tool regenerates the weights from it), "
+               "not the weights")
       ->group("Output");
   app.add_flag("--summary", o.summary,
                "Print a table of the layers on stdout; writes a file only with -o")
       ->group("Output");
-  app.add_option("--threads", o.threads, "Threads for generation (default: OMP_NUM_THREADS or all)")
+  app.add_option("--threads", o.threads, "CPU threads for generation (default: "
+                 "OMP_NUM_THREADS or one per CPU); the weights do not depend on it")
       ->check(CLI::Range(1, 1024))
-      ->group("Output");
+      ->group("Performance");
 
   popup::Recipe recipe;
   return popup_tool::tool_main(

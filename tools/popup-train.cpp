@@ -131,31 +131,43 @@ int main(int argc, char** argv) {
                "weight and write the 1-bit mask of the top-k% per layer.",
                "popup-train"};
   popup_tool::app_setup(app);
+  app.footer("Examples:\n"
+             "  popup-init --arch fc --init signed-constant --seed 1 | popup-train --epochs 10 "
+             "-o fc.mask\n"
+             "  popup-train conv6.recipe --data cifar10:DIR --val-split 0.1 --log conv6.log \\\n"
+             "              --checkpoint conv6.ckpt --checkpoint-every 5 -o conv6.mask\n\n"
+             "Ctrl-C writes the --checkpoint and exits with status 130; the same command with "
+             "--resume continues to the same mask.\n" +
+             app.get_footer());
   Options o;
   app.add_option("input", o.input, "Weights or recipe file (default: - for stdin)");
   app.add_option("-o,--output", o.output, "Mask file (default: stdout, never a terminal)")
       ->group("Output");
-  app.add_option("--scores-out", o.scores_out, "Also write the trained scores")->group("Output");
+  app.add_option("--scores-out", o.scores_out, "Also write the trained scores (popup-stats --k "
+                 "re-thresholds them)")->group("Output");
   app.add_option("--log", o.log, "Append one JSON object per epoch to FILE")->group("Output");
-  app.add_flag("--quiet", o.quiet, "No progress on stderr")->group("Output");
+  app.add_flag("--quiet", o.quiet, "No progress on stderr (default: a bar on a terminal, else one "
+               "line per epoch)")->group("Output");
   app.add_option("--data", o.data, "Data set: fashion-mnist[:DIR] (default), mnist:DIR, idx:DIR, "
                  "cifar10:DIR, cifar100:DIR, png:DIR")->group("Data");
-  app.add_option("--val-split", o.train.val_split, "Hold out this fraction of the training set")
+  app.add_option("--val-split", o.train.val_split, "Hold out this fraction of the training set, in [0, 1), "
+                 "as a validation set (default 0)")
       ->group("Data");
-  app.add_option("--limit-train", o.train.limit_train, "Use only the first N training images")
+  app.add_option("--limit-train", o.train.limit_train, "Use only the first N training images (default 0: all)")
       ->check(CLI::NonNegativeNumber)->group("Data");
-  app.add_option("--limit-test", o.train.limit_test, "Use only the first N test images")
+  app.add_option("--limit-test", o.train.limit_test, "Use only the first N test images (default 0: all)")
       ->check(CLI::NonNegativeNumber)->group("Data");
-  app.add_option("--k", o.train.k, "Fraction of weights kept per layer (default 0.5)")
+  app.add_option("--k", o.train.k, "Fraction of weights kept per layer, in (0, 1] (default 0.5)")
       ->group("Edge-popup");
   app.add_flag("--first-layer-dense", o.train.first_layer_dense, "Keep the whole first layer")
       ->group("Edge-popup");
   app.add_flag("--last-layer-dense", o.train.last_layer_dense, "Keep the whole last layer")
       ->group("Edge-popup");
-  app.add_option("--seed", o.seed_text, "Seed of score initialisation and data order (default 0)")
+  app.add_option("--seed", o.seed_text, "Seed of the initial scores, the data order, the hold-out and "
+                 "the augmentation (default 0)")
       ->group("Edge-popup");
-  app.add_option("--epochs", o.epochs, "Epochs (default 20)")->group("Optimisation");
-  app.add_option("--batch-size", o.train.batch_size, "Batch size (default 128)")->group("Optimisation");
+  app.add_option("--epochs", o.epochs, "Epochs, at least 1 (default 20)")->group("Optimisation");
+  app.add_option("--batch-size", o.train.batch_size, "Batch size, 1 to 65536 (default 128)")->group("Optimisation");
   app.add_option("--optimizer", o.optimizer, "sgd (default) or adam")->group("Optimisation");
   app.add_option("--lr", o.lr, "Base learning rate (default 0.1)")->group("Optimisation");
   app.add_option("--beta1", o.train.optimizer.beta1, "Adam beta1 (default 0.9)")
@@ -173,24 +185,25 @@ int main(int argc, char** argv) {
   app.add_option("--schedule", o.schedule,
                  "cosine (per epoch, default), cosine-step (per step), constant, step")
       ->group("Optimisation");
-  app.add_option("--warmup", o.train.schedule.warmup_epochs, "Linear warm-up epochs (default 0)")
+  app.add_option("--warmup", o.train.schedule.warmup_epochs, "Linear warm-up epochs, fewer than --epochs (default 0)")
       ->check(CLI::NonNegativeNumber)
       ->group("Optimisation");
-  app.add_option("--step-size", o.train.schedule.step_size, "step: epochs between decays (30)")
+  app.add_option("--step-size", o.train.schedule.step_size, "step schedule: epochs between decays (default 30)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->group("Optimisation");
-  app.add_option("--gamma", o.train.schedule.gamma, "step: decay factor (0.1)")
+  app.add_option("--gamma", o.train.schedule.gamma, "step schedule: decay factor (default 0.1)")
       ->check(CLI::PositiveNumber)->group("Optimisation");
-  app.add_option("--label-smoothing", o.train.label_smoothing, "Label smoothing (default 0)")
+  app.add_option("--label-smoothing", o.train.label_smoothing, "Label smoothing, in [0, 1] (default 0)")
       ->check(CLI::Range(0.0, 1.0))->group("Optimisation");
   app.add_option("--checkpoint", o.checkpoint, "Write a checkpoint to FILE (on Ctrl-C, and "
                  "every --checkpoint-every epochs)")->group("Checkpoints");
-  app.add_option("--checkpoint-every", o.checkpoint_every, "Epochs between checkpoints")
+  app.add_option("--checkpoint-every", o.checkpoint_every, "Epochs between checkpoints (default 0: only on Ctrl-C)")
       ->check(CLI::NonNegativeNumber)
       ->group("Checkpoints");
-  app.add_option("--resume", o.resume, "Continue from a checkpoint of the same command")
+  app.add_option("--resume", o.resume, "Continue from a checkpoint of the same command (same "
+                 "input and training options)")
       ->group("Checkpoints");
-  app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or all)")
+  app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or one per CPU)")
       ->check(CLI::Range(1, 1024))->group("Device");
   app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, "
                  "cuda:N")->group("Device");
