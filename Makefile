@@ -57,7 +57,7 @@ PLUGIN     := $(BUILD)/lib/popup/libpopup-cuda.so
 # DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).
 # The library code the plugin runs itself, compiled again as position-independent code.
 PLUGIN_CPP := $(wildcard lib/cuda/*.cpp) lib/network_graph.cpp lib/softmax_cross_entropy.cpp \
-              lib/score_engine_host.cpp lib/topk.cpp lib/optimizer.cpp
+              lib/score_engine_host.cpp lib/topk.cpp lib/optimizer.cpp lib/data/data_split.cpp
 PLUGIN_CU  := $(wildcard lib/cuda/*.cu)
 PLUGIN_OBJ := $(PLUGIN_CPP:%.cpp=$(BUILD)/pic/%.o) $(PLUGIN_CU:%.cu=$(BUILD)/pic/%.cu.o)
 # sm_80 (A100), sm_90 (H100/H200) and PTX for newer GPUs. -fmad=false: no contraction into

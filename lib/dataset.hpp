@@ -11,15 +11,23 @@
 
 namespace popup {
 
-// Images normalised per channel, [n, C, H, W] row-major float; labels in [0, classes).
+// One split: the images as their files hold them (8-bit samples, a quarter of the memory of
+// floats) with the per-channel table that normalises them; labels in [0, classes).
 struct DataSplit {
   InputShape shape;
   int64_t classes = 0;
   int64_t n = 0;
-  std::vector<float> images;
+  std::vector<uint8_t> pixels;  // [n, C, H, W] row-major
+  std::vector<float> levels;    // [C, 256]: the normalised value of each sample value, per channel
   std::vector<int32_t> labels;
-  std::vector<float> padding;  // per channel, the normalised value of a 0 pixel (what
-                               // augmentation pads with); empty: 0
+
+  int64_t example_size() const { return shape.c * shape.h * shape.w; }
+  // The normalised values of one example, [C, H, W], into `out`.
+  void example_values(int64_t example, float* out) const;
+  // Every example's normalised values, [n, C, H, W] (for tests and device uploads).
+  std::vector<float> images() const;
+  // Per channel, the normalised value of a 0 sample: what augmentation pads with.
+  std::vector<float> padding() const;
 };
 
 struct Dataset {

@@ -3,6 +3,8 @@
 #include "cpu/dnnl_plan.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -64,8 +66,8 @@ memory::desc DnnlPlanBuilder::plain_desc(int j) const {
 
 // ---- steps and buffers -------------------------------------------------------------------
 
+// The memory is bound to its arena slot when the plan is complete (build).
 memory DnnlPlanBuilder::slot_memory(const memory::desc& md, size_t slot) {
-  arena_.reserve(slot, md.get_size());
   memory mem(md, state_.engine, DNNL_MEMORY_NONE);
   plan_.slot_memories.emplace_back(mem, slot);
   return mem;
@@ -105,6 +107,63 @@ void DnnlPlanBuilder::scratchpad_attach() {
           step.args[k].second = scratchpad;
           step.exec_args[k].memory = scratchpad.get();
         }
+}
+
+// Gradients and the copies backward steps read live only between the first and the last
+// backward step that uses them. Slots that no forward step uses share buffers where those
+// ranges do not overlap: the first use of each is a write, so nothing carries over. For conv4
+// at batch 128 this takes the gradients from 87 MB to about half. Greedy by first use, into
+// the free buffer nearest in size.
+void DnnlPlanBuilder::backward_slots_share() {
+  std::map<dnnl_memory_t, size_t> slot_of;
+  std::map<size_t, size_t> bytes;
+  for (const auto& [mem, slot] : plan_.slot_memories) {
+    if (slot < first_free_slot) continue;
+    slot_of[mem.get()] = slot;
+    bytes[slot] = std::max(bytes[slot], mem.get_desc().get_size());
+  }
+  std::set<size_t> forward_slots;
+  for (const auto* list : {&plan_.forward_train, &plan_.forward_infer})
+    for (const DnnlStep& step : *list)
+      for (const auto& arg : step.args)
+        if (const auto it = slot_of.find(arg.second.get()); it != slot_of.end())
+          forward_slots.insert(it->second);
+  std::map<size_t, std::pair<size_t, size_t>> live;  // slot -> first and last step
+  for (size_t k = 0; k < plan_.backward.size(); ++k)
+    for (const auto& arg : plan_.backward[k].args) {
+      const auto it = slot_of.find(arg.second.get());
+      if (it == slot_of.end() || forward_slots.count(it->second)) continue;
+      const auto [range, fresh] = live.try_emplace(it->second, k, k);
+      if (!fresh) range->second.second = k;
+    }
+  std::vector<std::pair<size_t, size_t>> order;  // (first step, slot)
+  for (const auto& [slot, range] : live) order.emplace_back(range.first, slot);
+  std::sort(order.begin(), order.end());
+  struct Buffer {
+    size_t slot, bytes, busy_until;
+  };
+  std::vector<Buffer> buffers;
+  std::map<size_t, size_t> shared;  // slot -> the slot whose buffer it takes
+  for (const auto& [first, slot] : order) {
+    const size_t need = bytes[slot];
+    Buffer* best = nullptr;
+    for (Buffer& b : buffers) {
+      if (b.busy_until >= first) continue;
+      const bool fits = b.bytes >= need, best_fits = best && best->bytes >= need;
+      if (!best || (fits && (!best_fits || b.bytes < best->bytes)) ||
+          (!fits && !best_fits && b.bytes > best->bytes))
+        best = &b;
+    }
+    if (!best) {
+      buffers.push_back({slot, need, 0});
+      best = &buffers.back();
+    }
+    best->bytes = std::max(best->bytes, need);
+    best->busy_until = live[slot].second;
+    shared[slot] = best->slot;
+  }
+  for (auto& [mem, slot] : plan_.slot_memories)
+    if (const auto it = shared.find(slot); it != shared.end()) slot = it->second;
 }
 
 // ---- weights ------------------------------------------------------------------------------
@@ -156,6 +215,9 @@ DnnlPlan DnnlPlanBuilder::build(float* logits, float* diff_logits) {
     backward(diff_logits);
   }
   scratchpad_attach();
+  if (train_) backward_slots_share();
+  for (const auto& [mem, slot] : plan_.slot_memories)
+    arena_.reserve(slot, mem.get_desc().get_size());
   plan_slots_bind(plan_, arena_);
   return std::move(plan_);
 }

@@ -85,6 +85,7 @@ class DnnlPlanBuilder {
   void step_forward(const DnnlStep& step);
   DnnlStep reorder_step(const memory& from, const memory& to);
   void scratchpad_attach();
+  void backward_slots_share();
   void weights_forward(int t, const memory::dims& plain_dims, const memory::desc& md);
   void weights_backward(int t, const memory::desc& md);
 

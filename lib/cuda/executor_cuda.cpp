@@ -648,19 +648,18 @@ int ExecutorCudaImpl::data_upload(const DataSplit& split) {
                                 " for a network whose input is " + shape_text(in));
   if (split.n == 0) return -1;
   labels_check(split.labels.data(), split.n, net_.classes);
-  const size_t bytes = split.images.size() * sizeof(float) + split.labels.size() * sizeof(int32_t);
+  const size_t bytes = split.pixels.size() * sizeof(float) + split.labels.size() * sizeof(int32_t);
   size_t free = 0, total = 0;
   CUDA_CHECK(cudaMemGetInfo(&free, &total));
   const size_t reserve = std::max<size_t>(total / 10, size_t{1} << 30);
   if (free < reserve || bytes > free - reserve) return -1;
   DeviceSplit d;
   d.n = split.n;
-  d.images.resize(split.images.size());
+  const std::vector<float> images = split.images(), padding = split.padding();
+  d.images.resize(images.size());
   d.labels.resize(split.labels.size());
-  std::vector<float> padding = split.padding;
-  padding.resize(static_cast<size_t>(in.c), 0.0f);
   d.padding.resize(padding.size());
-  CUDA_CHECK(cudaMemcpyAsync(d.images.data(), split.images.data(), d.images.bytes(),
+  CUDA_CHECK(cudaMemcpyAsync(d.images.data(), images.data(), d.images.bytes(),
                              cudaMemcpyHostToDevice, stream_.get()));
   CUDA_CHECK(cudaMemcpyAsync(d.labels.data(), split.labels.data(), d.labels.bytes(),
                              cudaMemcpyHostToDevice, stream_.get()));

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -23,6 +22,7 @@ struct BatchLoader::Impl {
   int64_t epoch = 0;
   std::vector<int64_t> order;  // example at each position of the epoch
   std::vector<float> padding;  // per channel
+  std::vector<float> decoded;  // one example's values before augmentation
 
   std::array<std::vector<float>, 2> images;
   std::array<std::vector<int32_t>, 2> labels;
@@ -43,7 +43,7 @@ struct BatchLoader::Impl {
 };
 
 void BatchLoader::Impl::fill(int64_t batch, int buffer) {
-  const int64_t size = split.shape.c * split.shape.h * split.shape.w;
+  const int64_t size = split.example_size();
   const int64_t begin = batch * batch_size, end = std::min(split.n, begin + batch_size);
   float* out = images[buffer].data();
   for (int64_t position = begin; position < end; ++position, out += size) {
@@ -52,11 +52,12 @@ void BatchLoader::Impl::fill(int64_t batch, int buffer) {
     if (augment) draws[buffer][k] = augment_draw(seed, epoch, position, kAugmentPad);
     labels[buffer][k] = split.labels[example];
     if (!make_images) continue;
-    const float* in = split.images.data() + example * size;
-    if (augment)
-      augment_image(in, out, split.shape, padding.data(), draws[buffer][k]);
-    else
-      std::memcpy(out, in, static_cast<size_t>(size) * sizeof(float));
+    if (augment) {
+      split.example_values(example, decoded.data());
+      augment_image(decoded.data(), out, split.shape, padding.data(), draws[buffer][k]);
+    } else {
+      split.example_values(example, out);
+    }
   }
   counts[buffer] = end - begin;
 }
@@ -102,8 +103,8 @@ BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffl
     d.order.resize(static_cast<size_t>(split.n));
     std::iota(d.order.begin(), d.order.end(), int64_t{0});
   }
-  d.padding = split.padding;
-  d.padding.resize(static_cast<size_t>(split.shape.c), 0.0f);
+  d.padding = split.padding();
+  d.decoded.resize(static_cast<size_t>(split.example_size()));
   const int64_t capacity = std::min(batch_size, split.n);
   for (int buffer = 0; buffer < 2; ++buffer) {
     if (images)

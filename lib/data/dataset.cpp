@@ -3,6 +3,7 @@
 #include "dataset.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "arch.hpp"
 #include "data/cifar.hpp"
@@ -96,7 +97,7 @@ Dataset dataset_load(const std::string& name, const DatasetOptions& options) {
   data.augment = source.augment;
   data.mean.assign(source.stats.mean.begin(), source.stats.mean.end());
   data.stddev.assign(source.stats.stddev.begin(), source.stats.stddev.end());
-  data.test = normalise(raw.test, raw.classes, source.stats);
+  data.test = normalise(std::move(raw.test), raw.classes, source.stats);
 
   const int64_t held_out = std::llround(options.val_split * static_cast<double>(raw.train.n));
   if (options.val_split > 0 && held_out == 0)
@@ -108,9 +109,9 @@ Dataset dataset_load(const std::string& name, const DatasetOptions& options) {
                                   std::to_string(raw.train.n) +
                                   " training examples leaves none to train on");
   if (held_out == 0) {
-    data.train = normalise(raw.train, raw.classes, source.stats);
     data.val =
         normalise(RawSplit{raw.train.shape, 0, {}, {}, raw.train.file}, raw.classes, source.stats);
+    data.train = normalise(std::move(raw.train), raw.classes, source.stats);
     return data;
   }
   const std::vector<int64_t> order = data_permutation(raw.train.n, options.seed, kHoldOutTensor);

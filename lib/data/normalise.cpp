@@ -1,7 +1,8 @@
-// Channel statistics and the normalisation table lookup.
+// Channel statistics and the normalisation table.
 #include "data/normalise.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "error.hpp"
 
@@ -38,28 +39,18 @@ ChannelStats channel_stats(const RawSplit& split) {
   return stats;
 }
 
-DataSplit normalise(const RawSplit& raw, int64_t classes, const ChannelStats& stats) {
+DataSplit normalise(RawSplit raw, int64_t classes, const ChannelStats& stats) {
   DataSplit split;
   split.shape = raw.shape;
   split.classes = classes;
   split.n = raw.n;
-  split.labels = raw.labels;
-  const int64_t channels = raw.shape.c, plane = raw.shape.h * raw.shape.w;
-  std::vector<float> table(static_cast<size_t>(channels * 256));
-  for (int64_t c = 0; c < channels; ++c) {
+  split.pixels = std::move(raw.pixels);
+  split.labels = std::move(raw.labels);
+  split.levels.resize(static_cast<size_t>(raw.shape.c * 256));
+  for (int64_t c = 0; c < raw.shape.c; ++c)
     for (int x = 0; x < 256; ++x)
-      table[c * 256 + x] = static_cast<float>((x / 255.0 - stats.mean[c]) / stats.stddev[c]);
-    split.padding.push_back(table[c * 256]);
-  }
-  split.images.resize(raw.pixels.size());
-  const int64_t planes = raw.n * channels;
-#pragma omp parallel for
-  for (int64_t i = 0; i < planes; ++i) {
-    const float* lookup = table.data() + (i % channels) * 256;
-    const uint8_t* in = raw.pixels.data() + i * plane;
-    float* out = split.images.data() + i * plane;
-    for (int64_t k = 0; k < plane; ++k) out[k] = lookup[in[k]];
-  }
+      split.levels[c * 256 + x] =
+          static_cast<float>((x / 255.0 - stats.mean[c]) / stats.stddev[c]);
   return split;
 }
 

@@ -17,8 +17,9 @@ struct ChannelStats {
 // channel holds a single value throughout (nothing to normalise by).
 ChannelStats channel_stats(const RawSplit& split);
 
-// The normalised split: each value (x / 255 - mean) / stddev computed in double and rounded to
-// float once; `padding` is the value of x = 0.
-DataSplit normalise(const RawSplit& raw, int64_t classes, const ChannelStats& stats);
+// The split with its normalisation table: sample x of channel c stands for
+// (x / 255 - mean[c]) / stddev[c], computed in double and rounded to float once. Takes the
+// pixels and labels over from `raw`.
+DataSplit normalise(RawSplit raw, int64_t classes, const ChannelStats& stats);
 
 }  // namespace popup

@@ -87,18 +87,19 @@ struct Row {
   std::string device, precision;
 };
 
-// A synthetic split shaped like the workload's data: 8 batches of normal images.
+// A synthetic split shaped like the workload's data: 8 batches of uniformly random 8-bit
+// images, normalised to mean 0 and standard deviation 1.
 popup::DataSplit synthetic_split(const popup::InputShape& shape, int64_t batch) {
   popup::DataSplit s;
   s.shape = shape;
   s.classes = 10;
   s.n = 8 * batch;
   std::mt19937_64 rng(7);
-  std::normal_distribution<float> normal;
-  s.images.resize(static_cast<size_t>(s.n * shape.c * shape.h * shape.w));
-  for (float& v : s.images) v = normal(rng);
+  s.pixels.resize(static_cast<size_t>(s.n * s.example_size()));
+  for (uint8_t& v : s.pixels) v = static_cast<uint8_t>(rng() % 256);
   for (int64_t i = 0; i < s.n; ++i) s.labels.push_back(static_cast<int32_t>(rng() % 10));
-  s.padding.assign(static_cast<size_t>(shape.c), 0.0f);
+  for (int64_t c = 0; c < shape.c; ++c)
+    for (int x = 0; x < 256; ++x) s.levels.push_back(static_cast<float>((x - 127.5) / 73.9));
   return s;
 }
 

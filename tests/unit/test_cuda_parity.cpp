@@ -296,9 +296,11 @@ BOOST_AUTO_TEST_CASE(batches_cut_on_the_device_equal_the_loaders) {
   split.shape = net.input;
   split.classes = net.classes;
   split.n = 37;
-  split.images = floats(normal_values(static_cast<size_t>(split.n * 3 * 8 * 8), 1, 22));
+  for (const double v : normal_values(static_cast<size_t>(split.n * 3 * 8 * 8), 1, 22))
+    split.pixels.push_back(static_cast<uint8_t>(std::lround(std::fabs(v) * 80) % 256));
   for (int64_t i = 0; i < split.n; ++i) split.labels.push_back(static_cast<int32_t>(i % 10));
-  split.padding = {-0.5f, 0.25f, 1.5f};
+  split.levels = floats(normal_values(3 * 256, 1, 23));
+  split.levels[0] = -0.5f, split.levels[256] = 0.25f, split.levels[512] = 1.5f;  // padding
   std::unique_ptr<Executor> gpu = backend(net, true, 16);
   for (size_t t = 0; t < net.tensors.size(); ++t) gpu->set_weights(t, p.weights[t].data());
   const int data = gpu->data_upload(split);

@@ -210,17 +210,29 @@ std::vector<int32_t> labels_of(const Bytes& bytes) {
   return std::vector<int32_t>(bytes.begin(), bytes.end());
 }
 
-// A split of n examples of 1x1x2: example i holds (i, -i) and label i.
+// Tables that decode sample x to the value x, except x = 0 to padding[c].
+std::vector<float> identity_levels(const std::vector<float>& padding) {
+  std::vector<float> levels;
+  for (const float pad : padding) {
+    levels.push_back(pad);
+    for (int x = 1; x < 256; ++x) levels.push_back(static_cast<float>(x));
+  }
+  return levels;
+}
+
+// A split of n <= 256 examples of 2x1x1: example i holds (i, -i) and label i.
 DataSplit counting_split(int64_t n) {
   DataSplit split;
-  split.shape = {1, 1, 2};
+  split.shape = {2, 1, 1};
   split.classes = n;
   split.n = n;
   for (int64_t i = 0; i < n; ++i) {
-    split.images.push_back(static_cast<float>(i));
-    split.images.push_back(static_cast<float>(-i));
+    split.pixels.push_back(static_cast<uint8_t>(i));
+    split.pixels.push_back(static_cast<uint8_t>(i));
     split.labels.push_back(static_cast<int32_t>(i));
   }
+  for (int c = 0; c < 2; ++c)
+    for (int x = 0; x < 256; ++x) split.levels.push_back(static_cast<float>(c == 0 ? x : -x));
   return split;
 }
 
@@ -310,15 +322,15 @@ BOOST_AUTO_TEST_CASE(idx_values_labels_and_own_normalisation) {
   BOOST_REQUIRE_EQUAL(d.mean.size(), 1u);
   BOOST_TEST(d.mean[0] == mean, boost::test_tools::tolerance(1e-6));
   BOOST_TEST(d.stddev[0] == stddev, boost::test_tools::tolerance(1e-6));
-  check_values(d.train.images, small_train().pixels, 6, {mean}, {stddev});
-  check_values(d.test.images, small_test().pixels, 6, {mean},
+  check_values(d.train.images(), small_train().pixels, 6, {mean}, {stddev});
+  check_values(d.test.images(), small_test().pixels, 6, {mean},
                {stddev});  // by the training statistics
   double sum = 0, sum_squares = 0;
-  for (float v : d.train.images) sum += v, sum_squares += v * v;
+  for (float v : d.train.images()) sum += v, sum_squares += v * v;
   BOOST_TEST(sum / 18 == 0.0, boost::test_tools::tolerance(1e-6));
   BOOST_TEST(sum_squares / 18 == 1.0, boost::test_tools::tolerance(1e-5));
-  BOOST_REQUIRE_EQUAL(d.train.padding.size(), 1u);
-  BOOST_TEST(d.train.padding[0] == static_cast<float>(-mean / stddev),
+  BOOST_REQUIRE_EQUAL(d.train.padding().size(), 1u);
+  BOOST_TEST(d.train.padding()[0] == static_cast<float>(-mean / stddev),
              boost::test_tools::tolerance(1e-6f));
 }
 
@@ -332,8 +344,8 @@ BOOST_AUTO_TEST_CASE(idx_gzip_and_plain_give_the_same_values) {
   const Dataset a = load("idx:" + plain.path.string());
   for (const TempDir* other : {&gz, &mixed}) {
     const Dataset b = load("idx:" + other->path.string());
-    BOOST_TEST(b.train.images == a.train.images, boost::test_tools::per_element());
-    BOOST_TEST(b.test.images == a.test.images, boost::test_tools::per_element());
+    BOOST_TEST(b.train.images() == a.train.images(), boost::test_tools::per_element());
+    BOOST_TEST(b.test.images() == a.test.images(), boost::test_tools::per_element());
     BOOST_TEST(b.train.labels == a.train.labels, boost::test_tools::per_element());
   }
 }
@@ -345,13 +357,13 @@ BOOST_AUTO_TEST_CASE(mnist_and_fashion_mnist_use_fixed_statistics_and_10_classes
   BOOST_TEST(m.train.classes == 10);
   BOOST_TEST(m.mean == std::vector<float>{0.1307f});
   BOOST_TEST(m.stddev == std::vector<float>{0.3081f});
-  check_values(m.train.images, small_train().pixels, 6, {0.1307}, {0.3081});
+  check_values(m.train.images(), small_train().pixels, 6, {0.1307}, {0.3081});
   const Dataset f = load("fashion-mnist:" + dir.path.string());
   BOOST_TEST(f.test.classes == 10);
   BOOST_TEST(f.mean == std::vector<float>{0.2860f});
   BOOST_TEST(f.stddev == std::vector<float>{0.3530f});
-  check_values(f.test.images, small_test().pixels, 6, {0.2860}, {0.3530});
-  BOOST_TEST(f.train.padding[0] == static_cast<float>(-0.2860 / 0.3530));
+  check_values(f.test.images(), small_test().pixels, 6, {0.2860}, {0.3530});
+  BOOST_TEST(f.train.padding()[0] == static_cast<float>(-0.2860 / 0.3530));
 }
 
 BOOST_AUTO_TEST_CASE(idx_label_out_of_range) {
@@ -485,16 +497,16 @@ BOOST_AUTO_TEST_CASE(cifar10_records_labels_statistics_and_augmentation) {
   BOOST_TEST(c.train.labels == train_labels, boost::test_tools::per_element());
   BOOST_TEST(c.test.labels == std::vector<int32_t>{9});
   const std::vector<double> mean{0.4914, 0.4822, 0.4465}, stddev{0.2470, 0.2435, 0.2616};
-  check_values(c.train.images, all_train, 1024, mean, stddev);
+  check_values(c.train.images(), all_train, 1024, mean, stddev);
   const Bytes test_record = cifar_record({9}, 3);
-  check_values(c.test.images, Bytes(test_record.begin() + 1, test_record.end()), 1024, mean,
+  check_values(c.test.images(), Bytes(test_record.begin() + 1, test_record.end()), 1024, mean,
                stddev);
   BOOST_TEST(c.mean == std::vector<float>(mean.begin(), mean.end()),
              boost::test_tools::per_element());
   BOOST_TEST(c.stddev == std::vector<float>(stddev.begin(), stddev.end()),
              boost::test_tools::per_element());
   for (int ch = 0; ch < 3; ++ch)
-    BOOST_TEST(c.train.padding[ch] == static_cast<float>(-mean[ch] / stddev[ch]));
+    BOOST_TEST(c.train.padding()[ch] == static_cast<float>(-mean[ch] / stddev[ch]));
 }
 
 BOOST_AUTO_TEST_CASE(cifar100_uses_the_fine_label) {
@@ -515,8 +527,8 @@ BOOST_AUTO_TEST_CASE(cifar100_uses_the_fine_label) {
   BOOST_TEST(c.stddev == (std::vector<float>{0.2673f, 0.2564f, 0.2762f}),
              boost::test_tools::per_element());
   const Bytes pixels(train.begin() + 2, train.begin() + 3074);
-  check_values(std::vector<float>(c.train.images.begin(), c.train.images.begin() + 3072), pixels,
-               1024, {0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762});
+  const std::vector<float> values = c.train.images();
+  check_values(std::vector<float>(values.begin(), values.begin() + 3072), pixels, 1024, {0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762});
 }
 
 BOOST_AUTO_TEST_CASE(cifar_broken_files_are_refused) {
@@ -590,8 +602,8 @@ BOOST_AUTO_TEST_CASE(png_grey_classes_in_byte_order) {
   const auto [mean, stddev] = pixel_stats(pixels);
   BOOST_TEST(p.mean[0] == mean, boost::test_tools::tolerance(1e-6));
   BOOST_TEST(p.stddev[0] == stddev, boost::test_tools::tolerance(1e-6));
-  check_values(p.train.images, pixels, 6, {mean}, {stddev});
-  check_values(p.test.images, Bytes(6, 40), 6, {mean}, {stddev});
+  check_values(p.train.images(), pixels, 6, {mean}, {stddev});
+  check_values(p.test.images(), Bytes(6, 40), 6, {mean}, {stddev});
   BOOST_TEST(!p.augment);
 }
 
@@ -608,8 +620,8 @@ BOOST_AUTO_TEST_CASE(png_bit_depths_alpha_and_channels) {
   BOOST_TEST(popup::input_shape_format(grey.train.shape) == "1x1x4");
   const Bytes grey_pixels{0, 255, 50, 51};
   const auto [mean, stddev] = pixel_stats(grey_pixels);
-  check_values(grey.train.images, grey_pixels, 4, {mean}, {stddev});
-  check_values(grey.test.images, {1, 2, 3, 4}, 4, {mean}, {stddev});
+  check_values(grey.train.images(), grey_pixels, 4, {mean}, {stddev});
+  check_values(grey.test.images(), {1, 2, 3, 4}, 4, {mean}, {stddev});
 
   // One RGB image among grey ones makes every image RGB; RGBA loses its alpha; 16-bit RGB scales.
   write_png(d + "/train/k/b.png", 1, 4, PNG_COLOR_TYPE_RGB, 8,
@@ -635,8 +647,8 @@ BOOST_AUTO_TEST_CASE(png_bit_depths_alpha_and_channels) {
     means.push_back(m);
     stddevs.push_back(s);
   }
-  check_values(rgb.train.images, rgb_pixels, 4, means, stddevs);
-  check_values(rgb.test.images, {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}, 4, means, stddevs);
+  check_values(rgb.train.images(), rgb_pixels, 4, means, stddevs);
+  check_values(rgb.test.images(), {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}, 4, means, stddevs);
 }
 
 BOOST_AUTO_TEST_CASE(png_broken_folders_are_refused) {
@@ -719,8 +731,8 @@ BOOST_AUTO_TEST_CASE(limits_keep_the_first_examples) {
   BOOST_TEST(few.test.n == 2);
   BOOST_TEST(few.train.classes == 4);  // from all training labels, before the limit
   BOOST_TEST(few.mean == all.mean);    // statistics of all training images
-  BOOST_TEST(few.train.images ==
-                 std::vector<float>(all.train.images.begin(), all.train.images.begin() + 6),
+  const std::vector<float> all_values = all.train.images();
+  BOOST_TEST(few.train.images() == std::vector<float>(all_values.begin(), all_values.begin() + 6),
              boost::test_tools::per_element());
   BOOST_TEST(
       few.test.labels == std::vector<int32_t>(all.test.labels.begin(), all.test.labels.begin() + 2),
@@ -737,13 +749,15 @@ BOOST_AUTO_TEST_CASE(val_split_sizes_disjointness_order_and_seed) {
   const Dataset all = load(name);
   // Example of each first pixel value (example i's first value is the normalised i).
   std::map<float, int> example;
-  for (int i = 0; i < 20; ++i) example[all.train.images[2 * i]] = i;
+  const std::vector<float> all_values = all.train.images();
+  for (int i = 0; i < 20; ++i) example[all_values[2 * i]] = i;
   auto members = [&](const DataSplit& s) {
     std::vector<int> ids;
+    const std::vector<float> values = s.images();
     for (int64_t k = 0; k < s.n; ++k) {
-      ids.push_back(example.at(s.images[2 * k]));
+      ids.push_back(example.at(values[2 * k]));
       BOOST_TEST(s.labels[k] == ids.back() % 4);
-      BOOST_TEST(s.images[2 * k + 1] == all.train.images[2 * ids.back() + 1]);
+      BOOST_TEST(values[2 * k + 1] == all_values[2 * ids.back() + 1]);
     }
     return ids;
   };
@@ -863,10 +877,11 @@ BOOST_AUTO_TEST_CASE(loader_examples_and_draws_rebuild_its_images) {
   split.shape = {2, 5, 6};
   split.classes = 7;
   split.n = 23;
-  split.padding = {-1.5f, 2.5f};
+  split.levels = identity_levels({-1.5f, 2.5f});
   const int64_t size = 2 * 5 * 6;
-  for (int64_t i = 0; i < split.n * size; ++i) split.images.push_back(static_cast<float>(i % 101));
+  for (int64_t i = 0; i < split.n * size; ++i) split.pixels.push_back(static_cast<uint8_t>(i % 101));
   for (int64_t i = 0; i < split.n; ++i) split.labels.push_back(static_cast<int32_t>(i % 7));
+  const std::vector<float> values = split.images(), padding = split.padding();
   for (const bool augment : {false, true}) {
     BOOST_TEST_CONTEXT("augment " << augment) {
       BatchLoader with(split, 5, true, augment, 3, 2, 1), without(split, 5, true, augment, 3, 2, 1, false);
@@ -883,11 +898,11 @@ BOOST_AUTO_TEST_CASE(loader_examples_and_draws_rebuild_its_images) {
           BOOST_REQUIRE(a.examples[k] == b.examples[k]);
           BOOST_REQUIRE(a.labels[k] == split.labels[static_cast<size_t>(a.examples[k])]);
           BOOST_REQUIRE(b.labels[k] == a.labels[k]);
-          const float* in = split.images.data() + a.examples[k] * size;
+          const float* in = values.data() + a.examples[k] * size;
           if (augment) {
             BOOST_REQUIRE(a.draws[k].dy == b.draws[k].dy && a.draws[k].dx == b.draws[k].dx &&
                           a.draws[k].flip == b.draws[k].flip);
-            popup::augment_image(in, rebuilt.data(), split.shape, split.padding.data(), a.draws[k]);
+            popup::augment_image(in, rebuilt.data(), split.shape, padding.data(), a.draws[k]);
           } else {
             std::copy(in, in + size, rebuilt.begin());
           }
@@ -946,13 +961,14 @@ BOOST_AUTO_TEST_CASE(augmentation_crop_and_flip_by_hand) {
 }
 
 BOOST_AUTO_TEST_CASE(loader_augments_each_position_from_its_draw) {
-  // 12 examples of 2x5x6 (distinct values), padding per channel -1 and -2.
+  // 12 examples of 2x5x6 (values distinct within each), padding per channel -1 and -2.
   DataSplit split;
   split.shape = {2, 5, 6};
   split.n = 12;
   split.classes = 12;
-  split.padding = {-1, -2};
-  for (int i = 0; i < 12 * 60; ++i) split.images.push_back(static_cast<float>(i));
+  split.levels = identity_levels({-1, -2});
+  for (int i = 0; i < 12 * 60; ++i) split.pixels.push_back(static_cast<uint8_t>(i % 256));
+  const std::vector<float> values = split.images(), padding = split.padding();
   for (int i = 0; i < 12; ++i) split.labels.push_back(i);
   const int64_t epoch = 3, seed = 21;
   BatchLoader loader(split, 5, true, true, seed, epoch);
@@ -965,9 +981,9 @@ BOOST_AUTO_TEST_CASE(loader_augments_each_position_from_its_draw) {
       const popup::AugmentDraw draw = popup::augment_draw(seed, epoch, position, 4);
       flipped += draw.flip;
       for (int c = 0; c < 2; ++c) {
-        const auto first = split.images.begin() + example * 60 + c * 30;
+        const auto first = values.begin() + example * 60 + c * 30;
         const std::vector<float> expected =
-            reference_augment(std::vector<float>(first, first + 30), 5, 6, split.padding[c], draw);
+            reference_augment(std::vector<float>(first, first + 30), 5, 6, padding[c], draw);
         BOOST_TEST(std::vector<float>(batch.images + k * 60 + c * 30,
                                       batch.images + k * 60 + c * 30 + 30) == expected,
                    boost::test_tools::per_element());
@@ -992,10 +1008,10 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_installed_loads,
   BOOST_TEST(d.test.n == 10000);
   BOOST_TEST(popup::input_shape_format(d.train.shape) == "1x28x28");
   BOOST_TEST(d.train.classes == 10);
-  BOOST_TEST(d.train.images.size() == 60000u * 784u);
+  BOOST_TEST(d.train.pixels.size() == 60000u * 784u);
   double sum = 0;
-  for (float v : d.train.images) sum += v;
-  BOOST_TEST(std::fabs(sum / static_cast<double>(d.train.images.size())) < 0.01);
+  for (float v : d.train.images()) sum += v;
+  BOOST_TEST(std::fabs(sum / static_cast<double>(d.train.pixels.size())) < 0.01);
   std::vector<int> per_class(10);
   for (int32_t label : d.train.labels) ++per_class.at(label);
   for (int count : per_class) BOOST_TEST(count == 6000);

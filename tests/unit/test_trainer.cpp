@@ -64,7 +64,8 @@ DataSplit zero_split(int64_t n) {
   s.shape = {1, 4, 4};
   s.classes = 3;
   s.n = n;
-  s.images.assign(static_cast<size_t>(n * 16), 0.0f);
+  s.pixels.assign(static_cast<size_t>(n * 16), 0);
+  s.levels.assign(256, 0.0f);
   for (int64_t i = 0; i < n; ++i) s.labels.push_back(static_cast<int32_t>(i % 3));
   return s;
 }
