@@ -76,7 +76,7 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config) {
 Metadata train_config_metadata(const TrainConfig& c) {
   const OptimizerConfig& o = c.optimizer;
   Metadata m{
-      {"popup.train.method", "edge-popup"},
+      {"popup.train.method", method_name(c.method)},
       {"popup.train.k", double_format(c.k)},
       {"popup.train.first_layer_dense", c.first_layer_dense ? "1" : "0"},
       {"popup.train.last_layer_dense", c.last_layer_dense ? "1" : "0"},

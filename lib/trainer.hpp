@@ -15,6 +15,7 @@
 #include "evaluate.hpp"
 #include "executor.hpp"
 #include "mask.hpp"
+#include "method.hpp"
 #include "optimizer.hpp"
 #include "popup_file.hpp"
 #include "schedule.hpp"
@@ -23,6 +24,8 @@
 namespace popup {
 
 struct TrainConfig {
+  Method method = Method::edge_popup;
+  bool learn_bn = false;           // affine BatchNorm, trained (the "+BN" variants)
   double k = 0.5;                  // fraction of weights kept per layer
   bool first_layer_dense = false;  // keep every weight of the first layer
   bool last_layer_dense = false;   // ... of the last layer

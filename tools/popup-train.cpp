@@ -21,7 +21,7 @@ namespace {
 struct Options {
   std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume, log;
   std::string optimizer = "sgd", schedule = "cosine", device = "auto", seed_text = "0";
-  std::string precision = "fp32";
+  std::string precision = "fp32", method = "edge-popup";
   popup::DeviceChoice device_choice;
   popup::TrainConfig train;
   double lr = 0.1;
@@ -49,6 +49,9 @@ void options_check(Options& o, const CLI::App& app) {
     o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
   }
   popup_tool::device_check(o.device_choice);
+  o.train.method = popup::method_parse(o.method);
+  if (o.train.method != popup::Method::edge_popup)
+    throw UsageError("--method " + o.method + " is not implemented yet");
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.train.k));
   if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
@@ -157,6 +160,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->group("Data");
   app.add_option("--limit-test", o.train.limit_test, "Use only the first N test images (default 0: all)")
       ->check(CLI::NonNegativeNumber)->group("Data");
+  app.add_option("--method", o.method, "edge-popup (default); supermask, dense, global, biprop")
+      ->group("Edge-popup");
   app.add_option("--k", o.train.k, "Fraction of weights kept per layer, in (0, 1] (default 0.5)")
       ->group("Edge-popup");
   app.add_flag("--first-layer-dense", o.train.first_layer_dense, "Keep the whole first layer")
