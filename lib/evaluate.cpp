@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "json.hpp"
+#include "method.hpp"
 #include "number_text.hpp"
 
 namespace popup {
@@ -81,6 +83,60 @@ EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool 
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+std::vector<EvalResult> evaluate_supermask_samples(Executor& exec, const Mask& mask,
+                                                   const std::vector<std::vector<float>>& weights,
+                                                   const std::vector<std::vector<float>>& logits,
+                                                   const DataSplit& split, int64_t batch,
+                                                   int64_t samples, uint64_t seed, int data) {
+  std::vector<EvalResult> results;
+  std::vector<float> eff;
+  std::vector<uint8_t> keep;
+  for (int64_t j = 0; j < samples; ++j) {
+    for (size_t t = 0; t < weights.size(); ++t) {
+      const int64_t n = static_cast<int64_t>(weights[t].size());
+      eff = weights[t];
+      if (!mask_layer_dense(mask, t)) {
+        keep.resize(static_cast<size_t>(n));
+        supermask_sample(logits.at(t).data(), n, seed, RandomStream::supermask_eval,
+                         static_cast<uint32_t>(j), static_cast<uint32_t>(t), keep.data());
+        for (int64_t i = 0; i < n; ++i)
+          if (!keep[static_cast<size_t>(i)]) eff[static_cast<size_t>(i)] = 0.0f;
+      }
+      exec.set_weights(t, eff.data());
+    }
+    results.push_back(evaluate(exec, split, batch, false, data));
+  }
+  return results;
+}
+
+SampleSummary eval_samples_summary(const std::vector<EvalResult>& results) {
+  SampleSummary s;
+  if (results.empty()) return s;
+  s.min = s.max = results[0].top1;
+  for (const EvalResult& r : results) {
+    s.mean += r.top1;
+    s.min = std::min(s.min, r.top1);
+    s.max = std::max(s.max, r.top1);
+  }
+  const double n = static_cast<double>(results.size());
+  s.mean /= n;
+  if (results.size() > 1) {
+    double squares = 0;
+    for (const EvalResult& r : results) squares += (r.top1 - s.mean) * (r.top1 - s.mean);
+    s.sd = std::sqrt(squares / (n - 1));
+  }
+  return s;
+}
+
+std::string eval_samples_json(const std::vector<EvalResult>& results, uint64_t seed) {
+  const SampleSummary s = eval_samples_summary(results);
+  std::string j = "\"samples\":{\"n\":" + std::to_string(results.size()) +
+                  ",\"seed\":" + std::to_string(seed) + ",\"top1\":[";
+  for (size_t i = 0; i < results.size(); ++i) j += (i ? "," : "") + double_format(results[i].top1);
+  return j + "],\"top1_mean\":" + double_format(s.mean) + ",\"top1_sd\":" + double_format(s.sd) +
+         ",\"top1_min\":" + double_format(s.min) + ",\"top1_max\":" + double_format(s.max) + "}";
 }
 
 }  // namespace popup

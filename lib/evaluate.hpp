@@ -9,6 +9,7 @@
 
 #include "dataset.hpp"
 #include "executor.hpp"
+#include "mask.hpp"
 #include "popup_file.hpp"
 
 namespace popup {
@@ -35,5 +36,24 @@ std::string eval_result_json(const EvalResult& r, int64_t classes, const std::st
 // `data`: the handle of `split` uploaded to the executor (Executor::data_upload), or -1.
 EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
                     int data = -1);
+
+// popup-eval --eval-samples: a supermask evaluated with `samples` masks drawn from
+// sigmoid(logits) (method.hpp's supermask_sample, RandomStream::supermask_eval, draw = the
+// sample number 0, 1, ..., key `seed`); layers the mask keeps dense stay whole. `weights`
+// are the frozen weights; the executor is left with the last sample's.
+std::vector<EvalResult> evaluate_supermask_samples(Executor& exec, const Mask& mask,
+                                                   const std::vector<std::vector<float>>& weights,
+                                                   const std::vector<std::vector<float>>& logits,
+                                                   const DataSplit& split, int64_t batch,
+                                                   int64_t samples, uint64_t seed, int data = -1);
+
+// The top-1 accuracies of sampled evaluations as a JSON member: "samples":{"n":..,"seed":..,
+// "top1":[..],"top1_mean":..,"top1_sd":..,"top1_min":..,"top1_max":..} (sd: n - 1 in the
+// denominator, 0 for one sample).
+struct SampleSummary {
+  double mean = 0, sd = 0, min = 0, max = 0;
+};
+SampleSummary eval_samples_summary(const std::vector<EvalResult>& results);
+std::string eval_samples_json(const std::vector<EvalResult>& results, uint64_t seed);
 
 }  // namespace popup

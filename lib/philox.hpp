@@ -36,6 +36,8 @@ enum class RandomStream : uint32_t {
   weights = 0,  // frozen weights (popup-init)
   scores = 1,   // score initialisation (popup-train --seed)
   data = 2,     // data order and augmentation (popup-train --seed)
+  supermask = 3,       // supermask training masks (popup-train --method supermask --seed)
+  supermask_eval = 4,  // supermask masks sampled in evaluation (popup-eval --eval-samples)
 };
 
 // The block for element `index` of tensor `tensor` in `stream` under `seed`:

@@ -1,5 +1,6 @@
-// The edge-popup training loop: masks from scores, the straight-through score gradient, the
-// optimiser step, evaluation per epoch, checkpoints.
+// The training loop: masks from scores, the straight-through score gradient, the optimiser
+// step (edge-popup on the executor's score engine, the other methods on a MethodEngine),
+// evaluation per epoch, checkpoints.
 #include "trainer.hpp"
 
 #include <chrono>
@@ -73,6 +74,18 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config) {
   return ec;
 }
 
+void train_config_method_defaults(TrainConfig& c, const GivenOptions& given) {
+  if (c.method == Method::dense) {
+    const bool adam = c.optimizer.kind == OptimizerKind::adam;
+    if (!given.lr) c.schedule.base_lr = adam ? 3e-4 : 0.01;
+    if (adam && !given.batch_size) c.batch_size = 60;
+    if (adam && !given.schedule) c.schedule.kind = ScheduleKind::constant;
+  } else if (c.method == Method::supermask) {
+    if (!given.lr) c.schedule.base_lr = 200;
+    if (!given.weight_decay) c.optimizer.weight_decay = 0;
+  }
+}
+
 Metadata train_config_metadata(const TrainConfig& c) {
   const OptimizerConfig& o = c.optimizer;
   Metadata m{
@@ -107,6 +120,16 @@ Metadata train_config_metadata(const TrainConfig& c) {
     m["popup.train.gamma"] = double_format(c.schedule.gamma);
   }
   if (c.precision != Precision::fp32) m["popup.train.precision"] = precision_name(c.precision);
+  // Method-specific keys; edge-popup's are as they always were.
+  if (c.method == Method::dense || c.method == Method::supermask) {
+    m.erase("popup.train.k");  // no fraction is asked
+    if (c.method == Method::dense) {
+      m.erase("popup.train.first_layer_dense");
+      m.erase("popup.train.last_layer_dense");
+    }
+  }
+  if (c.method == Method::supermask) m["popup.train.score_init"] = double_format(c.score_init);
+  if (c.method == Method::global) m["popup.train.ramp_epochs"] = std::to_string(c.ramp_epochs);
   return m;
 }
 
@@ -116,19 +139,38 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
   net_ = arch_network(recipe.arch, recipe.input, recipe.classes);
   dataset_check_shape(data, recipe.input, recipe.classes);
   if (!exec_) exec_ = executor_cpu_create(net_, trainer_executor_config(config));
-  engine_ = exec_->score_engine(config.optimizer);
+  if (config.method == Method::edge_popup) {
+    engine_ = exec_->score_engine(config.optimizer);
+  } else {  // the host engine of the other methods, whatever the executor's device
+    auto engine = std::make_unique<MethodEngine>(*exec_, config.optimizer, config.method, config.seed);
+    method_ = engine.get();
+    engine_ = std::move(engine);
+  }
+  if (config.method == Method::dense && !exec_->running_stats().empty())
+    throw InvalidArgument("--method", "dense training of networks with BatchNorm (" + recipe.arch +
+                                          ") is not supported: a weights file has no place for "
+                                          "the running statistics");
   const size_t layers = net_.tensors.size();
   for (size_t t = 0; t < layers; ++t) {
     const TensorSpec& spec = net_.tensors[t];
-    const bool dense = (t == 0 && config.first_layer_dense) ||
-                       (t + 1 == layers && config.last_layer_dense);
+    const bool dense = config.method != Method::dense &&
+                       ((t == 0 && config.first_layer_dense) ||
+                        (t + 1 == layers && config.last_layer_dense));
     dense_.push_back(dense);
-    const std::vector<float> scores =
-        dense ? std::vector<float>() : scores_init(config.seed, static_cast<uint32_t>(t), spec);
+    std::vector<float> scores;
+    if (!dense) {
+      if (config.method == Method::dense)  // the parameter is the weight itself
+        scores = weights.at(t);
+      else if (config.method == Method::supermask)
+        scores.assign(static_cast<size_t>(spec.numel()), static_cast<float>(config.score_init));
+      else
+        scores = scores_init(config.seed, static_cast<uint32_t>(t), spec);
+    }
     engine_->load(t, spec.numel(), weights.at(t).data(), dense ? nullptr : scores.data(),
                   topk_keep_count(spec.numel(), dense ? 1.0 : config.k));
     std::vector<float>().swap(weights[t]);  // the engine holds its own copy
   }
+  keep_fraction_apply();
   engine_->refresh();
   // Backends that can (the GPU) keep the data and cut batches themselves.
   data_train_ = exec_->data_upload(data.train);
@@ -139,6 +181,16 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
 Trainer::~Trainer() = default;
 
 bool Trainer::finished() const { return epoch_ >= config_.schedule.epochs; }
+
+void Trainer::keep_fraction_apply() {
+  if (config_.method != Method::global) return;
+  const double k = global_keep_fraction(config_.k, epoch_, config_.ramp_epochs);
+  if (k == keep_fraction_) return;
+  const bool first = keep_fraction_ < 0;  // the constructor refreshes itself
+  keep_fraction_ = k;
+  method_->set_keep_fraction(k);
+  if (!first) engine_->refresh();
+}
 
 // Adds the executor's statistics of the batches queued since the last take.
 void Trainer::stats_take() {
@@ -161,9 +213,12 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   r.train_loss = seen_ ? loss_sum_ / static_cast<double>(seen_) : 0;
   r.train_acc = seen_ ? static_cast<double>(correct_) / static_cast<double>(seen_) : 0;
   // Evaluation batches have the training batch size, as popup-eval's default for this mask.
+  // The supermask is evaluated with its deterministic mask, the one the mask file holds.
+  if (method_) method_->set_evaluation(true);
   if (data_.val.n > 0)
     r.val_acc = evaluate(*exec_, data_.val, config_.batch_size, false, data_val_).top1;
   const EvalResult test = evaluate(*exec_, data_.test, config_.batch_size, false, data_test_);
+  if (method_) method_->set_evaluation(false);
   r.test_acc = test.top1;
   r.test_loss = test.loss;
   r.images_per_second = train_seconds > 0 ? static_cast<double>(trained) / train_seconds : 0;
@@ -176,6 +231,7 @@ void Trainer::run(const TrainHooks& hooks) {
   stopped_ = false;
   while (!finished()) {
     const auto epoch_start = std::chrono::steady_clock::now();
+    keep_fraction_apply();
     BatchLoader loader(data_.train, config_.batch_size, /*shuffle=*/true, data_.augment,
                        config_.seed, epoch_, batch_, /*images=*/data_train_ < 0);
     const int64_t batches = loader.batches();
@@ -229,14 +285,26 @@ void Trainer::run(const TrainHooks& hooks) {
 }
 
 Mask Trainer::mask() const {
+  if (config_.method == Method::dense)
+    throw InvalidArgument("", "dense training writes weights, not a mask");
   Mask m;
   m.recipe = recipe_;
-  m.k = config_.k;
+  // The supermask asks no fraction: popup.k and every layer's k are 1, and the densities it
+  // reached are recorded (as global's, whose layers differ from the k asked overall).
+  const bool supermask = config_.method == Method::supermask;
+  m.k = supermask ? 1.0 : config_.k;
+  m.extra = train_config_metadata(config_);
   std::vector<uint8_t> bytes;
   for (size_t t = 0; t < net_.tensors.size(); ++t) {
-    bytes.resize(static_cast<size_t>(net_.tensors[t].numel()));
+    const TensorSpec& spec = net_.tensors[t];
+    bytes.resize(static_cast<size_t>(spec.numel()));
     engine_->mask(t, bytes.data());
-    m.layers.push_back(layer_mask_make(net_.tensors[t], dense_[t] ? 1.0 : config_.k, bytes.data()));
+    m.layers.push_back(layer_mask_make(spec, dense_[t] || supermask ? 1.0 : config_.k, bytes.data()));
+    if (config_.method == Method::global || supermask)
+      m.extra["popup.train.density." + spec.name] = double_format(
+          static_cast<double>(m.layers.back().kept) / static_cast<double>(spec.numel()));
+    if (config_.method == Method::biprop && !dense_[t])
+      m.extra["popup.train.alpha." + spec.name] = double_format(method_->alpha(t));
   }
   for (const NamedArray& a : exec_->running_stats()) {
     Tensor t;
@@ -246,15 +314,37 @@ Mask Trainer::mask() const {
     t.f32 = a.values;
     m.state.push_back(std::move(t));
   }
-  m.extra = train_config_metadata(config_);
+  for (const auto& [key, value] : results_metadata()) m.extra[key] = value;
+  return m;
+}
+
+Metadata Trainer::results_metadata() const {
+  Metadata m;
   if (epoch_ > 0) {
-    m.extra["popup.train.epochs_done"] = std::to_string(epoch_);
-    m.extra["popup.train.train_acc"] = double_format(last_.train_acc);
-    m.extra["popup.train.test_acc"] = double_format(last_.test_acc);
-    m.extra["popup.train.test_loss"] = double_format(last_.test_loss);
-    if (last_.val_acc >= 0) m.extra["popup.train.val_acc"] = double_format(last_.val_acc);
+    m["popup.train.epochs_done"] = std::to_string(epoch_);
+    m["popup.train.train_acc"] = double_format(last_.train_acc);
+    m["popup.train.test_acc"] = double_format(last_.test_acc);
+    m["popup.train.test_loss"] = double_format(last_.test_loss);
+    if (last_.val_acc >= 0) m["popup.train.val_acc"] = double_format(last_.val_acc);
   }
   return m;
+}
+
+void Trainer::write_weights(OutputFile& out) const {
+  if (config_.method != Method::dense)
+    throw InvalidArgument("", "only dense training writes weights");
+  Metadata extra = train_config_metadata(config_);
+  for (const auto& [key, value] : results_metadata()) extra[key] = value;
+  std::vector<std::vector<float>> arrays;
+  std::vector<TensorRef> refs;
+  arrays.reserve(net_.tensors.size());
+  for (size_t t = 0; t < net_.tensors.size(); ++t) {
+    const TensorSpec& spec = net_.tensors[t];
+    arrays.emplace_back(static_cast<size_t>(spec.numel()));
+    engine_->scores(t, arrays.back().data());
+    refs.push_back({spec.name, Dtype::F32, spec.shape, arrays.back().data()});
+  }
+  popup_file_write(out, FileKind::weights, recipe_, extra, refs);
 }
 
 void Trainer::write_scores(const std::string& path) const {
@@ -263,6 +353,8 @@ void Trainer::write_scores(const std::string& path) const {
 }
 
 void Trainer::write_scores(OutputFile& out) const {
+  if (config_.method == Method::dense)
+    throw InvalidArgument("--scores-out", "dense training has no scores");
   // Layers kept dense have no scores: written as zeros.
   std::vector<std::vector<float>> scores;
   for (size_t t = 0; t < net_.tensors.size(); ++t) {
@@ -288,6 +380,7 @@ void Trainer::write_checkpoint(const std::string& path) const {
   extra["popup.checkpoint.last_test_loss"] = double_exact(last_.test_loss);
   extra["popup.checkpoint.last_test_acc"] = double_exact(last_.test_acc);
   std::vector<TensorRef> refs;
+  const std::string param_prefix = config_.method == Method::dense ? "weights." : "scores.";
   std::vector<std::vector<float>> arrays;  // host copies; reserved so that pointers stay put
   arrays.reserve(net_.tensors.size() * (1 + engine_->state_names().size()));
   for (size_t t = 0; t < net_.tensors.size(); ++t) {
@@ -295,7 +388,7 @@ void Trainer::write_checkpoint(const std::string& path) const {
     const TensorSpec& spec = net_.tensors[t];
     arrays.emplace_back(static_cast<size_t>(spec.numel()));
     engine_->scores(t, arrays.back().data());
-    refs.push_back({"scores." + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
+    refs.push_back({param_prefix + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
     for (const std::string& name : engine_->state_names()) {
       arrays.emplace_back(static_cast<size_t>(spec.numel()));
       engine_->state(name, t, arrays.back().data());
@@ -359,11 +452,12 @@ void Trainer::resume(const PopupFile& f) {
       }
     throw FormatError(f.path, "checkpoint lacks tensor " + name);
   };
+  const std::string param_prefix = config_.method == Method::dense ? "weights." : "scores.";
   for (size_t t = 0; t < net_.tensors.size(); ++t) {
     if (dense_[t]) continue;
     const std::string& name = net_.tensors[t].name;
     const size_t numel = static_cast<size_t>(net_.tensors[t].numel());
-    engine_->set_scores(t, find("scores." + name, numel).data());
+    engine_->set_scores(t, find(param_prefix + name, numel).data());
     for (const std::string& state : engine_->state_names())
       engine_->set_state(state, t, find(state + "." + name, numel).data());
   }
@@ -372,6 +466,7 @@ void Trainer::resume(const PopupFile& f) {
     stats.push_back(std::move(a));
   }
   exec_->set_running_stats(stats);
+  keep_fraction_apply();
   engine_->refresh();
 }
 

@@ -1,7 +1,8 @@
-// Edge-popup training (DESIGN.md §4), backend-independent: scores per weight, per-layer top-k
-// masks, w_eff = w * mask handed to the executor, the straight-through score gradient
+// Training (DESIGN.md §4), backend-independent: scores per weight, per-layer top-k masks,
+// w_eff = w * mask handed to the executor, the straight-through score gradient
 // dL/ds = dL/dw_eff * w * sign(s), the optimiser and the schedule; evaluation each epoch;
-// checkpoints that resume to the identical mask.
+// checkpoints that resume to the identical mask. The other methods (global, biprop, dense,
+// supermask) run the same loop over a MethodEngine (method_engine.hpp).
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include "executor.hpp"
 #include "mask.hpp"
 #include "method.hpp"
+#include "method_engine.hpp"
 #include "optimizer.hpp"
 #include "popup_file.hpp"
 #include "schedule.hpp"
@@ -26,7 +28,9 @@ namespace popup {
 struct TrainConfig {
   Method method = Method::edge_popup;
   bool learn_bn = false;           // affine BatchNorm, trained (the "+BN" variants)
-  double k = 0.5;                  // fraction of weights kept per layer
+  double k = 0.5;                  // fraction of weights kept per layer (global: overall)
+  int64_t ramp_epochs = 0;         // global: cubic ramp of the fraction kept over these epochs
+  double score_init = 0;           // supermask: every initial logit
   bool first_layer_dense = false;  // keep every weight of the first layer
   bool last_layer_dense = false;   // ... of the last layer
   int64_t batch_size = 128;
@@ -46,6 +50,16 @@ struct TrainConfig {
 // The executor a Trainer needs for this configuration (max_batch = batch size, smoothing,
 // precision).
 ExecutorConfig trainer_executor_config(const TrainConfig& config);
+
+// The defaults of --method for what the command line did not give (DESIGN.md §4): dense with
+// SGD lr 0.01 (momentum 0.9, wd 1e-4, cosine: the paper's learned dense baseline), dense with
+// Adam lr 3e-4, batch 60, constant rate (the lottery-ticket papers' baseline); supermask lr
+// 200 and weight decay 0 (Zhou et al.'s high rates, no decay of the logits). Other methods
+// keep edge-popup's.
+struct GivenOptions {
+  bool lr = false, weight_decay = false, batch_size = false, schedule = false;
+};
+void train_config_method_defaults(TrainConfig& config, const GivenOptions& given);
 
 // Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint
 // resumes only under the same keys).
@@ -97,6 +111,8 @@ class Trainer {
   bool finished() const;
 
   Mask mask() const;  // current masks, BatchNorm statistics, popup.train.* keys and results
+  // dense: the trained weights as a weights file with the popup.train.* keys (writes, commits)
+  void write_weights(OutputFile& out) const;
   void write_scores(const std::string& path) const;
   void write_scores(OutputFile& out) const;  // writes and commits
   void write_checkpoint(const std::string& path) const;
@@ -104,6 +120,8 @@ class Trainer {
 
  private:
   void stats_take();
+  void keep_fraction_apply();  // global: the ramp's fraction for epoch_
+  Metadata results_metadata() const;
   EpochReport finish_epoch(double lr, double seconds, double train_seconds, int64_t trained);
 
   Recipe recipe_;
@@ -113,6 +131,8 @@ class Trainer {
   std::vector<bool> dense_;  // layers whose mask keeps every weight (no scores)
   std::unique_ptr<Executor> exec_;
   std::unique_ptr<ScoreEngine> engine_;  // frozen weights, scores, masks, optimiser state
+  MethodEngine* method_ = nullptr;       // engine_ for the methods other than edge-popup
+  double keep_fraction_ = -1;            // global: the fraction applied last
   int data_train_ = -1, data_val_ = -1, data_test_ = -1;  // splits the executor holds, or -1
   int64_t epoch_ = 0, batch_ = 0;     // position: next batch to train
   double loss_sum_ = 0;

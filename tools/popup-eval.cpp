@@ -1,6 +1,7 @@
-// popup-eval: evaluate a mask (weights regenerated from its recipe, or --weights FILE) or a
-// plain weights file on a data split: top-1, top-5, loss, images/s; --json adds per-class
-// accuracy and the confusion matrix.
+// popup-eval: evaluate a mask (weights regenerated from its recipe, or --weights FILE; biprop
+// masks as sign(w) * alpha * mask) or a weights file (e.g. popup-train --method dense) on a
+// data split: top-1, top-5, loss, images/s; --json adds per-class accuracy and the confusion
+// matrix; --eval-samples N also evaluates N masks sampled from a supermask's scores.
 #include <omp.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "dataset_info.hpp"
 #include "evaluate.hpp"
 #include "mask.hpp"
+#include "method.hpp"
 #include "number_text.hpp"
 #include "tool_common.hpp"
 
@@ -17,6 +19,9 @@ namespace {
 
 struct Options {
   std::string input = "-", weights, data, split = "test", device = "auto", precision_text = "fp32";
+  std::string scores, sample_seed_text = "0";
+  int64_t eval_samples = 0;
+  uint64_t sample_seed = 0;
   popup::DeviceChoice device_choice;
   popup::Precision precision = popup::Precision::fp32;
   int64_t batch_size = 0, limit = 0;
@@ -37,6 +42,9 @@ void run(const Options& o) {
                                           " file; popup-eval reads mask or weights files");
   if (file.kind == popup::FileKind::weights && !o.weights.empty())
     throw popup_tool::UsageError("--weights goes with a mask file, not a weights file");
+  if (!o.scores.empty() && file.kind != popup::FileKind::mask)
+    throw popup::FormatError(o.input, "--eval-samples samples the masks of a supermask mask file, "
+                                      "not a weights file");
   std::vector<std::vector<float>> weights;
   if (o.weights.empty()) {
     // A weights file is evaluated as it is (e.g. trained dense weights); its metadata stays.
@@ -58,9 +66,22 @@ void run(const Options& o) {
   config.precision = o.precision;
   std::unique_ptr<popup::Executor> exec =
       popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
+  popup::Mask mask;
+  std::vector<std::vector<float>> frozen, logits;
   if (file.kind == popup::FileKind::mask) {
-    const popup::Mask mask = popup::mask_from_file(std::move(file));
-    popup::mask_apply(mask, weights);
+    mask = popup::mask_from_file(std::move(file));
+    if (!o.scores.empty()) {  // the supermask's logits, for --eval-samples
+      if (popup::mask_method(mask) != popup::Method::supermask)
+        throw popup::FormatError(o.input, std::string("is a ") +
+                                              popup::method_name(popup::mask_method(mask)) +
+                                              " mask; --eval-samples samples supermask masks");
+      popup::PopupFile s = popup::popup_file_read(o.scores, popup::FileKind::scores);
+      popup::recipe_check_same(mask.recipe, s.recipe, o.scores);
+      logits = popup::weights_from_file(std::move(s));
+      frozen = weights;
+    }
+    // w * mask, or biprop's sign(w) * alpha * mask
+    popup::mask_effective_weights(mask, weights);
     popup::executor_load_state(*exec, mask.state);
   }
   for (size_t t = 0; t < weights.size(); ++t) exec->set_weights(t, weights[t].data());
@@ -71,14 +92,28 @@ void run(const Options& o) {
   const popup::Dataset data = popup::dataset_load(data_name, data_options);
   popup::dataset_check_shape(data, net.input, net.classes);
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
-  const popup::EvalResult r =
-      popup::evaluate(*exec, split, batch, /*confusion=*/o.json, exec->data_upload(split));
+  const int data_handle = exec->data_upload(split);
+  const popup::EvalResult r = popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle);
+  std::vector<popup::EvalResult> sampled;
+  if (o.eval_samples > 0)
+    sampled = popup::evaluate_supermask_samples(*exec, mask, frozen, logits, split, batch,
+                                                o.eval_samples, o.sample_seed, data_handle);
   if (o.json) {
-    std::fputs(popup::eval_result_json(r, net.classes, o.input, data_name, o.split).c_str(), stdout);
+    std::string text = popup::eval_result_json(r, net.classes, o.input, data_name, o.split);
+    if (!sampled.empty())  // one more member before the closing brace
+      text = text.substr(0, text.rfind('}')) + "," + popup::eval_samples_json(sampled, o.sample_seed) + "}\n";
+    std::fputs(text.c_str(), stdout);
   } else {
     std::printf("%s on %s %s: top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%lld images, %.0f images/s)\n",
                 o.input.c_str(), data_name.c_str(), o.split.c_str(), 100 * r.top1, 100 * r.top5,
                 r.loss, static_cast<long long>(r.n), static_cast<double>(r.n) / r.seconds);
+    if (!sampled.empty()) {
+      const popup::SampleSummary s = popup::eval_samples_summary(sampled);
+      std::printf("%s: %lld sampled masks (seed %llu): top-1 mean %.2f%%  sd %.2f%%  min %.2f%%  "
+                  "max %.2f%%\n", o.input.c_str(), static_cast<long long>(sampled.size()),
+                  static_cast<unsigned long long>(o.sample_seed), 100 * s.mean, 100 * s.sd,
+                  100 * s.min, 100 * s.max);
+    }
   }
 }
 
@@ -91,12 +126,20 @@ int main(int argc, char** argv) {
   app.footer("Examples:\n"
              "  popup-eval conv4.mask                 # on the data set it was trained on\n"
              "  popup-eval conv4.mask --split train --json\n"
-             "  popup-init --arch fc --seed 1 | popup-train --epochs 2 | popup-eval\n\n" +
+             "  popup-init --arch fc --seed 1 | popup-train --epochs 2 | popup-eval\n"
+             "  popup-eval sm.mask --scores sm.scores --eval-samples 10   # a supermask\n\n" +
              app.get_footer());
   Options o;
   app.add_option("file", o.input, "Mask or weights file (default: - for stdin)");
   app.add_option("--weights", o.weights, "Weights to mask (must be those the mask's recipe "
                  "generates; default: regenerated from the recipe)")->group("Input");
+  app.add_option("--scores", o.scores, "A supermask's logits (popup-train --scores-out), for "
+                 "--eval-samples")->group("Input");
+  app.add_option("--eval-samples", o.eval_samples, "Supermask: also evaluate N masks sampled "
+                 "from sigmoid(scores); report their mean, sd, min and max top-1 (needs --scores)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group("Input");
+  app.add_option("--sample-seed", o.sample_seed_text, "Seed of the sampled masks (default 0)")
+      ->group("Input");
   app.add_option("--data", o.data, "Data set, named as for popup-train (default: the one the "
                  "mask was trained on, else fashion-mnist)")->group("Data");
   app.add_option("--split", o.split, "test (default) or train")->group("Data");
@@ -117,6 +160,12 @@ int main(int argc, char** argv) {
   return popup_tool::tool_main(
       app, argc, argv,
       [&] {
+        if (o.eval_samples > 0 && o.scores.empty())
+          throw popup_tool::UsageError("--eval-samples needs --scores FILE (the supermask's logits)");
+        if (!o.scores.empty() && o.eval_samples == 0)
+          throw popup_tool::UsageError("--scores goes with --eval-samples N");
+        if (!popup::uint_parse(o.sample_seed_text, o.sample_seed))
+          throw popup_tool::UsageError("--sample-seed must be an integer from 0 to 2^64-1");
         if (o.split != "test" && o.split != "train")
           throw popup_tool::UsageError("--split must be test or train");
         o.device_choice = popup::device_parse(o.device);

@@ -1,9 +1,11 @@
-// popup-train: find a subnetwork in frozen random weights (edge-popup): read a weights or
-// recipe file, train a score per weight on a data set, write the 1-bit mask.
+// popup-train: find a subnetwork in frozen random weights (edge-popup, or --method global,
+// biprop, supermask): read a weights or recipe file, train a score per weight on a data set,
+// write the 1-bit mask; --method dense trains the weights and writes them.
 #include <omp.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -50,8 +52,21 @@ void options_check(Options& o, const CLI::App& app) {
   }
   popup_tool::device_check(o.device_choice);
   o.train.method = popup::method_parse(o.method);
-  if (o.train.method != popup::Method::edge_popup)
-    throw UsageError("--method " + o.method + " is not implemented yet");
+  const popup::Method method = o.train.method;
+  const auto refuse = [&](const char* option, bool meaningless) {
+    if (meaningless && app.count(option))
+      throw UsageError(std::string(option) + " has no meaning with --method " + o.method);
+  };
+  refuse("--k", method == popup::Method::dense || method == popup::Method::supermask);
+  refuse("--first-layer-dense", method == popup::Method::dense);
+  refuse("--last-layer-dense", method == popup::Method::dense);
+  refuse("--scores-out", method == popup::Method::dense);
+  refuse("--ramp-epochs", method != popup::Method::global);
+  refuse("--score-init", method != popup::Method::supermask);
+  if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
+    throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
+  if (!std::isfinite(o.train.score_init))
+    throw UsageError("--score-init must be a finite number");
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.train.k));
   if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
@@ -69,6 +84,12 @@ void options_check(Options& o, const CLI::App& app) {
   o.train.schedule.kind = popup::schedule_parse(o.schedule);
   o.train.schedule.base_lr = o.lr;
   o.train.schedule.epochs = o.epochs;
+  popup::GivenOptions given;
+  given.lr = app.count("--lr") > 0;
+  given.weight_decay = app.count("--weight-decay") > 0;
+  given.batch_size = app.count("--batch-size") > 0;
+  given.schedule = app.count("--schedule") > 0;
+  popup::train_config_method_defaults(o.train, given);
   if (o.train.schedule.warmup_epochs >= o.epochs && app.count("--warmup"))
     throw UsageError("--warmup must be shorter than --epochs");
   o.train.data_name = o.data;
@@ -77,7 +98,9 @@ void options_check(Options& o, const CLI::App& app) {
                                                "' (known: fashion-mnist, mnist:DIR, idx:DIR, "
                                                "cifar10:DIR, cifar100:DIR, png:DIR)");
   if ((o.output == "-") && isatty(STDOUT_FILENO))
-    throw UsageError("refusing to write the mask to a terminal (give -o FILE or redirect stdout)");
+    throw UsageError(std::string("refusing to write the ") +
+                     (method == popup::Method::dense ? "weights" : "mask") +
+                     " to a terminal (give -o FILE or redirect stdout)");
   if (o.threads > 0) omp_set_num_threads(o.threads);
 }
 
@@ -123,8 +146,19 @@ void train(const Options& o) {
                  o.checkpoint.empty() ? "" : ("; resume with --resume " + o.checkpoint).c_str());
     throw popup_tool::Interrupted();
   }
-  popup::mask_write(out, trainer.mask());
+  if (o.train.method == popup::Method::dense) {
+    trainer.write_weights(out);
+    return;
+  }
+  const popup::Mask mask = trainer.mask();
+  popup::mask_write(out, mask);
   if (scores_out) trainer.write_scores(*scores_out);
+  if (!o.quiet && (o.train.method == popup::Method::global ||
+                   o.train.method == popup::Method::supermask))
+    for (const popup::LayerMask& l : mask.layers)
+      std::fprintf(stderr, "popup-train: density %s %.4f (%lld of %lld)\n", l.name.c_str(),
+                   static_cast<double>(l.kept) / static_cast<double>(l.numel()),
+                   static_cast<long long>(l.kept), static_cast<long long>(l.numel()));
 }
 
 }  // namespace
@@ -160,21 +194,28 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->group("Data");
   app.add_option("--limit-test", o.train.limit_test, "Use only the first N test images (default 0: all)")
       ->check(CLI::NonNegativeNumber)->group("Data");
-  app.add_option("--method", o.method, "edge-popup (default); supermask, dense, global, biprop")
-      ->group("Edge-popup");
-  app.add_option("--k", o.train.k, "Fraction of weights kept per layer, in (0, 1] (default 0.5)")
-      ->group("Edge-popup");
+  app.add_option("--method", o.method, "edge-popup (default), global, biprop, supermask, or "
+                 "dense (writes weights)")->group("Method");
+  app.add_option("--k", o.train.k, "Fraction of weights kept per layer (global: overall), in "
+                 "(0, 1] (default 0.5)")->group("Method");
   app.add_flag("--first-layer-dense", o.train.first_layer_dense, "Keep the whole first layer")
-      ->group("Edge-popup");
+      ->group("Method");
   app.add_flag("--last-layer-dense", o.train.last_layer_dense, "Keep the whole last layer")
-      ->group("Edge-popup");
-  app.add_option("--seed", o.seed_text, "Seed of the initial scores, the data order, the hold-out and "
-                 "the augmentation (default 0)")
-      ->group("Edge-popup");
+      ->group("Method");
+  app.add_option("--ramp-epochs", o.train.ramp_epochs, "global: cubic ramp of the fraction kept "
+                 "from 1 to k over these epochs (default 0: none)")
+      ->check(CLI::NonNegativeNumber)->group("Method");
+  app.add_option("--score-init", o.train.score_init, "supermask: every initial logit (default 0: "
+                 "starting density sigmoid(0) = 0.5)")->group("Method");
+  app.add_option("--seed", o.seed_text, "Seed of the initial scores, the data order, the hold-out, "
+                 "the augmentation and the supermask's samples (default 0)")
+      ->group("Method");
   app.add_option("--epochs", o.epochs, "Epochs, at least 1 (default 20)")->group("Optimisation");
-  app.add_option("--batch-size", o.train.batch_size, "Batch size, 1 to 65536 (default 128)")->group("Optimisation");
+  app.add_option("--batch-size", o.train.batch_size, "Batch size, 1 to 65536 (default 128; dense "
+                 "with adam 60)")->group("Optimisation");
   app.add_option("--optimizer", o.optimizer, "sgd (default) or adam")->group("Optimisation");
-  app.add_option("--lr", o.lr, "Base learning rate (default 0.1)")->group("Optimisation");
+  app.add_option("--lr", o.lr, "Base learning rate (default 0.1; dense 0.01, with adam 3e-4; "
+                 "supermask 200)")->group("Optimisation");
   app.add_option("--beta1", o.train.optimizer.beta1, "Adam beta1 (default 0.9)")
       ->check(CLI::Range(0.0, 0.999999))->group("Optimisation");
   app.add_option("--beta2", o.train.optimizer.beta2, "Adam beta2 (default 0.999)")
@@ -186,9 +227,10 @@ int main(int argc, char** argv) {
       ->group("Optimisation");
   app.add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum")->group("Optimisation");
   app.add_option("--weight-decay", o.train.optimizer.weight_decay,
-                 "Weight decay on the scores (default 1e-4)")->group("Optimisation");
+                 "Weight decay on the scores (default 1e-4; supermask 0)")->group("Optimisation");
   app.add_option("--schedule", o.schedule,
-                 "cosine (per epoch, default), cosine-step (per step), constant, step")
+                 "cosine (per epoch, default), cosine-step (per step), constant (default of "
+                 "dense with adam), step")
       ->group("Optimisation");
   app.add_option("--warmup", o.train.schedule.warmup_epochs, "Linear warm-up epochs, fewer than --epochs (default 0)")
       ->check(CLI::NonNegativeNumber)
