@@ -39,6 +39,11 @@ struct ExecutorConfig {
   float label_smoothing = 0.0f;  // PyTorch's CrossEntropyLoss(label_smoothing=...)
   bool train = true;             // false: inference only (no backward buffers)
   Precision precision = Precision::fp32;  // inside the primitives (bf16: CPU only)
+  // Affine BatchNorm, PyTorch's BatchNorm2d(affine=True) (the "+BN" variants): every
+  // batchnorm op then scales and shifts each channel after normalising, y = gamma xhat + beta,
+  // with gamma and beta set by the caller (initially 1 and 0; Executor::set_bn_params) and
+  // their gradients given by backward() (Executor::bn_grads). Running statistics as without.
+  bool affine_bn = false;
 };
 
 // Sums over the examples of one forward.
@@ -116,12 +121,42 @@ class Executor {
   virtual std::vector<NamedArray> running_stats() const = 0;
   virtual void set_running_stats(const std::vector<NamedArray>& stats) = 0;
 
+  // Affine BatchNorm (ExecutorConfig::affine_bn): the number of BatchNorm ops, numbered
+  // b = 0 .. bn_count() - 1 in network order (network_batchnorms' order); 0 without
+  // affine_bn. BatchNorm b has bn_channels(b) channels, the length of each array below.
+  virtual size_t bn_count() const { return 0; }
+  virtual int64_t bn_channels(size_t b) const { return bn_unavailable(b); }
+  // Sets BatchNorm b's scale gamma and shift beta (copied; used by every later forward,
+  // training or inference), and reads them back. InvalidArgument for b >= bn_count().
+  virtual void set_bn_params(size_t b, const float* gamma, const float* beta) {
+    static_cast<void>(gamma), static_cast<void>(beta);
+    bn_unavailable(b);
+  }
+  virtual void bn_params(size_t b, float* gamma, float* beta) const {
+    static_cast<void>(gamma), static_cast<void>(beta);
+    bn_unavailable(b);
+  }
+  // After backward(): the gradient of the mean loss of that forward with respect to BatchNorm
+  // b's gamma and beta (backward() computes them whatever grads it is given). InvalidArgument
+  // for b >= bn_count(); Error when no backward() has followed the last training forward.
+  virtual void bn_grads(size_t b, float* dgamma, float* dbeta) const {
+    static_cast<void>(dgamma), static_cast<void>(dbeta);
+    bn_unavailable(b);
+  }
+
   // What runs this executor, for reports: "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)".
   virtual std::string device_name() const { return "cpu"; }
 
   // The engine that owns the scores of a training run on this executor's device.
   virtual std::unique_ptr<ScoreEngine> score_engine(const OptimizerConfig& config) {
     return score_engine_host_create(*this, config);
+  }
+
+ protected:
+  // What bn_channels and the bn_*params, bn_grads calls do without affine BatchNorm.
+  [[noreturn]] static int64_t bn_unavailable(size_t b) {
+    throw InvalidArgument("", "no affine BatchNorm " + std::to_string(b) +
+                                  " (the executor was built without affine_bn)");
   }
 
  private:
@@ -134,7 +169,7 @@ std::unique_ptr<Executor> executor_cpu_create(const Network& net, const Executor
 // The CUDA backend lives in libpopup-cuda.so (lib/cuda/), loaded by device.hpp. Its entry
 // point, resolved with dlsym; it returns null and fills `error` when it cannot start.
 // The version changes whenever Executor, ScoreEngine or these structs change layout.
-constexpr int kCudaPluginAbi = 2;
+constexpr int kCudaPluginAbi = 3;
 extern "C" {
 using CudaPluginAbi = int();
 using CudaPluginCreate = Executor*(const Network* net, const ExecutorConfig* config, int device,

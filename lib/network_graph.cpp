@@ -60,7 +60,7 @@ Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes
 
 }  // namespace
 
-NetworkGraph network_graph(const Network& net) {
+NetworkGraph network_graph(const Network& net, bool affine_bn) {
   const int count = static_cast<int>(net.ops.size());
   if (count == 0) throw InvalidArgument("", "network has no ops");
   NetworkGraph g;
@@ -93,6 +93,7 @@ NetworkGraph network_graph(const Network& net) {
       ++tensor_users[op.tensor];
       g.needs_diff[i] = true;
     }
+    if (op.kind == OpKind::batchnorm && affine_bn) g.needs_diff[i] = true;
   }
   for (size_t t = 0; t < net.tensors.size(); ++t)
     if (tensor_users[t] != 1)
@@ -143,6 +144,21 @@ void executor_forward_check(const Network& net, const ExecutorConfig& config,
       throw InvalidArgument("",
                             "forward before the weights of " + net.tensors[t].name + " were set");
   if (labels) labels_check(labels, n, net.classes);
+}
+
+std::vector<int> affine_bn_ops(const Network& net, const ExecutorConfig& config) {
+  std::vector<int> ops;
+  if (!config.affine_bn) return ops;
+  for (size_t i = 0; i < net.ops.size(); ++i)
+    if (net.ops[i].kind == OpKind::batchnorm) ops.push_back(static_cast<int>(i));
+  return ops;
+}
+
+int affine_bn_op(const std::vector<int>& ops, size_t b) {
+  if (b >= ops.size())
+    throw InvalidArgument("", "no BatchNorm " + std::to_string(b) + " (the network has " +
+                                  std::to_string(ops.size()) + ")");
+  return ops[b];
 }
 
 std::vector<RunningStatTarget> running_stats_targets(const Network& net,

@@ -11,7 +11,9 @@ namespace popup {
 
 struct NetworkGraph {
   std::vector<std::vector<int>> consumers;  // per op: the ops that read its output, in order
-  std::vector<bool> needs_diff;  // the output depends on some weight: it needs a gradient
+  std::vector<bool> needs_diff;  // the output depends on some weight (or, with affine
+                                 // BatchNorm, some BatchNorm's scale and shift): it needs a
+                                 // gradient
   std::vector<bool> flat;        // the output is [n, c] rather than [n, c, h, w]
   std::vector<bool> in_place;    // a relu that overwrites its input, forward and backward
   std::vector<int> diff_alias;   // the consumer whose gradient buffer the output's gradient
@@ -20,8 +22,9 @@ struct NetworkGraph {
 
 // Throws InvalidArgument for a graph no backend can execute: wrong input counts, an input
 // that is not an earlier op, a weight tensor that does not fit or is not used exactly once,
-// an unused output, a last op that does not give [classes] logits.
-NetworkGraph network_graph(const Network& net);
+// an unused output, a last op that does not give [classes] logits. affine_bn: the BatchNorms
+// have parameters (ExecutorConfig::affine_bn), which need gradients.
+NetworkGraph network_graph(const Network& net, bool affine_bn = false);
 
 // What every backend checks before a forward of n examples, before anything changes:
 // InvalidArgument for a batch outside 1 .. max_batch, a training forward on an inference-only
@@ -40,5 +43,12 @@ struct RunningStatTarget {
 };
 std::vector<RunningStatTarget> running_stats_targets(const Network& net,
                                                      const std::vector<NamedArray>& stats);
+
+// The ops of the BatchNorms that Executor::bn_* number b = 0, 1, ... (network order); empty
+// without config.affine_bn.
+std::vector<int> affine_bn_ops(const Network& net, const ExecutorConfig& config);
+
+// The op of BatchNorm b among `ops` (affine_bn_ops); InvalidArgument for b >= ops.size().
+int affine_bn_op(const std::vector<int>& ops, size_t b);
 
 }  // namespace popup

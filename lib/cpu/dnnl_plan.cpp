@@ -45,7 +45,12 @@ memory::dims dnnl_linear_weights_dims(const Op& op, const memory::dims& src_dims
 
 DnnlPlanBuilder::DnnlPlanBuilder(const Network& net, int64_t n, bool train, DnnlState& state,
                                  DnnlArena& arena)
-    : net_(net), n_(n), train_(train), state_(state), arena_(arena), graph_(network_graph(net)) {
+    : net_(net),
+      n_(n),
+      train_(train),
+      state_(state),
+      arena_(arena),
+      graph_(network_graph(net, state.affine_bn)) {
   attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 }
 

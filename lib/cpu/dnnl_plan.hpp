@@ -34,6 +34,11 @@ struct DnnlState {
   std::vector<DnnlTensor> tensors;               // Network::tensors order
   std::vector<std::vector<float>> running_mean;  // per op; empty for ops other than batchnorm
   std::vector<std::vector<float>> running_var;
+  // Affine BatchNorm (ExecutorConfig::affine_bn): per batchnorm op, oneDNN's f32 scale_shift
+  // [2, c] (gamma, then beta) and its gradient from the last backward; empty otherwise.
+  bool affine_bn = false;
+  std::vector<std::vector<float>> bn_scale_shift;
+  std::vector<std::vector<float>> bn_diff_scale_shift;
 };
 
 // Batch statistics written by one BatchNorm during a training forward.

@@ -199,21 +199,34 @@ void DnnlPlanBuilder::backward_pool(int i) {
   contribution_done(j, target);
 }
 
+// Without affine_bn backward_data: only the input gradient. With it backward: also the
+// gradients of gamma and beta, into the shared state (Executor::bn_grads); an input that needs
+// no gradient (e.g. the images) still gets one from oneDNN, in the temporary buffer, unused.
 void DnnlPlanBuilder::backward_bn(int i) {
   const int j = net_.ops[i].inputs[0];
   const DnnlOpForward& f = fwd_[i];
-  // backward_data: no scale or shift, so only the input gradient
-  const dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward_data, act_desc_[i],
-                                                      act_desc(j), bn_epsilon,
-                                                      dnnl::normalization_flags::none);
+  const bool affine = state_.affine_bn;
+  const dnnl::batch_normalization_backward::desc desc(
+      affine ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data, act_desc_[i],
+      act_desc(j), bn_epsilon,
+      affine ? dnnl::normalization_flags::use_scale_shift : dnnl::normalization_flags::none);
   const dnnl::batch_normalization_backward::primitive_desc pd(desc, attr_, state_.engine, f.bn);
-  const memory target = contribution(j, pd.diff_src_desc());
-  plan_.backward.push_back(step_make(pd, {{DNNL_ARG_SRC, act(j)},
-                                          {DNNL_ARG_MEAN, f.mean},
-                                          {DNNL_ARG_VARIANCE, f.var},
-                                          {DNNL_ARG_DIFF_DST, diff(i)},
-                                          {DNNL_ARG_DIFF_SRC, target}}));
-  contribution_done(j, target);
+  const bool input_diff = j >= 0 && graph_.needs_diff[j];  // always, without affine_bn
+  const memory target = input_diff ? contribution(j, pd.diff_src_desc())
+                                   : slot_memory(pd.diff_src_desc(), temp_slot);
+  Args args{{DNNL_ARG_SRC, act(j)},
+            {DNNL_ARG_MEAN, f.mean},
+            {DNNL_ARG_VARIANCE, f.var},
+            {DNNL_ARG_DIFF_DST, diff(i)},
+            {DNNL_ARG_DIFF_SRC, target}};
+  if (affine) {
+    args.emplace_back(DNNL_ARG_SCALE_SHIFT,
+                      bn_params_memory(i, pd.weights_desc(), state_.bn_scale_shift[i]));
+    args.emplace_back(DNNL_ARG_DIFF_SCALE_SHIFT,
+                      bn_params_memory(i, pd.diff_weights_desc(), state_.bn_diff_scale_shift[i]));
+  }
+  plan_.backward.push_back(step_make(pd, std::move(args)));
+  if (input_diff) contribution_done(j, target);
 }
 
 // An add passes its gradient to both inputs: shared where the input feeds nothing else,

@@ -102,6 +102,7 @@ class DnnlPlanBuilder {
   void forward_relu(int i);
   void forward_pool(int i);
   void forward_bn(int i);
+  memory bn_params_memory(int i, const memory::desc& md, std::vector<float>& values);
   void forward_add(int i);
 
   // backward (dnnl_plan_backward.cpp)

@@ -1,8 +1,11 @@
 // The forward half of a DnnlPlan: one primitive per op, activations in the layouts their
 // producers chose (format_tag::any), what the backward half needs kept per op.
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "error.hpp"
 
 namespace popup {
 namespace {
@@ -142,34 +145,56 @@ void DnnlPlanBuilder::forward_pool(int i) {
   step_forward(step_make(f.pool, std::move(args)));
 }
 
-// Non-affine BatchNorm: batch statistics in training (kept for the backward and the running
-// statistics), running statistics in inference.
+// BatchNorm: batch statistics in training (kept for the backward and the running
+// statistics), running statistics in inference; with affine_bn, then each channel's gamma and
+// beta (oneDNN's scale_shift, read from the state that the plans of all batch sizes share).
 void DnnlPlanBuilder::forward_bn(int i) {
   const int j = net_.ops[i].inputs[0];
   const memory::desc src = src_desc(j, false);
+  const auto affine = state_.affine_bn ? dnnl::normalization_flags::use_scale_shift
+                                       : dnnl::normalization_flags::none;
   const dnnl::batch_normalization_forward::desc infer_desc(
       dnnl::prop_kind::forward_inference, src, bn_epsilon,
-      dnnl::normalization_flags::use_global_stats);
+      dnnl::normalization_flags::use_global_stats | affine);
   const dnnl::batch_normalization_forward::primitive_desc infer(infer_desc, attr_, state_.engine);
   act_define(i, infer.dst_desc());
   const memory running_mean(infer.mean_desc(), state_.engine, state_.running_mean[i].data());
   const memory running_var(infer.variance_desc(), state_.engine, state_.running_var[i].data());
-  plan_.forward_infer.push_back(step_make(infer, {{DNNL_ARG_SRC, act(j)},
-                                                  {DNNL_ARG_MEAN, running_mean},
-                                                  {DNNL_ARG_VARIANCE, running_var},
-                                                  {DNNL_ARG_DST, act(i)}}));
+  Args infer_args{{DNNL_ARG_SRC, act(j)},
+                  {DNNL_ARG_MEAN, running_mean},
+                  {DNNL_ARG_VARIANCE, running_var},
+                  {DNNL_ARG_DST, act(i)}};
+  if (state_.affine_bn)
+    infer_args.emplace_back(DNNL_ARG_SCALE_SHIFT,
+                            bn_params_memory(i, infer.weights_desc(), state_.bn_scale_shift[i]));
+  plan_.forward_infer.push_back(step_make(infer, std::move(infer_args)));
   if (!train_) return;
-  const dnnl::batch_normalization_forward::desc train_desc(
-      dnnl::prop_kind::forward_training, src, bn_epsilon, dnnl::normalization_flags::none);
+  const dnnl::batch_normalization_forward::desc train_desc(dnnl::prop_kind::forward_training, src,
+                                                           bn_epsilon, affine);
   DnnlOpForward& f = fwd_[i];
   f.bn = dnnl::batch_normalization_forward::primitive_desc(train_desc, attr_, state_.engine);
   f.mean = slot_memory(f.bn.mean_desc());
   f.var = slot_memory(f.bn.variance_desc());
-  plan_.forward_train.push_back(step_make(f.bn, {{DNNL_ARG_SRC, act(j)},
-                                                 {DNNL_ARG_DST, act(i)},
-                                                 {DNNL_ARG_MEAN, f.mean},
-                                                 {DNNL_ARG_VARIANCE, f.var}}));
+  Args train_args{{DNNL_ARG_SRC, act(j)},
+                  {DNNL_ARG_DST, act(i)},
+                  {DNNL_ARG_MEAN, f.mean},
+                  {DNNL_ARG_VARIANCE, f.var}};
+  if (state_.affine_bn)
+    train_args.emplace_back(DNNL_ARG_SCALE_SHIFT,
+                            bn_params_memory(i, f.bn.weights_desc(), state_.bn_scale_shift[i]));
+  plan_.forward_train.push_back(step_make(f.bn, std::move(train_args)));
   plan_.batch_stats.push_back({i, f.mean, f.var, n_ * height(j) * width(j)});
+}
+
+// A memory over `values`, BatchNorm op i's scale_shift or its gradient ([2, c] f32 in either
+// precision: oneDNN's bf16 BatchNorm keeps them in f32). Error if oneDNN wants another layout.
+memory DnnlPlanBuilder::bn_params_memory(int i, const memory::desc& md,
+                                         std::vector<float>& values) {
+  const memory::desc want({2, net_.ops[i].c}, memory::data_type::f32, memory::format_tag::nc);
+  if (md != want)
+    throw Error("", "affine BatchNorm " + net_.ops[i].name +
+                        ": oneDNN wants its scale and shift in a layout other than f32 [2, c]");
+  return memory(md, state_.engine, values.data());
 }
 
 void DnnlPlanBuilder::forward_add(int i) {

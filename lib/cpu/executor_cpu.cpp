@@ -1,6 +1,6 @@
 // The CPU backend (DESIGN.md §7): a Network executed with oneDNN, one plan of primitives per
 // batch size, weights kept in the primitives' layouts (and data type: f32, or bf16 when asked),
-// BatchNorm running statistics.
+// BatchNorm running statistics and, with affine_bn, BatchNorm scales and shifts.
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
@@ -41,8 +41,14 @@ class ExecutorCpu final : public Executor {
   const float* logits() override { return logits_.data(); }
   std::vector<NamedArray> running_stats() const override;
   void set_running_stats(const std::vector<NamedArray>& stats) override;
+  size_t bn_count() const override { return bn_ops_.size(); }
+  int64_t bn_channels(size_t b) const override { return net_.ops[bn_op(b)].c; }
+  void set_bn_params(size_t b, const float* gamma, const float* beta) override;
+  void bn_params(size_t b, float* gamma, float* beta) const override;
+  void bn_grads(size_t b, float* dgamma, float* dbeta) const override;
 
  private:
+  size_t bn_op(size_t b) const;
   DnnlPlan& plan_for(int64_t n);
   void running_stats_update(const DnnlPlan& plan);
 
@@ -56,17 +62,23 @@ class ExecutorCpu final : public Executor {
   std::vector<float> logits_, diff_logits_;
   DnnlPlan* last_ = nullptr;  // the plan of the last forward
   bool last_training_ = false;
+  std::vector<int> bn_ops_;  // affine_bn: the BatchNorm ops, numbered as bn_* number them
+  bool bn_grads_ready_ = false;  // a backward has followed the last training forward
 };
 
 ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
-    : net_(net), config_(config), weights_set_(net.tensors.size(), false) {
+    : net_(net),
+      config_(config),
+      weights_set_(net.tensors.size(), false),
+      bn_ops_(affine_bn_ops(net, config)) {
   if (config.max_batch < 1)
     throw InvalidArgument("",
                           "max_batch must be at least 1, not " + std::to_string(config.max_batch));
   if (!(config.label_smoothing >= 0 && config.label_smoothing <= 1))
     throw InvalidArgument("", "label smoothing must be in [0, 1]");
   if (net.classes < 1) throw InvalidArgument("", "network has no classes");
-  network_graph(net);  // throws for a graph that cannot be executed, before sizing anything
+  network_graph(net, config.affine_bn);  // throws for a graph that cannot be executed, before
+                                         // sizing anything
   logits_.assign(static_cast<size_t>(config.max_batch * net.classes), 0.f);
   diff_logits_.assign(logits_.size(), 0.f);
   state_.running_mean.resize(net.ops.size());
@@ -76,6 +88,15 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
       state_.running_mean[i].assign(static_cast<size_t>(net.ops[i].c), 0.f);
       state_.running_var[i].assign(static_cast<size_t>(net.ops[i].c), 1.f);
     }
+  state_.affine_bn = config.affine_bn;
+  state_.bn_scale_shift.resize(net.ops.size());
+  state_.bn_diff_scale_shift.resize(net.ops.size());
+  for (int i : bn_ops_) {
+    const auto c = static_cast<size_t>(net.ops[static_cast<size_t>(i)].c);
+    state_.bn_scale_shift[static_cast<size_t>(i)].assign(2 * c, 0.f);  // gamma 1, beta 0
+    std::fill_n(state_.bn_scale_shift[static_cast<size_t>(i)].begin(), c, 1.f);
+    state_.bn_diff_scale_shift[static_cast<size_t>(i)].assign(2 * c, 0.f);
+  }
   state_.tensors.resize(net.tensors.size());
   const bool bf16 = config.precision == Precision::bf16;
   if (bf16) state_.data_type = dnnl::memory::data_type::bf16;
@@ -123,6 +144,7 @@ BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int6
                                 bool training) {
   executor_forward_check(net_, config_, weights_set_, labels, n, training);
   last_training_ = false;
+  bn_grads_ready_ = false;
   dnnl_checked([&] {
     last_ = &plan_for(n);
     last_->images.set_data_handle(const_cast<float*>(images));  // only read
@@ -166,6 +188,7 @@ void ExecutorCpu::backward(const std::vector<float*>& grads) {
     dnnl_steps_run(last_->backward, stream_, &grads);
     stream_.wait();
   });
+  bn_grads_ready_ = true;
 }
 
 std::vector<NamedArray> ExecutorCpu::running_stats() const {
@@ -186,6 +209,36 @@ void ExecutorCpu::set_running_stats(const std::vector<NamedArray>& stats) {
     std::vector<float>& to = targets[k].var ? state_.running_var[op] : state_.running_mean[op];
     std::copy(stats[k].values.begin(), stats[k].values.end(), to.begin());
   }
+}
+
+size_t ExecutorCpu::bn_op(size_t b) const {
+  if (!config_.affine_bn) bn_unavailable(b);
+  return static_cast<size_t>(affine_bn_op(bn_ops_, b));
+}
+
+// scale_shift is [2, c]: gamma, then beta. The plans' BatchNorm primitives read it in place.
+void ExecutorCpu::set_bn_params(size_t b, const float* gamma, const float* beta) {
+  std::vector<float>& to = state_.bn_scale_shift[bn_op(b)];
+  const size_t c = to.size() / 2;
+  std::copy(gamma, gamma + c, to.begin());
+  std::copy(beta, beta + c, to.begin() + static_cast<std::ptrdiff_t>(c));
+}
+
+void ExecutorCpu::bn_params(size_t b, float* gamma, float* beta) const {
+  const std::vector<float>& from = state_.bn_scale_shift[bn_op(b)];
+  const size_t c = from.size() / 2;
+  std::copy(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(c), gamma);
+  std::copy(from.begin() + static_cast<std::ptrdiff_t>(c), from.end(), beta);
+}
+
+void ExecutorCpu::bn_grads(size_t b, float* dgamma, float* dbeta) const {
+  const std::vector<float>& from = state_.bn_diff_scale_shift[bn_op(b)];
+  if (!bn_grads_ready_)
+    throw Error("", "BatchNorm gradients asked for without a backward after the last training "
+                    "forward");
+  const size_t c = from.size() / 2;
+  std::copy(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(c), dgamma);
+  std::copy(from.begin() + static_cast<std::ptrdiff_t>(c), from.end(), dbeta);
 }
 
 }  // namespace

@@ -146,7 +146,11 @@ struct BnArrays {
   float* batch_var = nullptr;
   float* save_mean = nullptr;   // kept by the training forward for the backward
   float* save_inv_var = nullptr;
-  static constexpr int count = 6;
+  float* scale = nullptr;       // gamma: 1 unless affine_bn and set_bn_params change it
+  float* bias = nullptr;        // beta: 0 likewise
+  float* dscale = nullptr;      // their gradients from the last backward (read with affine_bn)
+  float* dbias = nullptr;
+  static constexpr int count = 10;
 };
 
 // A pinned copy of one batch's images and labels, or of the examples and draws that cut it
@@ -184,7 +188,7 @@ NetworkGraph graph_checked(const Network& net, const ExecutorConfig& config) {
   if (config.precision != Precision::fp32)
     throw InvalidArgument("", "precision bf16 is a CPU option (the CUDA backend computes "
                               "in fp32)");
-  return network_graph(net);  // throws for a graph that cannot be executed
+  return network_graph(net, config.affine_bn);  // throws for a graph that cannot be executed
 }
 
 class ExecutorCudaImpl final : public ExecutorCuda {
@@ -206,6 +210,11 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   const float* logits() override;
   std::vector<NamedArray> running_stats() const override;
   void set_running_stats(const std::vector<NamedArray>& stats) override;
+  size_t bn_count() const override { return bn_ops_.size(); }
+  int64_t bn_channels(size_t b) const override { return net_.ops[bn_op(b)].c; }
+  void set_bn_params(size_t b, const float* gamma, const float* beta) override;
+  void bn_params(size_t b, float* gamma, float* beta) const override;
+  void bn_grads(size_t b, float* dgamma, float* dbeta) const override;
   std::unique_ptr<ScoreEngine> score_engine(const OptimizerConfig& config) override {
     return score_engine_cuda_create(*this, config);
   }
@@ -225,6 +234,9 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   float* act(int j) { return j < 0 ? images_.data() : out_[j]; }
   static cudnnTensorDescriptor_t desc(const BatchPlan& p, int j) { return p.act[j + 1].get(); }
   void tensor_check(size_t t) const;
+  size_t bn_op(size_t b) const;
+  void bn_pair_copy(float* to_a, float* to_b, const float* from_a, const float* from_b,
+                    int64_t c, cudaMemcpyKind kind) const;
 
   // construction
   void handles_create(int device);
@@ -291,8 +303,10 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   std::vector<DeviceArray<float>> bn_store_;
   std::vector<BnArrays> bn_;              // per op; batchnorm only
   std::vector<TensorDesc> bn_param_;      // per op; [1, c, 1, 1]
-  DeviceArray<float> bn_ones_, bn_zeros_;  // the constant scale and shift of non-affine BN
-  DeviceArray<float> bn_dscale_, bn_dbias_;  // cuDNN's parameter gradients, discarded
+  const std::vector<int> bn_ops_;         // affine_bn: the BatchNorm ops as bn_* number them
+  bool bn_grads_ready_ = false;           // a backward has followed the last training forward
+  DeviceArray<float> bn_dx_scratch_;      // affine_bn: the unread input gradient of a
+                                          // BatchNorm whose input has no gradient buffer
 
   DeviceArray<float> images_;
   DeviceArray<int32_t> labels_;
@@ -318,7 +332,11 @@ class ExecutorCudaImpl final : public ExecutorCuda {
 };
 
 ExecutorCudaImpl::ExecutorCudaImpl(const Network& net, const ExecutorConfig& config, int device)
-    : net_(net), config_(config), graph_(graph_checked(net, config)), tf32_(tf32_requested()) {
+    : net_(net),
+      config_(config),
+      graph_(graph_checked(net, config)),
+      tf32_(tf32_requested()),
+      bn_ops_(affine_bn_ops(net, config)) {
   handles_create(device);
   weights_allocate();
   activations_allocate();
@@ -401,10 +419,17 @@ void ExecutorCudaImpl::gradients_allocate() {
     }
   }
   diff_logits_.resize(static_cast<size_t>(config_.max_batch * net_.classes));
+  int64_t scratch = 0;
+  for (int i : bn_ops_) {
+    const int j = net_.ops[static_cast<size_t>(i)].inputs[0];
+    if (j < 0 || !grad_[static_cast<size_t>(j)])
+      scratch = std::max(scratch, config_.max_batch * per_example(j));
+  }
+  bn_dx_scratch_.resize(static_cast<size_t>(scratch));
 }
 
-// Running statistics start at mean 0, variance 1 (PyTorch's); the other arrays at 0, which
-// matters for batch_mean/var: cuDNN reads them (times 0) before writing.
+// Running statistics start at mean 0, variance 1 (PyTorch's), the scale at 1; the other arrays
+// at 0, which matters for batch_mean/var: cuDNN reads them (times 0) before writing.
 void ExecutorCudaImpl::batchnorm_allocate() {
   const size_t count = net_.ops.size();
   bn_store_.resize(count);
@@ -424,19 +449,17 @@ void ExecutorCudaImpl::batchnorm_allocate() {
     store.resize(BnArrays::count * c);
     CUDA_CHECK(cudaMemsetAsync(store.data(), 0, store.bytes(), stream_.get()));
     float* base = store.data();
-    bn_[i] = {base, base + c, base + 2 * c, base + 3 * c, base + 4 * c, base + 5 * c};
-    CUDA_CHECK(cudaMemcpyAsync(bn_[i].running_var, ones.data(), c * sizeof(float),
-                               cudaMemcpyHostToDevice, stream_.get()));
+    BnArrays& b = bn_[i];
+    float** arrays[BnArrays::count] = {&b.running_mean, &b.running_var, &b.batch_mean,
+                                       &b.batch_var,    &b.save_mean,   &b.save_inv_var,
+                                       &b.scale,        &b.bias,        &b.dscale,
+                                       &b.dbias};
+    for (int k = 0; k < BnArrays::count; ++k) *arrays[k] = base + static_cast<size_t>(k) * c;
+    for (float* one : {b.running_var, b.scale})
+      CUDA_CHECK(cudaMemcpyAsync(one, ones.data(), c * sizeof(float), cudaMemcpyHostToDevice,
+                                 stream_.get()));
     bn_param_[i] = tensor_desc(1, op.c, 1, 1);
   }
-  const auto c = static_cast<size_t>(max_c);
-  bn_ones_.resize(c);
-  bn_zeros_.resize(c);
-  bn_dscale_.resize(c);
-  bn_dbias_.resize(c);
-  CUDA_CHECK(cudaMemcpyAsync(bn_ones_.data(), ones.data(), bn_ones_.bytes(),
-                             cudaMemcpyHostToDevice, stream_.get()));
-  CUDA_CHECK(cudaMemsetAsync(bn_zeros_.data(), 0, bn_zeros_.bytes(), stream_.get()));
   host_copies_wait();
 }
 
@@ -622,6 +645,7 @@ void ExecutorCudaImpl::forward_run(const float* images, const int32_t* labels, i
   forward_check(labels, n, training);
   last_ = nullptr;
   last_training_ = false;
+  bn_grads_ready_ = false;
   const BatchPlan& p = plan_for(n);
   input_stage(images, labels, n);
   forward_compute(p, training, slot);
@@ -683,6 +707,7 @@ void ExecutorCudaImpl::forward_queue_examples(int data, const int64_t* examples,
                                     std::to_string(split.n));
   last_ = nullptr;
   last_training_ = false;
+  bn_grads_ready_ = false;
   const BatchPlan& p = plan_for(n);
   examples_stage(split, examples, draws, n);
   forward_compute(p, training, kQueuedSlot);
@@ -790,14 +815,13 @@ void ExecutorCudaImpl::bn_forward(int i, const BatchPlan& p, bool training) {
   if (!training) {
     CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
         cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, x, act(j), x, out_[i],
-        bn_param_[i].get(), bn_ones_.data(), bn_zeros_.data(), b.running_mean, b.running_var,
-        kBnEpsilon));
+        bn_param_[i].get(), b.scale, b.bias, b.running_mean, b.running_var, kBnEpsilon));
     return;
   }
   const bool single = p.n * height(j) * width(j) == 1;
   CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
       cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, x, act(j), x, out_[i],
-      bn_param_[i].get(), bn_ones_.data(), bn_zeros_.data(), 1.0,
+      bn_param_[i].get(), b.scale, b.bias, 1.0,
       single ? nullptr : b.batch_mean, single ? nullptr : b.batch_var, kBnEpsilon, b.save_mean,
       b.save_inv_var));
   // save_mean is the batch mean in both cases
@@ -855,20 +879,24 @@ void ExecutorCudaImpl::backward(const std::vector<float*>& grads) {
 
 // The ops in reverse order; an op's gradient is complete when its turn comes (its readers come
 // later in the network). The first contribution to a gradient writes it, later ones add.
-// Only the gradients that lead to an asked-for weight gradient are computed (wanted_): with a
-// dense first layer, none of the first layer's backward runs.
+// Only the gradients that lead to an asked-for weight gradient or, with affine_bn, to a
+// BatchNorm's scale and shift are computed (wanted_): with a dense first layer and no affine
+// BatchNorm, none of the first layer's backward runs.
 void ExecutorCudaImpl::backward_device(const std::vector<float*>& grads) {
   grads_check(grads);
   const int last = static_cast<int>(net_.ops.size()) - 1;
-  // wanted_[i]: op i's output depends on a tensor whose gradient is asked for (a subset of
-  // needs_diff; every reader of a wanted output is wanted, so its gradient is still complete)
+  // wanted_[i]: op i's output depends on a tensor whose gradient is asked for, or on an affine
+  // BatchNorm's parameters (a subset of needs_diff; every reader of a wanted output is wanted,
+  // so its gradient is still complete)
   wanted_.assign(net_.ops.size(), false);
   for (int i = 0; i <= last; ++i) {
     const Op& op = net_.ops[i];
-    bool wanted = (op.kind == OpKind::conv || op.kind == OpKind::linear) && grads[op.tensor];
+    bool wanted = ((op.kind == OpKind::conv || op.kind == OpKind::linear) && grads[op.tensor]) ||
+                  (op.kind == OpKind::batchnorm && config_.affine_bn);
     for (int j : op.inputs) wanted = wanted || (j >= 0 && wanted_[j]);
     wanted_[i] = wanted;
   }
+  bn_grads_ready_ = true;      // (computed below: every BatchNorm is wanted with affine_bn)
   if (!wanted_[last]) return;  // no gradient asked for
   const BatchPlan& p = *last_;
   // copied, not computed in place, so that a backward may be repeated
@@ -887,8 +915,8 @@ bool ExecutorCudaImpl::contribution_start(int j) {
   return accumulate;
 }
 
-// Every op but conv and linear is wanted only through its input(s), so its single input is
-// wanted here.
+// Every op but conv, linear and (with affine_bn) batchnorm is wanted only through its
+// input(s), so its single input is wanted here.
 void ExecutorCudaImpl::backward_op(int i, const BatchPlan& p, const std::vector<float*>& grads) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
@@ -954,16 +982,21 @@ void ExecutorCudaImpl::linear_backward(int i, int64_t n, const std::vector<float
 }
 
 // Through the batch statistics of the last training forward (save_mean, save_inv_var); the
-// gradients of the constant scale and shift are discarded.
+// gradients of the scale and shift go to dscale and dbias (read only with affine_bn). With
+// affine_bn a BatchNorm is wanted for its own parameters even where its input is not: cuDNN
+// still writes the input's gradient, then where nothing reads it (the input's own buffer,
+// which no wanted op shares, or bn_dx_scratch_ where it has none).
 void ExecutorCudaImpl::bn_backward(int i, const BatchPlan& p) {
   const int j = net_.ops[i].inputs[0];
   const BnArrays& b = bn_[i];
   cudnnTensorDescriptor_t x = desc(p, j);
-  const float* beta = contribution_start(j) ? &kOne : &kZero;
+  const bool input_wanted = j >= 0 && wanted_[j];  // always without affine_bn
+  const float* beta = input_wanted && contribution_start(j) ? &kOne : &kZero;
+  float* dx = j >= 0 && grad_[j] ? grad_[j] : bn_dx_scratch_.data();
   CUDNN_CHECK(cudnnBatchNormalizationBackward(
       cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, beta, &kOne, &kZero, x, act(j), x, grad_[i],
-      x, grad_[j], bn_param_[i].get(), bn_ones_.data(), bn_dscale_.data(), bn_dbias_.data(),
-      kBnEpsilon, b.save_mean, b.save_inv_var));
+      x, dx, bn_param_[i].get(), b.scale, b.dscale, b.dbias, kBnEpsilon, b.save_mean,
+      b.save_inv_var));
 }
 
 // An add passes its gradient to both inputs: nothing to do for an input that shares it.
@@ -1006,6 +1039,40 @@ void ExecutorCudaImpl::set_running_stats(const std::vector<NamedArray>& stats) {
                                cudaMemcpyHostToDevice, stream_.get()));
   }
   host_copies_wait();  // the caller's arrays may go once we return
+}
+
+// ---- affine BatchNorm ----------------------------------------------------------------------
+
+size_t ExecutorCudaImpl::bn_op(size_t b) const {
+  if (!config_.affine_bn) bn_unavailable(b);
+  return static_cast<size_t>(affine_bn_op(bn_ops_, b));
+}
+
+// Two arrays of c floats each way, waited for (the caller's arrays may go once we return).
+void ExecutorCudaImpl::bn_pair_copy(float* to_a, float* to_b, const float* from_a,
+                                    const float* from_b, int64_t c, cudaMemcpyKind kind) const {
+  const size_t bytes = static_cast<size_t>(c) * sizeof(float);
+  CUDA_CHECK(cudaMemcpyAsync(to_a, from_a, bytes, kind, stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(to_b, from_b, bytes, kind, stream_.get()));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
+
+void ExecutorCudaImpl::set_bn_params(size_t b, const float* gamma, const float* beta) {
+  const size_t i = bn_op(b);
+  bn_pair_copy(bn_[i].scale, bn_[i].bias, gamma, beta, net_.ops[i].c, cudaMemcpyHostToDevice);
+}
+
+void ExecutorCudaImpl::bn_params(size_t b, float* gamma, float* beta) const {
+  const size_t i = bn_op(b);
+  bn_pair_copy(gamma, beta, bn_[i].scale, bn_[i].bias, net_.ops[i].c, cudaMemcpyDeviceToHost);
+}
+
+void ExecutorCudaImpl::bn_grads(size_t b, float* dgamma, float* dbeta) const {
+  const size_t i = bn_op(b);
+  if (!bn_grads_ready_)
+    throw Error("", "BatchNorm gradients asked for without a backward after the last training "
+                    "forward");
+  bn_pair_copy(dgamma, dbeta, bn_[i].dscale, bn_[i].dbias, net_.ops[i].c, cudaMemcpyDeviceToHost);
 }
 
 }  // namespace

@@ -288,6 +288,39 @@ inline Tensor batchnorm_train_backward(const Tensor& x, const Tensor& dy) {
   return dx;
 }
 
+// ---- affine BatchNorm: y = gamma xhat + beta per channel, after the normalisation ----------
+
+inline Tensor channel_affine(const Tensor& xhat, const std::vector<double>& gamma,
+                             const std::vector<double>& beta) {
+  Tensor y = xhat;
+  for (int64_t n = 0; n < y.n; ++n)
+    for (int64_t c = 0; c < y.c; ++c)
+      for (int64_t yy = 0; yy < y.h; ++yy)
+        for (int64_t xx = 0; xx < y.w; ++xx)
+          y.at(n, c, yy, xx) = gamma[static_cast<size_t>(c)] * xhat.at(n, c, yy, xx) +
+                               beta[static_cast<size_t>(c)];
+  return y;
+}
+
+// dgamma = sum(dy xhat), dbeta = sum(dy) per channel over n, h, w; returns d xhat = gamma dy.
+inline Tensor channel_affine_backward(const Tensor& xhat, const std::vector<double>& gamma,
+                                      const Tensor& dy, std::vector<double>& dgamma,
+                                      std::vector<double>& dbeta) {
+  dgamma.assign(static_cast<size_t>(dy.c), 0.0);
+  dbeta.assign(static_cast<size_t>(dy.c), 0.0);
+  Tensor dxhat = dy.zeros_like();
+  for (int64_t n = 0; n < dy.n; ++n)
+    for (int64_t c = 0; c < dy.c; ++c)
+      for (int64_t yy = 0; yy < dy.h; ++yy)
+        for (int64_t xx = 0; xx < dy.w; ++xx) {
+          const auto k = static_cast<size_t>(c);
+          dgamma[k] += dy.at(n, c, yy, xx) * xhat.at(n, c, yy, xx);
+          dbeta[k] += dy.at(n, c, yy, xx);
+          dxhat.at(n, c, yy, xx) = gamma[k] * dy.at(n, c, yy, xx);
+        }
+  return dxhat;
+}
+
 // ---- loss --------------------------------------------------------------------------------
 
 struct LossResult {
@@ -337,6 +370,13 @@ struct NetworkResult {
   std::vector<std::vector<double>> grads;       // training: per tensor, of the mean loss
   std::vector<std::vector<double>> batch_mean;  // training: per op (batchnorm), biased var
   std::vector<std::vector<double>> batch_var;
+  std::vector<std::vector<double>> bn_dgamma;   // training with BnAffine: per op (batchnorm)
+  std::vector<std::vector<double>> bn_dbeta;
+};
+
+// Affine BatchNorm's scale and shift per op index (empty for ops other than batchnorm).
+struct BnAffine {
+  std::vector<std::vector<double>> gamma, beta;
 };
 
 inline ConvShape conv_shape(const popup::TensorSpec& t) {
@@ -344,14 +384,16 @@ inline ConvShape conv_shape(const popup::TensorSpec& t) {
 }
 
 // Runs net on images [n, C, H, W]. training: BatchNorm on batch statistics and the backward
-// pass; otherwise BatchNorm on running_mean / running_var (per op index).
+// pass; otherwise BatchNorm on running_mean / running_var (per op index). affine: every
+// BatchNorm then scales and shifts by its gamma and beta, whose gradients training gives.
 inline NetworkResult network_run(const popup::Network& net,
                                  const std::vector<std::vector<double>>& weights,
                                  const std::vector<double>& images,
                                  const std::vector<int32_t>& labels, int64_t n, bool training,
                                  double label_smoothing,
                                  const std::vector<std::vector<double>>& running_mean,
-                                 const std::vector<std::vector<double>>& running_var) {
+                                 const std::vector<std::vector<double>>& running_var,
+                                 const BnAffine* affine = nullptr) {
   using popup::OpKind;
   const size_t count = net.ops.size();
   Tensor input(n, net.input.c, net.input.h, net.input.w);
@@ -361,6 +403,8 @@ inline NetworkResult network_run(const popup::Network& net,
   NetworkResult r;
   r.batch_mean.resize(count);
   r.batch_var.resize(count);
+  r.bn_dgamma.resize(count);
+  r.bn_dbeta.resize(count);
   auto in = [&](int j) -> const Tensor& { return j < 0 ? input : act[static_cast<size_t>(j)]; };
   for (size_t i = 0; i < count; ++i) {
     const popup::Op& op = net.ops[i];
@@ -380,6 +424,7 @@ inline NetworkResult network_run(const popup::Network& net,
       case OpKind::batchnorm:
         act[i] = training ? batchnorm_train_forward(x, r.batch_mean[i], r.batch_var[i])
                           : batchnorm_normalise(x, running_mean[i], running_var[i]);
+        if (affine) act[i] = channel_affine(act[i], affine->gamma[i], affine->beta[i]);
         break;
     }
   }
@@ -418,7 +463,18 @@ inline NetworkResult network_run(const popup::Network& net,
       case OpKind::relu: pass(j, relu_backward(act[i], dy)); break;
       case OpKind::maxpool2: pass(j, maxpool2_backward(x, dy)); break;
       case OpKind::global_avgpool: pass(j, global_avgpool_backward(x, dy)); break;
-      case OpKind::batchnorm: pass(j, batchnorm_train_backward(x, dy)); break;
+      case OpKind::batchnorm: {
+        if (!affine) {
+          pass(j, batchnorm_train_backward(x, dy));
+          break;
+        }
+        std::vector<double> mean, var;
+        const Tensor xhat = batchnorm_train_forward(x, mean, var);
+        pass(j, batchnorm_train_backward(
+                    x, channel_affine_backward(xhat, affine->gamma[i], dy, r.bn_dgamma[i],
+                                               r.bn_dbeta[i])));
+        break;
+      }
       case OpKind::add:
         pass(j, dy);
         pass(op.inputs[1], dy);

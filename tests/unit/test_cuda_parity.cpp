@@ -60,11 +60,12 @@ boost::test_tools::assertion_result cuda_device(utf::test_unit_id) {
 }
 
 std::unique_ptr<Executor> backend(const Network& net, bool cuda, int64_t max_batch,
-                                  float smoothing = 0, bool train = true) {
+                                  float smoothing = 0, bool train = true, bool affine_bn = false) {
   ExecutorConfig config;
   config.max_batch = max_batch;
   config.label_smoothing = smoothing;
   config.train = train;
+  config.affine_bn = affine_bn;
   popup::DeviceChoice device;
   device.kind = cuda ? popup::DeviceChoice::cuda : popup::DeviceChoice::cpu;
   std::string note;
@@ -124,17 +125,47 @@ void check_correct(const std::string& what, int64_t got, int64_t want, const flo
                            << ambiguous << " near ties)");
 }
 
+// Each affine BatchNorm's gamma and beta gradients after a backward, gamma then beta.
+std::vector<std::vector<float>> bn_grads_of(const Executor& ex) {
+  std::vector<std::vector<float>> g;
+  for (size_t b = 0; b < ex.bn_count(); ++b) {
+    std::vector<float> dgamma(static_cast<size_t>(ex.bn_channels(b))), dbeta(dgamma.size());
+    ex.bn_grads(b, dgamma.data(), dbeta.data());
+    g.push_back(dgamma);
+    g.push_back(dbeta);
+  }
+  return g;
+}
+
+void check_bn_grads(const std::string& what, const Executor& gpu, const Executor& cpu) {
+  const std::vector<std::vector<float>> got = bn_grads_of(gpu), want = bn_grads_of(cpu);
+  BOOST_REQUIRE_EQUAL(got.size(), want.size());
+  for (size_t k = 0; k < want.size(); ++k)
+    check_gradient(what + " BatchNorm " + std::to_string(k / 2) + (k % 2 ? " beta" : " gamma") +
+                       " gradient",
+                   got[k], want[k]);
+}
+
 // A training forward and backward, then an inference forward of a smaller batch, on both
-// backends: logits, loss, counts, every weight gradient, running statistics.
-void check_network(const std::string& what, const Network& net, int64_t batch, float smoothing) {
+// backends: logits, loss, counts, every weight gradient, running statistics. affine: with
+// affine BatchNorm (random gamma and beta, the same on both), whose gradients are compared
+// too, also from a backward that asks for no weight gradient.
+void check_network(const std::string& what, const Network& net, int64_t batch, float smoothing,
+                   bool affine = false) {
   const Problem p(net, batch, 7);
-  std::unique_ptr<Executor> ex[2] = {backend(net, false, batch, smoothing),
-                                     backend(net, true, batch, smoothing)};
+  std::unique_ptr<Executor> ex[2] = {backend(net, false, batch, smoothing, true, affine),
+                                     backend(net, true, batch, smoothing, true, affine)};
   popup::BatchStats stats[2];
   std::vector<float> logits[2];
   std::vector<std::vector<float>> grads[2];
   for (int b = 0; b < 2; ++b) {
     for (size_t t = 0; t < net.tensors.size(); ++t) ex[b]->set_weights(t, p.weights[t].data());
+    for (size_t k = 0; k < ex[b]->bn_count(); ++k) {
+      const auto c = static_cast<size_t>(ex[b]->bn_channels(k));
+      std::vector<float> gamma = floats(normal_values(c, 0.5, 200 + 2 * k));
+      for (float& g : gamma) g += 1;
+      ex[b]->set_bn_params(k, gamma.data(), floats(normal_values(c, 0.5, 201 + 2 * k)).data());
+    }
     stats[b] = ex[b]->forward(p.images.data(), p.labels.data(), batch, true);
     logits[b].assign(ex[b]->logits(), ex[b]->logits() + batch * net.classes);
     std::vector<float*> ptrs;
@@ -152,6 +183,16 @@ void check_network(const std::string& what, const Network& net, int64_t batch, f
   check_correct(what, stats[1].correct1, stats[0].correct1, logits[0].data(), batch, net.classes);
   for (size_t t = 0; t < net.tensors.size(); ++t)
     check_gradient(what + " gradient of " + net.tensors[t].name, grads[1][t], grads[0][t]);
+  if (affine) {
+    BOOST_REQUIRE_EQUAL(ex[1]->bn_count(), ex[0]->bn_count());
+    check_bn_grads(what, *ex[1], *ex[0]);
+    // again with no weight gradient asked for: the BatchNorms' own still come
+    for (int b = 0; b < 2; ++b) {
+      ex[b]->forward(p.images.data(), p.labels.data(), batch, true);
+      ex[b]->backward(std::vector<float*>(net.tensors.size(), nullptr));
+    }
+    check_bn_grads(what + " (no weight gradients)", *ex[1], *ex[0]);
+  }
   const std::vector<popup::NamedArray> running[2] = {ex[0]->running_stats(), ex[1]->running_stats()};
   BOOST_REQUIRE_EQUAL(running[0].size(), running[1].size());
   for (size_t k = 0; k < running[0].size(); ++k)
@@ -281,6 +322,14 @@ BOOST_AUTO_TEST_CASE(batchnorm_add_avgpool_shortcut_match_cpu) {
 
 BOOST_AUTO_TEST_CASE(flat_batchnorm_and_label_smoothing_match_cpu) {
   check_network("flat network", flat_network(), 16, 0.1f);
+}
+
+BOOST_AUTO_TEST_CASE(affine_batchnorm_matches_cpu) {
+  check_network("residual network, affine BatchNorm", residual_network(), 16, 0, true);
+  check_network("flat network, affine BatchNorm", flat_network(), 16, 0.1f, true);
+  NetworkBuilder b({3, 6, 6}, 4);  // a BatchNorm on the images, whose input has no gradient
+  b.linear(b.avgpool(b.relu(b.conv(b.batchnorm(-1), 8, 3, 1, 1))), 4);
+  check_network("BatchNorm on the input, affine", b.network(), 8, 0, true);
 }
 
 BOOST_AUTO_TEST_CASE(small_odd_batch_matches_cpu) {

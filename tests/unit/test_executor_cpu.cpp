@@ -1,6 +1,7 @@
 // Unit tests of the CPU executor (lib/cpu): the double-precision reference ops against finite
 // differences, then the oneDNN executor against the reference on small hand-built networks
-// (logits, loss, weight gradients, running statistics), batch sizes and rejected calls.
+// (logits, loss, weight gradients, running statistics), batch sizes and rejected calls; affine
+// BatchNorm (scale and shift, their gradients) likewise.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cpu/dnnl_arena.hpp"
@@ -211,6 +213,111 @@ double dot(const Tensor& g, const Tensor& y) {
   return s;
 }
 
+// ---- affine BatchNorm ----------------------------------------------------------------------
+
+// gamma N(1, 0.5^2) (a few negative), beta N(0, 0.5^2) for every BatchNorm, rounded to float
+// (exact in double) so that the executor and the reference use the same values.
+reference::BnAffine bn_affine_random(const Network& net, uint64_t seed) {
+  reference::BnAffine a;
+  a.gamma.resize(net.ops.size());
+  a.beta.resize(net.ops.size());
+  for (size_t i = 0; i < net.ops.size(); ++i) {
+    if (net.ops[i].kind != OpKind::batchnorm) continue;
+    const auto c = static_cast<size_t>(net.ops[i].c);
+    a.gamma[i] = doubles(floats(normal_values(c, 0.5, seed + 2 * i)));
+    for (double& g : a.gamma[i]) g = static_cast<double>(static_cast<float>(1 + g));
+    a.beta[i] = doubles(floats(normal_values(c, 0.5, seed + 2 * i + 1)));
+  }
+  return a;
+}
+
+// The executor numbers the BatchNorms b = 0, 1, ... in network order: their op indices.
+std::vector<size_t> bn_ops(const Network& net) {
+  std::vector<size_t> ops;
+  for (size_t i = 0; i < net.ops.size(); ++i)
+    if (net.ops[i].kind == OpKind::batchnorm) ops.push_back(i);
+  return ops;
+}
+
+std::unique_ptr<Executor> executor_affine(const Problem& p, int64_t max_batch, float smoothing,
+                                          const reference::BnAffine& affine, bool train = true,
+                                          popup::Precision precision = popup::Precision::fp32) {
+  ExecutorConfig config;
+  config.max_batch = max_batch;
+  config.label_smoothing = smoothing;
+  config.train = train;
+  config.precision = precision;
+  config.affine_bn = true;
+  auto ex = popup::executor_cpu_create(p.net, config);
+  for (size_t t = 0; t < p.weights.size(); ++t) ex->set_weights(t, p.weights[t].data());
+  const std::vector<size_t> ops = bn_ops(p.net);
+  BOOST_REQUIRE_EQUAL(ex->bn_count(), ops.size());
+  for (size_t b = 0; b < ops.size(); ++b)
+    ex->set_bn_params(b, floats(affine.gamma[ops[b]]).data(), floats(affine.beta[ops[b]]).data());
+  return ex;
+}
+
+// BatchNorm b's gamma and beta gradients (after a backward), as the reference's.
+void check_bn_grads(const std::string& what, const Executor& ex, const Network& net,
+                    const reference::NetworkResult& want, double rtol, double atol) {
+  const std::vector<size_t> ops = bn_ops(net);
+  BOOST_REQUIRE_EQUAL(ex.bn_count(), ops.size());
+  for (size_t b = 0; b < ops.size(); ++b) {
+    const size_t i = ops[b];
+    BOOST_REQUIRE_EQUAL(ex.bn_channels(b), net.ops[i].c);
+    std::vector<float> dgamma(static_cast<size_t>(net.ops[i].c)), dbeta(dgamma.size());
+    ex.bn_grads(b, dgamma.data(), dbeta.data());
+    check_close(what + " " + net.ops[i].name + " gamma gradient", dgamma.data(),
+                want.bn_dgamma[i], rtol, atol);
+    check_close(what + " " + net.ops[i].name + " beta gradient", dbeta.data(), want.bn_dbeta[i],
+                rtol, atol);
+  }
+}
+
+void check_running_stats(const Executor& ex, const Network& net, const RunningStats& running) {
+  for (const popup::NamedArray& s : ex.running_stats())
+    for (size_t i = 0; i < net.ops.size(); ++i) {
+      if (s.name == net.ops[i].name + ".running_mean")
+        check_close(s.name, s.values.data(), running.mean[i], stats_rtol, stats_atol);
+      if (s.name == net.ops[i].name + ".running_var")
+        check_close(s.name, s.values.data(), running.var[i], stats_rtol, stats_atol);
+    }
+}
+
+// check_against_reference with affine BatchNorm (gamma and beta not 1 and 0): a training step
+// (logits, weight, gamma and beta gradients, running statistics), then inference on the
+// running statistics with gamma and beta, at the full batch and at a smaller one (a second
+// plan, which must read the same parameters).
+void check_affine_against_reference(const Problem& p, float smoothing, uint64_t seed) {
+  const reference::BnAffine affine = bn_affine_random(p.net, seed);
+  auto ex = executor_affine(p, p.n, smoothing, affine);
+  RunningStats running(p.net);
+  const auto w = p.weights_double();
+  const auto images = doubles(p.images);
+  const auto train = reference::network_run(p.net, w, images, p.labels, p.n, true, smoothing,
+                                            running.mean, running.var, &affine);
+  check_forward("affine training", ex->forward(p.images.data(), p.labels.data(), p.n, true),
+                ex->logits(), train);
+  std::vector<std::vector<float>> grads;
+  std::vector<float*> grad_ptrs;
+  for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+  for (auto& g : grads) grad_ptrs.push_back(g.data());
+  ex->backward(grad_ptrs);
+  for (size_t t = 0; t < grads.size(); ++t)
+    check_close("affine " + p.net.tensors[t].name + " gradient", grads[t].data(), train.grads[t],
+                grad_rtol, grad_atol);
+  check_bn_grads("affine", *ex, p.net, train, grad_rtol, grad_atol);
+  running.update(p.net, train, p.n);
+  check_running_stats(*ex, p.net, running);
+  for (const int64_t n : {p.n, p.n / 2}) {
+    const std::vector<float> head = p.images_first(n);
+    const auto infer = reference::network_run(p.net, w, doubles(head), p.labels, n, false,
+                                              smoothing, running.mean, running.var, &affine);
+    check_forward("affine inference, batch " + std::to_string(n),
+                  ex->forward(head.data(), p.labels.data(), n, false), ex->logits(), infer);
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(executor_cpu)
@@ -358,6 +465,177 @@ BOOST_AUTO_TEST_CASE(executor_skips_null_gradients) {
   ex->backward(grads);
   check_close("first tensor gradient", first.data(), want.grads.front(), grad_rtol, grad_atol);
   check_close("last tensor gradient", last.data(), want.grads.back(), grad_rtol, grad_atol);
+}
+
+// ---- affine BatchNorm ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(reference_affine_batchnorm_gradients_match_finite_differences) {
+  for (const Tensor& shape : {Tensor(4, 3, 3, 3), Tensor(6, 5, 1, 1)}) {
+    Tensor x = random_tensor(shape.n, shape.c, shape.h, shape.w, 15);
+    const Tensor dy = random_tensor(shape.n, shape.c, shape.h, shape.w, 16);
+    std::vector<double> gamma = normal_values(static_cast<size_t>(shape.c), 0.5, 17);
+    for (double& g : gamma) g += 1;
+    std::vector<double> beta = normal_values(static_cast<size_t>(shape.c), 0.5, 18);
+    std::vector<double> mean, var, dgamma, dbeta;
+    auto f = [&] {
+      return dot(dy, reference::channel_affine(reference::batchnorm_train_forward(x, mean, var),
+                                               gamma, beta));
+    };
+    const Tensor xhat = reference::batchnorm_train_forward(x, mean, var);
+    const Tensor dx = reference::batchnorm_train_backward(
+        x, reference::channel_affine_backward(xhat, gamma, dy, dgamma, dbeta));
+    const std::string label = "affine batchnorm " + std::to_string(shape.h) + "x" +
+                              std::to_string(shape.w);
+    check_fd(label + " input", dx.v, fd_gradient(x.v, f));
+    check_fd(label + " gamma", dgamma, fd_gradient(gamma, f));
+    check_fd(label + " beta", dbeta, fd_gradient(beta, f));
+  }
+}
+
+// The network-level backward with affine BatchNorm against finite differences of the mean
+// loss: every third gamma and beta of every BatchNorm, and a few elements of every weight
+// tensor (their gradients pass back through gamma).
+BOOST_AUTO_TEST_CASE(reference_network_affine_gradients_match_finite_differences) {
+  const Problem p(residual_network(), 3, 21);
+  const RunningStats running(p.net);
+  auto w = p.weights_double();
+  reference::BnAffine affine = bn_affine_random(p.net, 22);
+  const auto images = doubles(p.images);
+  const auto r = reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1, running.mean,
+                                        running.var, &affine);
+  auto loss = [&] {
+    return reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1, running.mean,
+                                  running.var, &affine)
+               .loss.loss_sum /
+           static_cast<double>(p.n);
+  };
+  auto check_element = [&](const std::string& what, double& x, double analytic) {
+    const double saved = x;
+    x = saved + fd_step;
+    const double up = loss();
+    x = saved - fd_step;
+    const double down = loss();
+    x = saved;
+    const double numeric = (up - down) / (2 * fd_step);
+    BOOST_CHECK_MESSAGE(std::fabs(numeric - analytic) <= fd_atol + fd_rtol * std::fabs(numeric),
+                        what << ": backward " << analytic << ", finite differences " << numeric);
+  };
+  for (const size_t i : bn_ops(p.net))
+    for (size_t k = 0; k < affine.gamma[i].size(); k += 3) {
+      const std::string at = p.net.ops[i].name + "[" + std::to_string(k) + "]";
+      check_element(at + " gamma", affine.gamma[i][k], r.bn_dgamma[i][k]);
+      check_element(at + " beta", affine.beta[i][k], r.bn_dbeta[i][k]);
+    }
+  for (size_t t = 0; t < w.size(); ++t)
+    for (size_t k = 0; k < w[t].size(); k += w[t].size() / 4 + 1)
+      check_element(p.net.tensors[t].name + "[" + std::to_string(k) + "]", w[t][k], r.grads[t][k]);
+}
+
+BOOST_AUTO_TEST_CASE(affine_executor_matches_reference_residual_network) {
+  check_affine_against_reference(Problem(residual_network(), 4, 31), 0.0f, 70);
+}
+
+BOOST_AUTO_TEST_CASE(affine_executor_matches_reference_flat_network_with_label_smoothing) {
+  check_affine_against_reference(Problem(flat_network(), 7, 32), 0.1f, 71);
+}
+
+// A BatchNorm straight on the images: its input gets no gradient, its gamma and beta do, and
+// backward() computes them even when no weight gradient is asked for.
+BOOST_AUTO_TEST_CASE(affine_batchnorm_on_the_input_without_weight_gradients) {
+  NetworkBuilder builder({3, 6, 6}, 4);
+  builder.linear(builder.avgpool(builder.relu(builder.conv(builder.batchnorm(-1), 8, 3, 1, 1))),
+                 4);
+  const Problem p(builder.network(), 5, 34);
+  const reference::BnAffine affine = bn_affine_random(p.net, 72);
+  const RunningStats running(p.net);
+  const auto want = reference::network_run(p.net, p.weights_double(), doubles(p.images), p.labels,
+                                           p.n, true, 0.0, running.mean, running.var, &affine);
+  auto ex = executor_affine(p, p.n, 0.0f, affine);
+  check_forward("input BatchNorm", ex->forward(p.images.data(), p.labels.data(), p.n, true),
+                ex->logits(), want);
+  ex->backward(std::vector<float*>(p.net.tensors.size(), nullptr));
+  check_bn_grads("input BatchNorm, no weight gradients", *ex, p.net, want, grad_rtol, grad_atol);
+  std::vector<float> conv(static_cast<size_t>(p.net.tensors[0].numel()));
+  ex->backward({conv.data(), nullptr});
+  check_close("input BatchNorm conv gradient", conv.data(), want.grads[0], grad_rtol, grad_atol);
+  check_bn_grads("input BatchNorm, conv gradient", *ex, p.net, want, grad_rtol, grad_atol);
+}
+
+// gamma 1 and beta 0 at first, which computes what non-affine BatchNorm does; the numbering;
+// calls refused without affine_bn, out of range, or before a backward.
+BOOST_AUTO_TEST_CASE(affine_bn_defaults_numbering_and_rejections) {
+  const Problem p(residual_network(), 4, 35);
+  ExecutorConfig config;
+  config.max_batch = 4;
+  config.affine_bn = true;
+  auto ex = popup::executor_cpu_create(p.net, config);
+  for (size_t t = 0; t < p.weights.size(); ++t) ex->set_weights(t, p.weights[t].data());
+  const std::vector<size_t> ops = bn_ops(p.net);
+  BOOST_REQUIRE_EQUAL(ex->bn_count(), ops.size());
+  for (size_t b = 0; b < ops.size(); ++b) {
+    BOOST_REQUIRE_EQUAL(ex->bn_channels(b), p.net.ops[ops[b]].c);
+    std::vector<float> gamma(static_cast<size_t>(ex->bn_channels(b)), -1.f), beta(gamma);
+    ex->bn_params(b, gamma.data(), beta.data());
+    BOOST_TEST(gamma == std::vector<float>(gamma.size(), 1.f), p.net.ops[ops[b]].name);
+    BOOST_TEST(beta == std::vector<float>(beta.size(), 0.f), p.net.ops[ops[b]].name);
+  }
+
+  // the same step as the non-affine executor, up to rounding
+  auto plain = executor_make(p, 4, 0.0f);
+  plain->forward(p.images.data(), p.labels.data(), 4, true);
+  const std::vector<float> want(plain->logits(), plain->logits() + 4 * 10);
+  ex->forward(p.images.data(), p.labels.data(), 4, true);
+  check_close("default affine logits", ex->logits(), doubles(want), logits_rtol, logits_atol);
+  std::vector<float> dw_plain(static_cast<size_t>(p.net.tensors[1].numel()));
+  std::vector<float> dw(dw_plain.size());
+  std::vector<float*> grads(p.net.tensors.size(), nullptr);
+  grads[1] = dw_plain.data();
+  plain->backward(grads);
+  grads[1] = dw.data();
+  BOOST_CHECK_THROW(ex->bn_grads(0, dw.data(), dw.data()), popup::Error);  // no backward yet
+  ex->backward(grads);
+  check_close("default affine gradient", dw.data(), doubles(dw_plain), grad_rtol, grad_atol);
+
+  // set and read back
+  const std::vector<float> gamma{0.5f, -2.f, 3.f, 1.f, 0.f, 7.f, 1.f, 1.f, 2.f, 2.f, 2.f, 2.f,
+                                 1.f,  1.f,  1.f, 1.f}, beta(16, 0.25f);
+  BOOST_REQUIRE_EQUAL(ex->bn_channels(0), 16);
+  ex->set_bn_params(0, gamma.data(), beta.data());
+  std::vector<float> gamma_back(16), beta_back(16);
+  ex->bn_params(0, gamma_back.data(), beta_back.data());
+  BOOST_TEST(gamma_back == gamma);
+  BOOST_TEST(beta_back == beta);
+
+  // refused
+  std::vector<float> a(32), b(32);
+  const size_t count = ops.size();
+  BOOST_CHECK_THROW(ex->bn_channels(count), popup::InvalidArgument);
+  BOOST_CHECK_THROW(ex->set_bn_params(count, a.data(), b.data()), popup::InvalidArgument);
+  BOOST_CHECK_THROW(ex->bn_params(count, a.data(), b.data()), popup::InvalidArgument);
+  BOOST_CHECK_THROW(ex->bn_grads(count, a.data(), b.data()), popup::InvalidArgument);
+  BOOST_CHECK_NO_THROW(ex->bn_grads(0, a.data(), b.data()));
+  ex->forward(p.images.data(), p.labels.data(), 4, false);
+  BOOST_CHECK_THROW(ex->bn_grads(0, a.data(), b.data()), popup::Error);  // stale
+  BOOST_TEST(plain->bn_count() == 0u);
+  BOOST_CHECK_THROW(plain->bn_channels(0), popup::InvalidArgument);
+  BOOST_CHECK_THROW(plain->set_bn_params(0, a.data(), b.data()), popup::InvalidArgument);
+  BOOST_CHECK_THROW(plain->bn_params(0, a.data(), b.data()), popup::InvalidArgument);
+  BOOST_CHECK_THROW(plain->bn_grads(0, a.data(), b.data()), popup::InvalidArgument);
+}
+
+// An inference-only executor given the trained one's gamma, beta and running statistics
+// gives its logits.
+BOOST_AUTO_TEST_CASE(affine_inference_only_executor_takes_params_and_running_stats) {
+  const Problem p(residual_network(), 4, 36);
+  const reference::BnAffine affine = bn_affine_random(p.net, 73);
+  auto trained = executor_affine(p, 4, 0.0f, affine);
+  trained->forward(p.images.data(), p.labels.data(), 4, true);
+  trained->forward(p.images.data(), p.labels.data(), 4, false);
+  const std::vector<float> want(trained->logits(), trained->logits() + 4 * 10);
+  auto eval = executor_affine(p, 4, 0.0f, affine, false);
+  eval->set_running_stats(trained->running_stats());
+  eval->forward(p.images.data(), p.labels.data(), 4, false);
+  check_close("affine inference-only logits", eval->logits(), doubles(want), 1e-5, 1e-6);
 }
 
 // ---- batch sizes ----------------------------------------------------------------------
@@ -577,7 +855,10 @@ constexpr double bf16_kinked_grad_norm_tol = 0.35;
 constexpr double bf16_stats_tol = 1e-2;
 
 std::unique_ptr<Executor> executor_bf16(const Problem& p, int64_t max_batch, float smoothing,
-                                        bool train = true) {
+                                        bool train = true,
+                                        const reference::BnAffine* affine = nullptr) {
+  if (affine)
+    return executor_affine(p, max_batch, smoothing, *affine, train, popup::Precision::bf16);
   ExecutorConfig config;
   config.max_batch = max_batch;
   config.label_smoothing = smoothing;
@@ -666,14 +947,16 @@ void check_forward_bf16(const std::string& what, const popup::BatchStats& stats,
 }
 
 // check_against_reference in bf16: a training step, its gradients (element-wise, or in norm
-// for a network with relu or max-pool) and running statistics, then inference.
-void check_bf16_against_reference(const Problem& p, float smoothing, bool kinked) {
-  auto ex = executor_bf16(p, p.n, smoothing);
+// for a network with relu or max-pool) and running statistics, then inference. affine: with
+// affine BatchNorm of those parameters, whose gradients are compared as the weights'.
+void check_bf16_against_reference(const Problem& p, float smoothing, bool kinked,
+                                  const reference::BnAffine* affine = nullptr) {
+  auto ex = executor_bf16(p, p.n, smoothing, true, affine);
   RunningStats running(p.net);
   const auto w = p.weights_double();
   const auto images = doubles(p.images);
   const auto train = reference::network_run(p.net, w, images, p.labels, p.n, true, smoothing,
-                                            running.mean, running.var);
+                                            running.mean, running.var, affine);
   check_forward_bf16("training", ex->forward(p.images.data(), p.labels.data(), p.n, true),
                      ex->logits(), train, p.n);
   std::vector<std::vector<float>> grads;
@@ -688,6 +971,20 @@ void check_bf16_against_reference(const Problem& p, float smoothing, bool kinked
     else
       check_scaled(what, grads[t].data(), train.grads[t], bf16_grad_tol);
   }
+  const std::vector<size_t> ops = affine ? bn_ops(p.net) : std::vector<size_t>();
+  for (size_t b = 0; b < ops.size(); ++b) {
+    const size_t i = ops[b];
+    std::vector<float> dgamma(static_cast<size_t>(p.net.ops[i].c)), dbeta(dgamma.size());
+    ex->bn_grads(b, dgamma.data(), dbeta.data());
+    for (const auto& [name, got, want] :
+         {std::make_tuple(" gamma gradient", &dgamma, &train.bn_dgamma[i]),
+          std::make_tuple(" beta gradient", &dbeta, &train.bn_dbeta[i])}) {
+      if (kinked)
+        check_norm(p.net.ops[i].name + name, got->data(), *want, bf16_kinked_grad_norm_tol);
+      else
+        check_scaled(p.net.ops[i].name + name, got->data(), *want, bf16_grad_tol);
+    }
+  }
   running.update(p.net, train, p.n);
   for (const popup::NamedArray& s : ex->running_stats())
     for (size_t i = 0; i < p.net.ops.size(); ++i) {
@@ -697,7 +994,7 @@ void check_bf16_against_reference(const Problem& p, float smoothing, bool kinked
         check_scaled(s.name, s.values.data(), running.var[i], bf16_stats_tol);
     }
   const auto infer = reference::network_run(p.net, w, images, p.labels, p.n, false, smoothing,
-                                            running.mean, running.var);
+                                            running.mean, running.var, affine);
   check_forward_bf16("inference", ex->forward(p.images.data(), p.labels.data(), p.n, false),
                      ex->logits(), infer, p.n);
 }
@@ -716,6 +1013,17 @@ BOOST_AUTO_TEST_CASE(bf16_close_to_reference_networks_with_relu_and_maxpool) {
   check_bf16_against_reference(Problem(plain_network(), 6, 30), 0.0f, true);
   check_bf16_against_reference(Problem(residual_network(), 4, 31), 0.0f, true);
   check_bf16_against_reference(Problem(flat_network(), 7, 32), 0.1f, true);
+}
+
+// Affine BatchNorm in bf16: oneDNN keeps gamma, beta and their gradients in f32.
+BOOST_AUTO_TEST_CASE(bf16_affine_batchnorm_matches_reference) {
+  const Problem smooth(smooth_residual_network(), 4, 31), flat(smooth_flat_network(), 7, 32);
+  const Problem kinked(residual_network(), 4, 31);
+  const reference::BnAffine a = bn_affine_random(smooth.net, 74), b = bn_affine_random(flat.net, 75),
+                            c = bn_affine_random(kinked.net, 76);
+  check_bf16_against_reference(smooth, 0.0f, false, &a);
+  check_bf16_against_reference(flat, 0.1f, false, &b);
+  check_bf16_against_reference(kinked, 0.0f, true, &c);
 }
 
 // A second batch size (a second plan over the first plan's bf16 weights) and an inference-only
