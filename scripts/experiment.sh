@@ -97,6 +97,16 @@ done
 tab=$(printf '\t')
 plan_rows() {
   for seed in $SEEDS; do
+    if [ "$figure" = figure4 ]; then
+      # the narrow nets of every architecture first: the width-2 runs take longest
+      for w in $WIDTHS; do
+        for arch in $ARCHS; do
+          printf '%s\t%s\t%s\tsigned-constant\tsigned-constant\t0\t0.5\t%s\n' \
+            "$arch-w$w-s$seed" "$arch" "$w" "$seed"
+        done
+      done
+      continue
+    fi
     for arch in $ARCHS; do
       case $figure in
         figure3)
@@ -104,14 +114,10 @@ plan_rows() {
             printf '%s\t%s\t1\tsigned-constant\tsigned-constant\t0\t%s\t%s\n' \
               "$arch-k$k-s$seed" "$arch" "$k" "$seed"
           done ;;
-        figure4)
-          for w in $WIDTHS; do
-            printf '%s\t%s\t%s\tsigned-constant\tsigned-constant\t0\t0.5\t%s\n' \
-              "$arch-w$w-s$seed" "$arch" "$w" "$seed"
-          done ;;
         figure7)
           for k in $KS; do
-            for d in kaiming-normal:0 kaiming-normal:1 signed-constant:0 signed-constant:1 \
+            # signed-constant after its scaled variant: by then figure3's identical run may be done
+            for d in kaiming-normal:0 kaiming-normal:1 signed-constant:1 signed-constant:0 \
                      xavier-normal:0 kaiming-uniform:0; do
               init=${d%:*} scaled=${d#*:}
               if [ "$scaled" = 1 ]; then label="$init (scaled)" name=$init-scaled
@@ -161,15 +167,56 @@ human() {  # SECONDS
   else echo "$1 s"; fi
 }
 
+# reusable COMMAND EXT: prints a finished run of COMMAND in a sibling figure's folder, if any
+# (figure4's width-1 runs and figure7's signed-constant ones are figure3's runs).
+reusable() {
+  for src_done in "$(dirname "$out")"/*/*.done; do
+    src=${src_done%.done}
+    [ "$(dirname "$src")" != "$out" ] || continue
+    [ -s "$src.$2" ] && [ -s "$src.jsonl" ] && [ -s "$src.eval.json" ] || continue
+    [ "$(head -n 1 "$src_done")" = "$1" ] || continue
+    echo "$src"
+    return 0
+  done
+  return 1
+}
+
+# reuse NAME COMMAND EXT: copies that run instead of training it again
+reuse() {
+  src=$(reusable "$2" "$3") || return 1
+  for ext in "$3" jsonl eval.json; do
+    cp "$src.$ext" "$out/$1.$ext.tmp"
+    mv "$out/$1.$ext.tmp" "$out/$1.$ext"
+  done
+  { head -n 2 "$src.done"; echo "copied from $src"; } >"$out/$1.done.tmp"
+  mv "$out/$1.done.tmp" "$out/$1.done"
+  echo "same run as $(basename "$(dirname "$src")")/$(basename "$src"): copied"
+}
+
 # ---- the dense baseline (issue 7) ---------------------------------------------------------
-# HOOK: popup-train --method dense (learned dense weights, written as a weights file) does not
-# exist yet. Once `popup-train --help` mentions it, figure3 also trains each architecture's
-# dense network once per seed (kaiming-normal weights, the same schedule; DENSE_LR sets its
-# learning rate, the official dense baselines use 0.01) and draws its test accuracy as a
-# dashed horizontal line in the series' colour. DENSE=0 turns it off.
+# HOOK: the learned dense-weights baseline, `popup-train --method dense` (writes a weights file).
+# When this popup-train has it (its --help names it and a 16-image probe trains), figure3 also
+# trains each architecture's dense network once per seed (kaiming-normal weights, the same
+# schedule, popup-train's learning rate for dense unless DENSE_LR is set; the official dense
+# baselines use 0.01) and draws its test accuracy as a dashed horizontal line in the series'
+# colour. DENSE=0 turns it off.
+dense_why="popup-train has no --method dense yet"
 dense_available() {
-  [ "$DENSE" = 1 ] && [ "$figure" = figure3 ] &&
-    "$bin/popup-train" --help 2>/dev/null | grep -- '--method' | grep -q 'dense'
+  [ "$figure" = figure3 ] || return 1
+  dense_why="DENSE=0"
+  [ "$DENSE" = 1 ] || return 1
+  dense_why="popup-train has no --method dense yet"
+  "$bin/popup-train" --help 2>/dev/null | grep -- '--method' | grep -q 'dense' || return 1
+  probe=$(mktemp -d)
+  if "$bin/popup-init" --arch fc --recipe -o "$probe/r" 2>"$probe/err" &&
+    "$bin/popup-train" "$probe/r" --method dense --epochs 1 --limit-train 16 --limit-test 16 \
+      --threads 1 --quiet -o "$probe/w" 2>"$probe/err" </dev/null; then
+    rm -rf "$probe"
+    return 0
+  fi
+  dense_why="popup-train --method dense does not train yet: $(head -n 1 "$probe/err")"
+  rm -rf "$probe"
+  return 1
 }
 dense_rows() {
   for seed in $SEEDS; do
@@ -197,9 +244,10 @@ total=0 todo=0 todo_s=0
 while IFS=$tab read -r name arch width dist init scaled k seed; do
   [ "$name" = run ] && continue
   total=$((total + 1))
-  if ! is_done "$name" "$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed")"; then
+  cmd=$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed")
+  if ! is_done "$name" "$cmd"; then
     todo=$((todo + 1))
-    todo_s=$((todo_s + $(estimate "$arch" "$width")))
+    reusable "$cmd" mask >/dev/null || todo_s=$((todo_s + $(estimate "$arch" "$width")))
   fi
 done <"$plan"
 dense=0
@@ -233,7 +281,7 @@ echo "  runs: $total, of which $((total - todo)) already done; to run: $todo," \
   "about $(human "$todo_s") on a quiet 2-core machine"
 if [ "$figure" = figure3 ]; then
   if [ "$dense" = 1 ]; then echo "  dense baseline: popup-train --method dense, one run per architecture and seed"
-  else echo "  dense baseline: not drawn (popup-train has no --method dense yet)"; fi
+  else echo "  dense baseline: not drawn ($dense_why)"; fi
 fi
 echo "  output: $out"
 [ "$plan_only" = 1 ] && exit 0
@@ -253,6 +301,7 @@ while IFS=$tab read -r name arch width dist init scaled k seed <&3; do
   i=$((i + 1))
   printf '[%d/%d] %s: ' "$i" "$todo" "$name"
   rm -f "$out/$name.jsonl" "$out/$name.eval.json" "$out/$name.done" "$out/$name.mask"
+  reuse "$name" "$cmd" mask && continue
   t0=$(date +%s)
   # the command recorded in .done, with the tools' paths and --threads added
   sh -c "$(echo "$cmd" | sed "s|popup-init|'$bin/popup-init'|; s|popup-train|'$bin/popup-train' --threads $THREADS --quiet --log '$out/$name.jsonl' -o '$out/$name.mask'|")"
@@ -273,6 +322,7 @@ if [ "$dense" = 1 ]; then
     dense_done "$name" "$cmd" && continue
     printf 'dense baseline %s: ' "$name"
     rm -f "$out/$name.jsonl" "$out/$name.eval.json" "$out/$name.done" "$out/$name.weights"
+    reuse "$name" "$cmd" weights && continue
     t0=$(date +%s)
     sh -c "$(echo "$cmd" | sed "s|popup-init|'$bin/popup-init'|; s|popup-train|'$bin/popup-train' --threads $THREADS --quiet --log '$out/$name.jsonl' -o '$out/$name.weights'|")" </dev/null
     "$bin/popup-eval" --json --limit "$LIMIT_TEST" --threads "$THREADS" "$out/$name.weights" \
@@ -302,14 +352,16 @@ def run_result(name):
     try:
         epochs = [json.loads(l) for l in open(log) if l.strip()]
         top1 = json.load(open(ev))["top1"]
-        seconds = int(open(done).read().split("\nseconds ")[1])
+        text = open(done).read()
+        seconds = int(text.split("\nseconds ")[1].split()[0])
+        copied = "\ncopied from " in text
     except (OSError, ValueError, KeyError, IndexError) as e:
         fail(os.path.join(out, name), f"incomplete run ({e})")
     if not epochs:
         fail(log, "no epochs logged")
     last = epochs[-1]
     return {"train_acc": last["train_acc"], "test_acc": last["test_acc"], "eval_acc": top1,
-            "seconds": seconds}
+            "seconds": seconds, "copied": copied}
 
 lines = [l.rstrip("\n").split("\t") for l in open(os.path.join(out, "plan.tsv"))]
 header, plan = lines[0], [dict(zip(lines[0], l)) for l in lines[1:]]
@@ -377,9 +429,11 @@ else:
         md += ["", f"## {arch}", ""] + table([r for r in rows if r["arch"] == arch], "k", "k",
                                              "distribution")
 bad = [r["run"] for r in rows if abs(float(r["eval_acc"]) - float(r["test_acc"])) > 1e-6]
-total = sum(r["seconds"] for r in rows)
-md += ["", f"{len(rows)} runs, {total // 60} min {total % 60} s of run time "
-           f"({env['THREADS']} thread{'' if env['THREADS'] == '1' else 's'}). popup-eval of each mask "
+total = sum(r["seconds"] for r in rows if not r["copied"])
+copied = sum(r["copied"] for r in rows)
+md += ["", f"{len(rows)} runs" + (f" ({copied} the same as another figure's, copied)" if copied
+                                  else "") + f", {total // 60} min {total % 60} s of run time "
+           "(NAME.done). popup-eval of each mask "
            + ("reproduces the last epoch's test accuracy." if not bad else
               "DIFFERS from the last epoch's test accuracy for: " + ", ".join(bad)), ""]
 with open(os.path.join(out, "results.md"), "w") as f:
@@ -408,6 +462,7 @@ case $figure in
     for a in $ARCHS; do set -- "$@" --label "$a k 0.5"; done
     case " $KS " in *" 0.5 "*)
       plot epochs "$@" --metric both --title "Figure 3 runs at k 0.5: accuracy per epoch" \
+        --key 'outside right top' --width 1000 \
         -o "$out/epochs.png" ;;
     esac ;;
   figure4)
@@ -423,24 +478,28 @@ case $figure in
       for w in $WIDTHS; do set -- "$@" --label "$a width $w"; done
     done
     plot epochs "$@" --metric test --title "Figure 4 runs: test accuracy per epoch" \
+      --key 'outside right top' --width 1000 \
       -o "$out/epochs.png" ;;
   figure7)
     for a in $ARCHS; do
       plot table "$out/results.tsv" --where "arch=$a" --x k --y test_acc --series distribution \
         --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
         --title "Figure 7 on Fashion-MNIST: $a, weight distributions ($settings)" \
+        --key 'outside right top' --width 1100 \
         -o "$out/figure7-$a.png"
     done
     [ -e "$out/figure7-conv4.png" ] && cp "$out/figure7-conv4.png" "$out/figure7.png.tmp" &&
       mv "$out/figure7.png.tmp" "$out/figure7.png"
     case " $KS " in *" 0.5 "*)
       a=$(echo "$ARCHS" | cut -d' ' -f1)
-      dists="kaiming-normal kaiming-normal-scaled signed-constant signed-constant-scaled
+      # the order and legend text of the figure, so that the colours agree
+      dists="kaiming-normal kaiming-normal-scaled signed-constant-scaled signed-constant
              xavier-normal kaiming-uniform"
       set --
       for d in $dists; do set -- "$@" "$out/$a-$d-k0.5-s$first_seed.jsonl"; done
-      for d in $dists; do set -- "$@" --label "$d"; done
+      for d in $dists; do set -- "$@" --label "$(echo "$d" | sed 's/-scaled$/ (scaled)/')"; done
       plot epochs "$@" --metric test --title "Figure 7 runs, $a k 0.5: test accuracy per epoch" \
+        --key 'outside right top' --width 1000 \
         -o "$out/epochs.png" ;;
     esac ;;
 esac
