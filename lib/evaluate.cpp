@@ -18,6 +18,23 @@ void executor_load_state(Executor& exec, const std::vector<Tensor>& state) {
     for (const Tensor& s : state)
       if (s.info.name == a.name && s.f32.size() == a.values.size()) a.values = s.f32;
   exec.set_running_stats(stats);
+  // affine BatchNorm: "<bn>.weight" and "<bn>.bias", named after the running statistics
+  const std::string tail = ".running_mean";
+  size_t b = 0;
+  for (const NamedArray& a : stats) {
+    if (b >= exec.bn_count()) break;
+    if (a.name.size() <= tail.size() ||
+        a.name.compare(a.name.size() - tail.size(), tail.size(), tail) != 0)
+      continue;
+    const std::string bn = a.name.substr(0, a.name.size() - tail.size());
+    const auto c = static_cast<size_t>(exec.bn_channels(b));
+    std::vector<float> gamma(c, 1.0f), beta(c, 0.0f);
+    for (const Tensor& s : state) {
+      if (s.info.name == bn + ".weight" && s.f32.size() == c) gamma = s.f32;
+      if (s.info.name == bn + ".bias" && s.f32.size() == c) beta = s.f32;
+    }
+    exec.set_bn_params(b++, gamma.data(), beta.data());
+  }
 }
 
 std::string eval_result_json(const EvalResult& r, int64_t classes, const std::string& file,

@@ -23,7 +23,9 @@ struct EvalResult {
 };
 
 // Load BatchNorm running statistics from a mask's state tensors (names "<bn>.running_mean"
-// and "<bn>.running_var"); statistics the mask lacks keep their initial values.
+// and "<bn>.running_var") and, when the executor has affine BatchNorm, each BatchNorm's
+// gamma and beta ("<bn>.weight", "<bn>.bias"); what the mask lacks keeps its initial value
+// (mean 0, variance 1, gamma 1, beta 0).
 void executor_load_state(Executor& exec, const std::vector<Tensor>& state);
 
 // popup-eval --json: the result with per-class accuracy and the confusion matrix.

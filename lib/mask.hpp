@@ -36,10 +36,15 @@ std::vector<uint8_t> mask_pack(const uint8_t* keep, int64_t n);
 LayerMask layer_mask_make(const TensorSpec& spec, double k, const uint8_t* keep);
 
 // Checks popup_file_read makes on a mask file: the layout of its header (one U8 tensor per
-// weight tensor, in order, then F32 state; the popup.mask.* keys) and then its data (kept
+// weight tensor, in order, then F32 state, where .weight and .bias names of BatchNorms are
+// their gamma and beta, [C], all or none; the popup.mask.* keys) and then its data (kept
 // counts, zero padding bits). Throw FormatError / MismatchError.
 void mask_check_header(const PopupFile& file, const std::vector<TensorInfo>& tensors);
 void mask_check_data(const PopupFile& file);
+
+// A +BN mask (popup-train --learn-bn): its state holds each BatchNorm's "<bn>.weight" (gamma)
+// and "<bn>.bias" (beta), so that it is evaluated with affine BatchNorm.
+bool mask_learned_bn(const Mask& mask);
 
 // Zero the weights the mask drops: w * mask for every layer.
 void mask_apply(const Mask& mask, std::vector<std::vector<float>>& weights);

@@ -71,6 +71,7 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config) {
   ec.max_batch = config.batch_size;
   ec.label_smoothing = static_cast<float>(config.label_smoothing);
   ec.precision = config.precision;
+  ec.affine_bn = config.learn_bn;
   return ec;
 }
 
@@ -120,6 +121,7 @@ Metadata train_config_metadata(const TrainConfig& c) {
     m["popup.train.gamma"] = double_format(c.schedule.gamma);
   }
   if (c.precision != Precision::fp32) m["popup.train.precision"] = precision_name(c.precision);
+  if (c.learn_bn) m["popup.train.learn_bn"] = "1";  // absent otherwise: masks as they were
   // Method-specific keys; edge-popup's are as they always were.
   if (c.method == Method::dense || c.method == Method::supermask) {
     m.erase("popup.train.k");  // no fraction is asked
@@ -150,6 +152,26 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
     throw InvalidArgument("--method", "dense training of networks with BatchNorm (" + recipe.arch +
                                           ") is not supported: a weights file has no place for "
                                           "the running statistics");
+  if (config.learn_bn) {
+    bn_names_ = network_batchnorms(net_);
+    if (bn_names_.empty())
+      throw InvalidArgument("--learn-bn", recipe.arch + " has no BatchNorm to learn (only the "
+                                              "ResNets have BatchNorm)");
+    if (exec_->bn_count() != bn_names_.size())
+      throw InvalidArgument("--learn-bn", "the executor was built without affine BatchNorm "
+                                          "(trainer_executor_config sets it)");
+    std::vector<int64_t> sizes;
+    for (size_t b = 0; b < bn_names_.size(); ++b) {
+      const int64_t c = exec_->bn_channels(b);
+      bn_gamma_.emplace_back(static_cast<size_t>(c), 1.0f);
+      bn_beta_.emplace_back(static_cast<size_t>(c), 0.0f);
+      bn_dgamma_.emplace_back(static_cast<size_t>(c), 0.0f);
+      bn_dbeta_.emplace_back(static_cast<size_t>(c), 0.0f);
+      sizes.insert(sizes.end(), {c, c});
+    }
+    bn_optimizer_ = std::make_unique<Optimizer>(config.optimizer, sizes);
+    bn_hand();
+  }
   const size_t layers = net_.tensors.size();
   for (size_t t = 0; t < layers; ++t) {
     const TensorSpec& spec = net_.tensors[t];
@@ -181,6 +203,25 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
 Trainer::~Trainer() = default;
 
 bool Trainer::finished() const { return epoch_ >= config_.schedule.epochs; }
+
+void Trainer::bn_hand() {
+  for (size_t b = 0; b < bn_names_.size(); ++b)
+    exec_->set_bn_params(b, bn_gamma_[b].data(), bn_beta_[b].data());
+}
+
+// After the engine's step (whose backward computed the BatchNorm gradients too): gamma and
+// beta by the same optimiser rule, rate and step count as the method's parameters.
+void Trainer::bn_step(double lr) {
+  Optimizer& opt = *bn_optimizer_;
+  opt.set_steps(engine_->steps() - 1);
+  opt.begin_step();
+  for (size_t b = 0; b < bn_names_.size(); ++b) {
+    exec_->bn_grads(b, bn_dgamma_[b].data(), bn_dbeta_[b].data());
+    opt.update(2 * b, bn_gamma_[b].data(), bn_dgamma_[b].data(), lr);
+    opt.update(2 * b + 1, bn_beta_[b].data(), bn_dbeta_[b].data(), lr);
+  }
+  bn_hand();
+}
 
 void Trainer::keep_fraction_apply() {
   if (config_.method != Method::global) return;
@@ -247,6 +288,7 @@ void Trainer::run(const TrainHooks& hooks) {
       else
         exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
       engine_->step(lr);
+      if (config_.learn_bn) bn_step(lr);
       ++batch_;
       queued_ += b.n;
       trained += b.n;
@@ -306,13 +348,22 @@ Mask Trainer::mask() const {
     if (config_.method == Method::biprop && !dense_[t])
       m.extra["popup.train.alpha." + spec.name] = double_format(method_->alpha(t));
   }
-  for (const NamedArray& a : exec_->running_stats()) {
+  const auto state_add = [&](const std::string& name, const std::vector<float>& values) {
     Tensor t;
-    t.info.name = a.name;
+    t.info.name = name;
     t.info.dtype = Dtype::F32;
-    t.info.shape = {static_cast<int64_t>(a.values.size())};
-    t.f32 = a.values;
+    t.info.shape = {static_cast<int64_t>(values.size())};
+    t.f32 = values;
     m.state.push_back(std::move(t));
+  };
+  for (const NamedArray& a : exec_->running_stats()) {
+    // learn_bn: a BatchNorm's weight (gamma) and bias (beta) before its running statistics
+    for (size_t b = 0; b < bn_names_.size(); ++b)
+      if (a.name == bn_names_[b] + ".running_mean") {
+        state_add(bn_names_[b] + ".weight", bn_gamma_[b]);
+        state_add(bn_names_[b] + ".bias", bn_beta_[b]);
+      }
+    state_add(a.name, a.values);
   }
   for (const auto& [key, value] : results_metadata()) m.extra[key] = value;
   return m;
@@ -399,6 +450,19 @@ void Trainer::write_checkpoint(const std::string& path) const {
   for (const NamedArray& a : stats)
     refs.push_back({"bn." + a.name, Dtype::F32, {static_cast<int64_t>(a.values.size())},
                     a.values.data()});
+  // learn_bn: gamma and beta of each BatchNorm with their optimiser state
+  const auto bn_param_add = [&](const std::string& name, const std::vector<float>& values,
+                                size_t t) {
+    const std::vector<int64_t> shape{static_cast<int64_t>(values.size())};
+    refs.push_back({name, Dtype::F32, shape, values.data()});
+    for (const std::string& state : bn_optimizer_->state_names())
+      refs.push_back({state + "." + name, Dtype::F32, shape,
+                      std::as_const(*bn_optimizer_).state(state, t).data()});
+  };
+  for (size_t b = 0; b < bn_names_.size(); ++b) {
+    bn_param_add("bn." + bn_names_[b] + ".weight", bn_gamma_[b], 2 * b);
+    bn_param_add("bn." + bn_names_[b] + ".bias", bn_beta_[b], 2 * b + 1);
+  }
   popup_file_write(path, FileKind::checkpoint, recipe_, extra, refs);
 }
 
@@ -412,6 +476,12 @@ void Trainer::resume(const PopupFile& f) {
   if (precision != precision_name(config_.precision))
     throw MismatchError(f.path, "checkpoint was made with popup.train.precision = " + precision +
                                     ", this run has " + precision_name(config_.precision));
+  // learn_bn likewise (recorded only when on)
+  const bool learned_bn = f.metadata.count("popup.train.learn_bn") > 0;
+  if (learned_bn != config_.learn_bn)
+    throw MismatchError(f.path, std::string("checkpoint was made ") +
+                                    (learned_bn ? "with" : "without") + " --learn-bn, this run " +
+                                    (config_.learn_bn ? "has it" : "has not"));
   for (const auto& [key, value] : train_config_metadata(config_)) {
     const auto it = f.metadata.find(key);
     const std::string found = it == f.metadata.end() ? "(missing)" : it->second;
@@ -466,6 +536,16 @@ void Trainer::resume(const PopupFile& f) {
     stats.push_back(std::move(a));
   }
   exec_->set_running_stats(stats);
+  for (size_t b = 0; b < bn_names_.size(); ++b) {
+    const std::string name = "bn." + bn_names_[b];
+    bn_gamma_[b] = find(name + ".weight", bn_gamma_[b].size());
+    bn_beta_[b] = find(name + ".bias", bn_beta_[b].size());
+    for (const std::string& state : bn_optimizer_->state_names()) {
+      bn_optimizer_->state(state, 2 * b) = find(state + "." + name + ".weight", bn_gamma_[b].size());
+      bn_optimizer_->state(state, 2 * b + 1) = find(state + "." + name + ".bias", bn_beta_[b].size());
+    }
+  }
+  bn_hand();
   keep_fraction_apply();
   engine_->refresh();
 }

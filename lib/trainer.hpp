@@ -2,7 +2,8 @@
 // w_eff = w * mask handed to the executor, the straight-through score gradient
 // dL/ds = dL/dw_eff * w * sign(s), the optimiser and the schedule; evaluation each epoch;
 // checkpoints that resume to the identical mask. The other methods (global, biprop, dense,
-// supermask) run the same loop over a MethodEngine (method_engine.hpp).
+// supermask) run the same loop over a MethodEngine (method_engine.hpp). With learn_bn the
+// trainer also steps every BatchNorm's gamma and beta (Executor::bn_grads, set_bn_params).
 #pragma once
 
 #include <atomic>
@@ -27,7 +28,12 @@ namespace popup {
 
 struct TrainConfig {
   Method method = Method::edge_popup;
-  bool learn_bn = false;           // affine BatchNorm, trained (the "+BN" variants)
+  // Affine BatchNorm, trained (the "+BN" variants): gamma (from 1) and beta (from 0) of every
+  // BatchNorm by the optimiser kind and hyperparameters of the method's parameters (weight
+  // decay included, as PyTorch's default applies it), with their own state; recorded as
+  // popup.train.learn_bn = 1 (absent otherwise) and written into masks and checkpoints.
+  // Networks without BatchNorm refuse it (InvalidArgument "--learn-bn").
+  bool learn_bn = false;
   double k = 0.5;                  // fraction of weights kept per layer (global: overall)
   int64_t ramp_epochs = 0;         // global: cubic ramp of the fraction kept over these epochs
   double score_init = 0;           // supermask: every initial logit
@@ -48,7 +54,7 @@ struct TrainConfig {
 };
 
 // The executor a Trainer needs for this configuration (max_batch = batch size, smoothing,
-// precision).
+// precision, affine_bn = learn_bn).
 ExecutorConfig trainer_executor_config(const TrainConfig& config);
 
 // The defaults of --method for what the command line did not give (DESIGN.md §4): dense with
@@ -110,7 +116,9 @@ class Trainer {
   bool stopped() const { return stopped_; }
   bool finished() const;
 
-  Mask mask() const;  // current masks, BatchNorm statistics, popup.train.* keys and results
+  // current masks, BatchNorm statistics (with learn_bn, each BatchNorm's "<bn>.weight" and
+  // "<bn>.bias" first, PyTorch's order), popup.train.* keys and results
+  Mask mask() const;
   // dense: the trained weights as a weights file with the popup.train.* keys (writes, commits)
   void write_weights(OutputFile& out) const;
   void write_scores(const std::string& path) const;
@@ -121,6 +129,8 @@ class Trainer {
  private:
   void stats_take();
   void keep_fraction_apply();  // global: the ramp's fraction for epoch_
+  void bn_step(double lr);     // learn_bn: one optimiser step of every gamma and beta
+  void bn_hand();              // learn_bn: gamma and beta to the executor
   Metadata results_metadata() const;
   EpochReport finish_epoch(double lr, double seconds, double train_seconds, int64_t trained);
 
@@ -133,6 +143,12 @@ class Trainer {
   std::unique_ptr<ScoreEngine> engine_;  // frozen weights, scores, masks, optimiser state
   MethodEngine* method_ = nullptr;       // engine_ for the methods other than edge-popup
   double keep_fraction_ = -1;            // global: the fraction applied last
+  // learn_bn: per BatchNorm (network order, Executor::bn_* numbering) its name, gamma and
+  // beta (the trainer's copies, handed to the executor after each step), and their optimiser
+  // (tensor 2b: gamma of BatchNorm b, 2b + 1: its beta).
+  std::vector<std::string> bn_names_;
+  std::vector<std::vector<float>> bn_gamma_, bn_beta_, bn_dgamma_, bn_dbeta_;
+  std::unique_ptr<Optimizer> bn_optimizer_;
   int data_train_ = -1, data_val_ = -1, data_test_ = -1;  // splits the executor holds, or -1
   int64_t epoch_ = 0, batch_ = 0;     // position: next batch to train
   double loss_sum_ = 0;

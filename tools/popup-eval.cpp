@@ -1,5 +1,5 @@
 // popup-eval: evaluate a mask (weights regenerated from its recipe, or --weights FILE; biprop
-// masks as sign(w) * alpha * mask) or a weights file (e.g. popup-train --method dense) on a
+// masks as sign(w) * alpha * mask; +BN masks with their BatchNorm gamma and beta) or a weights file (e.g. popup-train --method dense) on a
 // data split: top-1, top-5, loss, images/s; --json adds per-class accuracy and the confusion
 // matrix; --eval-samples N also evaluates N masks sampled from a supermask's scores.
 #include <omp.h>
@@ -60,12 +60,6 @@ void run(const Options& o) {
   popup::uint_parse(recorded(file, "popup.train.batch_size", "128"), recorded_batch);
   const int64_t batch = o.batch_size > 0 ? o.batch_size : static_cast<int64_t>(recorded_batch);
   const popup::Network net = popup::arch_network(file.recipe.arch, file.recipe.input, file.recipe.classes);
-  popup::ExecutorConfig config;
-  config.max_batch = batch;
-  config.train = false;
-  config.precision = o.precision;
-  std::unique_ptr<popup::Executor> exec =
-      popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
   popup::Mask mask;
   std::vector<std::vector<float>> frozen, logits;
   if (file.kind == popup::FileKind::mask) {
@@ -82,8 +76,15 @@ void run(const Options& o) {
     }
     // w * mask, or biprop's sign(w) * alpha * mask
     popup::mask_effective_weights(mask, weights);
-    popup::executor_load_state(*exec, mask.state);
   }
+  popup::ExecutorConfig config;
+  config.max_batch = batch;
+  config.train = false;
+  config.precision = o.precision;
+  config.affine_bn = popup::mask_learned_bn(mask);  // a +BN mask (popup-train --learn-bn)
+  std::unique_ptr<popup::Executor> exec =
+      popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
+  popup::executor_load_state(*exec, mask.state);  // BatchNorm statistics (and gamma, beta)
   for (size_t t = 0; t < weights.size(); ++t) exec->set_weights(t, weights[t].data());
 
   popup::DatasetOptions data_options;

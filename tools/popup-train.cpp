@@ -122,6 +122,9 @@ void train(const Options& o) {
   data_options.test_limit = o.train.limit_test;
   const popup::Dataset data = popup::dataset_load(o.data, data_options);
   const popup::Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
+  if (o.train.learn_bn && popup::network_batchnorms(net).empty())
+    throw popup_tool::UsageError("--learn-bn: " + recipe.arch + " has no BatchNorm (only the "
+                                 "ResNets have BatchNorm to learn)");
   popup::Trainer trainer(recipe, std::move(weights), data, o.train,
                          popup_tool::executor_for(net, popup::trainer_executor_config(o.train),
                                                   o.device_choice, "popup-train"));
@@ -205,6 +208,8 @@ int main(int argc, char** argv) {
   app.add_option("--ramp-epochs", o.train.ramp_epochs, "global: cubic ramp of the fraction kept "
                  "from 1 to k over these epochs (default 0: none)")
       ->check(CLI::NonNegativeNumber)->group("Method");
+  app.add_flag("--learn-bn", o.train.learn_bn, "Also train affine BatchNorm (gamma, beta) with "
+               "the same optimiser: the \"+BN\" variants (ResNets; in the mask)")->group("Method");
   app.add_option("--score-init", o.train.score_init, "supermask: every initial logit (default 0: "
                  "starting density sigmoid(0) = 0.5)")->group("Method");
   app.add_option("--seed", o.seed_text, "Seed of the initial scores, the data order, the hold-out, "

@@ -96,3 +96,68 @@ struct Setup {
 };
 
 }  // namespace scripted
+
+namespace scripted {
+
+// The scripted executor with affine BatchNorm (ExecutorConfig::affine_bn): fixed gradients of
+// every gamma and beta, remembers the gamma and beta it was given, and running statistics
+// per BatchNorm (mean 0.25, var 2) as a network with BatchNorm has them.
+class ScriptedBnExecutor : public ScriptedExecutor {
+ public:
+  explicit ScriptedBnExecutor(const Network& net) : ScriptedExecutor(net) {
+    for (const Op& op : net.ops)
+      if (op.kind == OpKind::batchnorm) {
+        names_.push_back(op.name);
+        gamma_.emplace_back(static_cast<size_t>(op.c), 1.0f);
+        beta_.emplace_back(static_cast<size_t>(op.c), 0.0f);
+      }
+  }
+  std::vector<NamedArray> running_stats() const override {
+    std::vector<NamedArray> stats;
+    for (size_t b = 0; b < names_.size(); ++b) {
+      stats.push_back({names_[b] + ".running_mean", std::vector<float>(gamma_[b].size(), 0.25f)});
+      stats.push_back({names_[b] + ".running_var", std::vector<float>(gamma_[b].size(), 2.0f)});
+    }
+    return stats;
+  }
+  size_t bn_count() const override { return names_.size(); }
+  int64_t bn_channels(size_t b) const override { return static_cast<int64_t>(gamma_.at(b).size()); }
+  void set_bn_params(size_t b, const float* gamma, const float* beta) override {
+    gamma_.at(b).assign(gamma, gamma + gamma_[b].size());
+    beta_.at(b).assign(beta, beta + beta_[b].size());
+    ++bn_sets_;
+  }
+  void bn_params(size_t b, float* gamma, float* beta) const override {
+    std::copy(gamma_.at(b).begin(), gamma_[b].end(), gamma);
+    std::copy(beta_.at(b).begin(), beta_[b].end(), beta);
+  }
+  void bn_grads(size_t b, float* dgamma, float* dbeta) const override {
+    for (size_t c = 0; c < gamma_.at(b).size(); ++c) {
+      dgamma[c] = bn_gradient(b, c, false);
+      dbeta[c] = bn_gradient(b, c, true);
+    }
+  }
+
+  static float bn_gradient(size_t b, size_t c, bool beta) {
+    return static_cast<float>(static_cast<int64_t>((c + (beta ? 2 : 0)) % 5) - 2) * 0.001f *
+           static_cast<float>(b + 1);
+  }
+  const std::vector<std::string>& names() const { return names_; }
+  const std::vector<float>& gamma(size_t b) const { return gamma_.at(b); }
+  const std::vector<float>& beta(size_t b) const { return beta_.at(b); }
+  int bn_sets() const { return bn_sets_; }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<std::vector<float>> gamma_, beta_;
+  int bn_sets_ = 0;
+};
+
+// resnet18 (the smallest network with BatchNorm) on the 1x4x4 inputs of zero_split.
+inline Recipe resnet_recipe() {
+  Recipe r = small_recipe();
+  r.arch = "resnet18";
+  return recipe_validated(r);
+}
+
+}  // namespace scripted

@@ -1,10 +1,14 @@
 // The trainer's algorithm with a scripted executor: after one step the scores are exactly
 // s - lr * (g * w * sign(s) + wd * s) (PyTorch SGD's first step), the executor receives
 // w * topk(|s|), masks keep the exact count, dense layers stay whole, and a checkpoint
-// round trip resumes to the same state.
+// round trip resumes to the same state. With learn_bn (scripted affine BatchNorm on resnet18)
+// gamma and beta move by exactly the optimiser's update of the executor's BatchNorm gradients,
+// for every masking method, travel in the mask and resume exactly.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "scripted_executor.hpp"
 #include "temp_dir.hpp"
@@ -20,6 +24,40 @@ using namespace scripted;
 std::vector<std::vector<float>> scores_of(const Trainer& trainer, const TempDir& dir) {
   trainer.write_scores(dir.file("s.scores"));
   return weights_from_file(popup_file_read(dir.file("s.scores")));
+}
+
+// A trainer with learn_bn over the scripted affine-BatchNorm executor (two epochs of one step).
+struct BnSetup {
+  Recipe recipe = resnet_recipe();
+  Dataset data;
+  TrainConfig config;
+  ScriptedBnExecutor* exec = nullptr;
+  std::unique_ptr<Trainer> trainer;
+
+  explicit BnSetup(Method method = Method::edge_popup, OptimizerKind kind = OptimizerKind::sgd,
+                   bool learn_bn = true) {
+    data.name = "synthetic";
+    data.train = zero_split(8);
+    data.test = zero_split(6);
+    config.batch_size = 8;
+    config.schedule.epochs = 2;
+    config.method = method;
+    config.learn_bn = learn_bn;
+    config.optimizer.kind = kind;
+    config.optimizer.weight_decay = 0.01;
+    const Network net = arch_network(recipe.arch, recipe.input, recipe.classes);
+    auto scripted = std::make_unique<ScriptedBnExecutor>(net);
+    exec = scripted.get();
+    trainer = std::make_unique<Trainer>(recipe, recipe_generate(recipe), data, config,
+                                        std::move(scripted));
+  }
+};
+
+const Tensor& state_tensor(const Mask& m, const std::string& name) {
+  for (const Tensor& t : m.state)
+    if (t.info.name == name) return t;
+  BOOST_FAIL("the mask has no state tensor " << name);
+  return m.state.front();
 }
 
 }  // namespace
@@ -87,6 +125,145 @@ BOOST_AUTO_TEST_CASE(checkpoint_resumes_to_the_same_mask) {
   const Mask a = whole.trainer->mask(), b = resumed.trainer->mask();
   for (size_t t = 0; t < a.layers.size(); ++t) BOOST_TEST(a.layers[t].bits == b.layers[t].bits);
   BOOST_TEST(scores_of(*whole.trainer, dir) == scores_of(*resumed.trainer, dir));
+}
+
+BOOST_AUTO_TEST_CASE(learn_bn_steps_gamma_and_beta_by_the_optimiser_for_every_method) {
+  for (const Method method : {Method::edge_popup, Method::global, Method::biprop,
+                              Method::supermask}) {
+    BOOST_TEST_CONTEXT(method_name(method)) {
+      BnSetup s(method);
+      const int bns = static_cast<int>(s.exec->names().size());
+      BOOST_TEST(bns == 20);
+      BOOST_TEST(s.exec->bn_sets() == bns);  // 1 and 0 handed at the start
+      BOOST_TEST(s.exec->gamma(0) == std::vector<float>(s.exec->gamma(0).size(), 1.0f));
+      std::atomic<bool> stop{true};  // one step
+      TrainHooks hooks;
+      hooks.stop = &stop;
+      s.trainer->run(hooks);
+      BOOST_TEST(s.exec->bn_sets() == 2 * bns);  // and after the step
+      // PyTorch SGD's first step (momentum buffer = d): p - lr (g + wd p), lr 0.1, wd
+      // 0.01 (supermask's default wd 0 is not applied here: Setup sets it)
+      const float lr = 0.1f, wd = 0.01f;
+      const Mask m = s.trainer->mask();
+      BOOST_TEST(m.extra.at("popup.train.learn_bn") == "1");
+      for (size_t b = 0; b < s.exec->names().size(); ++b) {
+        const std::string& bn = s.exec->names()[b];
+        const std::vector<float>& gamma = s.exec->gamma(b);
+        const std::vector<float>& beta = s.exec->beta(b);
+        for (size_t c = 0; c < gamma.size(); ++c) {
+          const float want_gamma = 1.0f - lr * (ScriptedBnExecutor::bn_gradient(b, c, false) + wd * 1.0f);
+          const float want_beta = 0.0f - lr * (ScriptedBnExecutor::bn_gradient(b, c, true) + wd * 0.0f);
+          BOOST_TEST_REQUIRE(gamma[c] == want_gamma, bn << " channel " << c);
+          BOOST_TEST_REQUIRE(beta[c] == want_beta, bn << " channel " << c);
+        }
+        BOOST_TEST(state_tensor(m, bn + ".weight").f32 == gamma);
+        BOOST_TEST(state_tensor(m, bn + ".bias").f32 == beta);
+      }
+      // PyTorch's state_dict order: weight, bias, running_mean, running_var
+      const size_t first = m.state.size() - 4 * s.exec->names().size();
+      BOOST_TEST(m.state.at(first).info.name == "bn1.weight");
+      BOOST_TEST(m.state.at(first + 1).info.name == "bn1.bias");
+      BOOST_TEST(m.state.at(first + 2).info.name == "bn1.running_mean");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(learn_bn_adam_step_is_the_optimisers_update) {
+  BnSetup s(Method::edge_popup, OptimizerKind::adam);
+  std::atomic<bool> stop{true};
+  TrainHooks hooks;
+  hooks.stop = &stop;
+  s.trainer->run(hooks);
+  for (size_t b = 0; b < s.exec->names().size(); ++b) {
+    const auto c = static_cast<int64_t>(s.exec->gamma(b).size());
+    Optimizer reference(s.config.optimizer, {c, c});
+    reference.begin_step();
+    std::vector<float> gamma(static_cast<size_t>(c), 1.0f), beta(static_cast<size_t>(c), 0.0f);
+    std::vector<float> dgamma(gamma.size()), dbeta(beta.size());
+    s.exec->bn_grads(b, dgamma.data(), dbeta.data());
+    reference.update(0, gamma.data(), dgamma.data(), 0.1);
+    reference.update(1, beta.data(), dbeta.data(), 0.1);
+    BOOST_TEST_REQUIRE(s.exec->gamma(b) == gamma, s.exec->names()[b]);
+    BOOST_TEST_REQUIRE(s.exec->beta(b) == beta, s.exec->names()[b]);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(learn_bn_checkpoint_resumes_to_the_same_gamma_and_beta) {
+  for (const OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::adam}) {
+    BOOST_TEST_CONTEXT(optimizer_name(kind)) {
+      TempDir dir;
+      BnSetup whole(Method::edge_popup, kind);
+      whole.trainer->run({});
+      BnSetup first(Method::edge_popup, kind);
+      std::atomic<bool> stop{true};
+      TrainHooks hooks;
+      hooks.stop = &stop;
+      hooks.checkpoint_path = dir.file("c.ckpt");
+      first.trainer->run(hooks);
+      BnSetup resumed(Method::edge_popup, kind);
+      const PopupFile ckpt = popup_file_read(dir.file("c.ckpt"), FileKind::checkpoint);
+      resumed.trainer->resume(ckpt);
+      BOOST_TEST(resumed.exec->gamma(0) == first.exec->gamma(0));  // handed on resuming
+      resumed.trainer->run({});
+      const Mask a = whole.trainer->mask(), b = resumed.trainer->mask();
+      BOOST_TEST_REQUIRE(a.state.size() == b.state.size());
+      for (size_t i = 0; i < a.state.size(); ++i) {
+        BOOST_TEST(a.state[i].info.name == b.state[i].info.name);
+        BOOST_TEST(a.state[i].f32 == b.state[i].f32, a.state[i].info.name);
+      }
+      for (size_t t = 0; t < a.layers.size(); ++t) BOOST_TEST(a.layers[t].bits == b.layers[t].bits);
+      BOOST_TEST(whole.exec->gamma(3) != std::vector<float>(whole.exec->gamma(3).size(), 1.0f));
+      // a checkpoint of a --learn-bn run does not resume without it
+      BnSetup plain(Method::edge_popup, kind, /*learn_bn=*/false);
+      BOOST_CHECK_THROW(plain.trainer->resume(ckpt), MismatchError);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(learn_bn_mask_round_trip_and_reader_checks) {
+  TempDir dir;
+  BnSetup s;
+  s.trainer->run({});
+  const Mask m = s.trainer->mask();
+  mask_write(dir.file("bn.mask"), m);
+  const Mask back = mask_read(dir.file("bn.mask"));
+  BOOST_TEST(mask_learned_bn(back));
+  BOOST_TEST(back.state.size() == m.state.size());
+  BOOST_TEST(state_tensor(back, "layer3.0.downsample.1.bias").f32 ==
+             state_tensor(m, "layer3.0.downsample.1.bias").f32);
+  const auto refused = [&](const std::function<void(Mask&)>& change, const std::string& why) {
+    Mask bad = m;
+    change(bad);
+    mask_write(dir.file("bad.mask"), bad);
+    BOOST_CHECK_EXCEPTION(mask_read(dir.file("bad.mask")), Error, [&](const Error& e) {
+      const bool found = std::string(e.what()).find(why) != std::string::npos;
+      if (!found) BOOST_TEST_MESSAGE("message: " << e.what());
+      return found;
+    });
+  };
+  refused([](Mask& b) { b.state.erase(b.state.begin() + 1); },  // bn1.bias
+          "39 BatchNorm scales and shifts, but the recipe's resnet18 has 20 BatchNorms");
+  refused([](Mask& b) { b.state[0].info.shape = {2, 32}; },
+          "BatchNorm parameter \"bn1.weight\" must be F32 [64]");
+  refused([](Mask& b) { b.state[0].info.name = "bn9.weight"; }, "unexpected tensor \"bn9.weight\"");
+  // a mask without them is evaluated as before
+  Mask plain = m;
+  plain.state.erase(std::remove_if(plain.state.begin(), plain.state.end(),
+                                   [](const Tensor& t) {
+                                     return t.info.name.find("running") == std::string::npos;
+                                   }),
+                    plain.state.end());
+  BOOST_TEST(!mask_learned_bn(plain));
+  mask_write(dir.file("plain.mask"), plain);
+  BOOST_TEST(mask_read(dir.file("plain.mask")).state.size() == 40);
+}
+
+BOOST_AUTO_TEST_CASE(learn_bn_needs_a_network_with_batchnorm) {
+  BOOST_CHECK_EXCEPTION(Setup(false, Method::edge_popup, 0.5,
+                              [](TrainConfig& c) { c.learn_bn = true; }),
+                        InvalidArgument, [](const InvalidArgument& e) {
+                          return std::string(e.what()).find("has no BatchNorm") != std::string::npos;
+                        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
