@@ -1,7 +1,8 @@
 #!/bin/sh
 # scripts/experiment.sh FIGURE: one of the paper's CIFAR-10 experiments (Ramanujan et al. 2020),
 # run on Fashion-MNIST with the built tools: figure3 (accuracy against k for conv2/4/6),
-# figure4 (against width for conv4/6), figure7 (against k per weight distribution).
+# figure4 (against width for conv4/6), figure6 (edge-popup against Zhou et al.'s supermask,
+# accuracy against the fraction of weights kept), figure7 (against k per weight distribution).
 # Writes build/experiments/FIGURE/: per run NAME.mask, NAME.jsonl (popup-train --log),
 # NAME.eval.json (popup-eval --json), NAME.done; then results.tsv, results.md and the PNGs.
 # A run whose .done file records the same command is skipped, so an interrupted target
@@ -16,16 +17,20 @@ bin=$BUILD/bin
 
 usage() {
   cat <<EOF
-usage: scripts/experiment.sh figure3|figure4|figure7|plan FIGURE
+usage: scripts/experiment.sh figure3|figure4|figure6|figure7|plan FIGURE
 
   figure3  test accuracy against k (0.1 ... 0.9) for conv2, conv4, conv6 (signed-constant)
   figure4  test accuracy against width (0.25, 0.5, 1, 2) for conv4, conv6 at k = 0.5
+  figure6  edge-popup (k 0.1 ... 0.9) against the supermask of Zhou et al. (--score-init in
+           SCORE_INITS) for conv2, conv4, conv6: accuracy against the fraction of weights kept
   figure7  test accuracy against k per weight distribution, conv4 (and conv6 with FULL=1)
   plan F   only print what FIGURE F would run and how long it should take
 
 Variables (environment): EPOCHS, LIMIT_TRAIN, LIMIT_TEST (0: all images), SEEDS (list),
 THREADS, FULL=1 (the paper's schedule: all images, 100 epochs), ARCHS, KS, WIDTHS (lists),
-BUILD (default build), OUT (default BUILD/experiments/FIGURE), DENSE=0 (no dense baseline).
+BUILD (default build), OUT (default BUILD/experiments/FIGURE), DENSE=0 (no dense baseline),
+SCORE_INITS (figure6's supermask logits, default '-1 0 1'), SUPERMASK=0 (no supermask point in
+figure3).
 EOF
 }
 
@@ -40,9 +45,9 @@ case ${1:-} in
   -h | --help) usage; exit 0 ;;
   plan) plan_only=1; shift ;;
 esac
-[ $# -eq 1 ] || die_usage "expected one figure: figure3, figure4 or figure7"
+[ $# -eq 1 ] || die_usage "expected one figure: figure3, figure4, figure6 or figure7"
 figure=$1
-case $figure in figure3 | figure4 | figure7) ;; *) die_usage "unknown figure '$figure'" ;; esac
+case $figure in figure3 | figure4 | figure6 | figure7) ;; *) die_usage "unknown figure '$figure'" ;; esac
 
 # ---- settings ----------------------------------------------------------------------------
 FULL=${FULL:-0}
@@ -57,6 +62,8 @@ fi
 SEEDS=${SEEDS:-0}
 THREADS=${THREADS:-2}
 DENSE=${DENSE:-1}
+SUPERMASK=${SUPERMASK:-1}
+SCORE_INITS=${SCORE_INITS:--1 0 1}
 is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 for v in EPOCHS LIMIT_TRAIN LIMIT_TEST THREADS; do
   eval "val=\$$v"
@@ -67,9 +74,11 @@ done
 [ -n "$SEEDS" ] || die_usage "SEEDS is empty"
 for s in $SEEDS; do is_uint "$s" || die_usage "SEEDS must be whole numbers, got '$s'"; done
 case $FULL in 0 | 1) ;; *) die_usage "FULL must be 0 or 1, got '$FULL'" ;; esac
+case $DENSE in 0 | 1) ;; *) die_usage "DENSE must be 0 or 1, got '$DENSE'" ;; esac
+case $SUPERMASK in 0 | 1) ;; *) die_usage "SUPERMASK must be 0 or 1, got '$SUPERMASK'" ;; esac
 
 case $figure in
-  figure3) ARCHS=${ARCHS:-conv2 conv4 conv6} KS=${KS:-0.1 0.3 0.5 0.7 0.9} WIDTHS=1 ;;
+  figure3 | figure6) ARCHS=${ARCHS:-conv2 conv4 conv6} KS=${KS:-0.1 0.3 0.5 0.7 0.9} WIDTHS=1 ;;
   figure4) ARCHS=${ARCHS:-conv4 conv6} KS=0.5 WIDTHS=${WIDTHS:-0.25 0.5 1 2} ;;
   figure7)
     if [ "$FULL" = 1 ]; then ARCHS=${ARCHS:-conv4 conv6} KS=${KS:-0.1 0.3 0.5 0.7 0.9}
@@ -83,17 +92,49 @@ is_fraction() { "$PYTHON" -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 
 is_positive() { "$PYTHON" -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 < v < 1e3 else 1)" "$1" 2>/dev/null; }
 for k in $KS; do is_fraction "$k" || die_usage "KS: '$k' is not in (0, 1]"; done
 for w in $WIDTHS; do is_positive "$w" || die_usage "WIDTHS: '$w' is not a positive number"; done
+is_logit() { "$PYTHON" -c "import sys; v=float(sys.argv[1]); sys.exit(0 if -20 <= v <= 20 else 1)" "$1" 2>/dev/null; }
+[ -n "$SCORE_INITS" ] || die_usage "SCORE_INITS is empty"
+for c in $SCORE_INITS; do
+  case $c in *[!0-9.+-]*) die_usage "SCORE_INITS: '$c' is not a number in [-20, 20]" ;; esac
+  is_logit "$c" || die_usage "SCORE_INITS: '$c' is not a number in [-20, 20]"
+done
 
 out=${OUT:-$BUILD/experiments/$figure}
-for t in popup-init popup-train popup-eval; do
+for t in popup-init popup-train popup-eval popup-stats; do
   if [ ! -x "$bin/$t" ]; then
     echo "experiment: error: $bin/$t: not built (run make in $top)" >&2
     exit 1
   fi
 done
 
-# ---- the runs: NAME ARCH WIDTH DISTRIBUTION INIT SCALED K SEED ----------------------------
-# (tab-separated; DISTRIBUTION is the legend text, e.g. "signed-constant (scaled)")
+# ---- the supermask (issue 7) --------------------------------------------------------------
+# HOOK: Zhou et al.'s supermask, `popup-train --method supermask --score-init C` (scores are
+# logits, a Bernoulli(sigmoid(s)) mask per forward, the deterministic mask s > 0 in the file, so
+# its kept fraction is the density learned). figure6 trains it for every C of SCORE_INITS and
+# needs it; figure3 adds the C = 0 run of each architecture as one point at its final density
+# when this popup-train has it (its --help names --method supermask and --score-init), unless
+# SUPERMASK=0. The weights are edge-popup's: signed-constant, unscaled.
+supermask_why="popup-train has no --method supermask"
+supermask_available() {
+  case $figure in figure3 | figure6) ;; *) return 1 ;; esac
+  supermask_why="SUPERMASK=0"
+  [ "$figure" = figure6 ] || [ "$SUPERMASK" = 1 ] || return 1
+  supermask_why="popup-train has no --method supermask with --score-init"
+  help=$("$bin/popup-train" --help 2>/dev/null) || return 1
+  echo "$help" | grep -- '--method' | grep -q 'supermask' && echo "$help" | grep -q -- '--score-init'
+}
+supermask=0
+if supermask_available; then
+  supermask=1
+elif [ "$figure" = figure6 ]; then
+  echo "experiment: error: figure6 needs the supermask: $supermask_why" >&2
+  exit 1
+fi
+[ "$figure" = figure6 ] && supermask_inits=$SCORE_INITS || supermask_inits=0
+
+# ---- the runs: NAME ARCH WIDTH DISTRIBUTION INIT SCALED K SEED METHOD SCORE_INIT ----------
+# (tab-separated; DISTRIBUTION is the legend text, e.g. "signed-constant (scaled)"; METHOD
+# edge-popup or supermask; K and SCORE_INIT are - where the method has none)
 tab=$(printf '\t')
 plan_rows() {
   for seed in $SEEDS; do
@@ -101,7 +142,7 @@ plan_rows() {
       # the narrow nets of every architecture first: the width-2 runs take longest
       for w in $WIDTHS; do
         for arch in $ARCHS; do
-          printf '%s\t%s\t%s\tsigned-constant\tsigned-constant\t0\t0.5\t%s\n' \
+          printf '%s\t%s\t%s\tsigned-constant\tsigned-constant\t0\t0.5\t%s\tedge-popup\t-\n' \
             "$arch-w$w-s$seed" "$arch" "$w" "$seed"
         done
       done
@@ -109,9 +150,9 @@ plan_rows() {
     fi
     for arch in $ARCHS; do
       case $figure in
-        figure3)
+        figure3 | figure6)
           for k in $KS; do
-            printf '%s\t%s\t1\tsigned-constant\tsigned-constant\t0\t%s\t%s\n' \
+            printf '%s\t%s\t1\tsigned-constant\tsigned-constant\t0\t%s\t%s\tedge-popup\t-\n' \
               "$arch-k$k-s$seed" "$arch" "$k" "$seed"
           done ;;
         figure7)
@@ -122,23 +163,34 @@ plan_rows() {
               init=${d%:*} scaled=${d#*:}
               if [ "$scaled" = 1 ]; then label="$init (scaled)" name=$init-scaled
               else label=$init name=$init; fi
-              printf '%s\t%s\t1\t%s\t%s\t%s\t%s\t%s\n' \
+              printf '%s\t%s\t1\t%s\t%s\t%s\t%s\t%s\tedge-popup\t-\n' \
                 "$arch-$name-k$k-s$seed" "$arch" "$label" "$init" "$scaled" "$k" "$seed"
             done
           done ;;
       esac
     done
+    # the supermask runs after every architecture's edge-popup runs (figure6: all may be copies)
+    if [ "$supermask" = 1 ]; then
+      for arch in $ARCHS; do
+        for c in $supermask_inits; do
+          printf '%s\t%s\t1\tsigned-constant\tsigned-constant\t0\t-\t%s\tsupermask\t%s\n' \
+            "$arch-supermask-c$c-s$seed" "$arch" "$seed" "$c"
+        done
+      done
+    fi
   done
 }
 
 # The command of one run (without --threads, which changes no result); the .done file holds it.
-run_command() {  # ARCH WIDTH INIT SCALED K SEED
+run_command() {  # ARCH WIDTH INIT SCALED K SEED METHOD SCORE_INIT
   spec=$1
   [ "$2" = 1 ] || spec="$1:width=$2"
   scale=""
   [ "$4" = 1 ] && scale="--scale --k $5"
+  if [ "$7" = supermask ]; then train="--method supermask --score-init $8"
+  else train="--k $5"; fi
   echo "popup-init --arch $spec --init $3 $scale --seed $6 --recipe |" \
-    "popup-train --k $5 --epochs $EPOCHS --limit-train $LIMIT_TRAIN --limit-test $LIMIT_TEST" \
+    "popup-train $train --epochs $EPOCHS --limit-train $LIMIT_TRAIN --limit-test $LIMIT_TEST" \
     "--seed $6" | tr -s ' '
 }
 
@@ -195,14 +247,14 @@ reuse() {
 
 # ---- the dense baseline (issue 7) ---------------------------------------------------------
 # HOOK: the learned dense-weights baseline, `popup-train --method dense` (writes a weights file).
-# When this popup-train has it (its --help names it and a 16-image probe trains), figure3 also
-# trains each architecture's dense network once per seed (kaiming-normal weights, the same
-# schedule, popup-train's learning rate for dense unless DENSE_LR is set; the official dense
-# baselines use 0.01) and draws its test accuracy as a dashed horizontal line in the series'
-# colour. DENSE=0 turns it off.
+# When this popup-train has it (its --help names it and a 16-image probe trains), figure3 (and
+# figure6, which copies figure3's) also trains each architecture's dense network once per seed
+# (kaiming-normal weights, the same schedule, popup-train's learning rate for dense unless
+# DENSE_LR is set; the official dense baselines use 0.01) and draws its test accuracy as a
+# dashed horizontal line in the series' colour. DENSE=0 turns it off.
 dense_why="popup-train has no --method dense yet"
 dense_available() {
-  [ "$figure" = figure3 ] || return 1
+  case $figure in figure3 | figure6) ;; *) return 1 ;; esac
   dense_why="DENSE=0"
   [ "$DENSE" = 1 ] || return 1
   dense_why="popup-train has no --method dense yet"
@@ -236,15 +288,15 @@ plan_tmp=$(mktemp)
 trap 'rm -f "$plan_tmp"' EXIT
 plan=$plan_tmp
 {
-  printf 'run\tarch\twidth\tdistribution\tinit\tscaled\tk\tseed\n'
+  printf 'run\tarch\twidth\tdistribution\tinit\tscaled\tk\tseed\tmethod\tscore_init\n'
   plan_rows
 } >"$plan"
 
 total=0 todo=0 todo_s=0
-while IFS=$tab read -r name arch width dist init scaled k seed; do
+while IFS=$tab read -r name arch width dist init scaled k seed method sinit; do
   [ "$name" = run ] && continue
   total=$((total + 1))
-  cmd=$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed")
+  cmd=$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed" "$method" "$sinit")
   if ! is_done "$name" "$cmd"; then
     todo=$((todo + 1))
     reusable "$cmd" mask >/dev/null || todo_s=$((todo_s + $(estimate "$arch" "$width")))
@@ -259,7 +311,8 @@ if dense_available; then
   dense=1
   for arch in $ARCHS; do
     for seed in $SEEDS; do
-      dense_done "dense-$arch-s$seed" "$(dense_command "$arch" "$seed")" ||
+      cmd=$(dense_command "$arch" "$seed")
+      dense_done "dense-$arch-s$seed" "$cmd" || reusable "$cmd" weights >/dev/null ||
         todo_s=$((todo_s + $(estimate "$arch" 1)))
     done
   done
@@ -270,6 +323,7 @@ shown_train=$LIMIT_TRAIN shown_test=$LIMIT_TEST
 [ "$LIMIT_TEST" = 0 ] && shown_test="all 10000"
 case $figure in
   figure3) what="test accuracy against k, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}" ;;
+  figure6) what="edge-popup against the supermask (Zhou et al.), test accuracy against the fraction of weights kept, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}, score-init in {$(echo $SCORE_INITS | tr ' ' ',')}" ;;
   figure4) what="test accuracy against width, $(echo $ARCHS | tr ' ' ','), width in {$(echo $WIDTHS | tr ' ' ',')}, k 0.5" ;;
   figure7) what="test accuracy against k per weight distribution, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}" ;;
 esac
@@ -279,10 +333,13 @@ echo "  schedule: $(plural "$EPOCHS" epoch), $shown_train training images, $show
   "seeds {$(echo $SEEDS | tr ' ' ',')}, $(plural "$THREADS" thread)$([ "$FULL" = 1 ] && echo ' (FULL=1: the paper'"'"'s schedule)')"
 echo "  runs: $total, of which $((total - todo)) already done; to run: $todo," \
   "about $(human "$todo_s") on a quiet 2-core machine"
-if [ "$figure" = figure3 ]; then
+case $figure in figure3 | figure6)
   if [ "$dense" = 1 ]; then echo "  dense baseline: popup-train --method dense, one run per architecture and seed"
   else echo "  dense baseline: not drawn ($dense_why)"; fi
-fi
+  if [ "$supermask" = 1 ]; then
+    echo "  supermask: popup-train --method supermask --score-init C, C in {$(echo $supermask_inits | tr ' ' ',')}, one run per architecture, C and seed"
+  else echo "  supermask: not drawn ($supermask_why)"; fi ;;
+esac
 echo "  output: $out"
 [ "$plan_only" = 1 ] && exit 0
 mkdir -p "$out"
@@ -294,9 +351,9 @@ plan=$out/plan.tsv
 started=$(date +%s)
 i=0
 # fd 3 carries the plan, so the tools' standard input is not the loop's
-while IFS=$tab read -r name arch width dist init scaled k seed <&3; do
+while IFS=$tab read -r name arch width dist init scaled k seed method sinit <&3; do
   [ "$name" = run ] && continue
-  cmd=$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed")
+  cmd=$(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed" "$method" "$sinit")
   is_done "$name" "$cmd" && continue
   i=$((i + 1))
   printf '[%d/%d] %s: ' "$i" "$todo" "$name"
@@ -337,9 +394,10 @@ fi
 
 # ---- results.tsv, results.md, plots -------------------------------------------------------
 FIGURE=$figure OUT_DIR=$out DENSE_ON=$dense EPOCHS=$EPOCHS LIMIT_TRAIN=$LIMIT_TRAIN \
-  LIMIT_TEST=$LIMIT_TEST SEEDS=$SEEDS THREADS=$THREADS "$PYTHON" - <<'EOF'
+  LIMIT_TEST=$LIMIT_TEST SEEDS=$SEEDS THREADS=$THREADS STATS="$bin/popup-stats" \
+  "$PYTHON" - <<'EOF'
 """Collects the runs of plan.tsv into results.tsv and a Markdown table, results.md."""
-import json, os, sys
+import json, math, os, subprocess, sys
 env = os.environ
 figure, out = env["FIGURE"], env["OUT_DIR"]
 
@@ -347,11 +405,15 @@ def fail(path, problem):
     sys.stderr.write(f"experiment: error: {path}: {problem}\n")
     sys.exit(1)
 
+ties = []  # (run, logged and popup-eval accuracy, accuracy of the confusion matrix)
+
 def run_result(name):
     log, ev, done = (os.path.join(out, name + ext) for ext in (".jsonl", ".eval.json", ".done"))
     try:
         epochs = [json.loads(l) for l in open(log) if l.strip()]
-        top1 = json.load(open(ev))["top1"]
+        report = json.load(open(ev))
+        top1 = report["top1"]
+        confusion = report.get("confusion")
         text = open(done).read()
         seconds = int(text.split("\nseconds ")[1].split()[0])
         copied = "\ncopied from " in text
@@ -360,13 +422,34 @@ def run_result(name):
     if not epochs:
         fail(log, "no epochs logged")
     last = epochs[-1]
-    return {"train_acc": last["train_acc"], "test_acc": last["test_acc"], "eval_acc": top1,
+    test_acc = last["test_acc"]
+    # popup counts an example whose label's logit ties the largest as correct, so a network
+    # whose logits are all equal (a mask that keeps no path: loss ln 10) scores 100%; the
+    # confusion matrix (argmax) gives its real accuracy, which the tables then use
+    if isinstance(confusion, list) and confusion:
+        n = sum(sum(row) for row in confusion)
+        acc = sum(row[i] for i, row in enumerate(confusion)) / n if n else top1
+        if abs(acc - top1) > 1e-9:
+            ties.append((name, test_acc, top1, acc))
+            test_acc = top1 = acc
+    return {"kept": kept_fraction(os.path.join(out, name + ".mask")),
+            "train_acc": last["train_acc"], "test_acc": test_acc, "eval_acc": top1,
             "seconds": seconds, "copied": copied}
+
+def kept_fraction(mask):
+    """The fraction of all masked weights the mask keeps: popup-stats --json's total. For
+    edge-popup it is k up to rounding per layer; for the supermask, the density learned."""
+    try:
+        got = subprocess.run([env["STATS"], "--json", mask], capture_output=True, text=True,
+                             check=True)
+        return round(json.loads(got.stdout)["files"][0]["total"]["kept_fraction"], 6)
+    except (OSError, subprocess.CalledProcessError, ValueError, KeyError, IndexError) as e:
+        fail(mask, f"popup-stats --json: {e}")
 
 lines = [l.rstrip("\n").split("\t") for l in open(os.path.join(out, "plan.tsv"))]
 header, plan = lines[0], [dict(zip(lines[0], l)) for l in lines[1:]]
-cols = header + ["epochs", "limit_train", "limit_test", "train_acc", "test_acc", "eval_acc",
-                 "seconds"]
+cols = header + ["kept", "epochs", "limit_train", "limit_test", "train_acc", "test_acc",
+                 "eval_acc", "seconds"]
 rows = []
 for p in plan:
     r = dict(p, epochs=env["EPOCHS"], limit_train=env["LIMIT_TRAIN"],
@@ -407,8 +490,34 @@ def table(rows, xcol, xname, scol):
                                             for s in series) + " |")
     return md
 
+def mean(vs):
+    return sum(vs) / len(vs)
+
+def kept_pct(v):
+    v *= 100
+    return f"{v:.1f}" if v >= 1 else f"{v:.2g}"
+
+def supermask_table(rows):
+    """One row per score-init: per architecture the fraction kept at the end and the test
+    accuracy (means over seeds)."""
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    md = ["| score-init C (starting density) | " +
+          " | ".join(f"{a} kept (%) | {a} test acc" for a in archs) + " |",
+          "|---|" + "---|---|" * len(archs)]
+    for c in sorted(dict.fromkeys(r["score_init"] for r in rows), key=float):
+        start = 1 / (1 + math.exp(-float(c)))
+        cells = []
+        for a in archs:
+            rs = [r for r in rows if r["arch"] == a and r["score_init"] == c]
+            cells += [kept_pct(mean([r['kept'] for r in rs])), cell(rs)]
+        md.append(f"| {c} ({100 * start:.1f}%) | " + " | ".join(cells) + " |")
+    return md
+
+popup = [r for r in rows if r["method"] == "edge-popup"]
+sm = [r for r in rows if r["method"] == "supermask"]
 titles = {"figure3": "test accuracy against k (% of weights kept), signed-constant weights",
           "figure4": "test accuracy against width, k = 0.5, signed-constant weights",
+          "figure6": "edge-popup against the supermask of Zhou et al., signed-constant weights",
           "figure7": "test accuracy against k per weight distribution"}
 lt = env["LIMIT_TRAIN"] if env["LIMIT_TRAIN"] != "0" else "60000 (all)"
 lte = env["LIMIT_TEST"] if env["LIMIT_TEST"] != "0" else "10000 (all)"
@@ -416,12 +525,40 @@ md = [f"# {figure} on Fashion-MNIST: {titles[figure]}", "",
       f"edge-popup, {env['EPOCHS']} epochs on the first {lt} training images, test accuracy "
       f"(%) after the last epoch on the first {lte} test images; SGD lr 0.1 cosine, momentum "
       f"0.9, weight decay 1e-4, batch 128; seeds {', '.join(env['SEEDS'].split())} "
-      "(weights and training); mean over seeds, (min-max) with several.", ""]
+      "(weights and training); mean over seeds, (min-max) with several."
+      + (" Supermask (popup-train --method supermask): the same weights, images and epochs; "
+         "SGD lr 200 cosine, momentum 0.9, no weight decay; its mask keeps the weights with "
+         "logit > 0, so the fraction kept is the density it learned." if sm else ""), ""]
 if figure == "figure3":
-    md += table(rows, "k", "k", "arch")
+    md += table(popup, "k", "k", "arch")
     if dense:
         md += ["", "Dense baseline (learned weights): " +
                ", ".join(f"{a} {pct(v)}" for a, v in dense.items())]
+    if sm:
+        md += ["", "Supermask (Zhou et al., score-init 0): " + ", ".join(
+            f"{a} {cell(rs)} at {kept_pct(mean([r['kept'] for r in rs]))}% kept"
+            for a in dict.fromkeys(r["arch"] for r in sm)
+            for rs in [[r for r in sm if r["arch"] == a]])]
+elif figure == "figure6":
+    md += ["## edge-popup: test accuracy (%) against k", ""] + table(popup, "k", "k", "arch")
+    md += ["", "## supermask (Zhou et al.): fraction kept at the end and test accuracy (%)", ""]
+    md += supermask_table(sm)
+    if dense:
+        md += ["", "Dense baseline (learned weights): " +
+               ", ".join(f"{a} {pct(v)}" for a, v in dense.items())]
+    md += [""]
+    for a in dict.fromkeys(r["arch"] for r in rows):
+        def best(rs, key):
+            xs = dict.fromkeys(r[key] for r in rs)
+            return max(((x, mean([r["test_acc"] for r in rs if r[key] == x])) for x in xs),
+                       key=lambda t: t[1])
+        pk, pa = best([r for r in popup if r["arch"] == a], "k")
+        sc, sa = best([r for r in sm if r["arch"] == a], "score_init")
+        skept = mean([r["kept"] for r in sm if r["arch"] == a and r["score_init"] == sc])
+        md.append(f"- {a}: best edge-popup {pct(pa)} (k {pk}), best supermask {pct(sa)} "
+                  f"(score-init {sc}, {kept_pct(skept)}% kept): edge-popup "
+                  + (f"ahead by {100 * (pa - sa):.2f} points" if pa >= sa else
+                     f"behind by {100 * (sa - pa):.2f} points"))
 elif figure == "figure4":
     md += table(rows, "width", "width", "arch")
 else:
@@ -436,6 +573,10 @@ md += ["", f"{len(rows)} runs" + (f" ({copied} the same as another figure's, cop
            "(NAME.done). popup-eval of each mask "
            + ("reproduces the last epoch's test accuracy." if not bad else
               "DIFFERS from the last epoch's test accuracy for: " + ", ".join(bad)), ""]
+for name, logged, top1, acc in ties:
+    md += [f"{name}: popup-train logged {pct(logged)} and popup-eval reports top1 {pct(top1)}, "
+           "but its logits tie (popup counts a tie with the label as correct); the accuracy "
+           f"of popup-eval's confusion matrix, {pct(acc)}, is the one above.", ""]
 with open(os.path.join(out, "results.md"), "w") as f:
     f.write("\n".join(md))
 print("\n".join(md[4:]))
@@ -445,6 +586,7 @@ EOF
 plot() { "$PYTHON" "$top/scripts/plot.py" "$@"; }
 settings="$(plural "$EPOCHS" epoch), $shown_train train / $shown_test test images"
 first_seed=$(echo "$SEEDS" | cut -d' ' -f1)
+ks_tics=$(echo $KS | tr ' ' ',')
 case $figure in
   figure3)
     set --
@@ -453,10 +595,20 @@ case $figure in
         [ "$a" = arch ] || set -- "$@" --hline "$a dense=$v"
       done <"$out/dense.tsv"
     fi
-    plot table "$out/results.tsv" --x k --y test_acc --series arch "$@" \
-      --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
-      --title "Figure 3 on Fashion-MNIST: edge-popup, signed-constant ($settings)" \
-      -o "$out/figure3.png"
+    if [ "$supermask" = 1 ]; then
+      # the supermask's run with score-init 0: one point per architecture at its final density
+      plot table "$out/results.tsv" --x kept --y test_acc --series arch --style method "$@" \
+        --xtics "$ks_tics" --key 'outside right top' --width 1100 \
+        --xlabel 'fraction of weights kept (edge-popup: k per layer; supermask: density learned)' \
+        --ylabel 'test accuracy (%)' \
+        --title "Figure 3 on Fashion-MNIST: edge-popup, supermask score-init 0, signed-constant ($settings)" \
+        -o "$out/figure3.png"
+    else
+      plot table "$out/results.tsv" --x k --y test_acc --series arch "$@" \
+        --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
+        --title "Figure 3 on Fashion-MNIST: edge-popup, signed-constant ($settings)" \
+        -o "$out/figure3.png"
+    fi
     set --
     for a in $ARCHS; do set -- "$@" "$out/$a-k0.5-s$first_seed.jsonl"; done
     for a in $ARCHS; do set -- "$@" --label "$a k 0.5"; done
@@ -465,6 +617,29 @@ case $figure in
         --key 'outside right top' --width 1000 \
         -o "$out/epochs.png" ;;
     esac ;;
+  figure6)
+    set --
+    if [ "$dense" = 1 ]; then
+      while IFS=$tab read -r a v; do
+        [ "$a" = arch ] || set -- "$@" --hline "$a dense=$v"
+      done <"$out/dense.tsv"
+    fi
+    plot table "$out/results.tsv" --x kept --y test_acc --series arch --style method "$@" \
+      --xtics "$ks_tics" --key 'outside right top' --width 1100 \
+      --xlabel 'fraction of weights kept (edge-popup: k per layer; supermask: density learned)' \
+      --ylabel 'test accuracy (%)' \
+      --title "Figure 6 on Fashion-MNIST: edge-popup vs supermask (Zhou et al.), signed-constant ($settings)" \
+      -o "$out/figure6.png"
+    # the first architecture's runs per epoch: edge-popup at k 0.5 (if run) and every supermask
+    a=$(echo "$ARCHS" | cut -d' ' -f1)
+    set --
+    case " $KS " in *" 0.5 "*) set -- "$out/$a-k0.5-s$first_seed.jsonl" ;; esac
+    for c in $SCORE_INITS; do set -- "$@" "$out/$a-supermask-c$c-s$first_seed.jsonl"; done
+    case " $KS " in *" 0.5 "*) set -- "$@" --label "edge-popup k 0.5" ;; esac
+    for c in $SCORE_INITS; do set -- "$@" --label "supermask score-init $c"; done
+    plot epochs "$@" --metric test --title "Figure 6 runs, $a: test accuracy per epoch" \
+      --key 'outside right top' --width 1000 \
+      -o "$out/epochs.png" ;;
   figure4)
     plot table "$out/results.tsv" --x width --y test_acc --series arch --logx \
       --xlabel 'width multiplier (log scale)' --ylabel 'test accuracy (%)' \

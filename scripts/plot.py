@@ -27,6 +27,10 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 # gnuplot's default colours (podo), so a reference line can share its series' colour.
 COLOURS = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#0072b2", "#e51e10", "#8b4513",
            "#000000"]
+# table --style: the n-th value of the style column gets the n-th point type and dash type
+# (filled circle solid, filled square dash-dot, filled diamond dotted, filled triangle
+# dash-dot-dot; plain dashes are the --hline reference lines)
+STYLES = [(7, 1.0, 1), (5, 1.3, 4), (13, 1.5, 3), (9, 1.5, 5)]
 
 
 class InputError(Exception):
@@ -257,11 +261,26 @@ def parse_hline(text):
     return label, v
 
 
+def parse_xtics(text):
+    """--xtics: data, auto, or a comma-separated list of numbers."""
+    if text in ("data", "auto"):
+        return text
+    try:
+        ticks = [float(t) for t in text.split(",")]
+    except ValueError:
+        ticks = []
+    if not ticks or not all(math.isfinite(t) for t in ticks):
+        usage_error(f"--xtics: expected data, auto or numbers separated by commas, got '{text}'")
+    return sorted(set(ticks))
+
+
 def plot_table(args):
     columns, rows = read_table(args.table)
     filters = [parse_filter(w) for w in args.where or []]
     hlines = [parse_hline(h) for h in args.hline or []]
-    needed = [args.x, args.y] + ([args.series] if args.series else []) + [c for c, _ in filters]
+    xtics = parse_xtics(args.xtics)
+    needed = [args.x, args.y] + ([args.series] if args.series else []) + \
+        ([args.style] if args.style else []) + [c for c, _ in filters]
     for c in needed:
         if c not in columns:
             raise InputError(args.table, f"no column '{c}' (columns: {', '.join(columns)})")
@@ -282,35 +301,44 @@ def plot_table(args):
             raise InputError(args.table, f"a row with {args.x}={r[args.x]} {args.y}={r[args.y]}: "
                                          "not finite")
         s = r[args.series] if args.series else args.y
-        groups.setdefault(s, {}).setdefault(x, []).append(y * scale)
+        st = r[args.style] if args.style else ""
+        groups.setdefault((s, st), {}).setdefault(x, []).append(y * scale)
     ylabel = args.ylabel or (args.y.replace("_", " ") + (" (%)" if percent else ""))
     script = common_setup(args.title, args.xlabel or args.x, ylabel, args.key)
     xs = sorted({x for g in groups.values() for x in g})
+    span = sorted(set(xs) | (set(xtics) if isinstance(xtics, list) else set()))
     if args.logx:
-        if xs[0] <= 0:
+        if span[0] <= 0:
             raise InputError(args.table, f"--logx: column '{args.x}' has values <= 0")
         script.append("set logscale x 2")
-        lo, hi = xs[0] / 1.25, xs[-1] * 1.25
+        lo, hi = span[0] / 1.25, span[-1] * 1.25
     else:
-        pad = 0.06 * (xs[-1] - xs[0]) if xs[-1] > xs[0] else 0.5
-        lo, hi = xs[0] - pad, xs[-1] + pad
+        pad = 0.06 * (span[-1] - span[0]) if span[-1] > span[0] else 0.5
+        lo, hi = span[0] - pad, span[-1] + pad
     script.append(f"set xrange [{lo:.6g}:{hi:.6g}]")
-    if len(xs) <= 12:
+    if isinstance(xtics, list):
+        script.append("set xtics (" + ", ".join(f"'{x:g}' {x!r}" for x in xtics) + ")")
+    elif xtics == "data" and len(xs) <= 12:
         script.append("set xtics (" + ", ".join(f"'{x:g}' {x!r}" for x in xs) + ")")
     plots, values = [], []
-    names = list(groups)
-    for i, s in enumerate(names):
+    # colour per series value, point and dash type per style value, both in order of appearance
+    names = list(dict.fromkeys(s for s, _ in groups))
+    styles = list(dict.fromkeys(st for _, st in groups))
+    for i, (s, st) in enumerate(groups):
+        c = colour(names.index(s))
+        pt, ps, dt = STYLES[styles.index(st) % len(STYLES)]
+        title = f"{s} {st}" if st else s
         data = []
-        for x in sorted(groups[s]):
-            ys = groups[s][x]
+        for x in sorted(groups[s, st]):
+            ys = groups[s, st][x]
             data.append((x, sum(ys) / len(ys), min(ys), max(ys)))
             values += ys
         script += datablock(f"s{i}", data)
-        plots.append(f"$s{i} using 1:2 with linespoints lw 2 pt 7 ps 1 lc rgb '{colour(i)}' "
-                     f"title {gp_string(s)}")
-        if any(len(groups[s][x]) > 1 for x in groups[s]):
-            plots.append(f"$s{i} using 1:2:3:4 with yerrorbars pt 7 ps 1 lw 1.5 "
-                         f"lc rgb '{colour(i)}' notitle")
+        plots.append(f"$s{i} using 1:2 with linespoints lw 2 pt {pt} ps {ps} dt {dt} "
+                     f"lc rgb '{c}' title {gp_string(title)}")
+        if any(len(ys) > 1 for ys in groups[s, st].values()):
+            plots.append(f"$s{i} using 1:2:3:4 with yerrorbars pt {pt} ps {ps} lw 1.5 "
+                         f"lc rgb '{c}' notitle")
     for j, (label, value) in enumerate(hlines):
         v = value * scale if percent and value <= 1.0 else value
         values.append(v)
@@ -371,6 +399,8 @@ def main(argv):
                       "  plot.py epochs a.jsonl b.jsonl --label 'k 0.5' --label 'k 0.3' -o acc.png\n"
                       "  plot.py table results.tsv --x k --y test_acc --series arch \\\n"
                       "      --hline 'conv4 dense=0.91' -o figure3.png\n"
+                      "  plot.py table results.tsv --x kept --y test_acc --series arch \\\n"
+                      "      --style method --xtics 0.1,0.3,0.5,0.7,0.9 -o figure6.png\n"
                       "  plot.py classes run.eval.json -o classes.png\n\n"
                       "Exit status: 0 success, 1 bad input or gnuplot failure, 2 usage error.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -404,12 +434,18 @@ def main(argv):
     t.add_argument("--x", required=True, help="column of the x axis")
     t.add_argument("--y", required=True, help="column of the y axis")
     t.add_argument("--series", help="column naming the lines (default: one line)")
+    t.add_argument("--style", metavar="COLUMN",
+                   help="a second column splitting each series: its values get their own point "
+                        "and dash type, the series keeps its colour (legend: SERIES STYLE)")
     t.add_argument("--where", action="append", metavar="COL=VALUE",
                    help="keep only rows with this value (repeat)")
     t.add_argument("--hline", action="append", metavar="LABEL=VALUE",
                    help="horizontal reference line (repeat); a LABEL starting with a series "
                         "name takes its colour; accuracies may be fractions")
     t.add_argument("--logx", action="store_true", help="logarithmic x axis (base 2)")
+    t.add_argument("--xtics", default="data", metavar="data|auto|X,X,...",
+                   help="x axis tics: at the data's x values when there are at most 12 (data, "
+                        "the default), gnuplot's (auto), or at the numbers given")
     t.add_argument("--xlabel", help="x axis label (default: the column name)")
     t.add_argument("--ylabel", help="y axis label (default: the column name)")
     pct = t.add_mutually_exclusive_group()
