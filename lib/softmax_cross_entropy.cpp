@@ -28,18 +28,19 @@ BatchStats softmax_cross_entropy(const float* logits, const int32_t* labels, int
     // log-sum-exp in double, shifted by the largest logit
     const double z_max = *std::max_element(z, z + classes);
     double sum_exp = 0, sum_z = 0;
-    int64_t greater = 0;
+    // classes ranked ahead of the label (softmax_cross_entropy.hpp); a NaN ranks last
+    int64_t ahead = std::isnan(z[y]) ? classes : 0;
     for (int64_t c = 0; c < classes; ++c) {
       sum_exp += std::exp(z[c] - z_max);
       sum_z += z[c];
-      if (z[c] > z[y]) ++greater;
+      if (z[c] > z[y] || (z[c] == z[y] && c < y)) ++ahead;
     }
     const double log_sum = z_max + std::log(sum_exp);
     const double nll = log_sum - z[y];                  // -log p_y
     const double mean_nll = log_sum - sum_z / classes;  // mean_c(-log p_c)
     stats.loss_sum += (1 - eps) * nll + eps * mean_nll;
-    if (greater < 1) ++stats.correct1;
-    if (greater < top5) ++stats.correct5;
+    if (ahead < 1) ++stats.correct1;
+    if (ahead < top5) ++stats.correct5;
     if (diff) {
       for (int64_t c = 0; c < classes; ++c) {
         const double p = std::exp(z[c] - log_sum);

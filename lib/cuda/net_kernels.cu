@@ -174,11 +174,12 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   for (int64_t c = lane; c < classes; c += kWarp) {
     sum_exp += exp(z[c] - z_max);
     sum_z += z[c];
-    greater += z[c] > z_label ? 1 : 0;
+    greater += (z[c] > z_label || (z[c] == z_label && c < y)) ? 1 : 0;  // ranked ahead
   }
   sum_exp = warp_sum(sum_exp);
   sum_z = warp_sum(sum_z);
   greater = warp_sum_int(greater);
+  if (isnan(z_label)) greater = static_cast<int>(classes);  // a NaN label ranks last
   const double log_sum = z_max + log(sum_exp);
   if (lane == 0) {
     const double nll = log_sum - z_label;

@@ -330,7 +330,8 @@ struct LossResult {
 };
 
 // PyTorch's CrossEntropyLoss(label_smoothing=eps) per example, summed; top-K correct when
-// fewer than K logits are strictly greater than the label's.
+// fewer than K classes rank ahead of the label: a greater logit, or an equal one at a lower
+// index (argmax's first maximum).
 inline LossResult softmax_cross_entropy(const Tensor& logits, const std::vector<int32_t>& labels,
                                         double eps) {
   const int64_t classes = logits.c;
@@ -348,7 +349,7 @@ inline LossResult softmax_cross_entropy(const Tensor& logits, const std::vector<
     int64_t greater = 0;
     for (int64_t c = 0; c < classes; ++c) {
       mean_nll += (log_sum - z[c]) / static_cast<double>(classes);
-      if (z[c] > z[y]) ++greater;
+      if (z[c] > z[y] || (z[c] == z[y] && c < y)) ++greater;
     }
     r.loss_sum += (1 - eps) * (log_sum - z[y]) + eps * mean_nll;
     if (greater < 1) ++r.correct1;

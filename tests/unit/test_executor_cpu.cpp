@@ -18,6 +18,7 @@
 #include "executor.hpp"
 #include "network.hpp"
 #include "reference_ops.hpp"
+#include "softmax_cross_entropy.hpp"
 #include "test_networks.hpp"
 
 using popup::Executor;
@@ -404,6 +405,29 @@ BOOST_AUTO_TEST_CASE(reference_loss_known_values) {
   const auto smooth = reference::softmax_cross_entropy(logits, {1}, 0.2);
   BOOST_CHECK_CLOSE(smooth.loss_sum,
                     0.8 * std::log(4.0 / 3.0) + 0.1 * (std::log(4.0) + std::log(4.0 / 3.0)), 1e-12);
+}
+
+// Ties rank by index, as argmax picks the first maximum: all-equal logits are right for
+// label 0 only (not 100% correct, as a strict "none greater" rule would count them); top-5
+// of 7 equal logits holds labels 0-4. A NaN label logit is never correct.
+BOOST_AUTO_TEST_CASE(loss_accuracy_ties_and_nan) {
+  const std::vector<float> equal(7 * 7, 0.5f);
+  const std::vector<int32_t> labels{0, 1, 2, 3, 4, 5, 6};
+  const popup::BatchStats s =
+      popup::softmax_cross_entropy(equal.data(), labels.data(), 7, 7, 0.0f, nullptr);
+  BOOST_TEST(s.correct1 == 1);
+  BOOST_TEST(s.correct5 == 5);
+  Tensor logits(7, 7, 1, 1);
+  logits.v.assign(equal.begin(), equal.end());
+  const auto r = reference::softmax_cross_entropy(logits, labels, 0.0);
+  BOOST_TEST(r.correct1 == 1);
+  BOOST_TEST(r.correct5 == 5);
+  const std::vector<float> nan_label{std::nanf(""), 0.0f, -1.0f};
+  const int32_t zero = 0;
+  const popup::BatchStats n =
+      popup::softmax_cross_entropy(nan_label.data(), &zero, 1, 3, 0.0f, nullptr);
+  BOOST_TEST(n.correct1 == 0);
+  BOOST_TEST(n.correct5 == 0);
 }
 
 // The network-level backward (fan-out sums, shortcuts) against finite differences of the
