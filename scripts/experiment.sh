@@ -405,15 +405,12 @@ def fail(path, problem):
     sys.stderr.write(f"experiment: error: {path}: {problem}\n")
     sys.exit(1)
 
-ties = []  # (run, logged and popup-eval accuracy, accuracy of the confusion matrix)
-
 def run_result(name):
     log, ev, done = (os.path.join(out, name + ext) for ext in (".jsonl", ".eval.json", ".done"))
     try:
         epochs = [json.loads(l) for l in open(log) if l.strip()]
         report = json.load(open(ev))
         top1 = report["top1"]
-        confusion = report.get("confusion")
         text = open(done).read()
         seconds = int(text.split("\nseconds ")[1].split()[0])
         copied = "\ncopied from " in text
@@ -423,15 +420,6 @@ def run_result(name):
         fail(log, "no epochs logged")
     last = epochs[-1]
     test_acc = last["test_acc"]
-    # popup counts an example whose label's logit ties the largest as correct, so a network
-    # whose logits are all equal (a mask that keeps no path: loss ln 10) scores 100%; the
-    # confusion matrix (argmax) gives its real accuracy, which the tables then use
-    if isinstance(confusion, list) and confusion:
-        n = sum(sum(row) for row in confusion)
-        acc = sum(row[i] for i, row in enumerate(confusion)) / n if n else top1
-        if abs(acc - top1) > 1e-9:
-            ties.append((name, test_acc, top1, acc))
-            test_acc = top1 = acc
     return {"kept": kept_fraction(os.path.join(out, name + ".mask")),
             "train_acc": last["train_acc"], "test_acc": test_acc, "eval_acc": top1,
             "seconds": seconds, "copied": copied}
@@ -573,10 +561,6 @@ md += ["", f"{len(rows)} runs" + (f" ({copied} the same as another figure's, cop
            "(NAME.done). popup-eval of each mask "
            + ("reproduces the last epoch's test accuracy." if not bad else
               "DIFFERS from the last epoch's test accuracy for: " + ", ".join(bad)), ""]
-for name, logged, top1, acc in ties:
-    md += [f"{name}: popup-train logged {pct(logged)} and popup-eval reports top1 {pct(top1)}, "
-           "but its logits tie (popup counts a tie with the label as correct); the accuracy "
-           f"of popup-eval's confusion matrix, {pct(acc)}, is the one above.", ""]
 with open(os.path.join(out, "results.md"), "w") as f:
     f.write("\n".join(md))
 print("\n".join(md[4:]))
