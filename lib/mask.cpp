@@ -3,7 +3,7 @@
 #include "mask.hpp"
 
 #include "error.hpp"
-#include "network.hpp"
+#include "state_tensors.hpp"
 
 namespace popup {
 namespace {
@@ -25,10 +25,6 @@ int64_t meta_count(const PopupFile& f, const std::string& key) {
   if (!uint_parse(text, v) || v > (uint64_t{1} << 62))
     throw FormatError(f.path, key + ": not a count: '" + text + "'");
   return static_cast<int64_t>(v);
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 int64_t popcount(const std::vector<uint8_t>& bits) {
@@ -83,43 +79,7 @@ void mask_check_header(const PopupFile& f, const std::vector<TensorInfo>& tensor
     if (kept > specs[i].numel())
       throw FormatError(f.path, key_kept(t.name) + " exceeds the layer's size");
   }
-  // State: F32. "<bn>.weight" and "<bn>.bias" (a +BN mask) only as F32 [C] of a BatchNorm
-  // of the recipe's network, and then for every BatchNorm; no other name ends in .weight.
-  std::vector<std::string> bn_names;
-  std::vector<int64_t> bn_channels;
-  size_t bn_params = 0;
-  for (size_t i = specs.size(); i < tensors.size(); ++i) {
-    const TensorInfo& t = tensors[i];
-    const bool weight = ends_with(t.name, ".weight");
-    if (t.dtype != Dtype::F32)
-      throw FormatError(f.path, "unexpected tensor \"" + t.name +
-                                    "\" after the masks (state tensors are F32)");
-    if (!weight && !ends_with(t.name, ".bias")) continue;
-    if (bn_names.empty()) {
-      const Network net = arch_network(f.recipe.arch, f.recipe.input, f.recipe.classes);
-      for (const Op& op : net.ops)
-        if (op.kind == OpKind::batchnorm) {
-          bn_names.push_back(op.name);
-          bn_channels.push_back(op.c);
-        }
-    }
-    const std::string module = t.name.substr(0, t.name.rfind('.'));
-    size_t b = 0;
-    while (b < bn_names.size() && bn_names[b] != module) ++b;
-    if (b == bn_names.size()) {
-      if (!weight) continue;  // a .bias of no BatchNorm: state as any other
-      throw FormatError(f.path, "unexpected tensor \"" + t.name + "\" after the masks (state "
-                                    "tensors are not .weight, except a BatchNorm's scale)");
-    }
-    if (t.shape != std::vector<int64_t>{bn_channels[b]})
-      throw MismatchError(f.path, "BatchNorm parameter \"" + t.name + "\" must be F32 [" +
-                                      std::to_string(bn_channels[b]) + "] for the recipe's shape");
-    ++bn_params;
-  }
-  if (bn_params != 0 && bn_params != 2 * bn_names.size())
-    throw FormatError(f.path, std::to_string(bn_params) + " BatchNorm scales and shifts, but the "
-                                  "recipe's " + f.recipe.arch + " has " +
-                                  std::to_string(bn_names.size()) + " BatchNorms (2 each)");
+  state_check(f, tensors, specs.size(), "the masks");
 }
 
 void mask_check_data(const PopupFile& f) {
@@ -135,12 +95,6 @@ void mask_check_data(const PopupFile& f) {
       throw FormatError(f.path, "mask \"" + t.info.name + "\" keeps " + std::to_string(kept) +
                                     " weights, its metadata says " + std::to_string(recorded));
   }
-}
-
-bool mask_learned_bn(const Mask& mask) {
-  for (const Tensor& t : mask.state)
-    if (ends_with(t.info.name, ".weight")) return true;
-  return false;
 }
 
 void mask_apply(const Mask& mask, std::vector<std::vector<float>>& weights) {

@@ -42,10 +42,6 @@ LayerMask layer_mask_make(const TensorSpec& spec, double k, const uint8_t* keep)
 void mask_check_header(const PopupFile& file, const std::vector<TensorInfo>& tensors);
 void mask_check_data(const PopupFile& file);
 
-// A +BN mask (popup-train --learn-bn): its state holds each BatchNorm's "<bn>.weight" (gamma)
-// and "<bn>.bias" (beta), so that it is evaluated with affine BatchNorm.
-bool mask_learned_bn(const Mask& mask);
-
 // Zero the weights the mask drops: w * mask for every layer.
 void mask_apply(const Mask& mask, std::vector<std::vector<float>>& weights);
 

@@ -11,6 +11,7 @@
 #include "error.hpp"
 #include "io.hpp"
 #include "mask.hpp"
+#include "state_tensors.hpp"
 
 namespace popup {
 namespace {
@@ -60,10 +61,12 @@ uint32_t crc_parse(const Metadata& m, const std::string& file) {
   return static_cast<uint32_t>(std::stoul(text, nullptr, 16));
 }
 
-// Weights and scores: exactly the recipe's tensors, F32, in network order.
+// Weights and scores: the recipe's tensors, F32, in network order; weights may go on with
+// state tensors (trained dense ResNets: BatchNorm statistics, gamma and beta).
 void check_float_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
   const std::vector<TensorSpec> specs = recipe_tensors(f.recipe);
-  if (tensors.size() != specs.size())
+  const bool state = f.kind == FileKind::weights && tensors.size() > specs.size();
+  if (tensors.size() != specs.size() && !state)
     throw FormatError(f.path, std::to_string(tensors.size()) + " tensors, but the recipe's " +
                                   f.recipe.arch + " has " + std::to_string(specs.size()));
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -78,6 +81,7 @@ void check_float_layout(const PopupFile& f, const std::vector<TensorInfo>& tenso
       throw MismatchError(f.path, "tensor \"" + t.name + "\" has shape " + shape_text(t.shape) +
                                       ", the recipe gives " + shape_text(specs[i].shape));
   }
+  if (state) state_check(f, tensors, specs.size(), "the weights");
 }
 
 void check_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
@@ -268,7 +272,9 @@ std::vector<std::vector<float>> weights_of(const PopupFile& file) {
 
 std::vector<std::vector<float>> weights_from_file(PopupFile&& file) {
   std::vector<std::vector<float>> out;
-  for (Tensor& t : file.tensors) out.push_back(std::move(t.f32));
+  const size_t layers = recipe_tensors(file.recipe).size();
+  for (size_t t = 0; t < layers && t < file.tensors.size(); ++t)
+    out.push_back(std::move(file.tensors[t].f32));
   return out;
 }
 

@@ -68,7 +68,8 @@ void popup_file_write(const std::string& path, FileKind kind, const Recipe& reci
 // weights_write(out, recipe, recipe_generate(recipe)), in a fraction of the memory.
 void weights_write_generated(OutputFile& out, const Recipe& recipe);
 
-// The weight tensors of a weights file, in network order.
+// The weight tensors of a weights file (or the logits of a scores file), in network order,
+// without the state tensors a trained weights file may add (state_take).
 std::vector<std::vector<float>> weights_from_file(PopupFile&& file);
 
 // The frozen weights a file stands for: a weights file's tensors, which must be what its

@@ -148,10 +148,9 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
     method_ = engine.get();
     engine_ = std::move(engine);
   }
-  if (config.method == Method::dense && !exec_->running_stats().empty())
-    throw InvalidArgument("--method", "dense training of networks with BatchNorm (" + recipe.arch +
-                                          ") is not supported: a weights file has no place for "
-                                          "the running statistics");
+  if (config.method == Method::dense && !config.learn_bn && !network_batchnorms(net_).empty())
+    throw InvalidArgument("--method", "dense training of " + recipe.arch + " trains its "
+                                      "BatchNorm too (learn_bn; popup-train sets it)");
   if (config.learn_bn) {
     bn_names_ = network_batchnorms(net_);
     if (bn_names_.empty())
@@ -348,25 +347,31 @@ Mask Trainer::mask() const {
     if (config_.method == Method::biprop && !dense_[t])
       m.extra["popup.train.alpha." + spec.name] = double_format(method_->alpha(t));
   }
-  const auto state_add = [&](const std::string& name, const std::vector<float>& values) {
+  m.state = state_tensors();
+  for (const auto& [key, value] : results_metadata()) m.extra[key] = value;
+  return m;
+}
+
+std::vector<Tensor> Trainer::state_tensors() const {
+  std::vector<Tensor> state;
+  const auto add = [&](const std::string& name, const std::vector<float>& values) {
     Tensor t;
     t.info.name = name;
     t.info.dtype = Dtype::F32;
     t.info.shape = {static_cast<int64_t>(values.size())};
     t.f32 = values;
-    m.state.push_back(std::move(t));
+    state.push_back(std::move(t));
   };
   for (const NamedArray& a : exec_->running_stats()) {
     // learn_bn: a BatchNorm's weight (gamma) and bias (beta) before its running statistics
     for (size_t b = 0; b < bn_names_.size(); ++b)
       if (a.name == bn_names_[b] + ".running_mean") {
-        state_add(bn_names_[b] + ".weight", bn_gamma_[b]);
-        state_add(bn_names_[b] + ".bias", bn_beta_[b]);
+        add(bn_names_[b] + ".weight", bn_gamma_[b]);
+        add(bn_names_[b] + ".bias", bn_beta_[b]);
       }
-    state_add(a.name, a.values);
+    add(a.name, a.values);
   }
-  for (const auto& [key, value] : results_metadata()) m.extra[key] = value;
-  return m;
+  return state;
 }
 
 Metadata Trainer::results_metadata() const {
@@ -395,6 +400,8 @@ void Trainer::write_weights(OutputFile& out) const {
     engine_->scores(t, arrays.back().data());
     refs.push_back({spec.name, Dtype::F32, spec.shape, arrays.back().data()});
   }
+  const std::vector<Tensor> state = state_tensors();  // ResNets: BatchNorm (affine)
+  for (const Tensor& t : state) refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
   popup_file_write(out, FileKind::weights, recipe_, extra, refs);
 }
 

@@ -32,7 +32,8 @@ struct TrainConfig {
   // BatchNorm by the optimiser kind and hyperparameters of the method's parameters (weight
   // decay included, as PyTorch's default applies it), with their own state; recorded as
   // popup.train.learn_bn = 1 (absent otherwise) and written into masks and checkpoints.
-  // Networks without BatchNorm refuse it (InvalidArgument "--learn-bn").
+  // Networks without BatchNorm refuse it (InvalidArgument "--learn-bn"); dense training of a
+  // network with BatchNorm needs it (the learned dense baseline trains every parameter).
   bool learn_bn = false;
   double k = 0.5;                  // fraction of weights kept per layer (global: overall)
   int64_t ramp_epochs = 0;         // global: cubic ramp of the fraction kept over these epochs
@@ -119,7 +120,8 @@ class Trainer {
   // current masks, BatchNorm statistics (with learn_bn, each BatchNorm's "<bn>.weight" and
   // "<bn>.bias" first, PyTorch's order), popup.train.* keys and results
   Mask mask() const;
-  // dense: the trained weights as a weights file with the popup.train.* keys (writes, commits)
+  // dense: the trained weights as a weights file with the popup.train.* keys and, for a
+  // network with BatchNorm, the state tensors of mask() (writes, commits)
   void write_weights(OutputFile& out) const;
   void write_scores(const std::string& path) const;
   void write_scores(OutputFile& out) const;  // writes and commits
@@ -132,6 +134,7 @@ class Trainer {
   void bn_step(double lr);     // learn_bn: one optimiser step of every gamma and beta
   void bn_hand();              // learn_bn: gamma and beta to the executor
   Metadata results_metadata() const;
+  std::vector<Tensor> state_tensors() const;  // BatchNorm: gamma, beta (learn_bn), statistics
   EpochReport finish_epoch(double lr, double seconds, double train_seconds, int64_t trained);
 
   Recipe recipe_;

@@ -1,7 +1,8 @@
 // popup-eval: evaluate a mask (weights regenerated from its recipe, or --weights FILE; biprop
-// masks as sign(w) * alpha * mask; +BN masks with their BatchNorm gamma and beta) or a weights file (e.g. popup-train --method dense) on a
-// data split: top-1, top-5, loss, images/s; --json adds per-class accuracy and the confusion
-// matrix; --eval-samples N also evaluates N masks sampled from a supermask's scores.
+// masks as sign(w) * alpha * mask; +BN masks with their BatchNorm gamma and beta) or a weights
+// file (e.g. popup-train --method dense, a ResNet's with its BatchNorm) on a data split:
+// top-1, top-5, loss, images/s; --json adds per-class accuracy and the confusion matrix;
+// --eval-samples N also evaluates N masks sampled from a supermask's scores.
 #include <omp.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "mask.hpp"
 #include "method.hpp"
 #include "number_text.hpp"
+#include "state_tensors.hpp"
 #include "tool_common.hpp"
 
 namespace {
@@ -46,10 +48,16 @@ void run(const Options& o) {
     throw popup::FormatError(o.input, "--eval-samples samples the masks of a supermask mask file, "
                                       "not a weights file");
   std::vector<std::vector<float>> weights;
+  std::vector<popup::Tensor> state;  // BatchNorm statistics (and gamma, beta)
   if (o.weights.empty()) {
-    // A weights file is evaluated as it is (e.g. trained dense weights); its metadata stays.
-    weights = file.kind == popup::FileKind::weights ? popup::weights_from_file(std::move(file))
-                                                    : popup::weights_of(file);
+    // A weights file is evaluated as it is (e.g. trained dense weights, with a ResNet's
+    // BatchNorm); its metadata stays.
+    if (file.kind == popup::FileKind::weights) {
+      state = popup::state_take(file);
+      weights = popup::weights_from_file(std::move(file));
+    } else {
+      weights = popup::weights_of(file);
+    }
   } else {
     popup::PopupFile w = popup::popup_file_read(o.weights, popup::FileKind::weights);
     popup::recipe_check_same(file.recipe, w.recipe, o.weights);
@@ -64,6 +72,7 @@ void run(const Options& o) {
   std::vector<std::vector<float>> frozen, logits;
   if (file.kind == popup::FileKind::mask) {
     mask = popup::mask_from_file(std::move(file));
+    state = mask.state;
     if (!o.scores.empty()) {  // the supermask's logits, for --eval-samples
       if (popup::mask_method(mask) != popup::Method::supermask)
         throw popup::FormatError(o.input, std::string("is a ") +
@@ -81,10 +90,10 @@ void run(const Options& o) {
   config.max_batch = batch;
   config.train = false;
   config.precision = o.precision;
-  config.affine_bn = popup::mask_learned_bn(mask);  // a +BN mask (popup-train --learn-bn)
+  config.affine_bn = popup::state_has_affine_bn(state);  // +BN masks, dense ResNets
   std::unique_ptr<popup::Executor> exec =
       popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
-  popup::executor_load_state(*exec, mask.state);  // BatchNorm statistics (and gamma, beta)
+  popup::executor_load_state(*exec, state);
   for (size_t t = 0; t < weights.size(); ++t) exec->set_weights(t, weights[t].data());
 
   popup::DatasetOptions data_options;

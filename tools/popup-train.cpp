@@ -125,8 +125,12 @@ void train(const Options& o) {
   if (o.train.learn_bn && popup::network_batchnorms(net).empty())
     throw popup_tool::UsageError("--learn-bn: " + recipe.arch + " has no BatchNorm (only the "
                                  "ResNets have BatchNorm to learn)");
-  popup::Trainer trainer(recipe, std::move(weights), data, o.train,
-                         popup_tool::executor_for(net, popup::trainer_executor_config(o.train),
+  popup::TrainConfig config = o.train;
+  // Learned dense weights train every parameter: a ResNet's BatchNorm is affine and learned.
+  if (config.method == popup::Method::dense && !popup::network_batchnorms(net).empty())
+    config.learn_bn = true;
+  popup::Trainer trainer(recipe, std::move(weights), data, config,
+                         popup_tool::executor_for(net, popup::trainer_executor_config(config),
                                                   o.device_choice, "popup-train"));
   if (!o.resume.empty()) trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
 

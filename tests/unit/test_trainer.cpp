@@ -3,7 +3,8 @@
 // w * topk(|s|), masks keep the exact count, dense layers stay whole, and a checkpoint
 // round trip resumes to the same state. With learn_bn (scripted affine BatchNorm on resnet18)
 // gamma and beta move by exactly the optimiser's update of the executor's BatchNorm gradients,
-// for every masking method, travel in the mask and resume exactly.
+// for every masking method, travel in the mask and resume exactly; dense training of a ResNet
+// writes them, with the running statistics, after its weights.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <functional>
 
 #include "scripted_executor.hpp"
+#include "state_tensors.hpp"
 #include "temp_dir.hpp"
 #include "topk.hpp"
 #include "trainer.hpp"
@@ -227,7 +229,7 @@ BOOST_AUTO_TEST_CASE(learn_bn_mask_round_trip_and_reader_checks) {
   const Mask m = s.trainer->mask();
   mask_write(dir.file("bn.mask"), m);
   const Mask back = mask_read(dir.file("bn.mask"));
-  BOOST_TEST(mask_learned_bn(back));
+  BOOST_TEST(state_has_affine_bn(back.state));
   BOOST_TEST(back.state.size() == m.state.size());
   BOOST_TEST(state_tensor(back, "layer3.0.downsample.1.bias").f32 ==
              state_tensor(m, "layer3.0.downsample.1.bias").f32);
@@ -253,9 +255,65 @@ BOOST_AUTO_TEST_CASE(learn_bn_mask_round_trip_and_reader_checks) {
                                      return t.info.name.find("running") == std::string::npos;
                                    }),
                     plain.state.end());
-  BOOST_TEST(!mask_learned_bn(plain));
+  BOOST_TEST(!state_has_affine_bn(plain.state));
   mask_write(dir.file("plain.mask"), plain);
   BOOST_TEST(mask_read(dir.file("plain.mask")).state.size() == 40);
+}
+
+BOOST_AUTO_TEST_CASE(dense_resnet_writes_its_batchnorm_into_the_weights_file) {
+  TempDir dir;
+  BnSetup s(Method::dense);
+  s.trainer->run({});
+  {
+    OutputFile out(dir.file("r.weights"));
+    s.trainer->write_weights(out);
+  }
+  PopupFile f = popup_file_read(dir.file("r.weights"), FileKind::weights);
+  const std::vector<Tensor> state = state_take(f);
+  BOOST_TEST(state_has_affine_bn(state));
+  BOOST_TEST_REQUIRE(state.size() == 4 * s.exec->names().size());  // weight, bias, mean, var
+  for (size_t b = 0; b < s.exec->names().size(); ++b) {
+    const std::string& bn = s.exec->names()[b];
+    BOOST_TEST(state[4 * b].info.name == bn + ".weight");
+    BOOST_TEST(state[4 * b + 1].info.name == bn + ".bias");
+    BOOST_TEST(state[4 * b + 2].info.name == bn + ".running_mean");
+    BOOST_TEST(state[4 * b + 3].info.name == bn + ".running_var");
+    BOOST_TEST(state[4 * b].f32 == s.exec->gamma(b));
+    BOOST_TEST(state[4 * b + 1].f32 == s.exec->beta(b));
+  }
+  BOOST_TEST(s.exec->gamma(0) != std::vector<float>(s.exec->gamma(0).size(), 1.0f));
+  const std::vector<std::vector<float>> weights = weights_from_file(std::move(f));
+  BOOST_TEST(weights.size() == recipe_tensors(s.recipe).size());
+  BOOST_TEST(weights != recipe_generate(s.recipe));  // trained
+  // the reader's checks of the state: F32 only; gamma and beta for all BatchNorms or none
+  const auto refused = [&](const std::vector<TensorRef>& extra, const std::string& why) {
+    const PopupFile good = popup_file_read(dir.file("r.weights"));
+    std::vector<TensorRef> refs;
+    for (const Tensor& t : good.tensors)
+      if (t.info.name.find("bn1.") != 0) refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
+    for (const TensorRef& r : extra) refs.push_back(r);
+    popup_file_write(dir.file("bad.weights"), FileKind::weights, s.recipe, {}, refs);
+    BOOST_CHECK_EXCEPTION(popup_file_read(dir.file("bad.weights")), Error, [&](const Error& e) {
+      const bool found = std::string(e.what()).find(why) != std::string::npos;
+      if (!found) BOOST_TEST_MESSAGE("message: " << e.what());
+      return found;
+    });
+  };
+  const std::vector<uint8_t> bytes(64, 0);
+  const std::vector<float> c64(64, 0.0f);
+  refused({{"bn1.weight", Dtype::U8, {64}, bytes.data()}},
+          "unexpected tensor \"bn1.weight\" after the weights (state tensors are F32)");
+  refused({{"bn1.weight", Dtype::F32, {64}, c64.data()}},
+          "39 BatchNorm scales and shifts, but the recipe's resnet18 has 20 BatchNorms");
+  refused({{"fc2.weight", Dtype::F32, {64}, c64.data()}}, "unexpected tensor \"fc2.weight\"");
+}
+
+BOOST_AUTO_TEST_CASE(dense_training_of_a_resnet_needs_learn_bn) {
+  BOOST_CHECK_EXCEPTION(BnSetup(Method::dense, OptimizerKind::sgd, /*learn_bn=*/false),
+                        InvalidArgument, [](const InvalidArgument& e) {
+                          return std::string(e.what()).find("trains its BatchNorm too") !=
+                                 std::string::npos;
+                        });
 }
 
 BOOST_AUTO_TEST_CASE(learn_bn_needs_a_network_with_batchnorm) {
