@@ -11,9 +11,9 @@
 # for edge-popup); kaiming-normal for dense (as ordinary training starts) and for biprop (with
 # signed-constant weights biprop is edge-popup, every |w| of a layer being equal).
 #
-#   scripts/baselines.sh                          # the table: fc 10 epochs x 3 seeds, conv4 4 x 1
-#   EPOCHS=1 LIMIT_TRAIN=2000 scripts/baselines.sh   # a quick check of the pipeline
-# Environment: EPOCHS (sets both epoch counts), EPOCHS_FC (10), EPOCHS_CONV4 (4), SEEDS_FC
+#   scripts/baselines.sh       # fc 10 epochs x 3 seeds, conv4 4 x 1, resnet18 2 x 1 on 10,000 images
+#   EPOCHS=1 LIMIT_TRAIN=2000 LIMIT_TRAIN_RESNET=256 OUT=/tmp/b scripts/baselines.sh  # a quick check
+# Environment: EPOCHS (sets the three epoch counts), EPOCHS_FC (10), EPOCHS_CONV4 (4), SEEDS_FC
 # ("0 1 2"), SEEDS_CONV4 ("0"), LIMIT_TRAIN / LIMIT_TEST (0: all), EPOCHS_RESNET (2),
 # SEEDS_RESNET ("0"), LIMIT_TRAIN_RESNET (10000; 0: all), OUT (build/baselines), BIN
 # (build/bin), THREADS (the tools' default).
