@@ -16,7 +16,6 @@ import argparse
 import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -26,24 +25,10 @@ import torch
 import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
+from independent_reader import read as read_safetensors  # noqa: E402  (checks the file too)
 DATA = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530      # popup's Fashion-MNIST normalisation (lib/data/dataset.cpp)
-
-
-def read_safetensors(path):
-    """(metadata, [(name, dtype, array)] in data order) of a popup file."""
-    blob = open(path, "rb").read()
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = blob[8 + n:]
-    tensors = []
-    for name, t in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"]):
-        begin, end = t["data_offsets"]
-        dtype = {"F32": np.float32, "U8": np.uint8}[t["dtype"]]
-        array = np.frombuffer(data[begin:end], dtype=dtype)
-        tensors.append((name, t["dtype"], array if t["dtype"] == "U8" else array.reshape(t["shape"])))
-    return meta, tensors
 
 
 def state_dict_of(path, meta, tensors, popup_bin):
