@@ -568,6 +568,16 @@ EOF
 
 # plots: the figure, and the accuracy per epoch of a few runs
 plot() { "$PYTHON" "$top/scripts/plot.py" "$@"; }
+# plot_kept TITLE PNG [--hline ...]: accuracy against the fraction of weights kept, a marker
+# style per method (edge-popup's k per layer, the supermask's learned density)
+plot_kept() {
+  title=$1 png=$2
+  shift 2
+  plot table "$out/results.tsv" --x kept --y test_acc --series arch --style method "$@" \
+    --xtics "$ks_tics" --key 'outside right top' --width 1100 \
+    --xlabel 'fraction of weights kept (edge-popup: k per layer; supermask: density learned)' \
+    --ylabel 'test accuracy (%)' --title "$title" -o "$png"
+}
 settings="$(plural "$EPOCHS" epoch), $shown_train train / $shown_test test images"
 first_seed=$(echo "$SEEDS" | cut -d' ' -f1)
 ks_tics=$(echo $KS | tr ' ' ',')
@@ -581,12 +591,8 @@ case $figure in
     fi
     if [ "$supermask" = 1 ]; then
       # the supermask's run with score-init 0: one point per architecture at its final density
-      plot table "$out/results.tsv" --x kept --y test_acc --series arch --style method "$@" \
-        --xtics "$ks_tics" --key 'outside right top' --width 1100 \
-        --xlabel 'fraction of weights kept (edge-popup: k per layer; supermask: density learned)' \
-        --ylabel 'test accuracy (%)' \
-        --title "Figure 3 on Fashion-MNIST: edge-popup, supermask score-init 0, signed-constant ($settings)" \
-        -o "$out/figure3.png"
+      plot_kept "Figure 3 on Fashion-MNIST: edge-popup, supermask score-init 0, signed-constant ($settings)" \
+        "$out/figure3.png" "$@"
     else
       plot table "$out/results.tsv" --x k --y test_acc --series arch "$@" \
         --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
@@ -608,12 +614,8 @@ case $figure in
         [ "$a" = arch ] || set -- "$@" --hline "$a dense=$v"
       done <"$out/dense.tsv"
     fi
-    plot table "$out/results.tsv" --x kept --y test_acc --series arch --style method "$@" \
-      --xtics "$ks_tics" --key 'outside right top' --width 1100 \
-      --xlabel 'fraction of weights kept (edge-popup: k per layer; supermask: density learned)' \
-      --ylabel 'test accuracy (%)' \
-      --title "Figure 6 on Fashion-MNIST: edge-popup vs supermask (Zhou et al.), signed-constant ($settings)" \
-      -o "$out/figure6.png"
+    plot_kept "Figure 6 on Fashion-MNIST: edge-popup vs supermask (Zhou et al.), signed-constant ($settings)" \
+      "$out/figure6.png" "$@"
     # the first architecture's runs per epoch: edge-popup at k 0.5 (if run) and every supermask
     a=$(echo "$ARCHS" | cut -d' ' -f1)
     set --
