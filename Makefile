@@ -16,10 +16,11 @@ endif
 # -ffp-contract=off: no fused multiply-add unless written; weight generation must be
 # bit-identical on every x86-64 (formats/generation.md).
 POPUP_CXXFLAGS = -std=c++17 $(CXXFLAGS) -Wall -Wextra -Werror -ffp-contract=off -fopenmp \
-                 -MMD -MP -Ilib
+                 -MMD -MP -Ilib $(LIB_DIRS:%=-I%)
 LDLIBS_CORE    = -ldnnl -lpng -lz -fopenmp
 
-LIB_SRC   := $(wildcard lib/*.cpp lib/cpu/*.cpp lib/data/*.cpp)
+LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data
+LIB_SRC   := $(wildcard $(LIB_DIRS:%=%/*.cpp) lib/cpu/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/lib/libpopup.a
 TOOLS     := $(patsubst tools/%.cpp,$(BUILD)/bin/%,$(wildcard tools/*.cpp))
@@ -56,13 +57,13 @@ CUDA_STATUS = $(strip $(if $(filter 0,$(CUDA)),skipped (CUDA=0),$(if $(CUDA_WHY)
 PLUGIN     := $(BUILD)/lib/popup/libpopup-cuda.so
 # DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).
 # The library code the plugin runs itself, compiled again as position-independent code.
-PLUGIN_CPP := $(wildcard lib/cuda/*.cpp) lib/network_graph.cpp lib/softmax_cross_entropy.cpp \
-              lib/score_engine_host.cpp lib/topk.cpp lib/optimizer.cpp lib/data/data_split.cpp
+PLUGIN_CPP := $(wildcard lib/cuda/*.cpp) lib/backend/network_graph.cpp lib/train/softmax_cross_entropy.cpp \
+              lib/train/score_engine_host.cpp lib/train/topk.cpp lib/train/optimizer.cpp lib/data/data_split.cpp
 PLUGIN_CU  := $(wildcard lib/cuda/*.cu)
 PLUGIN_OBJ := $(PLUGIN_CPP:%.cpp=$(BUILD)/pic/%.o) $(PLUGIN_CU:%.cu=$(BUILD)/pic/%.cu.o)
 # sm_80 (A100), sm_90 (H100/H200) and PTX for newer GPUs. -fmad=false: no contraction into
 # fused multiply-adds, as on the host (-ffp-contract=off), so the score update matches the CPU.
-NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib -gencode arch=compute_80,code=sm_80 \
+NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib $(LIB_DIRS:%=-I%) -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
               -Xcompiler -fPIC,-Wall,-Wextra,-Werror -MMD -MP
 PLUGIN_CXXFLAGS = $(POPUP_CXXFLAGS) -fPIC -isystem $(CUDA_INC) -isystem $(CUDNN_INC) -isystem $(CUBLAS_INC)
