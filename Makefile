@@ -16,7 +16,7 @@ endif
 # -ffp-contract=off: no fused multiply-add unless written; weight generation must be
 # bit-identical on every x86-64 (formats/generation.md).
 POPUP_CXXFLAGS = -std=c++17 $(CXXFLAGS) -Wall -Wextra -Werror -ffp-contract=off -fopenmp \
-                 -MMD -MP -Ilib $(LIB_DIRS:%=-I%)
+                 -MMD -MP -Ilib
 LDLIBS_CORE    = -ldnnl -lpng -lz -fopenmp
 
 LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data
@@ -63,7 +63,7 @@ PLUGIN_CU  := $(wildcard lib/cuda/*.cu)
 PLUGIN_OBJ := $(PLUGIN_CPP:%.cpp=$(BUILD)/pic/%.o) $(PLUGIN_CU:%.cu=$(BUILD)/pic/%.cu.o)
 # sm_80 (A100), sm_90 (H100/H200) and PTX for newer GPUs. -fmad=false: no contraction into
 # fused multiply-adds, as on the host (-ffp-contract=off), so the score update matches the CPU.
-NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib $(LIB_DIRS:%=-I%) -gencode arch=compute_80,code=sm_80 \
+NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
               -Xcompiler -fPIC,-Wall,-Wextra,-Werror -MMD -MP
 PLUGIN_CXXFLAGS = $(POPUP_CXXFLAGS) -fPIC -isystem $(CUDA_INC) -isystem $(CUDNN_INC) -isystem $(CUBLAS_INC)

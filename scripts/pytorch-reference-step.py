@@ -68,7 +68,7 @@ def read_mask(path, weights):
 def run(*command):
     subprocess.run(command, check=True)
 
-# ---- popup's initial scores (lib/trainer.cpp scores_init) ------------------------------------
+# ---- popup's initial scores (lib/train/trainer.cpp scores_init) ------------------------------------
 
 MASK32 = np.uint64(0xFFFFFFFF)
 

@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <string>
 
-#include "dataset.hpp"
-#include "dataset_info.hpp"
-#include "evaluate.hpp"
-#include "mask.hpp"
-#include "method.hpp"
-#include "number_text.hpp"
-#include "state_tensors.hpp"
+#include "data/dataset.hpp"
+#include "data/dataset_info.hpp"
+#include "train/evaluate.hpp"
+#include "format/mask.hpp"
+#include "train/method.hpp"
+#include "format/number_text.hpp"
+#include "format/state_tensors.hpp"
 #include "tool_common.hpp"
 
 namespace {

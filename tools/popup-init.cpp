@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <string>
 
-#include "arch.hpp"
-#include "dataset_info.hpp"
-#include "popup_file.hpp"
-#include "recipe.hpp"
-#include "summary.hpp"
+#include "net/arch.hpp"
+#include "data/dataset_info.hpp"
+#include "format/popup_file.hpp"
+#include "format/recipe.hpp"
+#include "report/summary.hpp"
 #include "tool_common.hpp"
 
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "mask_stats.hpp"
-#include "stats_report.hpp"
+#include "report/mask_stats.hpp"
+#include "report/stats_report.hpp"
 #include "tool_common.hpp"
 
 namespace {

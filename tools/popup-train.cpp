@@ -11,11 +11,11 @@
 #include <memory>
 #include <string>
 
-#include "dataset_info.hpp"
-#include "device.hpp"
-#include "popup_file.hpp"
-#include "train_report.hpp"
-#include "trainer.hpp"
+#include "data/dataset_info.hpp"
+#include "backend/device.hpp"
+#include "format/popup_file.hpp"
+#include "report/train_report.hpp"
+#include "train/trainer.hpp"
 #include "tool_common.hpp"
 
 namespace {

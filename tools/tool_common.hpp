@@ -8,9 +8,9 @@
 #include <functional>
 #include <string>
 
-#include "device.hpp"
+#include "backend/device.hpp"
 #include "error.hpp"
-#include "io.hpp"
+#include "format/io.hpp"
 #include "version.hpp"
 
 namespace popup_tool {

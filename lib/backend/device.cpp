@@ -1,6 +1,6 @@
 // Backend selection: the driver probe through libcuda.so.1's C entry points (no CUDA headers
 // needed), and the plugin's loading and version check.
-#include "device.hpp"
+#include "backend/device.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 
 #include "error.hpp"
-#include "number_text.hpp"
+#include "format/number_text.hpp"
 
 namespace popup {
 namespace {

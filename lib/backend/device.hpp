@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "executor.hpp"
+#include "backend/executor.hpp"
 
 namespace popup {
 

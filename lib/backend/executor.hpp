@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "error.hpp"
-#include "network.hpp"
-#include "optimizer.hpp"
-#include "score_engine.hpp"
+#include "net/network.hpp"
+#include "train/optimizer.hpp"
+#include "train/score_engine.hpp"
 
 namespace popup {
 

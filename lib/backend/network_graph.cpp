@@ -1,13 +1,13 @@
 // The structure of a Network as a backend plans it (see network_graph.hpp), and the checks
 // that the graph is one the backends can execute.
-#include "network_graph.hpp"
+#include "backend/network_graph.hpp"
 
 #include <map>
 #include <set>
 #include <string>
 
 #include "error.hpp"
-#include "softmax_cross_entropy.hpp"
+#include "train/softmax_cross_entropy.hpp"
 
 namespace popup {
 namespace {

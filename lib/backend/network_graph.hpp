@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "executor.hpp"
-#include "network.hpp"
+#include "backend/executor.hpp"
+#include "net/network.hpp"
 
 namespace popup {
 

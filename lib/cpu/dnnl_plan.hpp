@@ -10,7 +10,7 @@
 
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_step.hpp"
-#include "network.hpp"
+#include "net/network.hpp"
 
 namespace popup {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cpu/dnnl_plan.hpp"
-#include "network_graph.hpp"
+#include "backend/network_graph.hpp"
 
 namespace popup {
 

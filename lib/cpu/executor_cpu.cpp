@@ -11,10 +11,10 @@
 
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_plan.hpp"
-#include "network_graph.hpp"
-#include "softmax_cross_entropy.hpp"
+#include "backend/network_graph.hpp"
+#include "train/softmax_cross_entropy.hpp"
 #include "error.hpp"
-#include "executor.hpp"
+#include "backend/executor.hpp"
 
 namespace popup {
 namespace {

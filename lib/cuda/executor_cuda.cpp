@@ -20,10 +20,10 @@
 #include "cuda/executor_cuda.hpp"
 #include "cuda/net_kernels.cuh"
 #include "data/augment.hpp"
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 #include "error.hpp"
-#include "network_graph.hpp"
-#include "softmax_cross_entropy.hpp"
+#include "backend/network_graph.hpp"
+#include "train/softmax_cross_entropy.hpp"
 
 namespace popup {
 namespace {

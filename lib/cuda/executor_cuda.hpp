@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "executor.hpp"
+#include "backend/executor.hpp"
 
 namespace popup {
 

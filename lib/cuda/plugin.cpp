@@ -1,4 +1,4 @@
-// The entry points of libpopup-cuda.so, found by lib/device.cpp with dlsym. Only these two
+// The entry points of libpopup-cuda.so, found by lib/backend/device.cpp with dlsym. Only these two
 // symbols are exported (lib/cuda/plugin.map); errors while starting come back as text.
 #include <cstdio>
 #include <exception>

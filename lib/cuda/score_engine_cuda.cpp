@@ -14,7 +14,7 @@
 #include "cuda/executor_cuda.hpp"
 #include "cuda/score_kernels.cuh"
 #include "error.hpp"
-#include "score_engine.hpp"
+#include "train/score_engine.hpp"
 
 namespace popup {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "arch.hpp"
+#include "net/arch.hpp"
 #include "data/data_random.hpp"
 
 namespace popup {

@@ -9,7 +9,7 @@
 
 #include "data/augment.hpp"
 #include "data/data_random.hpp"
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 #include "error.hpp"
 
 namespace popup {

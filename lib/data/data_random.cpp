@@ -5,7 +5,7 @@
 #include <numeric>
 #include <utility>
 
-#include "philox.hpp"
+#include "init/philox.hpp"
 
 namespace popup {
 

@@ -1,7 +1,7 @@
 // DataSplit's decoding: 8-bit samples through the per-channel table to normalised floats.
 #include <cstddef>
 
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 
 namespace popup {
 

@@ -1,18 +1,18 @@
 // dataset_load: the data set names, their normalisation constants, limits and the validation
 // hold-out; dataset_check_shape.
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 
 #include <cmath>
 #include <utility>
 
-#include "arch.hpp"
+#include "net/arch.hpp"
 #include "data/cifar.hpp"
 #include "data/data_random.hpp"
 #include "data/idx.hpp"
 #include "data/normalise.hpp"
 #include "data/png_folders.hpp"
 #include "error.hpp"
-#include "number_text.hpp"
+#include "format/number_text.hpp"
 
 namespace popup {
 

@@ -1,5 +1,5 @@
 // Shapes and class counts of the data sets popup knows by name.
-#include "dataset_info.hpp"
+#include "data/dataset_info.hpp"
 
 #include "error.hpp"
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "arch.hpp"
+#include "net/arch.hpp"
 
 namespace popup {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "data/raw_split.hpp"
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 
 namespace popup {
 

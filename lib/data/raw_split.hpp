@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "arch.hpp"
+#include "net/arch.hpp"
 
 namespace popup {
 

@@ -1,5 +1,5 @@
 // CRC-32 through zlib, fed in chunks so sizes beyond 4 GiB work.
-#include "crc32.hpp"
+#include "format/crc32.hpp"
 
 #include <zlib.h>
 

@@ -1,5 +1,5 @@
 // InputStream and OutputFile: buffered stdio underneath, errors as IoError with the path.
-#include "io.hpp"
+#include "format/io.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // Recursive-descent JSON parser (RFC 8259) with a depth limit, and string quoting.
-#include "json.hpp"
+#include "format/json.hpp"
 
 #include <cstdio>
 

@@ -1,9 +1,9 @@
 // Mask packing, the mask file's metadata (popup.k, popup.mask.<tensor>.k / .kept) and its
 // validation.
-#include "mask.hpp"
+#include "format/mask.hpp"
 
 #include "error.hpp"
-#include "state_tensors.hpp"
+#include "format/state_tensors.hpp"
 
 namespace popup {
 namespace {

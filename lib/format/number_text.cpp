@@ -1,5 +1,5 @@
 // Number parsing and formatting with std::from_chars / std::to_chars (locale-independent).
-#include "number_text.hpp"
+#include "format/number_text.hpp"
 
 #include <charconv>
 

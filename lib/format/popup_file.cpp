@@ -1,17 +1,17 @@
 // Reading and writing popup files: the common metadata (kind, version, CRC, recipe) and the
 // tensor layout each kind must have.
-#include "popup_file.hpp"
+#include "format/popup_file.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
-#include "crc32.hpp"
+#include "format/crc32.hpp"
 #include "error.hpp"
-#include "io.hpp"
-#include "mask.hpp"
-#include "state_tensors.hpp"
+#include "format/io.hpp"
+#include "format/mask.hpp"
+#include "format/state_tensors.hpp"
 
 namespace popup {
 namespace {

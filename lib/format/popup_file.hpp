@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "recipe.hpp"
-#include "safetensors.hpp"
+#include "format/recipe.hpp"
+#include "format/safetensors.hpp"
 
 namespace popup {
 

@@ -1,5 +1,5 @@
 // Recipe validation, its metadata keys, and weight generation for a whole network.
-#include "recipe.hpp"
+#include "format/recipe.hpp"
 
 
 #include "error.hpp"

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "arch.hpp"
-#include "number_text.hpp"
-#include "safetensors.hpp"
-#include "weights_generate.hpp"
+#include "net/arch.hpp"
+#include "format/number_text.hpp"
+#include "format/safetensors.hpp"
+#include "init/weights_generate.hpp"
 
 namespace popup {
 

@@ -1,12 +1,12 @@
 // Safetensors writer and validating streaming reader.
-#include "safetensors.hpp"
+#include "format/safetensors.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "crc32.hpp"
+#include "format/crc32.hpp"
 #include "error.hpp"
-#include "json.hpp"
+#include "format/json.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "popup files are little-endian");
 

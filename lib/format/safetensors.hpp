@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "io.hpp"
+#include "format/io.hpp"
 
 namespace popup {
 

@@ -1,8 +1,8 @@
 // State tensors after the per-layer tensors of masks and trained weights (state_tensors.hpp).
-#include "state_tensors.hpp"
+#include "format/state_tensors.hpp"
 
 #include "error.hpp"
-#include "network.hpp"
+#include "net/network.hpp"
 
 namespace popup {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "popup_file.hpp"
+#include "format/popup_file.hpp"
 
 namespace popup {
 

@@ -1,7 +1,7 @@
 // Seeded weight distributions, exactly as formats/generation.md (generation v1) specifies:
 // Philox4x32-10 blocks -> 53-bit uniforms -> Box-Muller in double with popup's own log and
 // cos (only + - * / sqrt, so every IEEE-754 machine gets the same bits) -> one float rounding.
-#include "weights_generate.hpp"
+#include "init/weights_generate.hpp"
 
 #include <algorithm>
 #include <cmath>

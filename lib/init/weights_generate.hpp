@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "arch.hpp"
-#include "philox.hpp"
+#include "net/arch.hpp"
+#include "init/philox.hpp"
 
 namespace popup {
 

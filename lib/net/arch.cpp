@@ -1,13 +1,13 @@
 // The architecture registry (DESIGN.md §5): parses specs such as "conv6:width=2" and builds
 // each family's graph of operations and its weight tensors (conv and linear only) in network
 // order, named as torchvision names them.
-#include "arch.hpp"
-#include "network.hpp"
+#include "net/arch.hpp"
+#include "net/network.hpp"
 
 #include <cmath>
 
 #include "error.hpp"
-#include "number_text.hpp"
+#include "format/number_text.hpp"
 
 namespace popup {
 namespace {

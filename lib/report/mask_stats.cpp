@@ -1,7 +1,7 @@
 // popup-stats' numbers: reading masks and scores as kept sets, per-layer statistics (weights
 // regenerated from the recipe), |score| quantiles and the margin at the top-k threshold,
 // pairwise overlaps beside their random reference, --check, and the --png pictures.
-#include "mask_stats.hpp"
+#include "report/mask_stats.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +12,8 @@
 #include <system_error>
 
 #include "error.hpp"
-#include "topk.hpp"
-#include "weights_generate.hpp"
+#include "train/topk.hpp"
+#include "init/weights_generate.hpp"
 
 namespace popup {
 namespace {

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "mask.hpp"
-#include "png_write.hpp"
+#include "format/mask.hpp"
+#include "report/png_write.hpp"
 
 namespace popup {
 

@@ -1,7 +1,7 @@
 // 8-bit grey PNG encoding through libpng's classic interface. libpng reports errors by
 // longjmp, so the calls that may fail run in one small function holding only plain C objects
 // (as in data/png_decode.cpp): the jump skips no destructor.
-#include "png_write.hpp"
+#include "report/png_write.hpp"
 
 #include <png.h>
 
@@ -10,7 +10,7 @@
 #include <new>
 
 #include "error.hpp"
-#include "io.hpp"
+#include "format/io.hpp"
 
 namespace popup {
 namespace {

@@ -1,14 +1,14 @@
 // Text table, JSON and CSV renderings of popup-stats' report. Undefined values (a threshold
 // margin with no dropped weight, a NaN score) are "-" in the table, null in JSON and an empty
 // field in CSV.
-#include "stats_report.hpp"
+#include "report/stats_report.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "json.hpp"
-#include "number_text.hpp"
+#include "format/json.hpp"
+#include "format/number_text.hpp"
 
 namespace popup {
 namespace {

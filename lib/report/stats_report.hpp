@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "mask_stats.hpp"
+#include "report/mask_stats.hpp"
 
 namespace popup {
 

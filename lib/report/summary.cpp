@@ -1,5 +1,5 @@
 // Text tables for popup-init --summary and --list.
-#include "summary.hpp"
+#include "report/summary.hpp"
 
 #include <cstdarg>
 #include <cstdio>

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "recipe.hpp"
+#include "format/recipe.hpp"
 
 namespace popup {
 

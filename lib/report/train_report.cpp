@@ -1,12 +1,12 @@
 // Progress bar, per-epoch lines and the JSON Lines log of popup-train.
-#include "train_report.hpp"
+#include "report/train_report.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
 #include "error.hpp"
-#include "json.hpp"
+#include "format/json.hpp"
 
 namespace popup {
 namespace {

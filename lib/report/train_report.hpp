@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "io.hpp"
-#include "trainer.hpp"
+#include "format/io.hpp"
+#include "train/trainer.hpp"
 
 namespace popup {
 

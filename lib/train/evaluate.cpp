@@ -1,14 +1,14 @@
 // Inference over a split in fixed-size batches (the last one smaller), in data order; the
 // executor may run ahead (forward_queue) and its sums are taken once at the end.
-#include "evaluate.hpp"
+#include "train/evaluate.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "json.hpp"
-#include "method.hpp"
-#include "number_text.hpp"
+#include "format/json.hpp"
+#include "train/method.hpp"
+#include "format/number_text.hpp"
 
 namespace popup {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "dataset.hpp"
-#include "executor.hpp"
-#include "mask.hpp"
-#include "popup_file.hpp"
+#include "data/dataset.hpp"
+#include "backend/executor.hpp"
+#include "format/mask.hpp"
+#include "format/popup_file.hpp"
 
 namespace popup {
 

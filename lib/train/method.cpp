@@ -1,11 +1,11 @@
 // Names of the training methods and the per-method rules shared by training and evaluation
 // (method.hpp).
-#include "method.hpp"
+#include "train/method.hpp"
 
 #include <cmath>
 
 #include "error.hpp"
-#include "mask.hpp"
+#include "format/mask.hpp"
 
 namespace popup {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "philox.hpp"
+#include "init/philox.hpp"
 
 namespace popup {
 

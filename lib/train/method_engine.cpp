@@ -2,7 +2,7 @@
 // the scored layers' parameters, gradients and masks live in three contiguous arrays, so that
 // global top-k is one TopkSelector over all of them (its index tie-break is then the (layer,
 // element) order) and per-layer selection works on slices.
-#include "method_engine.hpp"
+#include "train/method_engine.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "error.hpp"
-#include "executor.hpp"
+#include "backend/executor.hpp"
 
 namespace popup {
 

@@ -8,10 +8,10 @@
 #include <memory>
 #include <vector>
 
-#include "method.hpp"
-#include "optimizer.hpp"
-#include "score_engine.hpp"
-#include "topk.hpp"
+#include "train/method.hpp"
+#include "train/optimizer.hpp"
+#include "train/score_engine.hpp"
+#include "train/topk.hpp"
 
 namespace popup {
 

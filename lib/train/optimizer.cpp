@@ -1,5 +1,5 @@
 // SGD and Adam updates in float32, in the order of PyTorch's implementations.
-#include "optimizer.hpp"
+#include "train/optimizer.hpp"
 
 #include <cmath>
 

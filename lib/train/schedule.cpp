@@ -1,5 +1,5 @@
 // Learning-rate schedules.
-#include "schedule.hpp"
+#include "train/schedule.hpp"
 
 #include <cmath>
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "optimizer.hpp"
+#include "train/optimizer.hpp"
 
 namespace popup {
 

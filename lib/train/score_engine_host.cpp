@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "error.hpp"
-#include "executor.hpp"
-#include "score_engine.hpp"
-#include "topk.hpp"
+#include "backend/executor.hpp"
+#include "train/score_engine.hpp"
+#include "train/topk.hpp"
 
 namespace popup {
 namespace {

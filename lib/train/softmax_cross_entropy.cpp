@@ -1,5 +1,5 @@
 // Softmax cross-entropy with label smoothing, top-1/top-5 counts and the logit gradient.
-#include "softmax_cross_entropy.hpp"
+#include "train/softmax_cross_entropy.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "executor.hpp"
+#include "backend/executor.hpp"
 
 namespace popup {
 

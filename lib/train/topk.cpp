@@ -2,7 +2,7 @@
 // non-negative floats the bit patterns order as the values do, so a larger key is a larger
 // |score|, or an equal |score| at a lower index: the keep largest keys are exactly the kept set.
 // Keys are unique, so "the keep-th largest key" names one element and key >= it is the mask.
-#include "topk.hpp"
+#include "train/topk.hpp"
 
 #include <algorithm>
 #include <cmath>

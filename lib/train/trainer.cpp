@@ -1,7 +1,7 @@
 // The training loop: masks from scores, the straight-through score gradient, the optimiser
 // step (edge-popup on the executor's score engine, the other methods on a MethodEngine),
 // evaluation per epoch, checkpoints.
-#include "trainer.hpp"
+#include "train/trainer.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <utility>
 
 #include "error.hpp"
-#include "number_text.hpp"
-#include "topk.hpp"
+#include "format/number_text.hpp"
+#include "train/topk.hpp"
 
 namespace popup {
 namespace {

@@ -13,16 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "dataset.hpp"
-#include "evaluate.hpp"
-#include "executor.hpp"
-#include "mask.hpp"
-#include "method.hpp"
-#include "method_engine.hpp"
-#include "optimizer.hpp"
-#include "popup_file.hpp"
-#include "schedule.hpp"
-#include "score_engine.hpp"
+#include "data/dataset.hpp"
+#include "train/evaluate.hpp"
+#include "backend/executor.hpp"
+#include "format/mask.hpp"
+#include "train/method.hpp"
+#include "train/method_engine.hpp"
+#include "train/optimizer.hpp"
+#include "format/popup_file.hpp"
+#include "train/schedule.hpp"
+#include "train/score_engine.hpp"
 
 namespace popup {
 

@@ -19,15 +19,15 @@
 #include <string>
 #include <vector>
 
-#include "arch.hpp"
-#include "dataset.hpp"
-#include "device.hpp"
+#include "net/arch.hpp"
+#include "data/dataset.hpp"
+#include "backend/device.hpp"
 #include "error.hpp"
-#include "json.hpp"
+#include "format/json.hpp"
 #include "machine_peak.hpp"
-#include "number_text.hpp"
-#include "topk.hpp"
-#include "weights_generate.hpp"
+#include "format/number_text.hpp"
+#include "train/topk.hpp"
+#include "init/weights_generate.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "network.hpp"
+#include "net/network.hpp"
 
 namespace reference {
 

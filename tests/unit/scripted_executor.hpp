@@ -6,7 +6,7 @@
 #include <functional>
 #include <memory>
 
-#include "trainer.hpp"
+#include "train/trainer.hpp"
 
 namespace scripted {
 

@@ -1,11 +1,11 @@
-// Unit tests of the architecture registry (lib/arch.cpp): weight counts against the paper's
+// Unit tests of the architecture registry (lib/net/arch.cpp): weight counts against the paper's
 // and torchvision's numbers, tensor shapes and order, canonical specs and every rejection.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
 #include <vector>
 
-#include "arch.hpp"
+#include "net/arch.hpp"
 #include "error.hpp"
 
 using popup::InputShape;

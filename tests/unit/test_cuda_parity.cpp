@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "dataset.hpp"
-#include "device.hpp"
+#include "data/dataset.hpp"
+#include "backend/device.hpp"
 #include "error.hpp"
-#include "executor.hpp"
+#include "backend/executor.hpp"
 #include "test_networks.hpp"
-#include "topk.hpp"
-#include "weights_generate.hpp"
+#include "train/topk.hpp"
+#include "init/weights_generate.hpp"
 
 using popup::Executor;
 using popup::ExecutorConfig;

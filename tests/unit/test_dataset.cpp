@@ -1,4 +1,4 @@
-// Unit tests for lib/dataset.hpp and lib/data/: small synthetic IDX (plain and gzip), CIFAR and
+// Unit tests for lib/data/dataset.hpp and lib/data/: small synthetic IDX (plain and gzip), CIFAR and
 // PNG data sets written here, every error path, the validation hold-out, BatchLoader order,
 // resumption and augmentation, and the installed Fashion-MNIST when it is present.
 #include <png.h>
@@ -18,11 +18,11 @@
 
 #include "data/augment.hpp"
 #include "data/data_random.hpp"
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 #include "error.hpp"
-#include "philox.hpp"
+#include "init/philox.hpp"
 #include "temp_dir.hpp"
-#include "weights_generate.hpp"
+#include "init/weights_generate.hpp"
 
 using popup::Batch;
 using popup::BatchLoader;

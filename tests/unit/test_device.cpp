@@ -1,4 +1,4 @@
-// Backend selection (lib/device.hpp): --device parsing, the CPU fallback of auto, the error of
+// Backend selection (lib/backend/device.hpp): --device parsing, the CPU fallback of auto, the error of
 // cuda without a device, and the CUDA plugin itself: it loads with every symbol resolved, has
 // this build's interface version, and reports a failure to start as text, not a crash.
 #include <dlfcn.h>
@@ -7,9 +7,9 @@
 #include <fstream>
 #include <string>
 
-#include "device.hpp"
+#include "backend/device.hpp"
 #include "error.hpp"
-#include "executor.hpp"
+#include "backend/executor.hpp"
 #include "test_networks.hpp"
 
 namespace utf = boost::unit_test;

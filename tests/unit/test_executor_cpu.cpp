@@ -15,10 +15,10 @@
 
 #include "cpu/dnnl_arena.hpp"
 #include "error.hpp"
-#include "executor.hpp"
-#include "network.hpp"
+#include "backend/executor.hpp"
+#include "net/network.hpp"
 #include "reference_ops.hpp"
-#include "softmax_cross_entropy.hpp"
+#include "train/softmax_cross_entropy.hpp"
 #include "test_networks.hpp"
 
 using popup::Executor;

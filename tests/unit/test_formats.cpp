@@ -6,8 +6,8 @@
 #include <random>
 
 #include "error.hpp"
-#include "io.hpp"
-#include "mask.hpp"
+#include "format/io.hpp"
+#include "format/mask.hpp"
 #include "temp_dir.hpp"
 #include "tiny_network.hpp"
 

@@ -1,7 +1,7 @@
 // The JSON reader: what it accepts, what it refuses (each refusal must throw JsonError).
 #include <boost/test/unit_test.hpp>
 
-#include "json.hpp"
+#include "format/json.hpp"
 
 using popup::JsonValue;
 using popup::json_parse;

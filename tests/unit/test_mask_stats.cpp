@@ -13,9 +13,9 @@
 
 #include "data/png_decode.hpp"
 #include "error.hpp"
-#include "json.hpp"
-#include "mask_stats.hpp"
-#include "stats_report.hpp"
+#include "format/json.hpp"
+#include "report/mask_stats.hpp"
+#include "report/stats_report.hpp"
 #include "temp_dir.hpp"
 #include "tiny_network.hpp"
 

@@ -10,12 +10,12 @@
 #include <cmath>
 #include <tuple>
 
-#include "io.hpp"
-#include "method.hpp"
-#include "method_engine.hpp"
+#include "format/io.hpp"
+#include "train/method.hpp"
+#include "train/method_engine.hpp"
 #include "scripted_executor.hpp"
 #include "temp_dir.hpp"
-#include "topk.hpp"
+#include "train/topk.hpp"
 
 using namespace popup;
 using namespace scripted;

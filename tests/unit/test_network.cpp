@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "error.hpp"
-#include "network.hpp"
+#include "net/network.hpp"
 
 using namespace popup;
 

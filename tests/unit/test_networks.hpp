@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "network.hpp"
+#include "net/network.hpp"
 
 namespace test_networks {
 

@@ -1,4 +1,4 @@
-// Unit tests for lib/philox.hpp: Random123's published known answers for Philox4x32-10 and
+// Unit tests for lib/init/philox.hpp: Random123's published known answers for Philox4x32-10 and
 // the key / counter layout of philox_element (formats/generation.md).
 #include <boost/test/unit_test.hpp>
 
@@ -6,7 +6,7 @@
 #include <iterator>
 #include <set>
 
-#include "philox.hpp"
+#include "init/philox.hpp"
 
 using popup::PhiloxCounter;
 using popup::PhiloxKey;

@@ -12,10 +12,10 @@
 #include <functional>
 
 #include "scripted_executor.hpp"
-#include "state_tensors.hpp"
+#include "format/state_tensors.hpp"
 #include "temp_dir.hpp"
-#include "topk.hpp"
-#include "trainer.hpp"
+#include "train/topk.hpp"
+#include "train/trainer.hpp"
 
 using namespace popup;
 

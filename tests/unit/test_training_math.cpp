@@ -12,9 +12,9 @@
 #include <random>
 
 #include "error.hpp"
-#include "optimizer.hpp"
-#include "schedule.hpp"
-#include "topk.hpp"
+#include "train/optimizer.hpp"
+#include "train/schedule.hpp"
+#include "train/topk.hpp"
 
 using namespace popup;
 

@@ -1,4 +1,4 @@
-// Unit tests for lib/weights_generate.hpp: golden first values from
+// Unit tests for lib/init/weights_generate.hpp: golden first values from
 // tests/reference_generator.py, the vectorised loops against the scalar building blocks,
 // accuracy of popup_log / popup_cos_2pi, moments of every distribution, thread independence.
 #include <boost/test/unit_test.hpp>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "error.hpp"
-#include "weights_generate.hpp"
+#include "init/weights_generate.hpp"
 
 using popup::InitKind;
 using popup::PhiloxCounter;

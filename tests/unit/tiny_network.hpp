@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "mask.hpp"
-#include "recipe.hpp"
+#include "format/mask.hpp"
+#include "format/recipe.hpp"
 
 inline popup::Recipe tiny_recipe() {
   popup::Recipe r;
