@@ -109,9 +109,8 @@ void run(const Options& o) {
     sampled = popup::evaluate_supermask_samples(*exec, mask, frozen, logits, split, batch,
                                                 o.eval_samples, o.sample_seed, data_handle);
   if (o.json) {
-    std::string text = popup::eval_result_json(r, net.classes, o.input, data_name, o.split);
-    if (!sampled.empty())  // one more member before the closing brace
-      text = text.substr(0, text.rfind('}')) + "," + popup::eval_samples_json(sampled, o.sample_seed) + "}\n";
+    const std::string text = popup::eval_result_json(r, net.classes, o.input, data_name, o.split,
+                                                     sampled, o.sample_seed);
     std::fputs(text.c_str(), stdout);
   } else {
     std::printf("%s on %s %s: top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%lld images, %.0f images/s)\n",

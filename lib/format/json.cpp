@@ -8,6 +8,27 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
+// Length of the valid UTF-8 sequence starting at s[pos], or 0.
+size_t utf8_length(std::string_view s, size_t pos) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[pos + i]); };
+  const unsigned char c = b(0);
+  size_t n;
+  unsigned cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07;
+  else return 0;
+  if (pos + n > s.size()) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((b(i) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i) & 0x3F);
+  }
+  const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
 class Parser {
  public:
   explicit Parser(std::string_view text) : s_(text) {}
@@ -175,27 +196,6 @@ class Parser {
     }
   }
 
-  // Length of the valid UTF-8 sequence starting at s_[pos_], or 0.
-  size_t utf8_length() const {
-    const auto b = [&](size_t i) { return static_cast<unsigned char>(s_[pos_ + i]); };
-    const unsigned char c = b(0);
-    size_t n;
-    unsigned cp;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07;
-    else return 0;
-    if (pos_ + n > s_.size()) return 0;
-    for (size_t i = 1; i < n; ++i) {
-      if ((b(i) & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (b(i) & 0x3F);
-    }
-    const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-  }
-
   std::string string() {
     expect('"');
     std::string out;
@@ -208,7 +208,7 @@ class Parser {
       }
       if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
       if (c != '\\') {
-        const size_t n = utf8_length();
+        const size_t n = utf8_length(s_, pos_);
         if (n == 0) fail("invalid UTF-8 in string");
         out.append(s_.substr(pos_, n));
         pos_ += n;
@@ -262,16 +262,15 @@ uint64_t JsonValue::as_uint() const {
 JsonValue json_parse(std::string_view text) { return Parser(text).document(); }
 
 bool utf8_valid(std::string_view s) {
-  try {
-    return json_parse(json_quote(s)).text == s;
-  } catch (const JsonError&) {
-    return false;
-  }
+  for (size_t i = 0, n; i < s.size(); i += n)
+    if ((n = utf8_length(s, i)) == 0) return false;
+  return true;
 }
 
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
-  for (const char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -283,8 +282,11 @@ std::string json_quote(std::string_view s) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
           out += buf;
+        } else if (const size_t n = utf8_length(s, i)) {
+          out.append(s.substr(i, n));
+          i += n - 1;
         } else {
-          out += c;
+          out += "\\ufffd";  // a byte of invalid UTF-8: the replacement character
         }
     }
   }

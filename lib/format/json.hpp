@@ -31,7 +31,9 @@ class JsonError : public std::runtime_error {
 // Parse one JSON value; only whitespace may follow it. Throws JsonError with the byte offset.
 JsonValue json_parse(std::string_view text);
 
-// `s` as a JSON string literal, quotes included (control characters escaped, UTF-8 kept).
+// `s` as a JSON string literal, quotes included: control characters escaped, valid UTF-8 kept,
+// each byte of invalid UTF-8 written as \ufffd (the replacement character). JsonWriter
+// (json_write.hpp) writes whole JSON values.
 std::string json_quote(std::string_view s);
 
 const char* json_type_name(JsonValue::Type type);

@@ -1,13 +1,13 @@
 // Text table, JSON and CSV renderings of popup-stats' report. Undefined values (a threshold
-// margin with no dropped weight, a NaN score) are "-" in the table, null in JSON and an empty
-// field in CSV.
+// margin with no dropped weight, a NaN score) are "-" in the table, null in JSON (JsonWriter's
+// rule for numbers that are not finite) and an empty field in CSV.
 #include "report/stats_report.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "format/json.hpp"
+#include "format/json_write.hpp"
 #include "format/number_text.hpp"
 
 namespace popup {
@@ -79,38 +79,44 @@ std::vector<std::string> overlap_row(const OverlapStats& o) {
           fraction_text(o.random_jaccard()), expected_text(o.random_hamming)};
 }
 
-// JSON numbers: the shortest exact text; null where undefined.
-std::string jnum(double v) { return std::isfinite(v) ? double_format(v) : "null"; }
-std::string jint(int64_t v) { return std::to_string(v); }
-
-std::string json_layer(const LayerStats& s) {
-  std::string j = "{\"name\":" + json_quote(s.name);
+void json_layer(JsonWriter& w, const LayerStats& s) {
+  w.object_begin().key("name").string(s.name);
   if (!s.shape.empty()) {
-    j += ",\"shape\":[";
-    for (size_t i = 0; i < s.shape.size(); ++i) j += (i ? "," : "") + jint(s.shape[i]);
-    j += "]";
+    w.key("shape").array_begin();
+    for (const int64_t d : s.shape) w.integer(d);
+    w.array_end();
   }
-  j += ",\"weights\":" + jint(s.weights) + ",\"kept\":" + jint(s.kept) +
-       ",\"kept_fraction\":" + jnum(s.kept_fraction()) + ",\"kept_positive\":" +
-       jint(s.kept_positive) + ",\"kept_positive_fraction\":" + jnum(s.kept_positive_fraction());
+  w.key("weights").integer(s.weights).key("kept").integer(s.kept);
+  w.key("kept_fraction").number(s.kept_fraction()).key("kept_positive").integer(s.kept_positive);
+  w.key("kept_positive_fraction").number(s.kept_positive_fraction());
   if (s.has_scores) {
     const ScoreStats& c = s.scores;
-    j += ",\"abs_score\":{\"min\":" + jnum(c.min) + ",\"q25\":" + jnum(c.q25) + ",\"median\":" +
-         jnum(c.median) + ",\"q75\":" + jnum(c.q75) + ",\"max\":" + jnum(c.max) +
-         "},\"threshold\":" + jnum(c.threshold) + ",\"largest_dropped\":" +
-         jnum(c.largest_dropped) + ",\"gap\":" + jnum(c.gap) + ",\"dropped_near\":" +
-         jint(c.dropped_near) + ",\"kept_near\":" + jint(c.kept_near);
+    w.key("abs_score").object_begin().key("min").number(c.min).key("q25").number(c.q25);
+    w.key("median").number(c.median).key("q75").number(c.q75).key("max").number(c.max);
+    w.object_end().key("threshold").number(c.threshold);
+    w.key("largest_dropped").number(c.largest_dropped).key("gap").number(c.gap);
+    w.key("dropped_near").integer(c.dropped_near).key("kept_near").integer(c.kept_near);
   }
-  return j + "}";
+  w.object_end();
 }
 
-std::string json_overlap(const OverlapStats& o) {
-  return "{\"name\":" + json_quote(o.name) + ",\"weights\":" + jint(o.weights) + ",\"kept_a\":" +
-         jint(o.kept_a) + ",\"kept_b\":" + jint(o.kept_b) + ",\"intersection\":" +
-         jint(o.intersection) + ",\"union\":" + jint(o.union_count) + ",\"jaccard\":" +
-         jnum(o.jaccard()) + ",\"hamming\":" + jint(o.hamming) + ",\"random_intersection\":" +
-         jnum(o.random_intersection) + ",\"random_jaccard\":" + jnum(o.random_jaccard()) +
-         ",\"random_hamming\":" + jnum(o.random_hamming) + "}";
+void json_overlap(JsonWriter& w, const OverlapStats& o) {
+  w.object_begin().key("name").string(o.name).key("weights").integer(o.weights);
+  w.key("kept_a").integer(o.kept_a).key("kept_b").integer(o.kept_b);
+  w.key("intersection").integer(o.intersection).key("union").integer(o.union_count);
+  w.key("jaccard").number(o.jaccard()).key("hamming").integer(o.hamming);
+  w.key("random_intersection").number(o.random_intersection);
+  w.key("random_jaccard").number(o.random_jaccard());
+  w.key("random_hamming").number(o.random_hamming).object_end();
+}
+
+// The layers of a file or a pair, one a line, then their total.
+template <typename Stats, typename Write>
+void json_layers(JsonWriter& w, const std::vector<Stats>& layers, const Stats& total, Write write) {
+  w.key("layers").array_begin();
+  for (const Stats& l : layers) write(w.space("\n  "), l);
+  w.array_end().space("\n ").key("total");
+  write(w, total);
 }
 
 // CSV: RFC 4180 quoting where a field needs it; numbers as in JSON, empty where undefined.
@@ -139,15 +145,16 @@ std::string csv_row(const std::vector<std::string>& fields) {
 }
 
 std::string csv_file_row(const FileStats& f, const LayerStats& s) {
-  std::vector<std::string> r = {"file", f.path, "", s.name, shape_text(s.shape), jint(s.weights),
-                                jint(s.kept), "", cnum(s.kept_fraction()), jint(s.kept_positive),
+  std::vector<std::string> r = {"file", f.path, "", s.name, shape_text(s.shape),
+                                count_text(s.weights), count_text(s.kept), "",
+                                cnum(s.kept_fraction()), count_text(s.kept_positive),
                                 cnum(s.kept_positive_fraction())};
   if (s.has_scores) {
     const ScoreStats& c = s.scores;
     for (const double v : {c.min, c.q25, c.median, c.q75, c.max, c.threshold, c.largest_dropped, c.gap})
       r.push_back(cnum(v));
-    r.push_back(jint(c.dropped_near));
-    r.push_back(jint(c.kept_near));
+    r.push_back(count_text(c.dropped_near));
+    r.push_back(count_text(c.kept_near));
   } else {
     r.resize(r.size() + 10);
   }
@@ -156,12 +163,13 @@ std::string csv_file_row(const FileStats& f, const LayerStats& s) {
 }
 
 std::string csv_pair_row(const std::string& a, const std::string& b, const OverlapStats& o) {
-  std::vector<std::string> r = {"pair", a, b, o.name, "", jint(o.weights), jint(o.kept_a),
-                                jint(o.kept_b)};
+  std::vector<std::string> r = {"pair", a, b, o.name, "", count_text(o.weights),
+                                count_text(o.kept_a), count_text(o.kept_b)};
   r.resize(21);  // no per-file or score columns
-  for (const std::string& v : {jint(o.intersection), jint(o.union_count), cnum(o.jaccard()),
-                               jint(o.hamming), cnum(o.random_intersection),
-                               cnum(o.random_jaccard()), cnum(o.random_hamming)})
+  for (const std::string& v : {count_text(o.intersection), count_text(o.union_count),
+                               cnum(o.jaccard()), count_text(o.hamming),
+                               cnum(o.random_intersection), cnum(o.random_jaccard()),
+                               cnum(o.random_hamming)})
     r.push_back(v);
   return csv_row(r);
 }
@@ -204,28 +212,27 @@ std::string stats_table(const StatsReport& report) {
 }
 
 std::string stats_json(const StatsReport& report) {
-  std::string j = "{\"files\":[";
-  for (size_t i = 0; i < report.files.size(); ++i) {
-    const FileStats& f = report.files[i];
+  JsonWriter w;
+  w.object_begin().key("files").array_begin();
+  for (const FileStats& f : report.files) {
     const Recipe& r = f.recipe;
-    j += std::string(i ? ",\n" : "\n") + "{\"file\":" + json_quote(f.path) + ",\"kind\":" +
-         json_quote(kind_name(f.kind)) + ",\"recipe\":{\"arch\":" + json_quote(r.arch) +
-         ",\"input\":" + json_quote(input_shape_format(r.input)) + ",\"classes\":" +
-         jint(r.classes) + ",\"init\":" + json_quote(init_name(r.init)) + ",\"scale\":" +
-         jnum(r.scale_k) + ",\"seed\":" + std::to_string(r.seed) + "},\"k\":" + jnum(f.k) +
-         ",\"k_source\":" + json_quote(f.k_source) + ",\"layers\":[";
-    for (size_t l = 0; l < f.layers.size(); ++l) j += (l ? ",\n  " : "\n  ") + json_layer(f.layers[l]);
-    j += "],\n \"total\":" + json_layer(f.total) + "}";
+    w.space("\n").object_begin().key("file").string(f.path).key("kind").string(kind_name(f.kind));
+    w.key("recipe").object_begin().key("arch").string(r.arch);
+    w.key("input").string(input_shape_format(r.input)).key("classes").integer(r.classes);
+    w.key("init").string(init_name(r.init)).key("scale").number(r.scale_k);
+    w.key("seed").unsigned_integer(r.seed).object_end();
+    w.key("k").number(f.k).key("k_source").string(f.k_source);
+    json_layers(w, f.layers, f.total, json_layer);
+    w.object_end();
   }
-  j += "],\n\"pairs\":[";
-  for (size_t i = 0; i < report.pairs.size(); ++i) {
-    const PairStats& p = report.pairs[i];
-    j += std::string(i ? ",\n" : "\n") + "{\"a\":" + json_quote(report.files[p.a].path) +
-         ",\"b\":" + json_quote(report.files[p.b].path) + ",\"layers\":[";
-    for (size_t l = 0; l < p.layers.size(); ++l) j += (l ? ",\n  " : "\n  ") + json_overlap(p.layers[l]);
-    j += "],\n \"total\":" + json_overlap(p.total) + "}";
+  w.array_end().space("\n").key("pairs").array_begin();
+  for (const PairStats& p : report.pairs) {
+    w.space("\n").object_begin().key("a").string(report.files[p.a].path);
+    w.key("b").string(report.files[p.b].path);
+    json_layers(w, p.layers, p.total, json_overlap);
+    w.object_end();
   }
-  return j + "]}\n";
+  return w.array_end().object_end().text() + "\n";
 }
 
 std::string stats_csv_header() {

@@ -6,19 +6,13 @@
 #include <cstring>
 
 #include "error.hpp"
-#include "format/json.hpp"
+#include "format/json_write.hpp"
 
 namespace popup {
 namespace {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string json_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 }  // namespace
@@ -52,14 +46,16 @@ void ProgressPrinter::epoch(const EpochReport& e) {
 }
 
 std::string epoch_json(const EpochReport& e) {
-  std::string s = "{\"epoch\":" + std::to_string(e.epoch) + ",\"epochs\":" + std::to_string(e.epochs) +
-                  ",\"lr\":" + json_number(e.lr) + ",\"train_loss\":" + json_number(e.train_loss) +
-                  ",\"train_acc\":" + json_number(e.train_acc);
-  if (e.val_acc >= 0) s += ",\"val_acc\":" + json_number(e.val_acc);
-  s += ",\"test_loss\":" + json_number(e.test_loss) + ",\"test_acc\":" + json_number(e.test_acc) +
-       ",\"images_per_second\":" + json_number(e.images_per_second) +
-       ",\"seconds\":" + json_number(e.seconds) + ",\"device\":" + json_quote(e.device) + "}";
-  return s;
+  const int digits = 6;  // the log's numbers: 6 significant digits
+  JsonWriter w;
+  w.object_begin().key("epoch").integer(e.epoch).key("epochs").integer(e.epochs);
+  w.key("lr").number(e.lr, digits).key("train_loss").number(e.train_loss, digits);
+  w.key("train_acc").number(e.train_acc, digits);
+  if (e.val_acc >= 0) w.key("val_acc").number(e.val_acc, digits);
+  w.key("test_loss").number(e.test_loss, digits).key("test_acc").number(e.test_acc, digits);
+  w.key("images_per_second").number(e.images_per_second, digits);
+  w.key("seconds").number(e.seconds, digits).key("device").string(e.device);
+  return w.non_finite_member().object_end().text();
 }
 
 JsonLog::JsonLog(const std::string& path) : path_(path) {

@@ -36,6 +36,9 @@ class JsonLog {
   std::FILE* file_ = nullptr;
 };
 
+// One log line, without its newline: numbers with 6 significant digits; one that is not
+// finite (a test loss of NaN once the weights overflowed) is null and named in the member
+// "non_finite":{"test_loss":"nan"} (JsonWriter::non_finite_member).
 std::string epoch_json(const EpochReport& e);
 
 }  // namespace popup

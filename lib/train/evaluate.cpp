@@ -1,14 +1,14 @@
 // Inference over a split in fixed-size batches (the last one smaller), in data order; the
-// executor may run ahead (forward_queue) and its sums are taken once at the end.
+// executor may run ahead (forward_queue) and its sums are taken once at the end; and
+// popup-eval's JSON report of the result.
 #include "train/evaluate.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "format/json.hpp"
+#include "format/json_write.hpp"
 #include "train/method.hpp"
-#include "format/number_text.hpp"
 
 namespace popup {
 
@@ -38,30 +38,38 @@ void executor_load_state(Executor& exec, const std::vector<Tensor>& state) {
 }
 
 std::string eval_result_json(const EvalResult& r, int64_t classes, const std::string& file,
-                             const std::string& data, const std::string& split) {
+                             const std::string& data, const std::string& split,
+                             const std::vector<EvalResult>& sampled, uint64_t sample_seed) {
   const auto count = [&](int64_t truth, int64_t predicted) {
     return r.confusion[static_cast<size_t>(truth * classes + predicted)];
   };
-  std::string s = "{\"file\":" + json_quote(file) + ",\"data\":" + json_quote(data) +
-                  ",\"split\":" + json_quote(split) + ",\"images\":" + std::to_string(r.n) +
-                  ",\"top1\":" + double_format(r.top1) + ",\"top5\":" + double_format(r.top5) +
-                  ",\"loss\":" + double_format(r.loss) + ",\"images_per_second\":" +
-                  double_format(r.seconds > 0 ? static_cast<double>(r.n) / r.seconds : 0) +
-                  ",\"per_class_accuracy\":[";
+  JsonWriter w;
+  w.object_begin().key("file").string(file).key("data").string(data).key("split").string(split);
+  w.key("images").integer(r.n).key("top1").number(r.top1).key("top5").number(r.top5);
+  w.key("loss").number(r.loss).key("images_per_second");
+  w.number(r.seconds > 0 ? static_cast<double>(r.n) / r.seconds : 0);
+  w.key("per_class_accuracy").array_begin();
   for (int64_t c = 0; c < classes; ++c) {
     int64_t total = 0;
     for (int64_t p = 0; p < classes; ++p) total += count(c, p);
-    s += (c ? "," : "") + double_format(total ? static_cast<double>(count(c, c)) /
-                                                    static_cast<double>(total)
-                                              : 0.0);
+    w.number(total ? static_cast<double>(count(c, c)) / static_cast<double>(total) : 0.0);
   }
-  s += "],\"confusion\":[";
+  w.array_end().key("confusion").array_begin();
   for (int64_t c = 0; c < classes; ++c) {
-    s += c ? ",[" : "[";
-    for (int64_t p = 0; p < classes; ++p) s += (p ? "," : "") + std::to_string(count(c, p));
-    s += "]";
+    w.array_begin();
+    for (int64_t p = 0; p < classes; ++p) w.integer(count(c, p));
+    w.array_end();
   }
-  return s + "]}\n";
+  w.array_end();
+  if (!sampled.empty()) {
+    const SampleSummary s = eval_samples_summary(sampled);
+    w.key("samples").object_begin().key("n").unsigned_integer(sampled.size());
+    w.key("seed").unsigned_integer(sample_seed).key("top1").array_begin();
+    for (const EvalResult& e : sampled) w.number(e.top1);
+    w.array_end().key("top1_mean").number(s.mean).key("top1_sd").number(s.sd);
+    w.key("top1_min").number(s.min).key("top1_max").number(s.max).object_end();
+  }
+  return w.non_finite_member().object_end().text() + "\n";
 }
 
 EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
@@ -145,15 +153,6 @@ SampleSummary eval_samples_summary(const std::vector<EvalResult>& results) {
     s.sd = std::sqrt(squares / (n - 1));
   }
   return s;
-}
-
-std::string eval_samples_json(const std::vector<EvalResult>& results, uint64_t seed) {
-  const SampleSummary s = eval_samples_summary(results);
-  std::string j = "\"samples\":{\"n\":" + std::to_string(results.size()) +
-                  ",\"seed\":" + std::to_string(seed) + ",\"top1\":[";
-  for (size_t i = 0; i < results.size(); ++i) j += (i ? "," : "") + double_format(results[i].top1);
-  return j + "],\"top1_mean\":" + double_format(s.mean) + ",\"top1_sd\":" + double_format(s.sd) +
-         ",\"top1_min\":" + double_format(s.min) + ",\"top1_max\":" + double_format(s.max) + "}";
 }
 
 }  // namespace popup

@@ -28,10 +28,6 @@ struct EvalResult {
 // (mean 0, variance 1, gamma 1, beta 0).
 void executor_load_state(Executor& exec, const std::vector<Tensor>& state);
 
-// popup-eval --json: the result with per-class accuracy and the confusion matrix.
-std::string eval_result_json(const EvalResult& r, int64_t classes, const std::string& file,
-                             const std::string& data, const std::string& split);
-
 // The executor must have been created with max_batch >= batch and hold the weights to test.
 // popup-train evaluates with its training batch size, and popup-eval defaults to the batch
 // size recorded in the mask, so both report the same accuracy to the last example.
@@ -49,13 +45,19 @@ std::vector<EvalResult> evaluate_supermask_samples(Executor& exec, const Mask& m
                                                    const DataSplit& split, int64_t batch,
                                                    int64_t samples, uint64_t seed, int data = -1);
 
-// The top-1 accuracies of sampled evaluations as a JSON member: "samples":{"n":..,"seed":..,
-// "top1":[..],"top1_mean":..,"top1_sd":..,"top1_min":..,"top1_max":..} (sd: n - 1 in the
-// denominator, 0 for one sample).
+// The top-1 accuracies of sampled evaluations: mean, sample standard deviation (n - 1 in the
+// denominator, 0 for one sample), min and max.
 struct SampleSummary {
   double mean = 0, sd = 0, min = 0, max = 0;
 };
 SampleSummary eval_samples_summary(const std::vector<EvalResult>& results);
-std::string eval_samples_json(const std::vector<EvalResult>& results, uint64_t seed);
+
+// popup-eval --json, one line: the result with per-class accuracy and the confusion matrix;
+// with sampled results (--eval-samples) also "samples":{"n":..,"seed":..,"top1":[..],
+// "top1_mean":..,"top1_sd":..,"top1_min":..,"top1_max":..}. Numbers are written exactly
+// (double_format); a loss that is not finite is null and named in "non_finite":{"loss":"nan"}.
+std::string eval_result_json(const EvalResult& r, int64_t classes, const std::string& file,
+                             const std::string& data, const std::string& split,
+                             const std::vector<EvalResult>& sampled, uint64_t sample_seed);
 
 }  // namespace popup

@@ -23,7 +23,7 @@
 #include "data/dataset.hpp"
 #include "backend/device.hpp"
 #include "error.hpp"
-#include "format/json.hpp"
+#include "format/json_write.hpp"
 #include "machine_peak.hpp"
 #include "format/number_text.hpp"
 #include "train/topk.hpp"
@@ -217,19 +217,26 @@ Row bench(const Options& o, const Workload& w, int64_t batch) {
 std::string num(double v) { return popup::double_format(v); }
 
 std::string row_json(const Workload& w, int64_t batch, int threads, const Row& r, double peak) {
-  return "{\"workload\":" + popup::json_quote(w.arch + "@" + popup::input_shape_format(w.input)) +
-         ",\"arch\":" + popup::json_quote(w.arch) +
-         ",\"input\":" + popup::json_quote(popup::input_shape_format(w.input)) +
-         ",\"batch\":" + std::to_string(batch) + ",\"threads\":" + std::to_string(threads) +
-         ",\"device\":" + popup::json_quote(r.device) + ",\"precision\":" +
-         popup::json_quote(r.precision) + ",\"images_per_second\":" +
-         num(r.train_ips) + ",\"eval_images_per_second\":" + num(r.eval_ips) +
-         ",\"step_ms_median\":" + num(r.step_ms) + ",\"peak_rss_mb\":" + num(r.rss_mb) +
-         ",\"train_gflops\":" + num(r.gflop_train) + ",\"percent_of_fp32_peak\":" +
-         num(peak > 0 ? 100 * r.gflop_train / peak : 0) + ",\"ms_per_step\":{\"data\":" +
-         num(r.data) + ",\"forward\":" + num(r.forward) + ",\"backward\":" + num(r.backward) +
-         ",\"optimizer\":" + num(r.optimizer) + ",\"topk\":" + num(r.topk) +
-         ",\"masked_weights\":" + num(r.masked) + "}}\n";
+  const std::string input = popup::input_shape_format(w.input);
+  popup::JsonWriter j;
+  j.object_begin().key("workload").string(w.arch + "@" + input).key("arch").string(w.arch);
+  j.key("input").string(input).key("batch").integer(batch).key("threads").integer(threads);
+  j.key("device").string(r.device).key("precision").string(r.precision);
+  j.key("images_per_second").number(r.train_ips).key("eval_images_per_second").number(r.eval_ips);
+  j.key("step_ms_median").number(r.step_ms).key("peak_rss_mb").number(r.rss_mb);
+  j.key("train_gflops").number(r.gflop_train);
+  j.key("percent_of_fp32_peak").number(peak > 0 ? 100 * r.gflop_train / peak : 0);
+  j.key("ms_per_step").object_begin().key("data").number(r.data).key("forward").number(r.forward);
+  j.key("backward").number(r.backward).key("optimizer").number(r.optimizer);
+  j.key("topk").number(r.topk).key("masked_weights").number(r.masked).object_end();
+  return j.object_end().text() + "\n";
+}
+
+std::string machine_json(int threads, double peak, double sgemm) {
+  popup::JsonWriter j;
+  j.object_begin().key("machine").object_begin().key("threads").integer(threads);
+  j.key("fp32_fma_peak_gflops").number(peak).key("sgemm_gflops").number(sgemm).object_end();
+  return j.object_end().text() + "\n";
 }
 
 // Runs f in a child process (its own peak memory; OpenMP is never started in the parent, so
@@ -288,9 +295,7 @@ int run(const Options& o) {
     std::sscanf(text.c_str(), "%lf %lf", &peak, &sgemm);
     std::printf("# machine: %d threads, fp32 FMA peak %.1f GFLOP/s (measured), SGEMM 2048^3 %.1f GFLOP/s\n",
                 threads, peak, sgemm);
-    if (json)
-      std::fprintf(json, "{\"machine\":{\"threads\":%d,\"fp32_fma_peak_gflops\":%s,\"sgemm_gflops\":%s}}\n",
-                   threads, num(peak).c_str(), num(sgemm).c_str());
+    if (json) std::fputs(machine_json(threads, peak, sgemm).c_str(), json);
   }
   std::printf("# edge-popup k %g, SGD, %s; median over %d steps after %d warm-up steps (GPU: "
               "of %d windows); ms per step: data / forward / backward / optimiser / top-k / "
