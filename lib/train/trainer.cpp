@@ -1,12 +1,11 @@
 // The training loop: masks from scores, the straight-through score gradient, the optimiser
 // step (edge-popup on the executor's score engine, the other methods on a MethodEngine),
-// evaluation per epoch, checkpoints.
+// evaluation per epoch, checkpoints when due (their I/O: checkpoint.cpp), and what a finished
+// run writes (mask, scores, dense weights).
 #include "train/trainer.hpp"
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <utility>
 
 #include "error.hpp"
@@ -35,35 +34,6 @@ std::vector<float> scores_init(uint64_t seed, uint32_t tensor, const TensorSpec&
   return s;
 }
 
-std::string meta_text(const Metadata& m, const std::string& key, const std::string& file) {
-  return metadata_require(m, key, file);
-}
-
-int64_t meta_int(const Metadata& m, const std::string& key, const std::string& file) {
-  uint64_t v = 0;
-  if (!uint_parse(metadata_require(m, key, file), v))
-    throw FormatError(file, key + " is not a count");
-  return static_cast<int64_t>(v);
-}
-
-// Hex text of a double's bits: exact for checkpoints.
-std::string double_exact(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
-  return buf;
-}
-
-double double_from_exact(const std::string& text, const std::string& key, const std::string& file) {
-  if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
-    throw FormatError(file, key + " is not 16 lowercase hex digits");
-  const uint64_t bits = std::stoull(text, nullptr, 16);
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-
 }  // namespace
 
 ExecutorConfig trainer_executor_config(const TrainConfig& config) {
@@ -73,66 +43,6 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config) {
   ec.precision = config.precision;
   ec.affine_bn = config.learn_bn;
   return ec;
-}
-
-void train_config_method_defaults(TrainConfig& c, const GivenOptions& given) {
-  if (c.method == Method::dense) {
-    const bool adam = c.optimizer.kind == OptimizerKind::adam;
-    if (!given.lr) c.schedule.base_lr = adam ? 3e-4 : 0.01;
-    if (adam && !given.batch_size) c.batch_size = 60;
-    if (adam && !given.schedule) c.schedule.kind = ScheduleKind::constant;
-  } else if (c.method == Method::supermask) {
-    if (!given.lr) c.schedule.base_lr = 200;
-    if (!given.weight_decay) c.optimizer.weight_decay = 0;
-  }
-}
-
-Metadata train_config_metadata(const TrainConfig& c) {
-  const OptimizerConfig& o = c.optimizer;
-  Metadata m{
-      {"popup.train.method", method_name(c.method)},
-      {"popup.train.k", double_format(c.k)},
-      {"popup.train.first_layer_dense", c.first_layer_dense ? "1" : "0"},
-      {"popup.train.last_layer_dense", c.last_layer_dense ? "1" : "0"},
-      {"popup.train.epochs", std::to_string(c.schedule.epochs)},
-      {"popup.train.batch_size", std::to_string(c.batch_size)},
-      {"popup.train.seed", std::to_string(c.seed)},
-      {"popup.train.optimizer", optimizer_name(o.kind)},
-      {"popup.train.lr", double_format(c.schedule.base_lr)},
-      {"popup.train.schedule", schedule_name(c.schedule.kind)},
-      {"popup.train.warmup_epochs", std::to_string(c.schedule.warmup_epochs)},
-      {"popup.train.weight_decay", double_format(o.weight_decay)},
-      {"popup.train.label_smoothing", double_format(c.label_smoothing)},
-      {"popup.train.data", c.data_name},
-      {"popup.train.val_split", double_format(c.val_split)},
-      {"popup.train.limit_train", std::to_string(c.limit_train)},
-      {"popup.train.limit_test", std::to_string(c.limit_test)},
-  };
-  if (o.kind == OptimizerKind::sgd) {
-    m["popup.train.momentum"] = double_format(o.momentum);
-    m["popup.train.nesterov"] = o.nesterov ? "1" : "0";
-  } else {
-    m["popup.train.beta1"] = double_format(o.beta1);
-    m["popup.train.beta2"] = double_format(o.beta2);
-    m["popup.train.eps"] = double_format(o.eps);
-  }
-  if (c.schedule.kind == ScheduleKind::step) {
-    m["popup.train.step_size"] = std::to_string(c.schedule.step_size);
-    m["popup.train.gamma"] = double_format(c.schedule.gamma);
-  }
-  if (c.precision != Precision::fp32) m["popup.train.precision"] = precision_name(c.precision);
-  if (c.learn_bn) m["popup.train.learn_bn"] = "1";  // absent otherwise: masks as they were
-  // Method-specific keys; edge-popup's are as they always were.
-  if (c.method == Method::dense || c.method == Method::supermask) {
-    m.erase("popup.train.k");  // no fraction is asked
-    if (c.method == Method::dense) {
-      m.erase("popup.train.first_layer_dense");
-      m.erase("popup.train.last_layer_dense");
-    }
-  }
-  if (c.method == Method::supermask) m["popup.train.score_init"] = double_format(c.score_init);
-  if (c.method == Method::global) m["popup.train.ramp_epochs"] = std::to_string(c.ramp_epochs);
-  return m;
 }
 
 Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
@@ -420,141 +330,6 @@ void Trainer::write_scores(OutputFile& out) const {
     if (!dense_[t]) engine_->scores(t, scores.back().data());
   }
   scores_write(out, recipe_, scores, train_config_metadata(config_));
-}
-
-void Trainer::write_checkpoint(const std::string& path) const {
-  Metadata extra = train_config_metadata(config_);
-  extra["popup.checkpoint.epoch"] = std::to_string(epoch_);
-  extra["popup.checkpoint.batch"] = std::to_string(batch_);
-  extra["popup.checkpoint.steps"] = std::to_string(engine_->steps());
-  extra["popup.checkpoint.loss_sum"] = double_exact(loss_sum_);
-  extra["popup.checkpoint.correct"] = std::to_string(correct_);
-  extra["popup.checkpoint.seen"] = std::to_string(seen_);
-  // The last finished epoch's results, so that a mask written after resuming reports them.
-  extra["popup.checkpoint.last_lr"] = double_exact(last_.lr);
-  extra["popup.checkpoint.last_train_loss"] = double_exact(last_.train_loss);
-  extra["popup.checkpoint.last_train_acc"] = double_exact(last_.train_acc);
-  extra["popup.checkpoint.last_val_acc"] = double_exact(last_.val_acc);
-  extra["popup.checkpoint.last_test_loss"] = double_exact(last_.test_loss);
-  extra["popup.checkpoint.last_test_acc"] = double_exact(last_.test_acc);
-  std::vector<TensorRef> refs;
-  const std::string param_prefix = config_.method == Method::dense ? "weights." : "scores.";
-  std::vector<std::vector<float>> arrays;  // host copies; reserved so that pointers stay put
-  arrays.reserve(net_.tensors.size() * (1 + engine_->state_names().size()));
-  for (size_t t = 0; t < net_.tensors.size(); ++t) {
-    if (dense_[t]) continue;
-    const TensorSpec& spec = net_.tensors[t];
-    arrays.emplace_back(static_cast<size_t>(spec.numel()));
-    engine_->scores(t, arrays.back().data());
-    refs.push_back({param_prefix + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
-    for (const std::string& name : engine_->state_names()) {
-      arrays.emplace_back(static_cast<size_t>(spec.numel()));
-      engine_->state(name, t, arrays.back().data());
-      refs.push_back({name + "." + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
-    }
-  }
-  const std::vector<NamedArray> stats = exec_->running_stats();
-  for (const NamedArray& a : stats)
-    refs.push_back({"bn." + a.name, Dtype::F32, {static_cast<int64_t>(a.values.size())},
-                    a.values.data()});
-  // learn_bn: gamma and beta of each BatchNorm with their optimiser state
-  const auto bn_param_add = [&](const std::string& name, const std::vector<float>& values,
-                                size_t t) {
-    const std::vector<int64_t> shape{static_cast<int64_t>(values.size())};
-    refs.push_back({name, Dtype::F32, shape, values.data()});
-    for (const std::string& state : bn_optimizer_->state_names())
-      refs.push_back({state + "." + name, Dtype::F32, shape,
-                      std::as_const(*bn_optimizer_).state(state, t).data()});
-  };
-  for (size_t b = 0; b < bn_names_.size(); ++b) {
-    bn_param_add("bn." + bn_names_[b] + ".weight", bn_gamma_[b], 2 * b);
-    bn_param_add("bn." + bn_names_[b] + ".bias", bn_beta_[b], 2 * b + 1);
-  }
-  popup_file_write(path, FileKind::checkpoint, recipe_, extra, refs);
-}
-
-void Trainer::resume(const PopupFile& f) {
-  if (f.kind != FileKind::checkpoint)
-    throw FormatError(f.path, std::string("is a ") + kind_name(f.kind) + " file, expected a checkpoint");
-  recipe_check_same(recipe_, f.recipe, f.path);
-  // fp32 is recorded by the key's absence (so fp32 files are as they always were)
-  const auto recorded = f.metadata.find("popup.train.precision");
-  const std::string precision = recorded == f.metadata.end() ? "fp32" : recorded->second;
-  if (precision != precision_name(config_.precision))
-    throw MismatchError(f.path, "checkpoint was made with popup.train.precision = " + precision +
-                                    ", this run has " + precision_name(config_.precision));
-  // learn_bn likewise (recorded only when on)
-  const bool learned_bn = f.metadata.count("popup.train.learn_bn") > 0;
-  if (learned_bn != config_.learn_bn)
-    throw MismatchError(f.path, std::string("checkpoint was made ") +
-                                    (learned_bn ? "with" : "without") + " --learn-bn, this run " +
-                                    (config_.learn_bn ? "has it" : "has not"));
-  for (const auto& [key, value] : train_config_metadata(config_)) {
-    const auto it = f.metadata.find(key);
-    const std::string found = it == f.metadata.end() ? "(missing)" : it->second;
-    if (found != value)
-      throw MismatchError(f.path, "checkpoint was made with " + key + " = " + found +
-                                      ", this run has " + value);
-  }
-  epoch_ = meta_int(f.metadata, "popup.checkpoint.epoch", f.path);
-  batch_ = meta_int(f.metadata, "popup.checkpoint.batch", f.path);
-  engine_->set_steps(meta_int(f.metadata, "popup.checkpoint.steps", f.path));
-  loss_sum_ = double_from_exact(meta_text(f.metadata, "popup.checkpoint.loss_sum", f.path),
-                                "popup.checkpoint.loss_sum", f.path);
-  correct_ = meta_int(f.metadata, "popup.checkpoint.correct", f.path);
-  seen_ = meta_int(f.metadata, "popup.checkpoint.seen", f.path);
-  const int64_t batches = (data_.train.n + config_.batch_size - 1) / config_.batch_size;
-  if (epoch_ > config_.schedule.epochs || batch_ > batches || (epoch_ == config_.schedule.epochs && batch_ > 0))
-    throw FormatError(f.path, "checkpoint position (epoch " + std::to_string(epoch_) + ", batch " +
-                                  std::to_string(batch_) + ") is outside this run's " +
-                                  std::to_string(config_.schedule.epochs) + " epochs of " +
-                                  std::to_string(batches) + " batches");
-  const auto exact = [&](const std::string& key) {
-    return double_from_exact(meta_text(f.metadata, key, f.path), key, f.path);
-  };
-  last_.epoch = epoch_;
-  last_.epochs = config_.schedule.epochs;
-  last_.lr = exact("popup.checkpoint.last_lr");
-  last_.train_loss = exact("popup.checkpoint.last_train_loss");
-  last_.train_acc = exact("popup.checkpoint.last_train_acc");
-  last_.val_acc = exact("popup.checkpoint.last_val_acc");
-  last_.test_loss = exact("popup.checkpoint.last_test_loss");
-  last_.test_acc = exact("popup.checkpoint.last_test_acc");
-  std::vector<NamedArray> stats;
-  const auto find = [&](const std::string& name, size_t numel) -> const std::vector<float>& {
-    for (const Tensor& t : f.tensors)
-      if (t.info.name == name) {
-        if (t.f32.size() != numel) throw MismatchError(f.path, "tensor " + name + " has the wrong size");
-        return t.f32;
-      }
-    throw FormatError(f.path, "checkpoint lacks tensor " + name);
-  };
-  const std::string param_prefix = config_.method == Method::dense ? "weights." : "scores.";
-  for (size_t t = 0; t < net_.tensors.size(); ++t) {
-    if (dense_[t]) continue;
-    const std::string& name = net_.tensors[t].name;
-    const size_t numel = static_cast<size_t>(net_.tensors[t].numel());
-    engine_->set_scores(t, find(param_prefix + name, numel).data());
-    for (const std::string& state : engine_->state_names())
-      engine_->set_state(state, t, find(state + "." + name, numel).data());
-  }
-  for (NamedArray a : exec_->running_stats()) {
-    a.values = find("bn." + a.name, a.values.size());
-    stats.push_back(std::move(a));
-  }
-  exec_->set_running_stats(stats);
-  for (size_t b = 0; b < bn_names_.size(); ++b) {
-    const std::string name = "bn." + bn_names_[b];
-    bn_gamma_[b] = find(name + ".weight", bn_gamma_[b].size());
-    bn_beta_[b] = find(name + ".bias", bn_beta_[b].size());
-    for (const std::string& state : bn_optimizer_->state_names()) {
-      bn_optimizer_->state(state, 2 * b) = find(state + "." + name + ".weight", bn_gamma_[b].size());
-      bn_optimizer_->state(state, 2 * b + 1) = find(state + "." + name + ".bias", bn_beta_[b].size());
-    }
-  }
-  bn_hand();
-  keep_fraction_apply();
-  engine_->refresh();
 }
 
 }  // namespace popup

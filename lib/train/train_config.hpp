@@ -1,0 +1,59 @@
+// The training configuration (DESIGN.md §4): method, fraction kept, optimiser, schedule and data
+// options; the defaults each --method gives what the command line did not, and the
+// popup.train.* metadata that records a configuration in masks, scores and checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backend/executor.hpp"
+#include "format/safetensors.hpp"
+#include "train/method.hpp"
+#include "train/optimizer.hpp"
+#include "train/schedule.hpp"
+
+namespace popup {
+
+struct TrainConfig {
+  Method method = Method::edge_popup;
+  // Affine BatchNorm, trained (the "+BN" variants): gamma (from 1) and beta (from 0) of every
+  // BatchNorm by the optimiser kind and hyperparameters of the method's parameters (weight
+  // decay included, as PyTorch's default applies it), with their own state; recorded as
+  // popup.train.learn_bn = 1 (absent otherwise) and written into masks and checkpoints.
+  // Networks without BatchNorm refuse it (InvalidArgument "--learn-bn"); dense training of a
+  // network with BatchNorm needs it (the learned dense baseline trains every parameter).
+  bool learn_bn = false;
+  double k = 0.5;                  // fraction of weights kept per layer (global: overall)
+  int64_t ramp_epochs = 0;         // global: cubic ramp of the fraction kept over these epochs
+  double score_init = 0;           // supermask: every initial logit
+  bool first_layer_dense = false;  // keep every weight of the first layer
+  bool last_layer_dense = false;   // ... of the last layer
+  int64_t batch_size = 128;
+  uint64_t seed = 0;               // score initialisation and data order
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;         // base lr, epochs, warm-up
+  double label_smoothing = 0;
+  std::string data_name;           // recorded in the mask (popup.train.data)
+  double val_split = 0;            // recorded
+  int64_t limit_train = 0;         // recorded: only the first N training / test images (0: all)
+  int64_t limit_test = 0;
+  // The executor's number format (scores, masks and updates stay fp32); recorded only when
+  // bf16, so that fp32 masks keep the keys and bytes they always had.
+  Precision precision = Precision::fp32;
+};
+
+// The defaults of --method for what the command line did not give (DESIGN.md §4): dense with
+// SGD lr 0.01 (momentum 0.9, wd 1e-4, cosine: the paper's learned dense baseline), dense with
+// Adam lr 3e-4, batch 60, constant rate (the lottery-ticket papers' baseline); supermask lr
+// 200 and weight decay 0 (Zhou et al.'s high rates, no decay of the logits). Other methods
+// keep edge-popup's.
+struct GivenOptions {
+  bool lr = false, weight_decay = false, batch_size = false, schedule = false;
+};
+void train_config_method_defaults(TrainConfig& config, const GivenOptions& given);
+
+// Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint
+// resumes only under the same keys).
+Metadata train_config_metadata(const TrainConfig& config);
+
+}  // namespace popup
