@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "report/mask_pictures.hpp"
 #include "report/mask_stats.hpp"
 #include "report/stats_report.hpp"
 #include "tool_common.hpp"

@@ -2,7 +2,7 @@
 // share of kept weights that are positive (weights regenerated from the recipe), for scores
 // also |score| quantiles and the margin around the top-k threshold; between every pair of
 // files the overlap of their kept sets beside the overlap expected of random masks with the
-// same kept counts; and the pictures of the masks (--png). Formatting: stats_report.hpp.
+// same kept counts. Formatting: stats_report.hpp; the pictures (--png): mask_pictures.hpp.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "format/mask.hpp"
-#include "report/png_write.hpp"
 
 namespace popup {
 
@@ -118,17 +117,5 @@ std::vector<double> abs_quantiles(const std::vector<float>& values, const std::v
 // layout of its kind) and its architecture, input and classes against the first good file.
 // Returns (file, reason) for each file that fails; empty when all are good.
 std::vector<std::pair<std::string, std::string>> stats_files_check(const std::vector<std::string>& paths);
-
-// The picture of a layer's kept set (man popup-stats, --png): white kept, black dropped.
-GreyImage mask_image(const LayerMask& layer);
-
-// DIR/<stem>.<layer>.png for input `path` (its file name up to the last dot; "-": "stdin"),
-// layer "fc1.weight" -> "fc1"; the prefix is DIR/<stem>.
-std::string mask_png_prefix(const std::string& dir, const std::string& path);
-std::string mask_png_path(const std::string& dir, const std::string& path, const std::string& layer);
-
-// Write the pictures of every layer of every input into `dir` (created if missing). Paths that
-// two inputs would share are an InvalidArgument before anything is written.
-void mask_pngs_write(const std::string& dir, const std::vector<StatsInput>& inputs);
 
 }  // namespace popup

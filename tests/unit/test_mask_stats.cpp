@@ -14,6 +14,7 @@
 #include "data/png_decode.hpp"
 #include "error.hpp"
 #include "format/json.hpp"
+#include "report/mask_pictures.hpp"
 #include "report/mask_stats.hpp"
 #include "report/stats_report.hpp"
 #include "temp_dir.hpp"
