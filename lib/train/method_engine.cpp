@@ -16,14 +16,14 @@ namespace popup {
 
 MethodEngine::MethodEngine(Executor& exec, const OptimizerConfig& config, Method method,
                            uint64_t seed)
-    : exec_(exec), config_(config), method_(method), seed_(seed) {
+    : exec_(exec), optimizer_(config), method_(method), seed_(seed) {
   if (method == Method::edge_popup)
     throw InvalidArgument("", "method engine: edge-popup runs on the score engines");
 }
 
 void MethodEngine::load(size_t t, int64_t n, const float* weights, const float* scores,
                         int64_t keep) {
-  if (optimizer_ || t != layers_.size())
+  if (optimizer_.made() || t != layers_.size())
     throw InvalidArgument("", "method engine: tensors are loaded once, in order, before training");
   Layer l;
   l.n = n;
@@ -36,6 +36,7 @@ void MethodEngine::load(size_t t, int64_t n, const float* weights, const float* 
     grads_.resize(params_.size(), 0.0f);
     masks_.resize(params_.size(), uint8_t{1});
   }
+  optimizer_.tensor_add(l.scored ? l.n : 0);
   layers_.push_back(std::move(l));
 }
 
@@ -44,21 +45,6 @@ MethodEngine::Layer& MethodEngine::scored(size_t t) {
   if (!layers_[t].scored)
     throw InvalidArgument("", "method engine: tensor " + std::to_string(t) + " is dense");
   return layers_[t];
-}
-
-Optimizer& MethodEngine::optimizer() {
-  if (!optimizer_) {
-    std::vector<int64_t> sizes;
-    for (const Layer& l : layers_) sizes.push_back(l.scored ? l.n : 0);
-    optimizer_ = std::make_unique<Optimizer>(config_, sizes);
-    optimizer_->set_steps(steps_);
-  }
-  return *optimizer_;
-}
-
-void MethodEngine::set_steps(int64_t steps) {
-  steps_ = steps;
-  if (optimizer_) optimizer_->set_steps(steps);
 }
 
 // The masks of every scored layer from the parameters.
@@ -86,7 +72,7 @@ void MethodEngine::masks_update() {
           for (int64_t i = 0; i < l.n; ++i) m[i] = s[i] > 0.0f;
         else
           supermask_sample(s, l.n, seed_, RandomStream::supermask,
-                           static_cast<uint32_t>(steps_), static_cast<uint32_t>(t), m);
+                           static_cast<uint32_t>(optimizer_.steps()), static_cast<uint32_t>(t), m);
       }
       break;
     default:  // dense: no mask
@@ -138,9 +124,8 @@ void MethodEngine::step(double lr) {
   for (size_t t = 0; t < layers_.size(); ++t)
     if (layers_[t].scored) grads[t] = grads_.data() + layers_[t].offset;
   exec_.backward(grads);
-  Optimizer& opt = optimizer();
+  Optimizer& opt = optimizer_.get();
   opt.begin_step();
-  steps_ = opt.steps();
   for (size_t t = 0; t < layers_.size(); ++t) {
     const Layer& l = layers_[t];
     if (!l.scored) continue;
@@ -190,21 +175,14 @@ void MethodEngine::mask(size_t t, uint8_t* out) {
   }
 }
 
-std::vector<std::string> MethodEngine::state_names() const {
-  if (config_.kind == OptimizerKind::sgd) return {"momentum"};
-  return {"adam_m", "adam_v"};
-}
-
 void MethodEngine::state(const std::string& name, size_t t, float* out) {
   scored(t);
-  const std::vector<float>& s = std::as_const(optimizer()).state(name, t);
-  std::copy(s.begin(), s.end(), out);
+  optimizer_.state(name, t, out);
 }
 
 void MethodEngine::set_state(const std::string& name, size_t t, const float* in) {
   scored(t);
-  std::vector<float>& s = optimizer().state(name, t);
-  std::copy(in, in + s.size(), s.begin());
+  optimizer_.set_state(name, t, in);
 }
 
 }  // namespace popup

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "train/method.hpp"
@@ -43,11 +42,11 @@ class MethodEngine final : public ScoreEngine {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
-  std::vector<std::string> state_names() const override;
+  std::vector<std::string> state_names() const override { return optimizer_.state_names(); }
   void state(const std::string& name, size_t t, float* out) override;
   void set_state(const std::string& name, size_t t, const float* in) override;
-  int64_t steps() const override { return steps_; }
-  void set_steps(int64_t steps) override;
+  int64_t steps() const override { return optimizer_.steps(); }
+  void set_steps(int64_t steps) override { optimizer_.set_steps(steps); }
 
   // global: the fraction of all scored weights kept (the ramp's); refresh() applies it.
   void set_keep_fraction(double k) { keep_fraction_ = k; }
@@ -67,12 +66,11 @@ class MethodEngine final : public ScoreEngine {
     TopkSelector selector;
   };
   Layer& scored(size_t t);
-  Optimizer& optimizer();
   void masks_update();
   void weights_hand(size_t t);
 
   Executor& exec_;
-  OptimizerConfig config_;
+  LazyOptimizer optimizer_;
   Method method_;
   uint64_t seed_;
   double keep_fraction_ = 1;
@@ -81,8 +79,6 @@ class MethodEngine final : public ScoreEngine {
   std::vector<float> params_, grads_;  // the scored layers' slices, contiguous, in order
   std::vector<uint8_t> masks_;
   TopkSelector global_selector_;
-  std::unique_ptr<Optimizer> optimizer_;
-  int64_t steps_ = 0;
   std::vector<float> work_;
   std::vector<uint64_t> topk_scratch_;
 };

@@ -1,7 +1,10 @@
-// SGD and Adam updates in float32, in the order of PyTorch's implementations.
+// SGD and Adam updates in float32, in the order of PyTorch's implementations; the host
+// engines' optimiser made on demand.
 #include "train/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "error.hpp"
 
@@ -14,6 +17,11 @@ OptimizerKind optimizer_parse(const std::string& name) {
 }
 
 const char* optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adam"; }
+
+std::vector<std::string> optimizer_state_names(OptimizerKind kind) {
+  if (kind == OptimizerKind::sgd) return {"momentum"};
+  return {"adam_m", "adam_v"};
+}
 
 Optimizer::Optimizer(const OptimizerConfig& config, const std::vector<int64_t>& sizes)
     : config_(config), sizes_(sizes) {
@@ -100,14 +108,36 @@ void Optimizer::update_straight_through(size_t t, float* s, const float* grad_w,
 }
 
 std::vector<std::string> Optimizer::state_names() const {
-  if (config_.kind == OptimizerKind::sgd) return {"momentum"};
-  return {"adam_m", "adam_v"};
+  return optimizer_state_names(config_.kind);
 }
 
 std::vector<float>& Optimizer::state(const std::string& name, size_t t) {
   if (name == "momentum" || name == "adam_m") return first_.at(t);
   if (name == "adam_v" && config_.kind == OptimizerKind::adam) return second_.at(t);
   throw InvalidArgument("", "no optimiser state '" + name + "'");
+}
+
+Optimizer& LazyOptimizer::get() {
+  if (!optimizer_) {
+    optimizer_ = std::make_unique<Optimizer>(config_, sizes_);
+    optimizer_->set_steps(steps_);
+  }
+  return *optimizer_;
+}
+
+void LazyOptimizer::set_steps(int64_t steps) {
+  steps_ = steps;
+  if (optimizer_) optimizer_->set_steps(steps);
+}
+
+void LazyOptimizer::state(const std::string& name, size_t t, float* out) {
+  const std::vector<float>& s = std::as_const(get()).state(name, t);
+  std::copy(s.begin(), s.end(), out);
+}
+
+void LazyOptimizer::set_state(const std::string& name, size_t t, const float* in) {
+  std::vector<float>& s = get().state(name, t);
+  std::copy(in, in + s.size(), s.begin());
 }
 
 }  // namespace popup

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct OptimizerConfig {
 
 OptimizerKind optimizer_parse(const std::string& name);  // "sgd" | "adam"; InvalidArgument
 const char* optimizer_name(OptimizerKind kind);
+
+// The names of the state arrays each tensor has: "momentum" (SGD), or "adam_m" and "adam_v".
+std::vector<std::string> optimizer_state_names(OptimizerKind kind);
 
 class Optimizer {
  public:
@@ -50,6 +54,33 @@ class Optimizer {
   OptimizerConfig config_;
   std::vector<int64_t> sizes_;
   std::vector<std::vector<float>> first_, second_;  // momentum / Adam moments
+  int64_t steps_ = 0;
+};
+
+// The optimiser of a host score engine (score_engine_host.cpp, method_engine.cpp) and the
+// ScoreEngine's state accessors on it: the engine adds each tensor as it loads it, the
+// optimiser is made at the first step or state access, and the step count set before then (a
+// resumed checkpoint) is kept for it.
+class LazyOptimizer {
+ public:
+  explicit LazyOptimizer(const OptimizerConfig& config) : config_(config) {}
+
+  // The next tensor's number of parameters (0: a tensor without state, one kept dense).
+  void tensor_add(int64_t n) { sizes_.push_back(n); }
+  bool made() const { return optimizer_ != nullptr; }
+  Optimizer& get();  // made on the first call, for the tensors added so far
+
+  int64_t steps() const { return optimizer_ ? optimizer_->steps() : steps_; }
+  void set_steps(int64_t steps);
+  std::vector<std::string> state_names() const { return optimizer_state_names(config_.kind); }
+  // Host copies of Optimizer::state(name, t).
+  void state(const std::string& name, size_t t, float* out);
+  void set_state(const std::string& name, size_t t, const float* in);
+
+ private:
+  OptimizerConfig config_;
+  std::vector<int64_t> sizes_;
+  std::unique_ptr<Optimizer> optimizer_;
   int64_t steps_ = 0;
 };
 

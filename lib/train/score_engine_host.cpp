@@ -19,7 +19,8 @@ namespace {
 
 class ScoreEngineHost final : public ScoreEngine {
  public:
-  ScoreEngineHost(Executor& exec, const OptimizerConfig& config) : exec_(exec), config_(config) {}
+  ScoreEngineHost(Executor& exec, const OptimizerConfig& config)
+      : exec_(exec), optimizer_(config) {}
 
   void load(size_t t, int64_t n, const float* weights, const float* scores,
             int64_t keep) override;
@@ -28,11 +29,11 @@ class ScoreEngineHost final : public ScoreEngine {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
-  std::vector<std::string> state_names() const override;
+  std::vector<std::string> state_names() const override { return optimizer_.state_names(); }
   void state(const std::string& name, size_t t, float* out) override;
   void set_state(const std::string& name, size_t t, const float* in) override;
-  int64_t steps() const override { return steps_; }
-  void set_steps(int64_t steps) override;
+  int64_t steps() const override { return optimizer_.steps(); }
+  void set_steps(int64_t steps) override { optimizer_.set_steps(steps); }
   StepProfile profile() const override { return profile_; }
 
  private:
@@ -46,14 +47,11 @@ class ScoreEngineHost final : public ScoreEngine {
   };
   Layer& layer(size_t t);
   Layer& scored(size_t t);
-  Optimizer& optimizer();
   void refresh_layer(size_t t);
 
   Executor& exec_;
-  OptimizerConfig config_;
+  LazyOptimizer optimizer_;
   std::vector<Layer> layers_;
-  std::unique_ptr<Optimizer> optimizer_;  // made at the first step or state access
-  int64_t steps_ = 0;
   std::vector<float> work_;  // w_eff
   std::vector<uint64_t> topk_scratch_;  // shared by the layers' selectors
   std::vector<float*> grads_;           // Executor::backward's destinations
@@ -73,7 +71,7 @@ double seconds_since(Clock::time_point& start) {  // and restarts the clock
 
 void ScoreEngineHost::load(size_t t, int64_t n, const float* weights, const float* scores,
                            int64_t keep) {
-  if (optimizer_ || t != layers_.size())
+  if (optimizer_.made() || t != layers_.size())
     throw InvalidArgument("", "score engine: tensors are loaded once, in order, before training");
   Layer l;
   l.keep = keep;
@@ -83,6 +81,7 @@ void ScoreEngineHost::load(size_t t, int64_t n, const float* weights, const floa
     l.scores.assign(scores, scores + n);
     l.grad.assign(static_cast<size_t>(n), 0.0f);
   }
+  optimizer_.tensor_add(static_cast<int64_t>(l.scores.size()));
   layers_.push_back(std::move(l));
 }
 
@@ -96,21 +95,6 @@ ScoreEngineHost::Layer& ScoreEngineHost::scored(size_t t) {
   if (l.scores.empty())
     throw InvalidArgument("", "score engine: tensor " + std::to_string(t) + " is dense");
   return l;
-}
-
-Optimizer& ScoreEngineHost::optimizer() {
-  if (!optimizer_) {
-    std::vector<int64_t> sizes;
-    for (const Layer& l : layers_) sizes.push_back(static_cast<int64_t>(l.scores.size()));
-    optimizer_ = std::make_unique<Optimizer>(config_, sizes);
-    optimizer_->set_steps(steps_);
-  }
-  return *optimizer_;
-}
-
-void ScoreEngineHost::set_steps(int64_t steps) {
-  steps_ = steps;
-  if (optimizer_) optimizer_->set_steps(steps);
 }
 
 void ScoreEngineHost::refresh_layer(size_t t) {
@@ -148,9 +132,8 @@ void ScoreEngineHost::step(double lr) {
     if (!layers_[t].scores.empty()) grads_[t] = layers_[t].grad.data();
   exec_.backward(grads_);
   profile_.backward += seconds_since(clock);
-  Optimizer& opt = optimizer();
+  Optimizer& opt = optimizer_.get();
   opt.begin_step();
-  steps_ = opt.steps();
   for (size_t t = 0; t < layers_.size(); ++t) {
     Layer& l = layers_[t];
     if (l.scores.empty()) continue;
@@ -177,21 +160,14 @@ void ScoreEngineHost::mask(size_t t, uint8_t* out) {
   std::copy(l.mask.begin(), l.mask.end(), out);
 }
 
-std::vector<std::string> ScoreEngineHost::state_names() const {
-  if (config_.kind == OptimizerKind::sgd) return {"momentum"};
-  return {"adam_m", "adam_v"};
-}
-
 void ScoreEngineHost::state(const std::string& name, size_t t, float* out) {
   scored(t);
-  const std::vector<float>& s = std::as_const(optimizer()).state(name, t);
-  std::copy(s.begin(), s.end(), out);
+  optimizer_.state(name, t, out);
 }
 
 void ScoreEngineHost::set_state(const std::string& name, size_t t, const float* in) {
   scored(t);
-  std::vector<float>& s = optimizer().state(name, t);
-  std::copy(in, in + s.size(), s.begin());
+  optimizer_.set_state(name, t, in);
 }
 
 }  // namespace
