@@ -12,6 +12,7 @@
 #include "net/network.hpp"
 #include "train/optimizer.hpp"
 #include "train/score_engine.hpp"
+#include "train/softmax_cross_entropy.hpp"
 
 namespace popup {
 
@@ -44,13 +45,6 @@ struct ExecutorConfig {
   // with gamma and beta set by the caller (initially 1 and 0; Executor::set_bn_params) and
   // their gradients given by backward() (Executor::bn_grads). Running statistics as without.
   bool affine_bn = false;
-};
-
-// Sums over the examples of one forward.
-struct BatchStats {
-  double loss_sum = 0;     // sum of the per-example losses (smoothed if configured)
-  int64_t correct1 = 0;    // top-1 correct
-  int64_t correct5 = 0;    // top-5 correct (top-min(5, classes))
 };
 
 // A named float array: BatchNorm running statistics.
