@@ -2,6 +2,7 @@
 // each family's graph of operations and its weight tensors (conv and linear only) in network
 // order, named as torchvision names them.
 #include "net/arch.hpp"
+#include "net/net_builder.hpp"
 #include "net/network.hpp"
 
 #include <cmath>
@@ -23,36 +24,6 @@ struct ArchOptions {
 
 [[noreturn]] void fail(const std::string& message) { throw InvalidArgument("", message); }
 
-// a * b, refusing results that do not fit in int64 (huge inputs, widths or class counts).
-int64_t checked_product(int64_t a, int64_t b, const std::string& what) {
-  int64_t product = 0;
-  if (__builtin_mul_overflow(a, b, &product)) fail(what + " would have more than 2^63 elements");
-  return product;
-}
-
-// ---- tensor constructors --------------------------------------------------------------------
-
-TensorSpec conv_tensor(const std::string& layer, int64_t out, int64_t in, int64_t kernel,
-                       int64_t stride, int64_t pad) {
-  const std::string name = layer + ".weight";
-  checked_product(checked_product(out, in, name), kernel * kernel, name);
-  TensorSpec t{name, LayerKind::conv, {out, in, kernel, kernel}};
-  t.fan_in = in * kernel * kernel;
-  t.fan_out = out * kernel * kernel;
-  t.stride = stride;
-  t.pad = pad;
-  return t;
-}
-
-TensorSpec linear_tensor(const std::string& layer, int64_t out, int64_t in) {
-  const std::string name = layer + ".weight";
-  checked_product(out, in, name);
-  TensorSpec t{name, LayerKind::linear, {out, in}};
-  t.fan_in = in;
-  t.fan_out = out;
-  return t;
-}
-
 // int(base * width) as the official hidden-networks code computes hidden sizes.
 int64_t scaled_width(int64_t base, double width) {
   return static_cast<int64_t>(static_cast<double>(base) * width);
@@ -63,78 +34,6 @@ struct BuildInput {
   const ArchOptions& options;
   InputShape input;
   int64_t classes;
-};
-
-// Appends tensors and ops to a Network while tracking the current output shape.
-class NetBuilder {
- public:
-  explicit NetBuilder(Network& net) : net_(net) {
-    c_ = net.input.c;
-    h_ = net.input.h;
-    w_ = net.input.w;
-  }
-
-  int last() const { return last_; }
-  int64_t channels() const { return c_; }
-
-  // A conv layer reading op `from` (default: the last op); returns its op index.
-  int conv(const std::string& layer, int64_t out, int64_t kernel, int64_t stride, int64_t pad,
-           int from = kLast) {
-    const Op& source = shape_of(from);
-    const int64_t in = source.c;
-    net_.tensors.push_back(conv_tensor(layer, out, in, kernel, stride, pad));
-    const int64_t h = (source.h + 2 * pad - kernel) / stride + 1;
-    const int64_t w = (source.w + 2 * pad - kernel) / stride + 1;
-    return add_op({OpKind::conv, {resolve(from)}, tensor_index(), "", out, h, w});
-  }
-  int linear(const std::string& layer, int64_t out) {
-    const int64_t in = checked_product(c_, checked_product(h_, w_, layer), layer + ".weight");
-    net_.tensors.push_back(linear_tensor(layer, out, in));
-    return add_op({OpKind::linear, {last_}, tensor_index(), "", out, 1, 1});
-  }
-  int relu() { return add_op({OpKind::relu, {last_}, -1, "", c_, h_, w_}); }
-  int maxpool2() { return add_op({OpKind::maxpool2, {last_}, -1, "", c_, h_ / 2, w_ / 2}); }
-  int batchnorm(const std::string& name) {
-    return add_op({OpKind::batchnorm, {last_}, -1, name, c_, h_, w_});
-  }
-  int add(int a, int b) {
-    const Op& s = shape_of(a);
-    return add_op({OpKind::add, {a, b}, -1, "", s.c, s.h, s.w});
-  }
-  int global_avgpool() { return add_op({OpKind::global_avgpool, {last_}, -1, "", c_, 1, 1}); }
-  // A stage that cannot be executed yet (the graph is then refused by arch_network).
-  void unsupported(const std::string& why) { unsupported_ = why; }
-  const std::string& unsupported_reason() const { return unsupported_; }
-  int64_t height() const { return h_; }
-  int64_t width() const { return w_; }
-
-  static constexpr int kLast = -2;
-
- private:
-  int resolve(int from) const { return from == kLast ? last_ : from; }
-  int tensor_index() const { return static_cast<int>(net_.tensors.size()) - 1; }
-
-  const Op& shape_of(int from) {
-    const int index = resolve(from);
-    if (index >= 0) return net_.ops[static_cast<size_t>(index)];
-    input_op_ = Op{OpKind::relu, {}, -1, "", net_.input.c, net_.input.h, net_.input.w};
-    return input_op_;
-  }
-
-  int add_op(Op op) {
-    c_ = op.c;
-    h_ = op.h;
-    w_ = op.w;
-    net_.ops.push_back(std::move(op));
-    last_ = static_cast<int>(net_.ops.size()) - 1;
-    return last_;
-  }
-
-  Network& net_;
-  Op input_op_{OpKind::relu, {}, -1, "", 0, 0, 0};
-  int last_ = -1;
-  int64_t c_, h_, w_;
-  std::string unsupported_;
 };
 
 using Builder = void (*)(const BuildInput&, NetBuilder&);
@@ -405,11 +304,9 @@ Network network_build(const std::string& spec, const InputShape& input, int64_t 
       input.h > max_input_dim || input.w > max_input_dim)
     fail("input " + input_shape_format(input) + " has a dimension outside 1 .. " +
          std::to_string(max_input_dim));
-  Network net;
-  net.input = input;
-  net.classes = classes;
-  NetBuilder builder(net);
+  NetBuilder builder(input, classes);
   family_find(options.name).build({options, input, classes}, builder);
+  Network net = builder.network();
   int64_t total = 0;
   for (const TensorSpec& t : net.tensors)
     if (__builtin_add_overflow(total, t.numel(), &total))

@@ -35,6 +35,18 @@ struct Network {
   std::vector<Op> ops;              // topological order; the last op gives the logits [classes]
 };
 
+// The shape of op j's output per example, as the network records it; j = -1: the input.
+// Backends and builders read shapes through it, the network input included.
+struct OpShape {
+  int64_t c = 0, h = 0, w = 0;
+  int64_t numel() const { return c * h * w; }
+};
+inline OpShape op_shape(const Network& net, int j) {
+  if (j < 0) return {net.input.c, net.input.h, net.input.w};
+  const Op& op = net.ops[static_cast<size_t>(j)];
+  return {op.c, op.h, op.w};
+}
+
 // The graph of `spec` for this input shape and class count (throws as arch_tensors does).
 Network arch_network(const std::string& spec, const InputShape& input, int64_t classes);
 

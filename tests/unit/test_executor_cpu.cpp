@@ -566,10 +566,7 @@ BOOST_AUTO_TEST_CASE(affine_executor_matches_reference_flat_network_with_label_s
 // A BatchNorm straight on the images: its input gets no gradient, its gamma and beta do, and
 // backward() computes them even when no weight gradient is asked for.
 BOOST_AUTO_TEST_CASE(affine_batchnorm_on_the_input_without_weight_gradients) {
-  NetworkBuilder builder({3, 6, 6}, 4);
-  builder.linear(builder.avgpool(builder.relu(builder.conv(builder.batchnorm(-1), 8, 3, 1, 1))),
-                 4);
-  const Problem p(builder.network(), 5, 34);
+  const Problem p(input_batchnorm_network(), 5, 34);
   const reference::BnAffine affine = bn_affine_random(p.net, 72);
   const RunningStats running(p.net);
   const auto want = reference::network_run(p.net, p.weights_double(), doubles(p.images), p.labels,
@@ -910,23 +907,30 @@ boost::test_tools::assertion_result bf16_supported(utf::test_unit_id) {
 // (stride 1 and 2) -> global average pool -> linear; conv-BatchNorm twice, an add, a strided
 // conv, linear; linear -> BatchNorm1d -> linear.
 Network smooth_conv_network() {
-  NetworkBuilder b({3, 8, 8}, 10);
-  const int x = b.conv(b.conv(-1, 16, 3, 1, 1), 32, 3, 2, 1);
-  b.linear(b.avgpool(x), 10);
+  NetBuilder b({3, 8, 8}, 10);
+  b.conv("conv1", 16, 3, 1, 1);
+  b.conv("conv2", 32, 3, 2, 1);
+  b.global_avgpool();
+  b.linear("fc3", 10);
   return b.network();
 }
 
 Network smooth_residual_network() {
-  NetworkBuilder b({3, 8, 8}, 10);
-  const int x0 = b.batchnorm(b.conv(-1, 16, 3, 1, 1));
-  const int x1 = b.add(b.batchnorm(b.conv(x0, 16, 3, 1, 1)), x0);
-  b.linear(b.conv(x1, 8, 3, 2, 1), 10);
+  NetBuilder b({3, 8, 8}, 10);
+  b.conv("conv1", 16, 3, 1, 1);
+  const int x0 = b.batchnorm("bn1");
+  b.conv("conv2", 16, 3, 1, 1);
+  b.add(b.batchnorm("bn3"), x0);
+  b.conv("conv3", 8, 3, 2, 1);
+  b.linear("fc4", 10);
   return b.network();
 }
 
 Network smooth_flat_network() {
-  NetworkBuilder b({1, 4, 4}, 3);
-  b.linear(b.batchnorm(b.linear(-1, 12)), 3);
+  NetBuilder b({1, 4, 4}, 3);
+  b.linear("fc1", 12);
+  b.batchnorm("bn1");
+  b.linear("fc2", 3);
   return b.network();
 }
 

@@ -1,7 +1,10 @@
-// The graphs of the architecture registry: op order, shapes, residual wiring, BatchNorm names.
+// The graphs of the architecture registry: op order, shapes, residual wiring, BatchNorm names;
+// and the builder they and the tests' hand-built networks are made with.
 #include <boost/test/unit_test.hpp>
+#include <vector>
 
 #include "error.hpp"
+#include "net/net_builder.hpp"
 #include "net/network.hpp"
 
 using namespace popup;
@@ -74,6 +77,39 @@ BOOST_AUTO_TEST_CASE(imagenet_resnets_have_tensors_but_no_executable_graph) {
                         [](const InvalidArgument& e) {
                           return std::string(e.what()).find("not implemented") != std::string::npos;
                         });
+}
+
+// Ops read the last op, the input (-1) or any earlier op; shapes follow from the inputs'
+// (conv: floor((size + 2 pad - kernel) / stride) + 1), and op_shape reads them back.
+BOOST_AUTO_TEST_CASE(net_builder_reads_any_op_and_computes_shapes) {
+  NetBuilder b({3, 9, 7}, 4);
+  BOOST_TEST(b.last() == -1);
+  BOOST_TEST((b.channels() == 3 && b.height() == 9 && b.width() == 7));
+  const int conv = b.conv("stem", 8, 3, 2, 1);
+  BOOST_TEST(b.relu() == conv + 1);
+  const int side = b.conv("side", 8, 1, 2, 0, -1);
+  const int sum = b.add(conv + 1, side);
+  b.maxpool2();
+  b.batchnorm("bn", sum);
+  b.global_avgpool();
+  b.linear("fc", 4);
+  const Network& net = b.network();
+  BOOST_TEST(net.ops.size() == 8u);
+  BOOST_TEST((net.ops[side].inputs == std::vector<int>{-1}));
+  BOOST_TEST((net.ops[sum].inputs == std::vector<int>{conv + 1, side}));
+  BOOST_TEST((net.ops[5].inputs == std::vector<int>{sum} && net.ops[5].name == "bn"));
+  const OpShape in = op_shape(net, -1), s = op_shape(net, conv), pooled = op_shape(net, 4);
+  BOOST_TEST((in.c == 3 && in.h == 9 && in.w == 7));
+  BOOST_TEST((s.c == 8 && s.h == 5 && s.w == 4 && s.numel() == 160));
+  BOOST_TEST((op_shape(net, side).h == 5 && op_shape(net, side).w == 4));
+  BOOST_TEST((pooled.c == 8 && pooled.h == 2 && pooled.w == 2));
+  BOOST_TEST((op_shape(net, 7).c == 4 && op_shape(net, 7).h == 1 && op_shape(net, 7).w == 1));
+  BOOST_TEST(net.tensors.size() == 3u);
+  BOOST_TEST(net.tensors[1].name == "side.weight");
+  BOOST_TEST((net.tensors[1].shape == std::vector<int64_t>{8, 3, 1, 1}));
+  BOOST_TEST((net.tensors[1].stride == 2 && net.tensors[1].pad == 0));
+  BOOST_TEST((net.tensors[2].shape == std::vector<int64_t>{4, 8} && net.tensors[2].fan_in == 8));
+  BOOST_TEST((net.ops[7].tensor == 2 && net.ops[side].tensor == 1 && net.ops[sum].tensor == -1));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

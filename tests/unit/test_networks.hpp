@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "net/net_builder.hpp"
 #include "net/network.hpp"
 
 namespace test_networks {
 
+using popup::NetBuilder;
 using popup::Network;
-using popup::Op;
-using popup::OpKind;
 
 // ---- data -------------------------------------------------------------------------------
 
@@ -36,95 +36,66 @@ inline std::vector<float> floats(const std::vector<double>& v) {
 
 // ---- hand-built networks -------------------------------------------------------------------
 
-class NetworkBuilder {
- public:
-  NetworkBuilder(popup::InputShape input, int64_t classes) {
-    net_.input = input;
-    net_.classes = classes;
-  }
-  int conv(int in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-    popup::TensorSpec t;
-    t.name = "conv" + std::to_string(net_.tensors.size() + 1) + ".weight";
-    t.kind = popup::LayerKind::conv;
-    t.shape = {out, c(in), k, k};
-    t.fan_in = c(in) * k * k;
-    t.fan_out = out * k * k;
-    t.stride = stride;
-    t.pad = pad;
-    net_.tensors.push_back(t);
-    return op(OpKind::conv, {in}, out, (h(in) + 2 * pad - k) / stride + 1,
-              (w(in) + 2 * pad - k) / stride + 1);
-  }
-  int linear(int in, int64_t out) {
-    popup::TensorSpec t;
-    t.name = "fc" + std::to_string(net_.tensors.size() + 1) + ".weight";
-    t.kind = popup::LayerKind::linear;
-    t.shape = {out, c(in) * h(in) * w(in)};
-    t.fan_in = t.shape[1];
-    t.fan_out = out;
-    net_.tensors.push_back(t);
-    return op(OpKind::linear, {in}, out, 1, 1);
-  }
-  int relu(int in) { return op(OpKind::relu, {in}, c(in), h(in), w(in)); }
-  int maxpool2(int in) { return op(OpKind::maxpool2, {in}, c(in), h(in) / 2, w(in) / 2); }
-  int avgpool(int in) { return op(OpKind::global_avgpool, {in}, c(in), 1, 1); }
-  int add(int a, int b) { return op(OpKind::add, {a, b}, c(a), h(a), w(a)); }
-  int batchnorm(int in) {
-    const int i = op(OpKind::batchnorm, {in}, c(in), h(in), w(in));
-    net_.ops.back().name = "bn" + std::to_string(i);
-    return i;
-  }
-  const Network& network() const { return net_; }
-
- private:
-  int op(OpKind kind, std::vector<int> inputs, int64_t c, int64_t h, int64_t w) {
-    Op o;
-    o.kind = kind;
-    o.inputs = std::move(inputs);
-    o.tensor = kind == OpKind::conv || kind == OpKind::linear
-                   ? static_cast<int>(net_.tensors.size()) - 1
-                   : -1;
-    o.c = c;
-    o.h = h;
-    o.w = w;
-    net_.ops.push_back(o);
-    return static_cast<int>(net_.ops.size()) - 1;
-  }
-  int64_t c(int j) const { return j < 0 ? net_.input.c : net_.ops[j].c; }
-  int64_t h(int j) const { return j < 0 ? net_.input.h : net_.ops[j].h; }
-  int64_t w(int j) const { return j < 0 ? net_.input.w : net_.ops[j].w; }
-  Network net_;
-};
+// Built with the library's NetBuilder; tensors are named by their position (conv1, conv2,
+// fc3, ...) and BatchNorms by their op index (bn1 is op 1).
 
 // conv -> relu -> maxpool2 (odd size: floor) -> conv (stride 2, pad 1) -> relu -> linear.
 inline Network plain_network() {
-  NetworkBuilder b({3, 9, 9}, 5);
-  int x = b.relu(b.conv(-1, 8, 3, 1, 1));
-  x = b.relu(b.conv(b.maxpool2(x), 16, 3, 2, 1));
-  b.linear(x, 5);
+  NetBuilder b({3, 9, 9}, 5);
+  b.conv("conv1", 8, 3, 1, 1);
+  b.relu();
+  b.maxpool2();
+  b.conv("conv2", 16, 3, 2, 1);
+  b.relu();
+  b.linear("fc3", 5);
   return b.network();
 }
 
 // A CIFAR-style ResNet in miniature: stem conv-bn-relu, a block with a strided downsample
 // shortcut (conv 1x1 + bn), a block with an identity shortcut, global average pool, linear.
 inline Network residual_network() {
-  NetworkBuilder b({3, 8, 8}, 10);
-  const int x0 = b.relu(b.batchnorm(b.conv(-1, 16, 3, 1, 1)));
-  int main = b.relu(b.batchnorm(b.conv(x0, 32, 3, 2, 1)));
-  main = b.batchnorm(b.conv(main, 32, 3, 1, 1));
-  const int shortcut = b.batchnorm(b.conv(x0, 32, 1, 2, 0));
-  const int x1 = b.relu(b.add(main, shortcut));
-  int main2 = b.relu(b.batchnorm(b.conv(x1, 32, 3, 1, 1)));
-  main2 = b.batchnorm(b.conv(main2, 32, 3, 1, 1));
-  const int x2 = b.relu(b.add(main2, x1));
-  b.linear(b.avgpool(x2), 10);
+  NetBuilder b({3, 8, 8}, 10);
+  b.conv("conv1", 16, 3, 1, 1);
+  b.batchnorm("bn1");
+  const int x0 = b.relu();
+  b.conv("conv2", 32, 3, 2, 1);
+  b.batchnorm("bn4");
+  b.relu();
+  b.conv("conv3", 32, 3, 1, 1);
+  const int main = b.batchnorm("bn7");
+  b.conv("conv4", 32, 1, 2, 0, x0);
+  b.add(main, b.batchnorm("bn9"));
+  const int x1 = b.relu();
+  b.conv("conv5", 32, 3, 1, 1);
+  b.batchnorm("bn13");
+  b.relu();
+  b.conv("conv6", 32, 3, 1, 1);
+  b.add(b.batchnorm("bn16"), x1);
+  b.relu();
+  b.global_avgpool();
+  b.linear("fc7", 10);
   return b.network();
 }
 
 // Flat activations: linear -> BatchNorm1d -> relu -> linear on a 1x4x4 input.
 inline Network flat_network() {
-  NetworkBuilder b({1, 4, 4}, 3);
-  b.linear(b.relu(b.batchnorm(b.linear(-1, 12))), 3);
+  NetBuilder b({1, 4, 4}, 3);
+  b.linear("fc1", 12);
+  b.batchnorm("bn1");
+  b.relu();
+  b.linear("fc2", 3);
+  return b.network();
+}
+
+// A BatchNorm straight on the images, whose input gets no gradient: bn -> conv -> relu ->
+// global average pool -> linear on a 3x6x6 input, 4 classes.
+inline Network input_batchnorm_network() {
+  NetBuilder b({3, 6, 6}, 4);
+  b.batchnorm("bn0");
+  b.conv("conv1", 8, 3, 1, 1);
+  b.relu();
+  b.global_avgpool();
+  b.linear("fc2", 4);
   return b.network();
 }
 
