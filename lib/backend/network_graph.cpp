@@ -19,11 +19,18 @@ struct Shape {
 
 std::string op_label(int i) { return "network op " + std::to_string(i); }
 
+// The shape of op j's output among `shapes` (those of the ops checked so far), or of the
+// network input for j = -1.
+Shape shape_of(const Network& net, const std::vector<Shape>& shapes, int j) {
+  if (j >= 0) return shapes[j];
+  const OpShape in = op_shape(net, j);
+  return {in.c, in.h, in.w, false};
+}
+
 // The output shape op i must have, from its input shapes; throws where it has none.
 Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes) {
   const Op& op = net.ops[i];
-  const Shape in =
-      op.inputs[0] < 0 ? Shape{net.input.c, net.input.h, net.input.w, false} : shapes[op.inputs[0]];
+  const Shape in = shape_of(net, shapes, op.inputs[0]);
   const bool image_op =
       op.kind == OpKind::conv || op.kind == OpKind::maxpool2 || op.kind == OpKind::global_avgpool;
   if (in.flat && image_op)
@@ -46,8 +53,7 @@ Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes
     case OpKind::maxpool2: return {in.c, in.h / 2, in.w / 2, false};
     case OpKind::global_avgpool: return {in.c, 1, 1, false};
     case OpKind::add: {
-      const Shape b = op.inputs[1] < 0 ? Shape{net.input.c, net.input.h, net.input.w, false}
-                                       : shapes[op.inputs[1]];
+      const Shape b = shape_of(net, shapes, op.inputs[1]);
       if (b.c != in.c || b.h != in.h || b.w != in.w || b.flat != in.flat)
         throw InvalidArgument("", op_label(i) + " adds tensors of different shapes");
       return in;

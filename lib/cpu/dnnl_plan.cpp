@@ -57,8 +57,16 @@ DnnlPlanBuilder::DnnlPlanBuilder(const Network& net, int64_t n, bool train, Dnnl
 // ---- shapes ------------------------------------------------------------------------------
 
 memory::dims DnnlPlanBuilder::dims(int j) const {
-  if (flat(j)) return {n_, channels(j)};
-  return {n_, channels(j), height(j), width(j)};
+  const OpShape s = op_shape(net_, j);
+  if (flat(j)) return {n_, s.c};
+  return {n_, s.c, s.h, s.w};
+}
+
+// The window of pooling op i: 2x2 for maxpool2, the whole image for global_avgpool.
+memory::dims DnnlPlanBuilder::pool_window(int i) const {
+  if (net_.ops[i].kind == OpKind::maxpool2) return {2, 2};
+  const OpShape in = op_shape(net_, net_.ops[i].inputs[0]);
+  return {in.h, in.w};
 }
 
 memory::desc DnnlPlanBuilder::any_desc(int j) const {

@@ -187,7 +187,7 @@ void DnnlPlanBuilder::backward_pool(int i) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
   const bool max = op.kind == OpKind::maxpool2;
-  const memory::dims window = max ? memory::dims{2, 2} : memory::dims{height(j), width(j)};
+  const memory::dims window = pool_window(i);
   const dnnl::pooling_backward::desc desc(
       max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, act_desc(j),
       act_desc_[i], window, window, {0, 0}, {0, 0});

@@ -71,10 +71,8 @@ class DnnlPlanBuilder {
 
   // shapes (dnnl_plan.cpp)
   bool flat(int j) const { return j >= 0 && graph_.flat[j]; }
-  int64_t channels(int j) const { return j < 0 ? net_.input.c : net_.ops[j].c; }
-  int64_t height(int j) const { return j < 0 ? net_.input.h : net_.ops[j].h; }
-  int64_t width(int j) const { return j < 0 ? net_.input.w : net_.ops[j].w; }
   memory::dims dims(int j) const;
+  memory::dims pool_window(int i) const;
   memory::desc plain_desc(int j) const;
   memory::desc any_desc(int j) const;
 

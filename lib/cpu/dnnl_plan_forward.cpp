@@ -129,7 +129,7 @@ void DnnlPlanBuilder::forward_pool(int i) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
   const bool max = op.kind == OpKind::maxpool2;
-  const memory::dims window = max ? memory::dims{2, 2} : memory::dims{height(j), width(j)};
+  const memory::dims window = pool_window(i);
   const dnnl::pooling_forward::desc desc(
       train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
       max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, src_desc(j, false),
@@ -183,7 +183,8 @@ void DnnlPlanBuilder::forward_bn(int i) {
     train_args.emplace_back(DNNL_ARG_SCALE_SHIFT,
                             bn_params_memory(i, f.bn.weights_desc(), state_.bn_scale_shift[i]));
   plan_.forward_train.push_back(step_make(f.bn, std::move(train_args)));
-  plan_.batch_stats.push_back({i, f.mean, f.var, n_ * height(j) * width(j)});
+  const OpShape in = op_shape(net_, j);
+  plan_.batch_stats.push_back({i, f.mean, f.var, n_ * in.h * in.w});
 }
 
 // A memory over `values`, BatchNorm op i's scale_shift or its gradient ([2, c] f32 in either
