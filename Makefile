@@ -7,6 +7,8 @@ BUILD    ?= build
 CXX      ?= g++
 CXXFLAGS ?= -O2
 PYTHON   ?= /usr/bin/python3
+CUDA     ?= 1
+CLANG_FORMAT ?= clang-format
 # Parallel by default, one job per core, unless the caller chose (-j N or MAKEFLAGS); sub-makes
 # share the top level's job server.
 ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
@@ -29,49 +31,73 @@ TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/unit_tests
 BENCH_BIN := $(BUILD)/tests/popup-bench
 
-# ---- detection: each component is probed by compiling or running it ----------------------
-# $(call probe_cxx,HEADER,FLAGS): 1 when a program including HEADER compiles and links.
-probe_cxx = $(shell printf '\043include <$(1)>\nint main(){return 0;}\n' | \
-              $(CXX) -std=c++17 -x c++ - -o /dev/null $(2) >/dev/null 2>&1 && echo 1 || echo 0)
-HAVE_ZLIB   := $(call probe_cxx,zlib.h,-lz)
-HAVE_OPENMP := $(call probe_cxx,omp.h,-fopenmp)
-HAVE_CLI11  := $(call probe_cxx,CLI/CLI.hpp,)
-HAVE_BOOST_TEST := $(call probe_cxx,boost/test/unit_test.hpp,-DBOOST_TEST_DYN_LINK -lboost_unit_test_framework)
-HAVE_ONEDNN := $(call probe_cxx,oneapi/dnnl/dnnl.hpp,-ldnnl)
-HAVE_LIBPNG := $(call probe_cxx,png.h,-lpng)
-HAVE_MANDOC := $(shell command -v mandoc >/dev/null 2>&1 && echo 1 || echo 0)
-HAVE_NUMPY  := $(shell $(PYTHON) -c 'import numpy' >/dev/null 2>&1 && echo 1 || echo 0)
+# ---- detection: each component is probed by compiling or running it --------------------------
+# The probes run once and are cached in $(CONFIG), made again when the Makefile, find-cuda.sh or
+# the installed packages (/var/lib/dpkg/status) change, when a setting in CONFIG_KEY differs from
+# the cached run's, or while a compiled probe fails (a component is being installed). Goals that
+# build nothing (clean, help, deps, format, gpu-check; check and demo run a sub-make) skip them.
+CONFIG     := $(BUILD)/config.mk
+CONFIG_KEY := CXX=$(CXX) CUDA=$(CUDA) CUDA_HOME=$(CUDA_HOME) CUDNN_HOME=$(CUDNN_HOME) \
+              PYTHON=$(PYTHON) CPATH=$(CPATH) LIBRARY_PATH=$(LIBRARY_PATH)
+ifneq ($(filter-out clean help deps format gpu-check check demo,$(or $(MAKECMDGOALS),all)),)
+-include $(CONFIG)
+CONFIG_FOUND = $(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_BOOST_TEST)$(HAVE_ONEDNN)$(HAVE_LIBPNG)
+# Once per make: after making config.mk, make reads the makefiles again (MAKE_RESTARTS set).
+ifeq ($(MAKE_RESTARTS),)
+ifneq '$(CONFIG_KEY) 111111' '$(CONFIG_KEY_DONE) $(CONFIG_FOUND)'
+$(CONFIG): config-stale
+endif
+endif
+endif
+# $(call probe_cxx,NAME,HEADER,FLAGS): a line NAME := 1 when a program including HEADER compiles
+# and links, else NAME := 0.
+probe_cxx = echo "$(1) := $$(printf '\043include <$(2)>\nint main(){return 0;}\n' | \
+              $(CXX) -std=c++17 -x c++ - -o /dev/null $(3) >/dev/null 2>&1 && echo 1 || echo 0)"
+# $(call probe_sh,NAME,COMMAND): NAME := 1 when COMMAND succeeds, else NAME := 0.
+probe_sh  = echo "$(1) := $$($(2) >/dev/null 2>&1 && echo 1 || echo 0)"
+BOOST_TEST_FLAGS := -DBOOST_TEST_DYN_LINK -lboost_unit_test_framework
+
+$(CONFIG): Makefile scripts/find-cuda.sh $(wildcard /var/lib/dpkg/status)
+	@mkdir -p $(@D)
+	@{ echo '# made by the Makefile: the probes of its configuration (make config prints them)'; \
+	  echo 'CONFIG_KEY_DONE := $(CONFIG_KEY)'; \
+	  $(call probe_cxx,HAVE_ZLIB,zlib.h,-lz); \
+	  $(call probe_cxx,HAVE_OPENMP,omp.h,-fopenmp); \
+	  $(call probe_cxx,HAVE_CLI11,CLI/CLI.hpp,); \
+	  $(call probe_cxx,HAVE_BOOST_TEST,boost/test/unit_test.hpp,$(BOOST_TEST_FLAGS)); \
+	  $(call probe_cxx,HAVE_ONEDNN,oneapi/dnnl/dnnl.hpp,-ldnnl); \
+	  $(call probe_cxx,HAVE_LIBPNG,png.h,-lpng); \
+	  $(call probe_sh,HAVE_MANDOC,command -v mandoc); \
+	  $(call probe_sh,HAVE_NUMPY,$(PYTHON) -c 'import numpy'); \
+	  [ "$(CUDA)" = 0 ] || CUDA_HOME='$(CUDA_HOME)' CUDNN_HOME='$(CUDNN_HOME)' PYTHON='$(PYTHON)' \
+	    scripts/find-cuda.sh | sed 's/=/ := /'; } >$@.tmp && mv $@.tmp $@
+.PHONY: config-stale
 mark = $(if $(filter 1,$(1)),✓,✗)
 
 # The CUDA backend, libpopup-cuda.so (DESIGN.md §7): built when nvcc, cuDNN and cuBLAS are
 # found (scripts/find-cuda.sh: $$CUDA_HOME, $$CUDNN_HOME, then the usual places); CUDA=0 skips it.
-CUDA ?= 1
-ifneq ($(CUDA),0)
-$(foreach v,$(shell CUDA_HOME='$(CUDA_HOME)' CUDNN_HOME='$(CUDNN_HOME)' PYTHON='$(PYTHON)' \
-                    scripts/find-cuda.sh),$(eval $(v)))
-endif
 HAVE_CUDA := $(if $(filter 0,$(CUDA)),0,$(if $(CUDA_WHY),0,1))
 CUDA_STATUS = $(strip $(if $(filter 0,$(CUDA)),skipped (CUDA=0),$(if $(CUDA_WHY),not built: $(subst _, ,$(CUDA_WHY)),\
-  nvcc $(NVCC) and cuDNN $(shell sed -nE 's/^.define CUDNN_(MAJOR|MINOR|PATCHLEVEL) +([0-9]+).*/\2/p' \
-  $(CUDNN_INC)/cudnn_version.h 2>/dev/null | paste -sd.) in $(CUDNN_LIB))))
+  nvcc $(NVCC) and cuDNN $(CUDNN_VERSION) in $(CUDNN_LIB))))
 PLUGIN     := $(BUILD)/lib/popup/libpopup-cuda.so
-# DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).
-# The library code the plugin runs itself, compiled again as position-independent code.
-PLUGIN_CPP := $(wildcard lib/cuda/*.cpp) lib/backend/network_graph.cpp lib/train/softmax_cross_entropy.cpp \
-              lib/train/score_engine_host.cpp lib/train/topk.cpp lib/train/optimizer.cpp lib/data/data_split.cpp
-PLUGIN_CU  := $(wildcard lib/cuda/*.cu)
-PLUGIN_OBJ := $(PLUGIN_CPP:%.cpp=$(BUILD)/pic/%.o) $(PLUGIN_CU:%.cu=$(BUILD)/pic/%.cu.o)
+# Its own sources, lib/cuda/; the library code it runs comes from libpopup.a, whose objects are
+# position-independent for it (the linker takes only the members the plugin needs).
+PLUGIN_SRC := $(wildcard lib/cuda/*.cpp lib/cuda/*.cu)
+PLUGIN_OBJ := $(patsubst %,$(BUILD)/%.o,$(PLUGIN_SRC:.cpp=))
 # sm_80 (A100), sm_90 (H100/H200) and PTX for newer GPUs. -fmad=false: no contraction into
 # fused multiply-adds, as on the host (-ffp-contract=off), so the score update matches the CPU.
 NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
               -Xcompiler -fPIC,-Wall,-Wextra,-Werror -MMD -MP
-PLUGIN_CXXFLAGS = $(POPUP_CXXFLAGS) -fPIC -isystem $(CUDA_INC) -isystem $(CUDNN_INC) -isystem $(CUBLAS_INC)
+$(BUILD)/lib/%.o: POPUP_CXXFLAGS += -fPIC
+$(BUILD)/lib/cuda/%.o: POPUP_CXXFLAGS += -isystem $(CUDA_INC) -isystem $(CUDNN_INC) \
+                                         -isystem $(CUBLAS_INC)
+# DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).
 PLUGIN_LIBS = -L$(CUDNN_LIB) -l:$(CUDNN_SO) -L$(CUBLAS_LIB) -l:$(CUBLAS_SO) $(subst $(comma), ,$(CUDART)) \
               -ldl -lrt -lpthread -fopenmp -Wl,--disable-new-dtags,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
 comma := ,
 
-.PHONY: all config check demo install clean deps test-run bench gpu-check
+.PHONY: all config check demo install clean deps test-run bench gpu-check help format
 .DEFAULT_GOAL := all
 
 all: config $(LIB_A) $(TOOLS) $(BENCH_BIN) $(if $(filter 1,$(HAVE_CUDA)),$(PLUGIN))
@@ -94,18 +120,14 @@ $(BUILD)/%.o: %.cpp | config
 	@mkdir -p $(@D)
 	$(CXX) $(POPUP_CXXFLAGS) -c $< -o $@
 
-$(BUILD)/pic/%.o: %.cpp | config
-	@mkdir -p $(@D)
-	$(CXX) $(PLUGIN_CXXFLAGS) -c $< -o $@
-
-$(BUILD)/pic/%.cu.o: %.cu | config
+$(BUILD)/%.cu.o: %.cu | config
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) -isystem $(CUDNN_INC) -c $< -o $@
 
-$(PLUGIN): $(PLUGIN_OBJ) lib/cuda/plugin.map
+$(PLUGIN): $(PLUGIN_OBJ) $(LIB_A) lib/cuda/plugin.map
 	@mkdir -p $(@D)
-	$(CXX) -shared -o $@ $(PLUGIN_OBJ) -Wl,--version-script=lib/cuda/plugin.map -Wl,--no-undefined \
-	  $(PLUGIN_LIBS)
+	$(CXX) -shared -o $@ $(PLUGIN_OBJ) $(LIB_A) -Wl,--version-script=lib/cuda/plugin.map \
+	  -Wl,--no-undefined $(PLUGIN_LIBS)
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -126,6 +148,33 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB_A)
 	$(CXX) $(POPUP_CXXFLAGS) $(TEST_OBJ) $(LIB_A) -lboost_unit_test_framework $(LDLIBS_CORE) -o $@
 
 # ---- the public targets -------------------------------------------------------------------
+help:
+	@echo "make [TARGET] [VARIABLE=VALUE...]   targets:"
+	@echo "  all        libpopup, the tools, popup-bench and (where CUDA is found) the CUDA plugin"
+	@echo "  config     print the build configuration (probes cached in BUILD/config.mk)"
+	@echo "  check      make deps, then build and run every test suite (test-run)"
+	@echo "  test-run   build and run every test suite, installing nothing"
+	@echo "  deps       install the Debian packages popup uses (as root)"
+	@echo "  demo       make deps, build, and run examples/demo.sh"
+	@echo "  bench      throughput of the standard workloads, into BUILD/bench.json"
+	@echo "  gpu-check  on an NVIDIA GPU: build, parity tests, GPU against CPU and PyTorch"
+	@echo "  format     clang-format lib/, tools/ and tests/ in place (.clang-format)"
+	@echo "  install    the tools, the plugin and the man pages into DESTDIR PREFIX"
+	@echo "  clean      remove BUILD"
+	@echo "  help       this text"
+	@echo "variables:"
+	@echo "  PREFIX=$(PREFIX)  DESTDIR=$(DESTDIR)  install's destination"
+	@echo "  BUILD=$(BUILD)  the build folder"
+	@echo "  CXX=$(CXX)  CXXFLAGS=$(CXXFLAGS)  the C++ compiler and its optimisation flags"
+	@echo "  CUDA=$(CUDA)  0 skips the CUDA plugin; CUDA_HOME, CUDNN_HOME: where CUDA and cuDNN are"
+	@echo "  PYTHON=$(PYTHON)  the Python the tests and scripts run"
+	@echo "  BENCH_ARGS=$(BENCH_ARGS)  popup-bench options for make bench (popup-bench --help)"
+	@echo "  CLANG_FORMAT=$(CLANG_FORMAT)  the formatter of make format and the format check"
+
+# Every C++ and CUDA source of lib/, tools/ and tests/, formatted in place by the format check.
+format:
+	@CLANG_FORMAT=$(CLANG_FORMAT) tests/format-check.sh --fix
+
 deps:
 	@scripts/install-deps.sh
 
@@ -133,7 +182,7 @@ check: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: all $(TEST_BIN)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run-all.sh
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) CLANG_FORMAT=$(CLANG_FORMAT) tests/run-all.sh
 
 # Throughput of the standard workloads beside the machine's measured fp32 limit (a few
 # minutes; never part of check). Compare two runs: scripts/bench-compare.py OLD.json NEW.json

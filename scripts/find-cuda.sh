@@ -1,7 +1,7 @@
 #!/bin/sh
 # Finds what the CUDA backend builds with and prints it as make variable assignments, one per
 # line (no spaces in values): NVCC, CUDA_INC, CUDART, CUDNN_INC, CUDNN_LIB, CUDNN_SO,
-# CUBLAS_INC, CUBLAS_LIB, CUBLAS_SO, and CUDA_WHY when something is missing.
+# CUDNN_VERSION, CUBLAS_INC, CUBLAS_LIB, CUBLAS_SO, and CUDA_WHY when something is missing.
 # Looks in $CUDA_HOME and $CUDNN_HOME first, then the usual places: /usr/local/cuda, the
 # folder of `nvcc` on the PATH, /usr, and NVIDIA's Python wheels (site-packages/nvidia/...).
 set -u
@@ -61,7 +61,9 @@ for d in "$cuda/lib64" "$cuda/lib" /usr/lib/x86_64-linux-gnu "$cublas_wheel/lib"
   [ -d "$d" ] && [ -n "$(soname_in "$d" cublas)" ] && { cublas_lib=$d; break; }
 done
 
-[ -n "$cudnn_inc" ] && echo "CUDNN_INC=$cudnn_inc"
+[ -n "$cudnn_inc" ] && echo "CUDNN_INC=$cudnn_inc" && echo "CUDNN_VERSION=$(sed -nE \
+  's/^.define CUDNN_(MAJOR|MINOR|PATCHLEVEL) +([0-9]+).*/\2/p' "$cudnn_inc/cudnn_version.h" 2>/dev/null |
+  paste -sd.)"
 [ -n "$cudnn_lib" ] && echo "CUDNN_LIB=$cudnn_lib" && echo "CUDNN_SO=$(soname_in "$cudnn_lib" cudnn)"
 [ -n "$cublas_inc" ] && echo "CUBLAS_INC=$cublas_inc"
 [ -n "$cublas_lib" ] && echo "CUBLAS_LIB=$cublas_lib" && echo "CUBLAS_SO=$(soname_in "$cublas_lib" cublas)"
