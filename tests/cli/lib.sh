@@ -1,7 +1,13 @@
-# Helpers for tests/cli/*.test. Each case ends in pass or fail; a failure prints why.
+# Helpers for tests/cli/*.test. Each case ends in pass or fail; a failure prints why. Cases
+# this machine cannot run (a missing tool, no bf16 CPU) are counted by skip, which says why.
 # `run CMD...` leaves the exit status in $rc, stdout in ./out, stderr in ./err.
 
 pass() { passed=$((passed + 1)); }
+# skip N REASON: N cases not run here.
+skip() {
+  skipped=$((skipped + $1))
+  echo "SKIP $(basename "$script"): $1 cases: $2"
+}
 fail() {
   failed=$((failed + 1))
   echo "FAIL $(basename "$script"): $1"
