@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="g++ make zlib1g-dev libcli11-dev libboost-test-dev libdnnl-dev libpng-dev mandoc
-python3 python3-numpy dataset-fashion-mnist gnuplot-nox"
+clang-format python3 python3-numpy dataset-fashion-mnist gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do
