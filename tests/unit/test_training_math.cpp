@@ -1,7 +1,8 @@
 // The backend-independent pieces of training: top-k counts and tie-breaks against a full
 // sort, the incremental top-k selector against topk_mask, optimiser updates against
 // hand-computed PyTorch steps and the fused straight-through update against the unfused one
-// (bit for bit), schedules against the formula.
+// (bit for bit), the host engines' LazyOptimizer (steps kept until it is made, state per
+// tensor), schedules against the formula.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -240,6 +241,35 @@ BOOST_AUTO_TEST_CASE(nesterov_and_adam_match_their_formulas) {
   adam.update(0, &q, &g, 0.01);
   // Step 1: m = 0.1 g, v = 0.001 g^2, m_hat = g, v_hat = g^2: q -= lr * g / (|g| + eps).
   BOOST_TEST(std::fabs(q - (1.0f - 0.01f * 1.0f / (1.0f + 1e-8f))) < 1e-7);
+}
+
+BOOST_AUTO_TEST_CASE(lazy_optimizer_keeps_steps_sizes_and_state_of_the_engines) {
+  OptimizerConfig c;
+  c.kind = OptimizerKind::adam;
+  LazyOptimizer lazy(c);
+  lazy.tensor_add(2);
+  lazy.tensor_add(0);  // a layer kept dense: no state
+  lazy.tensor_add(3);
+  BOOST_TEST((lazy.state_names() == std::vector<std::string>{"adam_m", "adam_v"}));
+  lazy.set_steps(7);  // a resumed checkpoint, before the optimiser exists
+  BOOST_TEST(!lazy.made());
+  BOOST_TEST(lazy.steps() == 7);
+  const std::vector<float> in{1.5f, -2.0f, 0.25f};
+  lazy.set_state("adam_v", 2, in.data());
+  BOOST_TEST(lazy.made());
+  BOOST_TEST(lazy.get().steps() == 7);
+  BOOST_TEST(lazy.get().state("adam_m", 0).size() == 2u);
+  BOOST_TEST(lazy.get().state("adam_v", 1).empty());
+  std::vector<float> out(3, 0.0f);
+  lazy.state("adam_v", 2, out.data());
+  BOOST_TEST(out == in, boost::test_tools::per_element());
+  lazy.get().begin_step();
+  BOOST_TEST(lazy.steps() == 8);
+  lazy.set_steps(3);
+  BOOST_TEST(lazy.get().steps() == 3);
+  BOOST_CHECK_THROW(lazy.state("momentum_v", 0, out.data()), popup::InvalidArgument);
+  c.kind = OptimizerKind::sgd;
+  BOOST_TEST((LazyOptimizer(c).state_names() == std::vector<std::string>{"momentum"}));
 }
 
 BOOST_AUTO_TEST_CASE(schedules_follow_the_reference) {
