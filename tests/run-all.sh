@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every test suite that needs no GPU and adds up their closing lines into one:
-# "N passed, N failed". Each suite prints "N passed, N failed[, N skipped]" last.
+# "N passed, N failed, N skipped". Each suite prints "N passed, N failed[, N skipped]" last.
 set -u
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -31,6 +31,7 @@ run_suite() {
 run_suite unit "$BUILD/tests/unit_tests" --color_output=no --log_level=test_suite --report_level=no
 run_suite cli tests/cli/run.sh
 run_suite man tests/man-lint.sh
+run_suite format tests/format-check.sh
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
