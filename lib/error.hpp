@@ -13,7 +13,8 @@ class Error : public std::runtime_error {
  public:
   Error(const std::string& file, const std::string& message)
       : std::runtime_error(file.empty() ? message : file + ": " + message),
-        file_(file), message_(message) {}
+        file_(file),
+        message_(message) {}
   const std::string& file() const { return file_; }
   const std::string& message() const { return message_; }
 

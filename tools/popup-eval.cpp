@@ -32,7 +32,8 @@ struct Options {
 };
 
 // A metadata value of the evaluated file, or `fallback`.
-std::string recorded(const popup::PopupFile& f, const std::string& key, const std::string& fallback) {
+std::string recorded(const popup::PopupFile& f, const std::string& key,
+                     const std::string& fallback) {
   const auto it = f.metadata.find(key);
   return it == f.metadata.end() ? fallback : it->second;
 }
@@ -45,8 +46,9 @@ void run(const Options& o) {
   if (file.kind == popup::FileKind::weights && !o.weights.empty())
     throw popup_tool::UsageError("--weights goes with a mask file, not a weights file");
   if (!o.scores.empty() && file.kind != popup::FileKind::mask)
-    throw popup::FormatError(o.input, "--eval-samples samples the masks of a supermask mask file, "
-                                      "not a weights file");
+    throw popup::FormatError(o.input,
+                             "--eval-samples samples the masks of a supermask mask file, "
+                             "not a weights file");
   std::vector<std::vector<float>> weights;
   std::vector<popup::Tensor> state;  // BatchNorm statistics (and gamma, beta)
   if (o.weights.empty()) {
@@ -63,11 +65,13 @@ void run(const Options& o) {
     popup::recipe_check_same(file.recipe, w.recipe, o.weights);
     weights = popup::weights_from_file(std::move(w));
   }
-  const std::string data_name = o.data.empty() ? recorded(file, "popup.train.data", "fashion-mnist") : o.data;
+  const std::string data_name =
+      o.data.empty() ? recorded(file, "popup.train.data", "fashion-mnist") : o.data;
   uint64_t recorded_batch = 128;
   popup::uint_parse(recorded(file, "popup.train.batch_size", "128"), recorded_batch);
   const int64_t batch = o.batch_size > 0 ? o.batch_size : static_cast<int64_t>(recorded_batch);
-  const popup::Network net = popup::arch_network(file.recipe.arch, file.recipe.input, file.recipe.classes);
+  const popup::Network net =
+      popup::arch_network(file.recipe.arch, file.recipe.input, file.recipe.classes);
   popup::Mask mask;
   std::vector<std::vector<float>> frozen, logits;
   if (file.kind == popup::FileKind::mask) {
@@ -103,7 +107,8 @@ void run(const Options& o) {
   popup::dataset_check_shape(data, net.input, net.classes);
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
   const int data_handle = exec->data_upload(split);
-  const popup::EvalResult r = popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle);
+  const popup::EvalResult r =
+      popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle);
   std::vector<popup::EvalResult> sampled;
   if (o.eval_samples > 0)
     sampled = popup::evaluate_supermask_samples(*exec, mask, frozen, logits, split, batch,
@@ -113,15 +118,18 @@ void run(const Options& o) {
                                                      sampled, o.sample_seed);
     std::fputs(text.c_str(), stdout);
   } else {
-    std::printf("%s on %s %s: top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%lld images, %.0f images/s)\n",
-                o.input.c_str(), data_name.c_str(), o.split.c_str(), 100 * r.top1, 100 * r.top5,
-                r.loss, static_cast<long long>(r.n), static_cast<double>(r.n) / r.seconds);
+    std::printf(
+        "%s on %s %s: top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%lld images, %.0f images/s)\n",
+        o.input.c_str(), data_name.c_str(), o.split.c_str(), 100 * r.top1, 100 * r.top5, r.loss,
+        static_cast<long long>(r.n), static_cast<double>(r.n) / r.seconds);
     if (!sampled.empty()) {
       const popup::SampleSummary s = popup::eval_samples_summary(sampled);
-      std::printf("%s: %lld sampled masks (seed %llu): top-1 mean %.2f%%  sd %.2f%%  min %.2f%%  "
-                  "max %.2f%%\n", o.input.c_str(), static_cast<long long>(sampled.size()),
-                  static_cast<unsigned long long>(o.sample_seed), 100 * s.mean, 100 * s.sd,
-                  100 * s.min, 100 * s.max);
+      std::printf(
+          "%s: %lld sampled masks (seed %llu): top-1 mean %.2f%%  sd %.2f%%  min %.2f%%  "
+          "max %.2f%%\n",
+          o.input.c_str(), static_cast<long long>(sampled.size()),
+          static_cast<unsigned long long>(o.sample_seed), 100 * s.mean, 100 * s.sd, 100 * s.min,
+          100 * s.max);
     }
   }
 }
@@ -129,40 +137,58 @@ void run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Evaluate a mask (weights regenerated from its recipe) or a weights file on a "
-               "data set.", "popup-eval"};
+  CLI::App app{
+      "Evaluate a mask (weights regenerated from its recipe) or a weights file on a "
+      "data set.",
+      "popup-eval"};
   popup_tool::app_setup(app);
-  app.footer("Examples:\n"
-             "  popup-eval conv4.mask                 # on the data set it was trained on\n"
-             "  popup-eval conv4.mask --split train --json\n"
-             "  popup-init --arch fc --seed 1 | popup-train --epochs 2 | popup-eval\n"
-             "  popup-eval sm.mask --scores sm.scores --eval-samples 10   # a supermask\n\n" +
-             app.get_footer());
+  app.footer(
+      "Examples:\n"
+      "  popup-eval conv4.mask                 # on the data set it was trained on\n"
+      "  popup-eval conv4.mask --split train --json\n"
+      "  popup-init --arch fc --seed 1 | popup-train --epochs 2 | popup-eval\n"
+      "  popup-eval sm.mask --scores sm.scores --eval-samples 10   # a supermask\n\n" +
+      app.get_footer());
   Options o;
   app.add_option("file", o.input, "Mask or weights file (default: - for stdin)");
-  app.add_option("--weights", o.weights, "Weights to mask (must be those the mask's recipe "
-                 "generates; default: regenerated from the recipe)")->group("Input");
-  app.add_option("--scores", o.scores, "A supermask's logits (popup-train --scores-out), for "
-                 "--eval-samples")->group("Input");
-  app.add_option("--eval-samples", o.eval_samples, "Supermask: also evaluate N masks sampled "
+  app.add_option("--weights", o.weights,
+                 "Weights to mask (must be those the mask's recipe "
+                 "generates; default: regenerated from the recipe)")
+      ->group("Input");
+  app.add_option("--scores", o.scores,
+                 "A supermask's logits (popup-train --scores-out), for "
+                 "--eval-samples")
+      ->group("Input");
+  app.add_option("--eval-samples", o.eval_samples,
+                 "Supermask: also evaluate N masks sampled "
                  "from sigmoid(scores); report their mean, sd, min and max top-1 (needs --scores)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group("Input");
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->group("Input");
   app.add_option("--sample-seed", o.sample_seed_text, "Seed of the sampled masks (default 0)")
       ->group("Input");
-  app.add_option("--data", o.data, "Data set, named as for popup-train (default: the one the "
-                 "mask was trained on, else fashion-mnist)")->group("Data");
+  app.add_option("--data", o.data,
+                 "Data set, named as for popup-train (default: the one the "
+                 "mask was trained on, else fashion-mnist)")
+      ->group("Data");
   app.add_option("--split", o.split, "test (default) or train")->group("Data");
   app.add_option("--limit", o.limit, "Evaluate only the first N images (default 0: all)")
       ->group("Data");
-  app.add_flag("--json", o.json, "Write one JSON object, with per-class accuracy and the "
-               "confusion matrix, instead of the line of text")->group("Output");
-  app.add_option("--batch-size", o.batch_size, "Images per forward pass, 1 to 65536 (default: "
+  app.add_flag("--json", o.json,
+               "Write one JSON object, with per-class accuracy and the "
+               "confusion matrix, instead of the line of text")
+      ->group("Output");
+  app.add_option("--batch-size", o.batch_size,
+                 "Images per forward pass, 1 to 65536 (default: "
                  "the training batch size, else 128)")
-      ->check(CLI::Range(1, 65536))->group("Device");
+      ->check(CLI::Range(1, 65536))
+      ->group("Device");
   app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or one per CPU)")
-      ->check(CLI::Range(1, 1024))->group("Device");
-  app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, "
-                 "cuda:N")->group("Device");
+      ->check(CLI::Range(1, 1024))
+      ->group("Device");
+  app.add_option("--device", o.device,
+                 "auto (default: CUDA when a GPU is usable), cpu, cuda, "
+                 "cuda:N")
+      ->group("Device");
   app.add_option("--precision", o.precision_text,
                  "fp32 (default) or bf16 (CPU: bfloat16 weights and activations)")
       ->group("Device");
@@ -170,7 +196,8 @@ int main(int argc, char** argv) {
       app, argc, argv,
       [&] {
         if (o.eval_samples > 0 && o.scores.empty())
-          throw popup_tool::UsageError("--eval-samples needs --scores FILE (the supermask's logits)");
+          throw popup_tool::UsageError(
+              "--eval-samples needs --scores FILE (the supermask's logits)");
         if (!o.scores.empty() && o.eval_samples == 0)
           throw popup_tool::UsageError("--scores goes with --eval-samples N");
         if (!popup::uint_parse(o.sample_seed_text, o.sample_seed))
@@ -182,8 +209,10 @@ int main(int argc, char** argv) {
         o.precision = popup::precision_parse(o.precision_text);
         if (o.precision == popup::Precision::bf16) {
           if (o.device_choice.kind == popup::DeviceChoice::cuda)
-            throw popup_tool::UsageError("--precision bf16 is a CPU option; it does not run "
-                                         "with --device " + o.device);
+            throw popup_tool::UsageError(
+                "--precision bf16 is a CPU option; it does not run "
+                "with --device " +
+                o.device);
           o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
         }
         popup_tool::device_check(o.device_choice);

@@ -27,15 +27,16 @@ struct Options {
 uint64_t seed_parse(const std::string& text) {
   uint64_t seed = 0;
   if (!popup::uint_parse(text, seed))
-    throw popup::InvalidArgument("--seed", "must be an integer from 0 to 2^64-1, got '" + text + "'");
+    throw popup::InvalidArgument("--seed",
+                                 "must be an integer from 0 to 2^64-1, got '" + text + "'");
   return seed;
 }
 
 popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
   using popup_tool::UsageError;
   if (!o.from.empty()) {
-    for (const char* opt : {"--arch", "--init", "--seed", "--scale", "--k", "--input", "--classes",
-                            "--data"})
+    for (const char* opt :
+         {"--arch", "--init", "--seed", "--scale", "--k", "--input", "--classes", "--data"})
       if (app.count(opt)) throw UsageError(std::string(opt) + " cannot be used with --from");
     return popup::popup_file_read(o.from, /*keep_data=*/false).recipe;
   }
@@ -52,7 +53,8 @@ popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
     r.input = popup::input_shape_parse(o.input);
     r.classes = o.classes;
   } else {
-    const popup::DatasetInfo d = popup::dataset_info(o.data.empty() ? popup::kDefaultDataset : o.data);
+    const popup::DatasetInfo d =
+        popup::dataset_info(o.data.empty() ? popup::kDefaultDataset : o.data);
     r.input = d.input;
     r.classes = d.classes;
   }
@@ -67,17 +69,20 @@ popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Draw the frozen random weights of a network from a seed, as a popup weights "
-               "file (or only its recipe).",
-               "popup-init"};
+  CLI::App app{
+      "Draw the frozen random weights of a network from a seed, as a popup weights "
+      "file (or only its recipe).",
+      "popup-init"};
   popup_tool::app_setup(app);
-  app.footer("Examples:\n"
-             "  popup-init --arch conv4 --init signed-constant --seed 1 | popup-train -o c4.mask\n"
-             "  popup-init --arch conv6 --data cifar10 --seed 1 --recipe -o conv6.recipe\n"
-             "  popup-init --from c4.mask -o c4.weights    # the weights a mask selects from\n\n" +
-             app.get_footer());
+  app.footer(
+      "Examples:\n"
+      "  popup-init --arch conv4 --init signed-constant --seed 1 | popup-train -o c4.mask\n"
+      "  popup-init --arch conv6 --data cifar10 --seed 1 --recipe -o conv6.recipe\n"
+      "  popup-init --from c4.mask -o c4.weights    # the weights a mask selects from\n\n" +
+      app.get_footer());
   Options o;
-  app.add_option("--arch", o.arch, "Architecture spec: fc, conv2, conv4, conv6, conv8 (with "
+  app.add_option("--arch", o.arch,
+                 "Architecture spec: fc, conv2, conv4, conv6, conv8 (with "
                  ":width=W), resnet18, resnet34, resnet50, resnet101, wide-resnet50; e.g. "
                  "conv6:width=2 (see --list)")
       ->group("Network");
@@ -89,18 +94,17 @@ int main(int argc, char** argv) {
                  "Take input shape and classes from a data set: fashion-mnist (default), mnist, "
                  "cifar10, cifar100 (a :DIR suffix is ignored)")
       ->group("Network");
-  app.add_flag("--list", o.list,
-               "List the architectures, distributions and data sets, then exit")
+  app.add_flag("--list", o.list, "List the architectures, distributions and data sets, then exit")
       ->group("Network");
   app.add_option("--init", o.init,
                  "Distribution: kaiming-normal (default), signed-constant, kaiming-uniform, "
                  "xavier-normal, unsigned-constant")
       ->group("Weights");
-  app.add_flag("--scale", o.scale, "Divide fan_in by k, i.e. multiply the standard deviation by "
+  app.add_flag("--scale", o.scale,
+               "Divide fan_in by k, i.e. multiply the standard deviation by "
                "1/sqrt(k) (the paper's \"scaled\" variants; needs --k)")
       ->group("Weights");
-  app.add_option("--k", o.k,
-                 "Fraction of weights training will keep, in (0, 1]; only with --scale")
+  app.add_option("--k", o.k, "Fraction of weights training will keep, in (0, 1]; only with --scale")
       ->group("Weights");
   app.add_option("--seed", o.seed_text, "Seed of the weights, 0 to 2^64-1 (default 0)")
       ->group("Weights");
@@ -117,7 +121,8 @@ int main(int argc, char** argv) {
   app.add_flag("--summary", o.summary,
                "Print a table of the layers on stdout; writes a file only with -o")
       ->group("Output");
-  app.add_option("--threads", o.threads, "CPU threads for generation (default: "
+  app.add_option("--threads", o.threads,
+                 "CPU threads for generation (default: "
                  "OMP_NUM_THREADS or one per CPU); the weights do not depend on it")
       ->check(CLI::Range(1, 1024))
       ->group("Performance");
@@ -133,8 +138,9 @@ int main(int argc, char** argv) {
         if (o.summary && o.output == "-")
           throw popup_tool::UsageError("--summary prints on stdout: give -o FILE for the file");
         if (!o.summary && to_stdout && isatty(STDOUT_FILENO))
-          throw popup_tool::UsageError("refusing to write binary data to a terminal "
-                                       "(give -o FILE, redirect stdout, or use --summary)");
+          throw popup_tool::UsageError(
+              "refusing to write binary data to a terminal "
+              "(give -o FILE, redirect stdout, or use --summary)");
       },
       [&] {
         if (o.list) {
@@ -145,7 +151,9 @@ int main(int argc, char** argv) {
         const bool write = !o.summary || !o.output.empty();
         if (!write) return;
         popup::OutputFile out(o.output.empty() ? "-" : o.output);
-        if (o.recipe_only) popup::recipe_write(out, recipe);
-        else popup::weights_write_generated(out, recipe);
+        if (o.recipe_only)
+          popup::recipe_write(out, recipe);
+        else
+          popup::weights_write_generated(out, recipe);
       });
 }

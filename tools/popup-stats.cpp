@@ -47,20 +47,32 @@ void run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Per-layer statistics of popup mask and scores files, the overlap between them, "
-               "and pictures of the masks.", "popup-stats"};
+  CLI::App app{
+      "Per-layer statistics of popup mask and scores files, the overlap between them, "
+      "and pictures of the masks.",
+      "popup-stats"};
   popup_tool::app_setup(app);
   Options o;
   app.add_option("files", o.files, "Mask or scores files; - (the default) for stdin, once");
   app.add_flag("--json", o.json, "One JSON document instead of the table")->group("Output");
-  app.add_flag("--csv", o.csv, "CSV: a header, one row per file x layer and per pair "
-                           "x layer")->group("Output");
-  app.add_option("--png", o.png, "Also write DIR/<file stem>.<layer>.png for every "
-                             "layer (DIR is created)")->type_name("DIR")->group("Output");
-  app.add_option("--k", o.k, "Fraction of weights a scores file keeps per layer (default: its "
-                 "popup.train.k)")->type_name("K")->group("Scores");
-  app.add_flag("--check", o.check, "Only validate the files: exit 0 if all are "
-                             "good, 1 otherwise, print nothing")->group("Checking");
+  app.add_flag("--csv", o.csv,
+               "CSV: a header, one row per file x layer and per pair "
+               "x layer")
+      ->group("Output");
+  app.add_option("--png", o.png,
+                 "Also write DIR/<file stem>.<layer>.png for every "
+                 "layer (DIR is created)")
+      ->type_name("DIR")
+      ->group("Output");
+  app.add_option("--k", o.k,
+                 "Fraction of weights a scores file keeps per layer (default: its "
+                 "popup.train.k)")
+      ->type_name("K")
+      ->group("Scores");
+  app.add_flag("--check", o.check,
+               "Only validate the files: exit 0 if all are "
+               "good, 1 otherwise, print nothing")
+      ->group("Checking");
   app.add_flag("-v,--verbose", o.verbose, "With --check: name each bad file and why on stderr")
       ->group("Checking");
 
@@ -71,21 +83,24 @@ int main(int argc, char** argv) {
         if (o.files.empty()) o.files.push_back("-");
         int stdin_count = 0;
         for (const std::string& f : o.files) stdin_count += popup::is_std_stream(f);
-        if (stdin_count > 1) throw popup_tool::UsageError("standard input (-) given more than once");
+        if (stdin_count > 1)
+          throw popup_tool::UsageError("standard input (-) given more than once");
         if (app.count("--k") && !(o.k > 0 && o.k <= 1))
           throw popup_tool::UsageError("--k: must be a fraction in (0, 1], got " +
                                        popup::double_format(o.k));
         if (o.check && (o.json || o.csv || !o.png.empty()))
-          throw popup_tool::UsageError("--check writes nothing: it goes with no --json, --csv or --png");
+          throw popup_tool::UsageError(
+              "--check writes nothing: it goes with no --json, --csv or --png");
         if (o.json && o.csv) throw popup_tool::UsageError("--json and --csv: choose one");
         if (o.verbose && !o.check) throw popup_tool::UsageError("--verbose goes with --check");
         std::map<std::string, std::string> pictures;  // DIR/<stem>. -> the file
         for (const std::string& f : o.files)
           if (const auto [it, fresh] = pictures.emplace(popup::mask_png_prefix(o.png, f), f);
               !o.png.empty() && !fresh)
-            throw popup_tool::UsageError("--png: " + it->second + " and " + f + " would write "
-                                         "pictures of the same names (" + it->first +
-                                         "<layer>.png): rename or link one");
+            throw popup_tool::UsageError("--png: " + it->second + " and " + f +
+                                         " would write "
+                                         "pictures of the same names (" +
+                                         it->first + "<layer>.png): rename or link one");
       },
       [&] {
         if (o.check)

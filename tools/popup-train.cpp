@@ -21,7 +21,8 @@
 namespace {
 
 struct Options {
-  std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume, log;
+  std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume,
+              log;
   std::string optimizer = "sgd", schedule = "cosine", device = "auto", seed_text = "0";
   std::string precision = "fp32", method = "edge-popup";
   popup::DeviceChoice device_choice;
@@ -65,10 +66,10 @@ void options_check(Options& o, const CLI::App& app) {
   refuse("--score-init", method != popup::Method::supermask);
   if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
     throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
-  if (!std::isfinite(o.train.score_init))
-    throw UsageError("--score-init must be a finite number");
+  if (!std::isfinite(o.train.score_init)) throw UsageError("--score-init must be a finite number");
   if (!(o.train.k > 0 && o.train.k <= 1))
-    throw popup::InvalidArgument("--k", "must be in (0, 1], got " + popup::double_format(o.train.k));
+    throw popup::InvalidArgument("--k",
+                                 "must be in (0, 1], got " + popup::double_format(o.train.k));
   if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
   if (o.train.batch_size < 1 || o.train.batch_size > 65536)
     throw UsageError("--batch-size must be between 1 and 65536");
@@ -123,7 +124,8 @@ void train(const Options& o) {
   const popup::Dataset data = popup::dataset_load(o.data, data_options);
   const popup::Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
   if (o.train.learn_bn && popup::network_batchnorms(net).empty())
-    throw popup_tool::UsageError("--learn-bn: " + recipe.arch + " has no BatchNorm (only the "
+    throw popup_tool::UsageError("--learn-bn: " + recipe.arch +
+                                 " has no BatchNorm (only the "
                                  "ResNets have BatchNorm to learn)");
   popup::TrainConfig config = o.train;
   // Learned dense weights train every parameter: a ResNet's BatchNorm is affine and learned.
@@ -132,7 +134,8 @@ void train(const Options& o) {
   popup::Trainer trainer(recipe, std::move(weights), data, config,
                          popup_tool::executor_for(net, popup::trainer_executor_config(config),
                                                   o.device_choice, "popup-train"));
-  if (!o.resume.empty()) trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
+  if (!o.resume.empty())
+    trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
 
   popup::ProgressPrinter progress(stderr, isatty(STDERR_FILENO));
   std::unique_ptr<popup::JsonLog> log;
@@ -160,8 +163,8 @@ void train(const Options& o) {
   const popup::Mask mask = trainer.mask();
   popup::mask_write(out, mask);
   if (scores_out) trainer.write_scores(*scores_out);
-  if (!o.quiet && (o.train.method == popup::Method::global ||
-                   o.train.method == popup::Method::supermask))
+  if (!o.quiet &&
+      (o.train.method == popup::Method::global || o.train.method == popup::Method::supermask))
     for (const popup::LayerMask& l : mask.layers)
       std::fprintf(stderr, "popup-train: density %s %.4f (%lld of %lld)\n", l.name.c_str(),
                    static_cast<double>(l.kept) / static_cast<double>(l.numel()),
@@ -171,99 +174,147 @@ void train(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Find a subnetwork in frozen random weights (edge-popup): train one score per "
-               "weight and write the 1-bit mask of the top-k% per layer.",
-               "popup-train"};
+  CLI::App app{
+      "Find a subnetwork in frozen random weights (edge-popup): train one score per "
+      "weight and write the 1-bit mask of the top-k% per layer.",
+      "popup-train"};
   popup_tool::app_setup(app);
-  app.footer("Examples:\n"
-             "  popup-init --arch fc --init signed-constant --seed 1 | popup-train --epochs 10 "
-             "-o fc.mask\n"
-             "  popup-train conv6.recipe --data cifar10:DIR --val-split 0.1 --log conv6.log \\\n"
-             "              --checkpoint conv6.ckpt --checkpoint-every 5 -o conv6.mask\n\n"
-             "Ctrl-C writes the --checkpoint and exits with status 130; the same command with "
-             "--resume continues to the same mask.\n" +
-             app.get_footer());
+  app.footer(
+      "Examples:\n"
+      "  popup-init --arch fc --init signed-constant --seed 1 | popup-train --epochs 10 "
+      "-o fc.mask\n"
+      "  popup-train conv6.recipe --data cifar10:DIR --val-split 0.1 --log conv6.log \\\n"
+      "              --checkpoint conv6.ckpt --checkpoint-every 5 -o conv6.mask\n\n"
+      "Ctrl-C writes the --checkpoint and exits with status 130; the same command with "
+      "--resume continues to the same mask.\n" +
+      app.get_footer());
   Options o;
   app.add_option("input", o.input, "Weights or recipe file (default: - for stdin)");
   app.add_option("-o,--output", o.output, "Mask file (default: stdout, never a terminal)")
       ->group("Output");
-  app.add_option("--scores-out", o.scores_out, "Also write the trained scores (popup-stats --k "
-                 "re-thresholds them)")->group("Output");
+  app.add_option("--scores-out", o.scores_out,
+                 "Also write the trained scores (popup-stats --k "
+                 "re-thresholds them)")
+      ->group("Output");
   app.add_option("--log", o.log, "Append one JSON object per epoch to FILE")->group("Output");
-  app.add_flag("--quiet", o.quiet, "No progress on stderr (default: a bar on a terminal, else one "
-               "line per epoch)")->group("Output");
-  app.add_option("--data", o.data, "Data set: fashion-mnist[:DIR] (default), mnist:DIR, idx:DIR, "
-                 "cifar10:DIR, cifar100:DIR, png:DIR")->group("Data");
-  app.add_option("--val-split", o.train.val_split, "Hold out this fraction of the training set, in [0, 1), "
+  app.add_flag("--quiet", o.quiet,
+               "No progress on stderr (default: a bar on a terminal, else one "
+               "line per epoch)")
+      ->group("Output");
+  app.add_option("--data", o.data,
+                 "Data set: fashion-mnist[:DIR] (default), mnist:DIR, idx:DIR, "
+                 "cifar10:DIR, cifar100:DIR, png:DIR")
+      ->group("Data");
+  app.add_option("--val-split", o.train.val_split,
+                 "Hold out this fraction of the training set, in [0, 1), "
                  "as a validation set (default 0)")
       ->group("Data");
-  app.add_option("--limit-train", o.train.limit_train, "Use only the first N training images (default 0: all)")
-      ->check(CLI::NonNegativeNumber)->group("Data");
-  app.add_option("--limit-test", o.train.limit_test, "Use only the first N test images (default 0: all)")
-      ->check(CLI::NonNegativeNumber)->group("Data");
-  app.add_option("--method", o.method, "edge-popup (default), global, biprop, supermask, or "
-                 "dense (writes weights)")->group("Method");
-  app.add_option("--k", o.train.k, "Fraction of weights kept per layer (global: overall), in "
-                 "(0, 1] (default 0.5)")->group("Method");
+  app.add_option("--limit-train", o.train.limit_train,
+                 "Use only the first N training images (default 0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Data");
+  app.add_option("--limit-test", o.train.limit_test,
+                 "Use only the first N test images (default 0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("Data");
+  app.add_option("--method", o.method,
+                 "edge-popup (default), global, biprop, supermask, or "
+                 "dense (writes weights)")
+      ->group("Method");
+  app.add_option("--k", o.train.k,
+                 "Fraction of weights kept per layer (global: overall), in "
+                 "(0, 1] (default 0.5)")
+      ->group("Method");
   app.add_flag("--first-layer-dense", o.train.first_layer_dense, "Keep the whole first layer")
       ->group("Method");
   app.add_flag("--last-layer-dense", o.train.last_layer_dense, "Keep the whole last layer")
       ->group("Method");
-  app.add_option("--ramp-epochs", o.train.ramp_epochs, "global: cubic ramp of the fraction kept "
+  app.add_option("--ramp-epochs", o.train.ramp_epochs,
+                 "global: cubic ramp of the fraction kept "
                  "from 1 to k over these epochs (default 0: none)")
-      ->check(CLI::NonNegativeNumber)->group("Method");
-  app.add_flag("--learn-bn", o.train.learn_bn, "Also train affine BatchNorm (gamma, beta) with "
-               "the same optimiser: the \"+BN\" variants (ResNets; in the mask)")->group("Method");
-  app.add_option("--score-init", o.train.score_init, "supermask: every initial logit (default 0: "
-                 "starting density sigmoid(0) = 0.5)")->group("Method");
-  app.add_option("--seed", o.seed_text, "Seed of the initial scores, the data order, the hold-out, "
+      ->check(CLI::NonNegativeNumber)
+      ->group("Method");
+  app.add_flag("--learn-bn", o.train.learn_bn,
+               "Also train affine BatchNorm (gamma, beta) with "
+               "the same optimiser: the \"+BN\" variants (ResNets; in the mask)")
+      ->group("Method");
+  app.add_option("--score-init", o.train.score_init,
+                 "supermask: every initial logit (default 0: "
+                 "starting density sigmoid(0) = 0.5)")
+      ->group("Method");
+  app.add_option("--seed", o.seed_text,
+                 "Seed of the initial scores, the data order, the hold-out, "
                  "the augmentation and the supermask's samples (default 0)")
       ->group("Method");
   app.add_option("--epochs", o.epochs, "Epochs, at least 1 (default 20)")->group("Optimisation");
-  app.add_option("--batch-size", o.train.batch_size, "Batch size, 1 to 65536 (default 128; dense "
-                 "with adam 60)")->group("Optimisation");
+  app.add_option("--batch-size", o.train.batch_size,
+                 "Batch size, 1 to 65536 (default 128; dense "
+                 "with adam 60)")
+      ->group("Optimisation");
   app.add_option("--optimizer", o.optimizer, "sgd (default) or adam")->group("Optimisation");
-  app.add_option("--lr", o.lr, "Base learning rate (default 0.1; dense 0.01, with adam 3e-4; "
-                 "supermask 200)")->group("Optimisation");
+  app.add_option("--lr", o.lr,
+                 "Base learning rate (default 0.1; dense 0.01, with adam 3e-4; "
+                 "supermask 200)")
+      ->group("Optimisation");
   app.add_option("--beta1", o.train.optimizer.beta1, "Adam beta1 (default 0.9)")
-      ->check(CLI::Range(0.0, 0.999999))->group("Optimisation");
+      ->check(CLI::Range(0.0, 0.999999))
+      ->group("Optimisation");
   app.add_option("--beta2", o.train.optimizer.beta2, "Adam beta2 (default 0.999)")
-      ->check(CLI::Range(0.0, 0.999999))->group("Optimisation");
+      ->check(CLI::Range(0.0, 0.999999))
+      ->group("Optimisation");
   app.add_option("--eps", o.train.optimizer.eps, "Adam epsilon (default 1e-8)")
-      ->check(CLI::PositiveNumber)->group("Optimisation");
+      ->check(CLI::PositiveNumber)
+      ->group("Optimisation");
   app.add_option("--momentum", o.train.optimizer.momentum, "SGD momentum (default 0.9)")
       ->check(CLI::Range(0.0, 0.999999))
       ->group("Optimisation");
-  app.add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum")->group("Optimisation");
+  app.add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum")
+      ->group("Optimisation");
   app.add_option("--weight-decay", o.train.optimizer.weight_decay,
-                 "Weight decay on the scores (default 1e-4; supermask 0)")->group("Optimisation");
+                 "Weight decay on the scores (default 1e-4; supermask 0)")
+      ->group("Optimisation");
   app.add_option("--schedule", o.schedule,
                  "cosine (per epoch, default), cosine-step (per step), constant (default of "
                  "dense with adam), step")
       ->group("Optimisation");
-  app.add_option("--warmup", o.train.schedule.warmup_epochs, "Linear warm-up epochs, fewer than --epochs (default 0)")
+  app.add_option("--warmup", o.train.schedule.warmup_epochs,
+                 "Linear warm-up epochs, fewer than --epochs (default 0)")
       ->check(CLI::NonNegativeNumber)
       ->group("Optimisation");
-  app.add_option("--step-size", o.train.schedule.step_size, "step schedule: epochs between decays (default 30)")
+  app.add_option("--step-size", o.train.schedule.step_size,
+                 "step schedule: epochs between decays (default 30)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->group("Optimisation");
   app.add_option("--gamma", o.train.schedule.gamma, "step schedule: decay factor (default 0.1)")
-      ->check(CLI::PositiveNumber)->group("Optimisation");
-  app.add_option("--label-smoothing", o.train.label_smoothing, "Label smoothing, in [0, 1] (default 0)")
-      ->check(CLI::Range(0.0, 1.0))->group("Optimisation");
-  app.add_option("--checkpoint", o.checkpoint, "Write a checkpoint to FILE (on Ctrl-C, and "
-                 "every --checkpoint-every epochs)")->group("Checkpoints");
-  app.add_option("--checkpoint-every", o.checkpoint_every, "Epochs between checkpoints (default 0: only on Ctrl-C)")
+      ->check(CLI::PositiveNumber)
+      ->group("Optimisation");
+  app.add_option("--label-smoothing", o.train.label_smoothing,
+                 "Label smoothing, in [0, 1] (default 0)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->group("Optimisation");
+  app.add_option("--checkpoint", o.checkpoint,
+                 "Write a checkpoint to FILE (on Ctrl-C, and "
+                 "every --checkpoint-every epochs)")
+      ->group("Checkpoints");
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "Epochs between checkpoints (default 0: only on Ctrl-C)")
       ->check(CLI::NonNegativeNumber)
       ->group("Checkpoints");
-  app.add_option("--resume", o.resume, "Continue from a checkpoint of the same command (same "
+  app.add_option("--resume", o.resume,
+                 "Continue from a checkpoint of the same command (same "
                  "input and training options)")
       ->group("Checkpoints");
   app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or one per CPU)")
-      ->check(CLI::Range(1, 1024))->group("Device");
-  app.add_option("--device", o.device, "auto (default: CUDA when a GPU is usable), cpu, cuda, "
-                 "cuda:N")->group("Device");
-  app.add_option("--precision", o.precision, "fp32 (default) or bf16 (CPU: bfloat16 weights "
-                 "and activations, fp32 scores and updates)")->group("Device");
-  return popup_tool::tool_main(app, argc, argv, [&] { options_check(o, app); }, [&] { train(o); });
+      ->check(CLI::Range(1, 1024))
+      ->group("Device");
+  app.add_option("--device", o.device,
+                 "auto (default: CUDA when a GPU is usable), cpu, cuda, "
+                 "cuda:N")
+      ->group("Device");
+  app.add_option("--precision", o.precision,
+                 "fp32 (default) or bf16 (CPU: bfloat16 weights "
+                 "and activations, fp32 scores and updates)")
+      ->group("Device");
+  return popup_tool::tool_main(
+      app, argc, argv, [&] { options_check(o, app); }, [&] { train(o); });
 }

@@ -31,7 +31,8 @@ class UsageError : public std::runtime_error {
 // Run a tool's body: parse options, call `body`, turn every error into one line on stderr.
 // `options_check` runs after parsing; InvalidArgument thrown there is a usage error (the
 // value came from the command line), while the same error from a file is a runtime error.
-inline int tool_main(CLI::App& app, int argc, char** argv, const std::function<void()>& options_check,
+inline int tool_main(CLI::App& app, int argc, char** argv,
+                     const std::function<void()>& options_check,
                      const std::function<void()>& body) {
   popup::output_cleanup_on_signals();
   const std::string name = app.get_name();
@@ -101,7 +102,8 @@ inline std::unique_ptr<popup::Executor> executor_for(const popup::Network& net,
 // Standard set-up: --version flag, a footer pointing at the man page, options grouped.
 inline void app_setup(CLI::App& app) {
   app.set_version_flag("--version", std::string(POPUP_VERSION));
-  app.footer("See " + app.get_name() + "(1) for details. Exit status: 0 success, 1 runtime or "
+  app.footer("See " + app.get_name() +
+             "(1) for details. Exit status: 0 success, 1 runtime or "
              "data error, 2 usage error.");
   app.get_formatter()->column_width(30);
 }

@@ -35,15 +35,15 @@ std::unique_ptr<Executor> cuda_plugin_create(const Network& net, const ExecutorC
   void* plugin = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!plugin) {
     const char* why = dlerror();
-    throw Error(path, std::string("cannot load the CUDA backend: ") + (why ? why : "dlopen failed"));
+    throw Error(path,
+                std::string("cannot load the CUDA backend: ") + (why ? why : "dlopen failed"));
   }
   auto* abi = reinterpret_cast<CudaPluginAbi*>(dlsym(plugin, "popup_cuda_plugin_abi"));
   auto* create = reinterpret_cast<CudaPluginCreate*>(dlsym(plugin, "popup_cuda_plugin_create"));
   if (!abi || !create) throw Error(path, "is not a popup CUDA backend (entry points missing)");
   if (abi() != kCudaPluginAbi)
-    throw Error(path, "was built for another version of popup (interface " +
-                          std::to_string(abi()) + ", this build has " +
-                          std::to_string(kCudaPluginAbi) + "); rebuild it");
+    throw Error(path, "was built for another version of popup (interface " + std::to_string(abi()) +
+                          ", this build has " + std::to_string(kCudaPluginAbi) + "); rebuild it");
   char error[512] = "";
   Executor* exec = create(&net, &config, device, error, sizeof error);
   if (!exec) throw Error("", std::string("CUDA backend: ") + error);
@@ -60,8 +60,8 @@ DeviceChoice device_parse(const std::string& text) {
     return c;
   }
   uint64_t index = 0;
-  if (text == "cuda" || (text.rfind("cuda:", 0) == 0 && uint_parse(text.substr(5), index) &&
-                         index < 1024)) {
+  if (text == "cuda" ||
+      (text.rfind("cuda:", 0) == 0 && uint_parse(text.substr(5), index) && index < 1024)) {
     c.kind = DeviceChoice::cuda;
     c.index = static_cast<int>(index);
     return c;
@@ -94,7 +94,8 @@ int cuda_device_count(std::string& why) {
     return 0;
   }
   if (const int status = count(&n); status != 0 || n <= 0) {
-    why = status != 0 ? "cuDeviceGetCount: " + describe(status) : "the driver reports no CUDA device";
+    why =
+        status != 0 ? "cuDeviceGetCount: " + describe(status) : "the driver reports no CUDA device";
     return 0;
   }
   return n;
@@ -114,9 +115,9 @@ std::unique_ptr<Executor> executor_create(const Network& net, const ExecutorConf
   if (choice.kind == DeviceChoice::cuda) {
     if (devices == 0) throw Error("", "--device cuda: " + why);
     if (choice.index >= devices)
-      throw InvalidArgument("--device", "cuda:" + std::to_string(choice.index) + " does not exist (" +
-                                            std::to_string(devices) + " CUDA device" +
-                                            (devices == 1 ? "" : "s") + ")");
+      throw InvalidArgument("--device", "cuda:" + std::to_string(choice.index) +
+                                            " does not exist (" + std::to_string(devices) +
+                                            " CUDA device" + (devices == 1 ? "" : "s") + ")");
     return cuda_plugin_create(net, config, choice.index);
   }
   if (devices == 0) {

@@ -36,9 +36,9 @@ inline Precision precision_parse(const std::string& text) {
 }
 
 struct ExecutorConfig {
-  int64_t max_batch = 128;       // forward() takes 1 .. max_batch examples
-  float label_smoothing = 0.0f;  // PyTorch's CrossEntropyLoss(label_smoothing=...)
-  bool train = true;             // false: inference only (no backward buffers)
+  int64_t max_batch = 128;                // forward() takes 1 .. max_batch examples
+  float label_smoothing = 0.0f;           // PyTorch's CrossEntropyLoss(label_smoothing=...)
+  bool train = true;                      // false: inference only (no backward buffers)
   Precision precision = Precision::fp32;  // inside the primitives (bf16: CPU only)
   // Affine BatchNorm, PyTorch's BatchNorm2d(affine=True) (the "+BN" variants): every
   // batchnorm op then scales and shifts each channel after normalising, y = gamma xhat + beta,
@@ -71,8 +71,7 @@ class Executor {
   // forward() without waiting for its statistics: they are added to a sum that stats_take()
   // returns and resets. Between takes a backend may run ahead of the host; the trainer takes
   // them every stats_interval() steps and at the end of an epoch.
-  virtual void forward_queue(const float* images, const int32_t* labels, int64_t n,
-                             bool training) {
+  virtual void forward_queue(const float* images, const int32_t* labels, int64_t n, bool training) {
     const BatchStats s = forward(images, labels, n, training);
     queued_.loss_sum += s.loss_sum;
     queued_.correct1 += s.correct1;

@@ -138,8 +138,8 @@ NetworkGraph network_graph(const Network& net, bool affine_bn) {
 }
 
 void executor_forward_check(const Network& net, const ExecutorConfig& config,
-                            const std::vector<bool>& weights_set, const int32_t* labels,
-                            int64_t n, bool training) {
+                            const std::vector<bool>& weights_set, const int32_t* labels, int64_t n,
+                            bool training) {
   if (n < 1 || n > config.max_batch)
     throw InvalidArgument("", "batch of " + std::to_string(n) + " examples, expected 1 to " +
                                   std::to_string(config.max_batch));

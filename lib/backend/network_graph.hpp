@@ -11,13 +11,13 @@ namespace popup {
 
 struct NetworkGraph {
   std::vector<std::vector<int>> consumers;  // per op: the ops that read its output, in order
-  std::vector<bool> needs_diff;  // the output depends on some weight (or, with affine
-                                 // BatchNorm, some BatchNorm's scale and shift): it needs a
-                                 // gradient
-  std::vector<bool> flat;        // the output is [n, c] rather than [n, c, h, w]
-  std::vector<bool> in_place;    // a relu that overwrites its input, forward and backward
-  std::vector<int> diff_alias;   // the consumer whose gradient buffer the output's gradient
-                                 // shares (an in-place relu, or an add it alone feeds), or -1
+  // needs_diff: the output depends on some weight (or, with affine BatchNorm, some BatchNorm's
+  // scale and shift): it needs a gradient
+  std::vector<bool> needs_diff;
+  std::vector<bool> flat;       // the output is [n, c] rather than [n, c, h, w]
+  std::vector<bool> in_place;   // a relu that overwrites its input, forward and backward
+  std::vector<int> diff_alias;  // the consumer whose gradient buffer the output's gradient
+                                // shares (an in-place relu, or an add it alone feeds), or -1
 };
 
 // Throws InvalidArgument for a graph no backend can execute: wrong input counts, an input
@@ -31,8 +31,8 @@ NetworkGraph network_graph(const Network& net, bool affine_bn = false);
 // executor, a tensor whose weights were never set, or (when labels is not null) a label
 // outside [0, classes).
 void executor_forward_check(const Network& net, const ExecutorConfig& config,
-                            const std::vector<bool>& weights_set, const int32_t* labels,
-                            int64_t n, bool training);
+                            const std::vector<bool>& weights_set, const int32_t* labels, int64_t n,
+                            bool training);
 
 // Where each of `stats` (Executor::set_running_stats) goes: the BatchNorm op, and its mean or
 // its variance, in the order given. MismatchError unless they are exactly the network's

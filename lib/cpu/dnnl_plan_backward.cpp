@@ -212,8 +212,8 @@ void DnnlPlanBuilder::backward_bn(int i) {
       affine ? dnnl::normalization_flags::use_scale_shift : dnnl::normalization_flags::none);
   const dnnl::batch_normalization_backward::primitive_desc pd(desc, attr_, state_.engine, f.bn);
   const bool input_diff = j >= 0 && graph_.needs_diff[j];  // always, without affine_bn
-  const memory target = input_diff ? contribution(j, pd.diff_src_desc())
-                                   : slot_memory(pd.diff_src_desc(), temp_slot);
+  const memory target =
+      input_diff ? contribution(j, pd.diff_src_desc()) : slot_memory(pd.diff_src_desc(), temp_slot);
   Args args{{DNNL_ARG_SRC, act(j)},
             {DNNL_ARG_MEAN, f.mean},
             {DNNL_ARG_VARIANCE, f.var},

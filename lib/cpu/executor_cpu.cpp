@@ -62,7 +62,7 @@ class ExecutorCpu final : public Executor {
   std::vector<float> logits_, diff_logits_;
   DnnlPlan* last_ = nullptr;  // the plan of the last forward
   bool last_training_ = false;
-  std::vector<int> bn_ops_;  // affine_bn: the BatchNorm ops, numbered as bn_* number them
+  std::vector<int> bn_ops_;      // affine_bn: the BatchNorm ops, numbered as bn_* number them
   bool bn_grads_ready_ = false;  // a backward has followed the last training forward
 };
 
@@ -108,9 +108,10 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
     } catch (const dnnl::error& e) {
       // oneDNN 2.x implements bf16 only on AVX-512 CPUs (natively with AVX512-BF16)
       if (bf16 && e.status == dnnl_unimplemented)
-        throw Error("", "precision bf16: oneDNN has no bf16 implementation of this network's "
-                        "primitives on this CPU (it needs AVX-512, ideally with AVX512-BF16); "
-                        "use fp32");
+        throw Error("",
+                    "precision bf16: oneDNN has no bf16 implementation of this network's "
+                    "primitives on this CPU (it needs AVX-512, ideally with AVX512-BF16); "
+                    "use fp32");
       throw;
     }
   });
@@ -234,8 +235,9 @@ void ExecutorCpu::bn_params(size_t b, float* gamma, float* beta) const {
 void ExecutorCpu::bn_grads(size_t b, float* dgamma, float* dbeta) const {
   const std::vector<float>& from = state_.bn_diff_scale_shift[bn_op(b)];
   if (!bn_grads_ready_)
-    throw Error("", "BatchNorm gradients asked for without a backward after the last training "
-                    "forward");
+    throw Error("",
+                "BatchNorm gradients asked for without a backward after the last training "
+                "forward");
   const size_t c = from.size() / 2;
   std::copy(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(c), dgamma);
   std::copy(from.begin() + static_cast<std::ptrdiff_t>(c), from.end(), dbeta);

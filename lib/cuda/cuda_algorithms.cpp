@@ -52,9 +52,8 @@ ConvAlgo<cudnnConvolutionFwdAlgo_t> ExecutorCudaImpl::forward_algo(int i, const 
   CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(cudnn_.get(), &max));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perfs(static_cast<size_t>(max));
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_query_math(tf32_)));
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_.get(), desc(p, j), filter_[i].get(),
-                                                     conv, desc(p, i), max, &returned,
-                                                     perfs.data()));
+  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+      cudnn_.get(), desc(p, j), filter_[i].get(), conv, desc(p, i), max, &returned, perfs.data()));
   perfs.resize(static_cast<size_t>(returned));
   const auto best =
       algo_pick(perfs, tf32_, "forward convolution for " + net_.tensors[net_.ops[i].tensor].name);
@@ -72,39 +71,34 @@ ConvAlgo<cudnnConvolutionBwdDataAlgo_t> ExecutorCudaImpl::data_algo(int i, const
   CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnn_.get(), &max));
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perfs(static_cast<size_t>(max));
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_query_math(tf32_)));
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_.get(), filter_[i].get(),
-                                                          desc(p, i), conv, desc(p, j), max,
-                                                          &returned, perfs.data()));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+      cudnn_.get(), filter_[i].get(), desc(p, i), conv, desc(p, j), max, &returned, perfs.data()));
   perfs.resize(static_cast<size_t>(returned));
   const auto best = algo_pick(
       perfs, tf32_, "backward-data convolution for " + net_.tensors[net_.ops[i].tensor].name);
   ConvAlgo<cudnnConvolutionBwdDataAlgo_t> a{best.algo, best.mathType, 0};
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn_.get(), filter_[i].get(),
-                                                           desc(p, i), conv, desc(p, j), a.algo,
-                                                           &a.workspace));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+      cudnn_.get(), filter_[i].get(), desc(p, i), conv, desc(p, j), a.algo, &a.workspace));
   return a;
 }
 
-ConvAlgo<cudnnConvolutionBwdFilterAlgo_t> ExecutorCudaImpl::filter_algo(int i,
-                                                                        const BatchPlan& p) {
+ConvAlgo<cudnnConvolutionBwdFilterAlgo_t> ExecutorCudaImpl::filter_algo(int i, const BatchPlan& p) {
   const int j = net_.ops[i].inputs[0];
   cudnnConvolutionDescriptor_t conv = conv_[i].get();
   int max = 0, returned = 0;
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnn_.get(), &max));
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perfs(static_cast<size_t>(max));
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_query_math(tf32_)));
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_.get(), desc(p, j),
-                                                            desc(p, i), conv, filter_[i].get(),
-                                                            max, &returned, perfs.data()));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+      cudnn_.get(), desc(p, j), desc(p, i), conv, filter_[i].get(), max, &returned, perfs.data()));
   perfs.resize(static_cast<size_t>(returned));
   const auto best = algo_pick(
       perfs, tf32_, "backward-filter convolution for " + net_.tensors[net_.ops[i].tensor].name);
   ConvAlgo<cudnnConvolutionBwdFilterAlgo_t> a{best.algo, best.mathType, 0};
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnn_.get(), desc(p, j),
-                                                             desc(p, i), conv, filter_[i].get(),
-                                                             a.algo, &a.workspace));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+      cudnn_.get(), desc(p, j), desc(p, i), conv, filter_[i].get(), a.algo, &a.workspace));
   return a;
 }
 

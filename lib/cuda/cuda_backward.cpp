@@ -86,8 +86,7 @@ void ExecutorCudaImpl::backward_op(int i, const BatchPlan& p, const std::vector<
     case OpKind::conv: conv_backward(i, p, grads); break;
     case OpKind::linear: linear_backward(i, n, grads); break;
     case OpKind::relu:
-      relu_backward(out_[i], grad_[i], grad_[j], n * per_example(i), contribution_start(j),
-                    stream);
+      relu_backward(out_[i], grad_[i], grad_[j], n * per_example(i), contribution_start(j), stream);
       break;
     case OpKind::maxpool2:
       maxpool2_backward(act(j), grad_[i], grad_[j], n * in.c, in.h, in.w, contribution_start(j),
@@ -111,18 +110,16 @@ void ExecutorCudaImpl::conv_backward(int i, const BatchPlan& p, const std::vecto
   cudnnConvolutionDescriptor_t conv = conv_[i].get();
   if (float* dw = grads[op.tensor]) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.filter.math));
-    CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_.get(), &kOne, desc(p, j), act(j),
-                                               desc(p, i), grad_[i], conv, a.filter.algo,
-                                               workspace_.data(), workspace_.bytes(), &kZero,
-                                               filter_[i].get(), dw));
+    CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_.get(), &kOne, desc(p, j), act(j), desc(p, i),
+                                               grad_[i], conv, a.filter.algo, workspace_.data(),
+                                               workspace_.bytes(), &kZero, filter_[i].get(), dw));
   }
   if (j < 0 || !wanted_[j]) return;
   const float* beta = contribution_start(j) ? &kOne : &kZero;
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.data.math));
-  CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_.get(), &kOne, filter_[i].get(),
-                                           weights_device(op.tensor), desc(p, i), grad_[i], conv,
-                                           a.data.algo, workspace_.data(), workspace_.bytes(),
-                                           beta, desc(p, j), grad_[j]));
+  CUDNN_CHECK(cudnnConvolutionBackwardData(
+      cudnn_.get(), &kOne, filter_[i].get(), weights_device(op.tensor), desc(p, i), grad_[i], conv,
+      a.data.algo, workspace_.data(), workspace_.bytes(), beta, desc(p, j), grad_[j]));
 }
 
 // Column-major, as in linear_forward: dx^T [in, n] = W_cm [in, out] dy^T [out, n], and
@@ -133,8 +130,8 @@ void ExecutorCudaImpl::linear_backward(int i, int64_t n, const std::vector<float
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int out = to_int(spec.shape[0]), in = to_int(spec.shape[1]), rows = to_int(n);
   if (float* dw = grads[op.tensor])
-    CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, &kOne,
-                             act(j), in, grad_[i], out, &kZero, dw, in));
+    CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, &kOne, act(j),
+                             in, grad_[i], out, &kZero, dw, in));
   if (j < 0 || !wanted_[j]) return;
   const float* beta = contribution_start(j) ? &kOne : &kZero;
   CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, &kOne,
@@ -154,9 +151,8 @@ void ExecutorCudaImpl::bn_backward(int i, const BatchPlan& p) {
   const float* beta = input_wanted && contribution_start(j) ? &kOne : &kZero;
   float* dx = j >= 0 && grad_[j] ? grad_[j] : bn_dx_scratch_.data();
   CUDNN_CHECK(cudnnBatchNormalizationBackward(
-      cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, beta, &kOne, &kZero, x, act(j), x, grad_[i],
-      x, dx, bn_param_[i].get(), b.scale, b.dscale, b.dbias, kBnEpsilon, b.save_mean,
-      b.save_inv_var));
+      cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, beta, &kOne, &kZero, x, act(j), x, grad_[i], x,
+      dx, bn_param_[i].get(), b.scale, b.dscale, b.dbias, kBnEpsilon, b.save_mean, b.save_inv_var));
 }
 
 // An add passes its gradient to both inputs: nothing to do for an input that shares it.

@@ -89,10 +89,9 @@ void ExecutorCudaImpl::batchnorm_allocate() {
     CUDA_CHECK(cudaMemsetAsync(store.data(), 0, store.bytes(), stream_.get()));
     float* base = store.data();
     BnArrays& b = bn_[i];
-    float** arrays[BnArrays::count] = {&b.running_mean, &b.running_var, &b.batch_mean,
-                                       &b.batch_var,    &b.save_mean,   &b.save_inv_var,
-                                       &b.scale,        &b.bias,        &b.dscale,
-                                       &b.dbias};
+    float** arrays[BnArrays::count] = {
+        &b.running_mean, &b.running_var, &b.batch_mean, &b.batch_var, &b.save_mean,
+        &b.save_inv_var, &b.scale,       &b.bias,       &b.dscale,    &b.dbias};
     for (int k = 0; k < BnArrays::count; ++k) *arrays[k] = base + static_cast<size_t>(k) * c;
     for (float* one : {b.running_var, b.scale})
       CUDA_CHECK(cudaMemcpyAsync(one, ones.data(), c * sizeof(float), cudaMemcpyHostToDevice,

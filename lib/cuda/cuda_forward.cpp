@@ -44,17 +44,16 @@ void ExecutorCudaImpl::forward_run(const float* images, const int32_t* labels, i
 void ExecutorCudaImpl::forward_compute(const BatchPlan& p, bool training, int slot) {
   const int64_t n = p.n;
   for (size_t i = 0; i < net_.ops.size(); ++i) forward_op(static_cast<int>(i), p, training);
-  softmax_cross_entropy_rows(out_.back(), labels_.data(), n, net_.classes,
-                             config_.label_smoothing, training ? diff_logits_.data() : nullptr,
-                             examples_.data(), stream_.get());
+  softmax_cross_entropy_rows(out_.back(), labels_.data(), n, net_.classes, config_.label_smoothing,
+                             training ? diff_logits_.data() : nullptr, examples_.data(),
+                             stream_.get());
   loss_totals_add(examples_.data(), n, totals_.data() + slot, stream_.get());
   last_ = &p;
   last_training_ = training;
 }
 
 void ExecutorCudaImpl::forward_queue_examples(int data, const int64_t* examples,
-                                              const AugmentDraw* draws, int64_t n,
-                                              bool training) {
+                                              const AugmentDraw* draws, int64_t n, bool training) {
   if (data < 0 || static_cast<size_t>(data) >= splits_.size())
     throw InvalidArgument("", "no uploaded data split " + std::to_string(data));
   const DeviceSplit& split = splits_[static_cast<size_t>(data)];
@@ -97,10 +96,9 @@ void ExecutorCudaImpl::conv_forward(int i, const BatchPlan& p) {
   const int j = op.inputs[0];
   const auto& a = p.conv[i].forward;
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv_[i].get(), a.math));
-  CUDNN_CHECK(cudnnConvolutionForward(cudnn_.get(), &kOne, desc(p, j), act(j), filter_[i].get(),
-                                      weights_device(op.tensor), conv_[i].get(), a.algo,
-                                      workspace_.data(), workspace_.bytes(), &kZero, desc(p, i),
-                                      out_[i]));
+  CUDNN_CHECK(cudnnConvolutionForward(
+      cudnn_.get(), &kOne, desc(p, j), act(j), filter_[i].get(), weights_device(op.tensor),
+      conv_[i].get(), a.algo, workspace_.data(), workspace_.bytes(), &kZero, desc(p, i), out_[i]));
 }
 
 // Row-major y[n, out] = x[n, in] W^T is, column-major, y^T = W_cm^T x^T, where W_cm [in, out]
@@ -111,8 +109,8 @@ void ExecutorCudaImpl::linear_forward(int i, int64_t n) {
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int out = to_int(spec.shape[0]), in = to_int(spec.shape[1]);
   CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, out, to_int(n), in, &kOne,
-                           weights_device(op.tensor), in, act(op.inputs[0]), in, &kZero,
-                           out_[i], out));
+                           weights_device(op.tensor), in, act(op.inputs[0]), in, &kZero, out_[i],
+                           out));
 }
 
 // Training: batch statistics. cuDNN's running statistics at averaging factor 1 are the batch
@@ -135,9 +133,8 @@ void ExecutorCudaImpl::bn_forward(int i, const BatchPlan& p, bool training) {
   const bool single = p.n * in.h * in.w == 1;
   CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
       cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, x, act(j), x, out_[i],
-      bn_param_[i].get(), b.scale, b.bias, 1.0,
-      single ? nullptr : b.batch_mean, single ? nullptr : b.batch_var, kBnEpsilon, b.save_mean,
-      b.save_inv_var));
+      bn_param_[i].get(), b.scale, b.bias, 1.0, single ? nullptr : b.batch_mean,
+      single ? nullptr : b.batch_var, kBnEpsilon, b.save_mean, b.save_inv_var));
   // save_mean is the batch mean in both cases
   bn_running_update(b.save_mean, single ? nullptr : b.batch_var, b.running_mean, b.running_var,
                     net_.ops[i].c, kBnMomentum, stream_.get());

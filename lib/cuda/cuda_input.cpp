@@ -70,14 +70,14 @@ void ExecutorCudaImpl::examples_stage(const DeviceSplit& split, const int64_t* e
       s.draws.data()[3 * k + 2] = draws[k].flip ? 1 : 0;
     }
     CUDA_CHECK(cudaMemcpyAsync(gather_draws_.data(), s.draws.data(),
-                               static_cast<size_t>(3 * n) * sizeof(int32_t),
-                               cudaMemcpyHostToDevice, stream_.get()));
+                               static_cast<size_t>(3 * n) * sizeof(int32_t), cudaMemcpyHostToDevice,
+                               stream_.get()));
   }
   CUDA_CHECK(cudaEventRecord(s.copied.get(), stream_.get()));
   const InputShape& in = net_.input;
   examples_gather(split.images.data(), split.labels.data(), gather_examples_.data(),
-                  draws ? gather_draws_.data() : nullptr, split.padding.data(), n, in.c, in.h,
-                  in.w, kAugmentPad, images_.data(), labels_.data(), stream_.get());
+                  draws ? gather_draws_.data() : nullptr, split.padding.data(), n, in.c, in.h, in.w,
+                  kAugmentPad, images_.data(), labels_.data(), stream_.get());
 }
 
 // Host arrays -> pinned slot -> device, asynchronously. The slot's previous copy (two
@@ -90,10 +90,10 @@ void ExecutorCudaImpl::input_stage(const float* images, const int32_t* labels, i
   const size_t label_bytes = static_cast<size_t>(n) * sizeof(int32_t);
   std::memcpy(s.images.data(), images, image_bytes);
   std::memcpy(s.labels.data(), labels, label_bytes);
-  CUDA_CHECK(cudaMemcpyAsync(images_.data(), s.images.data(), image_bytes,
-                             cudaMemcpyHostToDevice, stream_.get()));
-  CUDA_CHECK(cudaMemcpyAsync(labels_.data(), s.labels.data(), label_bytes,
-                             cudaMemcpyHostToDevice, stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(images_.data(), s.images.data(), image_bytes, cudaMemcpyHostToDevice,
+                             stream_.get()));
+  CUDA_CHECK(cudaMemcpyAsync(labels_.data(), s.labels.data(), label_bytes, cudaMemcpyHostToDevice,
+                             stream_.get()));
   CUDA_CHECK(cudaEventRecord(s.copied.get(), stream_.get()));
 }
 

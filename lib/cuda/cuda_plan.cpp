@@ -36,8 +36,8 @@ BatchPlan ExecutorCudaImpl::plan_build(int64_t n) {
       a.filter = filter_algo(op, p);
       if (j >= 0 && graph_.needs_diff[j]) a.data = data_algo(op, p);
     }
-    p.workspace = std::max({p.workspace, a.forward.workspace, a.filter.workspace,
-                            a.data.workspace});
+    p.workspace =
+        std::max({p.workspace, a.forward.workspace, a.filter.workspace, a.data.workspace});
   }
   return p;
 }

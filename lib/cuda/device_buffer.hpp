@@ -16,7 +16,8 @@ class CudaArray {
   CudaArray() = default;
   explicit CudaArray(size_t n) { resize(n); }
   ~CudaArray() { release(); }
-  CudaArray(CudaArray&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  CudaArray(CudaArray&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   CudaArray& operator=(CudaArray&& o) noexcept {
     if (this != &o) {
       release();

@@ -28,8 +28,9 @@ NetworkGraph graph_checked(const Network& net, const ExecutorConfig& config) {
     throw InvalidArgument("", "label smoothing must be in [0, 1]");
   if (net.classes < 1) throw InvalidArgument("", "network has no classes");
   if (config.precision != Precision::fp32)
-    throw InvalidArgument("", "precision bf16 is a CPU option (the CUDA backend computes "
-                              "in fp32)");
+    throw InvalidArgument("",
+                          "precision bf16 is a CPU option (the CUDA backend computes "
+                          "in fp32)");
   return network_graph(net, config.affine_bn);  // throws for a graph that cannot be executed
 }
 
@@ -164,15 +165,16 @@ void ExecutorCudaImpl::bn_params(size_t b, float* gamma, float* beta) const {
 void ExecutorCudaImpl::bn_grads(size_t b, float* dgamma, float* dbeta) const {
   const size_t i = bn_op(b);
   if (!bn_grads_ready_)
-    throw Error("", "BatchNorm gradients asked for without a backward after the last training "
-                    "forward");
+    throw Error("",
+                "BatchNorm gradients asked for without a backward after the last training "
+                "forward");
   bn_pair_copy(dgamma, dbeta, bn_[i].dscale, bn_[i].dbias, net_.ops[i].c, cudaMemcpyDeviceToHost);
 }
 
 }  // namespace cuda_impl
 
-std::unique_ptr<ExecutorCuda> ExecutorCuda::create(const Network& net,
-                                                   const ExecutorConfig& config, int device) {
+std::unique_ptr<ExecutorCuda> ExecutorCuda::create(const Network& net, const ExecutorConfig& config,
+                                                   int device) {
   return std::make_unique<cuda_impl::ExecutorCudaImpl>(net, config, device);
 }
 

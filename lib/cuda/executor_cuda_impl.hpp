@@ -46,9 +46,9 @@ struct ConvAlgos {
 // What depends on the batch size: tensor descriptors and convolution algorithms.
 struct BatchPlan {
   int64_t n = 0;
-  std::vector<TensorDesc> act;   // activation j (-1: the input) at j + 1, [n, c, h, w]
-  std::vector<ConvAlgos> conv;   // per op; set for convolutions
-  size_t workspace = 0;          // bytes, the most any of its algorithms needs
+  std::vector<TensorDesc> act;  // activation j (-1: the input) at j + 1, [n, c, h, w]
+  std::vector<ConvAlgos> conv;  // per op; set for convolutions
+  size_t workspace = 0;         // bytes, the most any of its algorithms needs
 };
 
 // A BatchNorm op's per-channel device arrays.
@@ -57,11 +57,11 @@ struct BnArrays {
   float* running_var = nullptr;
   float* batch_mean = nullptr;  // cuDNN's output with averaging factor 1: the batch's own
   float* batch_var = nullptr;
-  float* save_mean = nullptr;   // kept by the training forward for the backward
+  float* save_mean = nullptr;  // kept by the training forward for the backward
   float* save_inv_var = nullptr;
-  float* scale = nullptr;       // gamma: 1 unless affine_bn and set_bn_params change it
-  float* bias = nullptr;        // beta: 0 likewise
-  float* dscale = nullptr;      // their gradients from the last backward (read with affine_bn)
+  float* scale = nullptr;   // gamma: 1 unless affine_bn and set_bn_params change it
+  float* bias = nullptr;    // beta: 0 likewise
+  float* dscale = nullptr;  // their gradients from the last backward (read with affine_bn)
   float* dbias = nullptr;
   static constexpr int count = 10;
 };
@@ -97,10 +97,8 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   ~ExecutorCudaImpl() override;
 
   void set_weights(size_t t, const float* weights) override;
-  BatchStats forward(const float* images, const int32_t* labels, int64_t n,
-                     bool training) override;
-  void forward_queue(const float* images, const int32_t* labels, int64_t n,
-                     bool training) override;
+  BatchStats forward(const float* images, const int32_t* labels, int64_t n, bool training) override;
+  void forward_queue(const float* images, const int32_t* labels, int64_t n, bool training) override;
   int data_upload(const DataSplit& split) override;
   void forward_queue_examples(int data, const int64_t* examples, const AugmentDraw* draws,
                               int64_t n, bool training) override;
@@ -132,8 +130,8 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   static cudnnTensorDescriptor_t desc(const BatchPlan& p, int j) { return p.act[j + 1].get(); }
   void tensor_check(size_t t) const;
   size_t bn_op(size_t b) const;
-  void bn_pair_copy(float* to_a, float* to_b, const float* from_a, const float* from_b,
-                    int64_t c, cudaMemcpyKind kind) const;
+  void bn_pair_copy(float* to_a, float* to_b, const float* from_a, const float* from_b, int64_t c,
+                    cudaMemcpyKind kind) const;
 
   // construction (executor_cuda.cpp; the buffers in cuda_buffers.cpp)
   void handles_create(int device);
@@ -154,11 +152,10 @@ class ExecutorCudaImpl final : public ExecutorCuda {
 
   // forward (cuda_forward.cpp; the batch's input in cuda_input.cpp)
   void forward_check(const int32_t* labels, int64_t n, bool training) const;
-  void forward_run(const float* images, const int32_t* labels, int64_t n, bool training,
-                   int slot);
+  void forward_run(const float* images, const int32_t* labels, int64_t n, bool training, int slot);
   void input_stage(const float* images, const int32_t* labels, int64_t n);
-  void examples_stage(const DeviceSplit& split, const int64_t* examples,
-                      const AugmentDraw* draws, int64_t n);
+  void examples_stage(const DeviceSplit& split, const int64_t* examples, const AugmentDraw* draws,
+                      int64_t n);
   void forward_compute(const BatchPlan& p, bool training, int slot);
   void forward_op(int i, const BatchPlan& p, bool training);
   void conv_forward(int i, const BatchPlan& p);
@@ -192,22 +189,22 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   std::vector<bool> weights_set_;
 
   std::vector<DeviceArray<float>> out_store_, grad_store_;
-  std::vector<float*> out_;   // per op: its output (an in-place relu's is its input's)
-  std::vector<float*> grad_;  // per op needing one: its output's gradient (maybe shared)
+  std::vector<float*> out_;         // per op: its output (an in-place relu's is its input's)
+  std::vector<float*> grad_;        // per op needing one: its output's gradient (maybe shared)
   std::vector<FilterDesc> filter_;  // per op; convolutions only
   std::vector<ConvDesc> conv_;
 
   std::vector<DeviceArray<float>> bn_store_;
-  std::vector<BnArrays> bn_;              // per op; batchnorm only
-  std::vector<TensorDesc> bn_param_;      // per op; [1, c, 1, 1]
-  const std::vector<int> bn_ops_;         // affine_bn: the BatchNorm ops as bn_* number them
-  bool bn_grads_ready_ = false;           // a backward has followed the last training forward
-  DeviceArray<float> bn_dx_scratch_;      // affine_bn: the unread input gradient of a
-                                          // BatchNorm whose input has no gradient buffer
+  std::vector<BnArrays> bn_;          // per op; batchnorm only
+  std::vector<TensorDesc> bn_param_;  // per op; [1, c, 1, 1]
+  const std::vector<int> bn_ops_;     // affine_bn: the BatchNorm ops as bn_* number them
+  bool bn_grads_ready_ = false;       // a backward has followed the last training forward
+  DeviceArray<float> bn_dx_scratch_;  // affine_bn: the unread input gradient of a
+                                      // BatchNorm whose input has no gradient buffer
 
   DeviceArray<float> images_;
   DeviceArray<int32_t> labels_;
-  std::vector<DeviceSplit> splits_;   // data_upload
+  std::vector<DeviceSplit> splits_;  // data_upload
   DeviceArray<int64_t> gather_examples_;
   DeviceArray<int32_t> gather_draws_;
   std::array<Staging, 2> staging_;  // alternate, so that copying one batch in overlaps work

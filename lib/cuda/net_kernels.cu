@@ -69,8 +69,7 @@ __global__ void add_forward_kernel(const float* a, const float* b, float* y, int
   for (int64_t k = grid_start(); k < count; k += grid_step()) y[k] = a[k] + b[k];
 }
 
-__global__ void gradient_pass_kernel(const float* dy, float* dx, int64_t count,
-                                     bool accumulate) {
+__global__ void gradient_pass_kernel(const float* dy, float* dx, int64_t count, bool accumulate) {
   for (int64_t k = grid_start(); k < count; k += grid_step())
     gradient_store(dx, k, dy[k], accumulate);
 }
@@ -96,8 +95,8 @@ __global__ void maxpool2_forward_kernel(const float* x, float* y, int64_t planes
 }
 
 // One thread per input element: no two threads write the same gradient.
-__global__ void maxpool2_backward_kernel(const float* x, const float* dy, float* dx,
-                                         int64_t planes, int64_t h, int64_t w, bool accumulate) {
+__global__ void maxpool2_backward_kernel(const float* x, const float* dy, float* dx, int64_t planes,
+                                         int64_t h, int64_t w, bool accumulate) {
   const int64_t oh = h / 2, ow = w / 2, count = planes * h * w;
   for (int64_t k = grid_start(); k < count; k += grid_step()) {
     const int64_t p = k / (h * w), iy = k / w % h, ix = k % w;
@@ -128,8 +127,8 @@ __global__ void global_avgpool_backward_kernel(const float* dy, float* dx, int64
 
 // The same float expression as the CPU executor, so that both round alike.
 __global__ void bn_running_update_kernel(const float* batch_mean, const float* batch_var,
-                                         float* running_mean, float* running_var,
-                                         int64_t channels, float momentum) {
+                                         float* running_mean, float* running_var, int64_t channels,
+                                         float momentum) {
   for (int64_t c = grid_start(); c < channels; c += grid_step()) {
     const float var = batch_var ? batch_var[c] : 0.f;
     running_mean[c] = momentum * batch_mean[c] + (1 - momentum) * running_mean[c];
@@ -156,11 +155,10 @@ __device__ int warp_sum_int(int v) {
 }
 
 // One warp per example, in double like softmax_cross_entropy.cpp.
-__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels,
-                                             int64_t n, int64_t classes, double eps,
-                                             float* diff, LossExample* examples) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) +
-                      threadIdx.x / kWarp;
+__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, int64_t n,
+                                             int64_t classes, double eps, float* diff,
+                                             LossExample* examples) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
   if (row >= n) return;  // the whole warp leaves together
   const int lane = threadIdx.x % kWarp;
   const float* z = logits + row * classes;
@@ -185,8 +183,7 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
     const double nll = log_sum - z_label;
     const double mean_nll = log_sum - sum_z / static_cast<double>(classes);
     const int64_t top5 = classes < 5 ? classes : 5;
-    examples[row] = {(1 - eps) * nll + eps * mean_nll, greater < 1 ? 1 : 0,
-                     greater < top5 ? 1 : 0};
+    examples[row] = {(1 - eps) * nll + eps * mean_nll, greater < 1 ? 1 : 0, greater < top5 ? 1 : 0};
   }
   if (!diff) return;
   for (int64_t c = lane; c < classes; c += kWarp) {
@@ -197,8 +194,7 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
 }
 
 // One block: per-thread sums over a fixed set of examples, then a fixed-order tree.
-__global__ void loss_totals_add_kernel(const LossExample* examples, int64_t n,
-                                       LossTotals* totals) {
+__global__ void loss_totals_add_kernel(const LossExample* examples, int64_t n, LossTotals* totals) {
   __shared__ double loss[kThreads];
   __shared__ unsigned long long top1[kThreads], top5[kThreads];
   const int t = threadIdx.x;
@@ -296,8 +292,7 @@ void global_avgpool_backward(const float* dy, float* dx, int64_t planes, int64_t
 }
 
 void bn_running_update(const float* batch_mean, const float* batch_var, float* running_mean,
-                       float* running_var, int64_t channels, float momentum,
-                       cudaStream_t stream) {
+                       float* running_var, int64_t channels, float momentum, cudaStream_t stream) {
   if (channels == 0) return;
   bn_running_update_kernel<<<blocks_for(channels), kThreads, 0, stream>>>(
       batch_mean, batch_var, running_mean, running_var, channels, momentum);

@@ -41,8 +41,7 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count, bo
 void add_forward(const float* a, const float* b, float* y, int64_t count, cudaStream_t stream);
 
 // dx (+)= dy.
-void gradient_pass(const float* dy, float* dx, int64_t count, bool accumulate,
-                   cudaStream_t stream);
+void gradient_pass(const float* dy, float* dx, int64_t count, bool accumulate, cudaStream_t stream);
 
 // 2x2 windows, stride 2, floor: x [planes, h, w] -> y [planes, h/2, w/2].
 void maxpool2_forward(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
@@ -65,8 +64,7 @@ void global_avgpool_backward(const float* dy, float* dx, int64_t planes, int64_t
 // (already unbiased) variance; a null batch_var stands for a variance of 0 (one value per
 // channel).
 void bn_running_update(const float* batch_mean, const float* batch_var, float* running_mean,
-                       float* running_var, int64_t channels, float momentum,
-                       cudaStream_t stream);
+                       float* running_var, int64_t channels, float momentum, cudaStream_t stream);
 
 // Softmax cross-entropy of logits [n, classes] as softmax_cross_entropy.hpp defines it: each
 // example's smoothed loss and top-1/top-K hits (K = min(5, classes)) into examples[n], and,

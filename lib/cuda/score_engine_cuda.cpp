@@ -24,8 +24,7 @@ class ScoreEngineCuda final : public ScoreEngine {
   ScoreEngineCuda(ExecutorCuda& exec, const OptimizerConfig& config)
       : exec_(exec), config_(config), kernels_(exec.stream()) {}
 
-  void load(size_t t, int64_t n, const float* weights, const float* scores,
-            int64_t keep) override;
+  void load(size_t t, int64_t n, const float* weights, const float* scores, int64_t keep) override;
   void refresh() override;
   void step(double lr) override;
   void scores(size_t t, float* out) override;
@@ -105,7 +104,8 @@ void ScoreEngineCuda::load(size_t t, int64_t n, const float* weights, const floa
 }
 
 ScoreEngineCuda::Layer& ScoreEngineCuda::layer(size_t t) {
-  if (t >= layers_.size()) throw InvalidArgument("", "score engine: no tensor " + std::to_string(t));
+  if (t >= layers_.size())
+    throw InvalidArgument("", "score engine: no tensor " + std::to_string(t));
   return layers_[t];
 }
 
@@ -119,8 +119,8 @@ void ScoreEngineCuda::refresh_layer(size_t t) {
   Layer& l = layers_[t];
   float* w_eff = exec_.weights_device(t);
   if (l.dense)
-    CUDA_CHECK(cudaMemcpyAsync(w_eff, l.weights.data(), l.weights.bytes(),
-                               cudaMemcpyDeviceToDevice, exec_.stream()));
+    CUDA_CHECK(cudaMemcpyAsync(w_eff, l.weights.data(), l.weights.bytes(), cudaMemcpyDeviceToDevice,
+                               exec_.stream()));
   else
     kernels_.topk_mask(l.scores.data(), l.weights.data(), l.n, l.keep, l.mask.data(), w_eff,
                        exec_.stream());

@@ -18,7 +18,9 @@ constexpr int kMaxBins = 2048;
 constexpr int kMaxBinsPerThread = kMaxBins / kThreads;
 
 // The digits of |s|'s 31 bits, most significant first: bits 30..20, 19..9, 8..0.
-__host__ __device__ constexpr int digit_shift(int pass) { return pass == 0 ? 20 : pass == 1 ? 9 : 0; }
+__host__ __device__ constexpr int digit_shift(int pass) {
+  return pass == 0 ? 20 : pass == 1 ? 9 : 0;
+}
 __host__ __device__ constexpr int digit_bits(int pass) { return pass == 2 ? 9 : 11; }
 
 // What the selection keeps in device memory between its kernels, so that the host never
@@ -28,7 +30,7 @@ struct SelectState {
   unsigned long long hist[kMaxBins];  // zero between passes: each digit pass clears it
   unsigned long long remaining;       // kept elements still to choose among those matching prefix
   unsigned long long ties;
-  unsigned int prefix;                // the bits of T chosen so far
+  unsigned int prefix;  // the bits of T chosen so far
 };
 
 __device__ uint32_t abs_bits(float s) { return __float_as_uint(s) & 0x7FFFFFFFu; }

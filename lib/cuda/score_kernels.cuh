@@ -30,8 +30,8 @@ struct SgdStep {
 };
 struct AdamStep {
   float weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0;
-  float step_size = 0;          // rate / correction1
-  float correction2_sqrt = 0;   // sqrt(1 - beta2^step)
+  float step_size = 0;         // rate / correction1
+  float correction2_sqrt = 0;  // sqrt(1 - beta2^step)
 };
 
 class ScoreKernels {
@@ -42,8 +42,8 @@ class ScoreKernels {
 
   // mask[i] = 1 for the `keep` elements of largest |scores[i]| (ties: lower index), else 0,
   // and w_eff[i] = mask[i] ? weights[i] : 0 (topk_mask's result, bit for bit). n <= 2^32.
-  void topk_mask(const float* scores, const float* weights, int64_t n, int64_t keep,
-                 uint8_t* mask, float* w_eff, cudaStream_t stream);
+  void topk_mask(const float* scores, const float* weights, int64_t n, int64_t keep, uint8_t* mask,
+                 float* w_eff, cudaStream_t stream);
 
   // Straight-through dL/ds = dL/dw_eff * w * sign(s), then one optimiser update of the
   // scores and the state (Optimizer::update, same float operations in the same order).

@@ -31,18 +31,18 @@ struct DataSplit {
 };
 
 struct Dataset {
-  std::string name;   // as given: "fashion-mnist", "idx:DIR", "cifar10:DIR", "png:DIR", ...
+  std::string name;  // as given: "fashion-mnist", "idx:DIR", "cifar10:DIR", "png:DIR", ...
   DataSplit train;
-  DataSplit val;      // empty unless a validation split was asked for
+  DataSplit val;  // empty unless a validation split was asked for
   DataSplit test;
   bool augment = false;             // CIFAR: random crop (4-pixel zero padding) + flip in training
   std::vector<float> mean, stddev;  // per channel, as used for normalisation
 };
 
 struct DatasetOptions {
-  double val_split = 0;    // fraction of the training set held out as validation, [0, 1)
-  uint64_t seed = 0;       // which examples are held out (data stream of this seed)
-  int64_t train_limit = 0; // use only the first N training / test examples (0: all); for tests
+  double val_split = 0;     // fraction of the training set held out as validation, [0, 1)
+  uint64_t seed = 0;        // which examples are held out (data stream of this seed)
+  int64_t train_limit = 0;  // use only the first N training / test examples (0: all); for tests
   int64_t test_limit = 0;
 };
 
@@ -71,7 +71,7 @@ struct AugmentDraw;
 // One batch, owned by the loader until the next call.
 struct Batch {
   int64_t n = 0;
-  const float* images = nullptr;       // [n, C, H, W]; null when the loader makes no images
+  const float* images = nullptr;  // [n, C, H, W]; null when the loader makes no images
   const int32_t* labels = nullptr;
   const int64_t* examples = nullptr;   // the split's example at each position
   const AugmentDraw* draws = nullptr;  // each one's crop and flip; null without augmentation
@@ -87,14 +87,14 @@ struct Batch {
 // 0 <= first_batch <= batches().
 class BatchLoader {
  public:
-  BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,
-              uint64_t seed, int64_t epoch, int64_t first_batch = 0, bool images = true);
+  BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment, uint64_t seed,
+              int64_t epoch, int64_t first_batch = 0, bool images = true);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  bool next(Batch& batch);     // false after the last batch
-  int64_t batches() const;     // number of batches in the epoch
+  bool next(Batch& batch);  // false after the last batch
+  int64_t batches() const;  // number of batches in the epoch
 
  private:
   struct Impl;

@@ -20,8 +20,9 @@ DatasetInfo dataset_info(const std::string& name) {
   if (family == "idx" || family == "png")
     throw InvalidArgument("", "the shape of " + family +
                                   ": data is known only by reading it; give --input and --classes");
-  throw InvalidArgument("", "unknown data set '" + name +
-                                "' (known: fashion-mnist, mnist, cifar10, cifar100, idx:DIR, png:DIR)");
+  throw InvalidArgument("",
+                        "unknown data set '" + name +
+                            "' (known: fashion-mnist, mnist, cifar10, cifar100, idx:DIR, png:DIR)");
 }
 
 }  // namespace popup

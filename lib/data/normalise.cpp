@@ -49,8 +49,7 @@ DataSplit normalise(RawSplit raw, int64_t classes, const ChannelStats& stats) {
   split.levels.resize(static_cast<size_t>(raw.shape.c * 256));
   for (int64_t c = 0; c < raw.shape.c; ++c)
     for (int x = 0; x < 256; ++x)
-      split.levels[c * 256 + x] =
-          static_cast<float>((x / 255.0 - stats.mean[c]) / stats.stddev[c]);
+      split.levels[c * 256 + x] = static_cast<float>((x / 255.0 - stats.mean[c]) / stats.stddev[c]);
   return split;
 }
 

@@ -101,8 +101,9 @@ bool InputStream::at_end() {
 OutputFile::OutputFile(const std::string& path, bool binary) : name_(path) {
   if (is_std_stream(path)) {
     if (binary && isatty(STDOUT_FILENO))
-      throw InvalidArgument("-", "refusing to write binary data to a terminal "
-                                 "(give -o FILE or redirect stdout)");
+      throw InvalidArgument("-",
+                            "refusing to write binary data to a terminal "
+                            "(give -o FILE or redirect stdout)");
     file_ = stdout;
     return;
   }

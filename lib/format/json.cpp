@@ -15,10 +15,14 @@ size_t utf8_length(std::string_view s, size_t pos) {
   size_t n;
   unsigned cp;
   if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07;
-  else return 0;
+  if ((c & 0xE0) == 0xC0)
+    n = 2, cp = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0)
+    n = 3, cp = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0)
+    n = 4, cp = c & 0x07;
+  else
+    return 0;
   if (pos + n > s.size()) return 0;
   for (size_t i = 1; i < n; ++i) {
     if ((b(i) & 0xC0) != 0x80) return 0;
@@ -170,10 +174,14 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       const char c = s_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else fail("invalid \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        fail("invalid \\u escape");
     }
     return v;
   }
@@ -252,8 +260,8 @@ class Parser {
 }  // namespace
 
 uint64_t JsonValue::as_uint() const {
-  if (type != Type::number) throw JsonError(std::string("expected an integer, got ") +
-                                            json_type_name(type));
+  if (type != Type::number)
+    throw JsonError(std::string("expected an integer, got ") + json_type_name(type));
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
     throw JsonError("expected a non-negative integer below 10^18, got " + text);
   return std::stoull(text);

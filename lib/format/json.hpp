@@ -15,8 +15,8 @@ struct JsonValue {
   enum class Type { null, boolean, number, string, array, object };
   Type type = Type::null;
   bool boolean = false;
-  std::string text;  // string contents (decoded) or number text as written
-  std::vector<JsonValue> items;                            // array
+  std::string text;              // string contents (decoded) or number text as written
+  std::vector<JsonValue> items;  // array
   std::vector<std::pair<std::string, JsonValue>> members;  // object, in order
 
   // A non-negative integer below 10^18 written without sign, fraction or exponent;

@@ -141,7 +141,8 @@ Mask mask_from_file(PopupFile&& f) {
     l.bits = std::move(f.tensors[i].u8);
     m.layers.push_back(std::move(l));
   }
-  for (size_t i = specs.size(); i < f.tensors.size(); ++i) m.state.push_back(std::move(f.tensors[i]));
+  for (size_t i = specs.size(); i < f.tensors.size(); ++i)
+    m.state.push_back(std::move(f.tensors[i]));
   for (const auto& [key, value] : f.metadata)
     if (key.rfind("popup.train.", 0) == 0) m.extra[key] = value;
   return m;

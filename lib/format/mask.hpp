@@ -23,10 +23,10 @@ struct LayerMask {
 
 struct Mask {
   Recipe recipe;
-  double k = 1.0;                  // the k it was trained with (popup.k)
-  std::vector<LayerMask> layers;   // one per weight tensor, network order
-  std::vector<Tensor> state;       // F32 state evaluation needs (e.g. BatchNorm statistics)
-  Metadata extra;                  // popup.train.* keys (provenance), written back as given
+  double k = 1.0;                 // the k it was trained with (popup.k)
+  std::vector<LayerMask> layers;  // one per weight tensor, network order
+  std::vector<Tensor> state;      // F32 state evaluation needs (e.g. BatchNorm statistics)
+  Metadata extra;                 // popup.train.* keys (provenance), written back as given
 };
 
 // Pack n keep flags (0/1 bytes) into bits.
@@ -47,7 +47,8 @@ void mask_apply(const Mask& mask, std::vector<std::vector<float>>& weights);
 
 void mask_write(const std::string& path, const Mask& mask);
 void mask_write(OutputFile& out, const Mask& mask);  // writes and commits
-Mask mask_from_file(PopupFile&& file);  // the file must be of kind mask (popup_file_read checked it)
+Mask mask_from_file(
+    PopupFile&& file);  // the file must be of kind mask (popup_file_read checked it)
 Mask mask_read(const std::string& path);
 
 }  // namespace popup

@@ -37,8 +37,9 @@ FileKind kind_parse(const Metadata& m, const std::string& file) {
   const std::string& name = m.at("popup.kind");
   for (const FileKind k : kKinds)
     if (name == kind_name(k)) return k;
-  throw FormatError(file, "unknown kind '" + name + "' (this popup reads recipe, weights, "
-                          "scores, mask and checkpoint files)");
+  throw FormatError(file, "unknown kind '" + name +
+                              "' (this popup reads recipe, weights, "
+                              "scores, mask and checkpoint files)");
 }
 
 int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
@@ -75,8 +76,8 @@ void check_float_layout(const PopupFile& f, const std::vector<TensorInfo>& tenso
       throw FormatError(f.path, "tensor " + std::to_string(i) + " is \"" + t.name +
                                     "\", expected \"" + specs[i].name + "\"");
     if (t.dtype != Dtype::F32)
-      throw FormatError(f.path, "tensor \"" + t.name + "\" is " + dtype_name(t.dtype) +
-                                    ", expected F32");
+      throw FormatError(f.path,
+                        "tensor \"" + t.name + "\" is " + dtype_name(t.dtype) + ", expected F32");
     if (t.shape != specs[i].shape)
       throw MismatchError(f.path, "tensor \"" + t.name + "\" has shape " + shape_text(t.shape) +
                                       ", the recipe gives " + shape_text(specs[i].shape));
@@ -90,12 +91,8 @@ void check_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
       if (!tensors.empty()) throw FormatError(f.path, "a recipe file holds no tensors");
       break;
     case FileKind::weights:
-    case FileKind::scores:
-      check_float_layout(f, tensors);
-      break;
-    case FileKind::mask:
-      mask_check_header(f, tensors);
-      break;
+    case FileKind::scores: check_float_layout(f, tensors); break;
+    case FileKind::mask: mask_check_header(f, tensors); break;
     case FileKind::checkpoint:  // its tensors are checked by the trainer that resumes from it
       for (const TensorInfo& t : tensors)
         if (t.dtype != Dtype::F32)
@@ -175,8 +172,8 @@ static Metadata file_metadata(FileKind kind, const Recipe& recipe, const Metadat
   return m;
 }
 
-void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
-                      const Metadata& extra, const std::vector<TensorRef>& tensors) {
+void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe, const Metadata& extra,
+                      const std::vector<TensorRef>& tensors) {
   safetensors_write(out, file_metadata(kind, recipe, extra, safetensors_data_crc32(tensors)),
                     tensors);
   out.commit();

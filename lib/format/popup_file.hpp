@@ -22,8 +22,8 @@ const char* kind_name(FileKind kind);
 // One tensor of a popup file, its data in the vector matching its dtype.
 struct Tensor {
   TensorInfo info;
-  std::vector<float> f32;    // dtype F32
-  std::vector<uint8_t> u8;   // dtype U8
+  std::vector<float> f32;   // dtype F32
+  std::vector<uint8_t> u8;  // dtype U8
 };
 
 struct PopupFile {
@@ -58,8 +58,8 @@ void scores_write(OutputFile& out, const Recipe& recipe,
 
 // Write any kind: recipe keys + `extra` + popup.kind, popup.version and popup.crc32, then the
 // tensors; atomically for a named path.
-void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe,
-                      const Metadata& extra, const std::vector<TensorRef>& tensors);
+void popup_file_write(OutputFile& out, FileKind kind, const Recipe& recipe, const Metadata& extra,
+                      const std::vector<TensorRef>& tensors);
 void popup_file_write(const std::string& path, FileKind kind, const Recipe& recipe,
                       const Metadata& extra, const std::vector<TensorRef>& tensors);
 

@@ -1,7 +1,6 @@
 // Recipe validation, its metadata keys, and weight generation for a whole network.
 #include "format/recipe.hpp"
 
-
 #include "error.hpp"
 
 namespace popup {
@@ -16,8 +15,7 @@ uint64_t parse_uint(const std::string& text, const std::string& key, const std::
 
 double parse_double(const std::string& text, const std::string& key, const std::string& file) {
   double v = 0;
-  if (!double_parse(text, v))
-    throw FormatError(file, key + ": not a number: '" + text + "'");
+  if (!double_parse(text, v)) throw FormatError(file, key + ": not a number: '" + text + "'");
   return v;
 }
 
@@ -26,8 +24,8 @@ double parse_double(const std::string& text, const std::string& key, const std::
 Recipe recipe_validated(Recipe r) {
   r.arch = arch_canonical(r.arch);
   if (r.classes < 1 || r.classes > 1'000'000)
-    throw InvalidArgument("", "classes must be between 1 and 1000000, got " +
-                                  std::to_string(r.classes));
+    throw InvalidArgument(
+        "", "classes must be between 1 and 1000000, got " + std::to_string(r.classes));
   if (!(r.scale_k > 0 && r.scale_k <= 1))
     throw InvalidArgument("", "k must be in (0, 1], got " + double_format(r.scale_k));
   arch_tensors(r.arch, r.input, r.classes);  // throws for an input too small
@@ -47,8 +45,8 @@ Metadata recipe_to_metadata(const Recipe& r) {
 }
 
 Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
-  const uint64_t generation = parse_uint(metadata_require(m, "popup.generation", file),
-                                         "popup.generation", file);
+  const uint64_t generation =
+      parse_uint(metadata_require(m, "popup.generation", file), "popup.generation", file);
   if (generation < 1) throw FormatError(file, "popup.generation 0 is not valid");
   if (generation > kGenerationVersion)
     throw VersionError(file, "weights generation v" + std::to_string(generation) +
@@ -57,9 +55,10 @@ Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
   Recipe r;
   r.arch = metadata_require(m, "popup.arch", file);
   r.seed = parse_uint(metadata_require(m, "popup.seed", file), "popup.seed", file);
-  const uint64_t classes = parse_uint(metadata_require(m, "popup.classes", file), "popup.classes", file);
-  if (classes > 1'000'000) throw FormatError(file, "popup.classes " + std::to_string(classes) +
-                                                       " is above 1000000");
+  const uint64_t classes =
+      parse_uint(metadata_require(m, "popup.classes", file), "popup.classes", file);
+  if (classes > 1'000'000)
+    throw FormatError(file, "popup.classes " + std::to_string(classes) + " is above 1000000");
   r.classes = static_cast<int64_t>(classes);
   r.scale_k = parse_double(metadata_require(m, "popup.scale", file), "popup.scale", file);
   try {

@@ -15,8 +15,8 @@
 namespace popup {
 
 struct Recipe {
-  std::string arch;      // canonical spec, e.g. "conv6:width=2"
-  InputShape input;      // e.g. 1x28x28
+  std::string arch;  // canonical spec, e.g. "conv6:width=2"
+  InputShape input;  // e.g. 1x28x28
   int64_t classes = 10;
   InitKind init = InitKind::kaiming_normal;
   double scale_k = 1.0;  // fan_in is divided by this (--scale --k K stores K; 1 = unscaled)

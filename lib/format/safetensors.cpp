@@ -20,12 +20,11 @@ struct DtypeEntry {
 };
 
 constexpr DtypeEntry kDtypes[] = {
-    {Dtype::BOOL, "BOOL", 1}, {Dtype::U8, "U8", 1},     {Dtype::I8, "I8", 1},
-    {Dtype::F8_E5M2, "F8_E5M2", 1}, {Dtype::F8_E4M3, "F8_E4M3", 1},
-    {Dtype::I16, "I16", 2},   {Dtype::U16, "U16", 2},   {Dtype::F16, "F16", 2},
-    {Dtype::BF16, "BF16", 2}, {Dtype::I32, "I32", 4},   {Dtype::U32, "U32", 4},
-    {Dtype::F32, "F32", 4},   {Dtype::F64, "F64", 8},   {Dtype::I64, "I64", 8},
-    {Dtype::U64, "U64", 8},
+    {Dtype::BOOL, "BOOL", 1},       {Dtype::U8, "U8", 1},           {Dtype::I8, "I8", 1},
+    {Dtype::F8_E5M2, "F8_E5M2", 1}, {Dtype::F8_E4M3, "F8_E4M3", 1}, {Dtype::I16, "I16", 2},
+    {Dtype::U16, "U16", 2},         {Dtype::F16, "F16", 2},         {Dtype::BF16, "BF16", 2},
+    {Dtype::I32, "I32", 4},         {Dtype::U32, "U32", 4},         {Dtype::F32, "F32", 4},
+    {Dtype::F64, "F64", 8},         {Dtype::I64, "I64", 8},         {Dtype::U64, "U64", 8},
 };
 
 const DtypeEntry& dtype_entry(Dtype dtype) {
@@ -65,8 +64,7 @@ std::string header_json(const Metadata& metadata, const std::vector<TensorRef>& 
     if (!byte_size(t.dtype, t.shape, bytes)) throw InvalidArgument(t.name, "tensor too large");
     if (h.size() > 1) h += ",";
     h += json_quote(t.name) + ":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i)
-      h += (i ? "," : "") + std::to_string(t.shape[i]);
+    for (size_t i = 0; i < t.shape.size(); ++i) h += (i ? "," : "") + std::to_string(t.shape[i]);
     h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) +
          "]}";
     offset += bytes;
@@ -93,10 +91,14 @@ void parse_tensor_entry(const std::string& file, const std::string& name, const 
   const JsonValue* shape = nullptr;
   const JsonValue* offsets = nullptr;
   for (const auto& [key, value] : v.members) {
-    if (key == "dtype") dtype = &value;
-    else if (key == "shape") shape = &value;
-    else if (key == "data_offsets") offsets = &value;
-    else bad("unknown field \"" + key + "\"");
+    if (key == "dtype")
+      dtype = &value;
+    else if (key == "shape")
+      shape = &value;
+    else if (key == "data_offsets")
+      offsets = &value;
+    else
+      bad("unknown field \"" + key + "\"");
   }
   if (!dtype || !shape || !offsets) bad("needs dtype, shape and data_offsets");
   t.name = name;
@@ -116,8 +118,8 @@ void parse_tensor_entry(const std::string& file, const std::string& name, const 
   if (!byte_size(t.dtype, t.shape, bytes)) bad("shape too large");
   if (t.end < t.begin) bad("data_offsets end before begin");
   if (t.end - t.begin != bytes)
-    bad("data_offsets span " + std::to_string(t.end - t.begin) + " bytes but dtype and shape need " +
-        std::to_string(bytes));
+    bad("data_offsets span " + std::to_string(t.end - t.begin) +
+        " bytes but dtype and shape need " + std::to_string(bytes));
 }
 
 }  // namespace
@@ -178,11 +180,10 @@ SafetensorsReader::SafetensorsReader(InputStream& in) : in_(in) {
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | length[i];
   if (n > kMaxHeaderBytes)
-    throw FormatError(file, "header length " + std::to_string(n) +
-                                " is too large (not a safetensors file?)");
+    throw FormatError(
+        file, "header length " + std::to_string(n) + " is too large (not a safetensors file?)");
   std::string header(n, '\0');
-  if (in.read(header.data(), n) != n)
-    throw FormatError(file, "truncated: the header is cut short");
+  if (in.read(header.data(), n) != n) throw FormatError(file, "truncated: the header is cut short");
   header_bytes_ = 8 + n;
   if (n == 0 || header[0] != '{') throw FormatError(file, "header is not a JSON object");
   JsonValue root;

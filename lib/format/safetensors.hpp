@@ -13,8 +13,23 @@
 
 namespace popup {
 
-enum class Dtype { BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64,
-                   U64 };
+enum class Dtype {
+  BOOL,
+  U8,
+  I8,
+  F8_E5M2,
+  F8_E4M3,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  F64,
+  I64,
+  U64
+};
 
 const char* dtype_name(Dtype dtype);
 size_t dtype_size(Dtype dtype);

@@ -47,9 +47,11 @@ void state_check(const PopupFile& f, const std::vector<TensorInfo>& tensors, siz
     ++bn_params;
   }
   if (bn_params != 0 && bn_params != 2 * bn_names.size())
-    throw FormatError(f.path, std::to_string(bn_params) + " BatchNorm scales and shifts, but the "
-                                  "recipe's " + f.recipe.arch + " has " +
-                                  std::to_string(bn_names.size()) + " BatchNorms (2 each)");
+    throw FormatError(f.path, std::to_string(bn_params) +
+                                  " BatchNorm scales and shifts, but the "
+                                  "recipe's " +
+                                  f.recipe.arch + " has " + std::to_string(bn_names.size()) +
+                                  " BatchNorms (2 each)");
 }
 
 bool state_has_affine_bn(const std::vector<Tensor>& state) {

@@ -33,9 +33,9 @@ inline PhiloxCounter philox4x32_10(PhiloxCounter counter, PhiloxKey key) {
 // What a stream of random numbers is used for; part of the counter, so the streams of one
 // seed never overlap.
 enum class RandomStream : uint32_t {
-  weights = 0,  // frozen weights (popup-init)
-  scores = 1,   // score initialisation (popup-train --seed)
-  data = 2,     // data order and augmentation (popup-train --seed)
+  weights = 0,         // frozen weights (popup-init)
+  scores = 1,          // score initialisation (popup-train --seed)
+  data = 2,            // data order and augmentation (popup-train --seed)
   supermask = 3,       // supermask training masks (popup-train --method supermask --seed)
   supermask_eval = 4,  // supermask masks sampled in evaluation (popup-eval --eval-samples)
 };
@@ -44,8 +44,8 @@ enum class RandomStream : uint32_t {
 // key (seed low 32 bits, seed high 32 bits), counter (index low, index high, tensor, stream).
 inline PhiloxCounter philox_element(uint64_t seed, RandomStream stream, uint32_t tensor,
                                     uint64_t index) {
-  return philox4x32_10({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
-                        tensor, static_cast<uint32_t>(stream)},
+  return philox4x32_10({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), tensor,
+                        static_cast<uint32_t>(stream)},
                        {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
 }
 

@@ -58,8 +58,8 @@ inline double scaled_53(uint64_t n) {
 constexpr double log_c1 = 2.0 / 3, log_c2 = 2.0 / 5, log_c3 = 2.0 / 7, log_c4 = 2.0 / 9,
                  log_c5 = 2.0 / 11, log_c6 = 2.0 / 13, log_c7 = 2.0 / 15, log_c8 = 2.0 / 17,
                  log_c9 = 2.0 / 19, log_c10 = 2.0 / 21;
-constexpr double ln2_hi = 0x1.62e42feep-1;            // 32 significant bits: e * ln2_hi exact
-constexpr double ln2_lo = 0x1.a39ef35793c76p-33;      // ln 2 - ln2_hi
+constexpr double ln2_hi = 0x1.62e42feep-1;        // 32 significant bits: e * ln2_hi exact
+constexpr double ln2_lo = 0x1.a39ef35793c76p-33;  // ln 2 - ln2_hi
 
 inline double log_inline(double x) {
   const uint64_t bits = double_bits(x);
@@ -67,48 +67,59 @@ inline double log_inline(double x) {
   // halve = 1 (use m / 2) exactly when m >= sqrt(2), i.e. when the mantissa field reaches
   // that of 0x1.6a09e667f3bcdp0; the carry into bit 52 computes it without a branch.
   const uint64_t halve = (mantissa + (0x0010000000000000ull - 0x6a09e667f3bcdull)) >> 52;
-  const double e = static_cast<double>(static_cast<int32_t>(bits >> 52) - 1023 +
-                                       static_cast<int32_t>(halve));
+  const double e =
+      static_cast<double>(static_cast<int32_t>(bits >> 52) - 1023 + static_cast<int32_t>(halve));
   const double m = bits_double(((1023 - halve) << 52) | mantissa);
   const double f = m - 1.0;
   const double s = f / (2.0 + f);
   const double z = s * s;
-  const double p = log_c1 + z * (log_c2 + z * (log_c3 + z * (log_c4 + z * (log_c5 +
-                   z * (log_c6 + z * (log_c7 + z * (log_c8 + z * (log_c9 + z * log_c10))))))));
+  const double p =
+      log_c1 +
+      z * (log_c2 +
+           z * (log_c3 +
+                z * (log_c4 +
+                     z * (log_c5 +
+                          z * (log_c6 +
+                               z * (log_c7 + z * (log_c8 + z * (log_c9 + z * log_c10))))))));
   const double r = z * p;
   const double hfsq = 0.5 * f * f;
   return e * ln2_hi - ((hfsq - (s * (hfsq + r) + e * ln2_lo)) - f);
 }
 
 // cos x and sin x on |x| <= pi/4: Taylor coefficients (-1)^k / (2k)! and (-1)^k / (2k+1)!.
-constexpr double cos_c1 = -1.0 / 2, cos_c2 = 1.0 / 24, cos_c3 = -1.0 / 720,
-                 cos_c4 = 1.0 / 40320, cos_c5 = -1.0 / 3628800, cos_c6 = 1.0 / 479001600,
-                 cos_c7 = -1.0 / 87178291200, cos_c8 = 1.0 / 20922789888000,
-                 cos_c9 = -1.0 / 6402373705728000;
-constexpr double sin_c1 = -1.0 / 6, sin_c2 = 1.0 / 120, sin_c3 = -1.0 / 5040,
-                 sin_c4 = 1.0 / 362880, sin_c5 = -1.0 / 39916800,
-                 sin_c6 = 1.0 / 6227020800, sin_c7 = -1.0 / 1307674368000,
+constexpr double cos_c1 = -1.0 / 2, cos_c2 = 1.0 / 24, cos_c3 = -1.0 / 720, cos_c4 = 1.0 / 40320,
+                 cos_c5 = -1.0 / 3628800, cos_c6 = 1.0 / 479001600, cos_c7 = -1.0 / 87178291200,
+                 cos_c8 = 1.0 / 20922789888000, cos_c9 = -1.0 / 6402373705728000;
+constexpr double sin_c1 = -1.0 / 6, sin_c2 = 1.0 / 120, sin_c3 = -1.0 / 5040, sin_c4 = 1.0 / 362880,
+                 sin_c5 = -1.0 / 39916800, sin_c6 = 1.0 / 6227020800, sin_c7 = -1.0 / 1307674368000,
                  sin_c8 = 1.0 / 355687428096000, sin_c9 = -1.0 / 121645100408832000;
 constexpr double two_pi = 0x1.921fb54442d18p+2;
 constexpr double round_shift = 0x1.8p52;  // adding it rounds [0, 4) to an integer
 
 inline double cos_2pi_inline(double t) {
   const double shifted = 4.0 * t + round_shift;
-  const uint64_t q = double_bits(shifted) & 3;    // quadrant: nearest integer to 4t, mod 4
+  const uint64_t q = double_bits(shifted) & 3;          // quadrant: nearest integer to 4t, mod 4
   const double r = t - 0.25 * (shifted - round_shift);  // exact, |r| <= 1/8
   const double x = r * two_pi;
   const double z = x * x;
-  const double pc = cos_c1 + z * (cos_c2 + z * (cos_c3 + z * (cos_c4 + z * (cos_c5 +
-                    z * (cos_c6 + z * (cos_c7 + z * (cos_c8 + z * cos_c9)))))));
-  const double ps = sin_c1 + z * (sin_c2 + z * (sin_c3 + z * (sin_c4 + z * (sin_c5 +
-                    z * (sin_c6 + z * (sin_c7 + z * (sin_c8 + z * sin_c9)))))));
+  const double pc =
+      cos_c1 +
+      z * (cos_c2 +
+           z * (cos_c3 +
+                z * (cos_c4 +
+                     z * (cos_c5 + z * (cos_c6 + z * (cos_c7 + z * (cos_c8 + z * cos_c9)))))));
+  const double ps =
+      sin_c1 +
+      z * (sin_c2 +
+           z * (sin_c3 +
+                z * (sin_c4 +
+                     z * (sin_c5 + z * (sin_c6 + z * (sin_c7 + z * (sin_c8 + z * sin_c9)))))));
   const double cos_x = 1.0 + z * pc;
   const double sin_x = x + (x * z) * ps;
   // q: 0 cos, 1 -sin, 2 -cos, 3 sin; selected on the bits, without a branch.
   const uint64_t pick_sin = 0 - (q & 1);
   const uint64_t sign = ((q + 1) & 2) << 62;
-  return bits_double(((double_bits(sin_x) & pick_sin) | (double_bits(cos_x) & ~pick_sin)) ^
-                     sign);
+  return bits_double(((double_bits(sin_x) & pick_sin) | (double_bits(cos_x) & ~pick_sin)) ^ sign);
 }
 
 // Box-Muller, z = sqrt(radius2) * cosine, in two parts (see fill_normal).
@@ -116,14 +127,14 @@ inline double normal_radius2(const PhiloxCounter& block) {
   return -2.0 * log_inline(scaled_53(block_a(block) + 1));  // log of (0, 1]
 }
 inline double normal_cosine(const PhiloxCounter& block) {
-  return cos_2pi_inline(scaled_53(block_b(block)));        // cos 2 pi [0, 1)
+  return cos_2pi_inline(scaled_53(block_b(block)));  // cos 2 pi [0, 1)
 }
 
 // What each distribution takes from element `index` of the weights stream. The loops below
 // call these rather than hold a block themselves: a block (an array) declared in a simd loop
 // becomes a per-lane array in memory and stops the vectoriser.
-inline void weights_normal_parts(uint64_t seed, uint32_t tensor, uint64_t index,
-                                 double& radius2, double& cosine) {
+inline void weights_normal_parts(uint64_t seed, uint32_t tensor, uint64_t index, double& radius2,
+                                 double& cosine) {
   const PhiloxCounter block = philox_element(seed, RandomStream::weights, tensor, index);
   radius2 = normal_radius2(block);
   cosine = normal_cosine(block);
@@ -141,16 +152,15 @@ inline bool weights_sign_negative(uint64_t seed, uint32_t tensor, uint64_t index
 // with contraction off, vector and scalar IEEE operations give the same bits.
 #define POPUP_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-POPUP_ISA_CLONES void fill_normal(double sigma, uint64_t seed, uint32_t tensor,
-                                  int64_t begin, int64_t end, float* out) {
+POPUP_ISA_CLONES void fill_normal(double sigma, uint64_t seed, uint32_t tensor, int64_t begin,
+                                  int64_t end, float* out) {
   constexpr int64_t batch = 256;
   double radius2[batch], cosine[batch];
   for (int64_t start = begin; start < end; start += batch) {
     const int64_t count = std::min(batch, end - start);
 #pragma omp simd
     for (int64_t j = 0; j < count; ++j) {
-      weights_normal_parts(seed, tensor, static_cast<uint64_t>(start + j), radius2[j],
-                           cosine[j]);
+      weights_normal_parts(seed, tensor, static_cast<uint64_t>(start + j), radius2[j], cosine[j]);
     }
     // std::sqrt may set errno, so GCC will not vectorise it: a loop of its own keeps the
     // loop above vectorised.
@@ -160,22 +170,21 @@ POPUP_ISA_CLONES void fill_normal(double sigma, uint64_t seed, uint32_t tensor,
   }
 }
 
-POPUP_ISA_CLONES void fill_uniform(double bound, uint64_t seed, uint32_t tensor,
-                                   int64_t begin, int64_t end, float* out) {
+POPUP_ISA_CLONES void fill_uniform(double bound, uint64_t seed, uint32_t tensor, int64_t begin,
+                                   int64_t end, float* out) {
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
-    out[i] = static_cast<float>(
-        bound * weights_uniform_symmetric(seed, tensor, static_cast<uint64_t>(i)));
+    out[i] = static_cast<float>(bound *
+                                weights_uniform_symmetric(seed, tensor, static_cast<uint64_t>(i)));
   }
 }
 
-POPUP_ISA_CLONES void fill_signed(double sigma, uint64_t seed, uint32_t tensor,
-                                  int64_t begin, int64_t end, float* out) {
+POPUP_ISA_CLONES void fill_signed(double sigma, uint64_t seed, uint32_t tensor, int64_t begin,
+                                  int64_t end, float* out) {
   const float positive = static_cast<float>(sigma), negative = static_cast<float>(-sigma);
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
-    out[i] = weights_sign_negative(seed, tensor, static_cast<uint64_t>(i)) ? negative
-                                                                            : positive;
+    out[i] = weights_sign_negative(seed, tensor, static_cast<uint64_t>(i)) ? negative : positive;
   }
 }
 
@@ -207,8 +216,8 @@ std::string init_name(InitKind kind) {
   for (const InitEntry& entry : init_table) {
     if (entry.kind == kind) return entry.name;
   }
-  throw InvalidArgument("", "unknown distribution number " +
-                                std::to_string(static_cast<int>(kind)));
+  throw InvalidArgument("",
+                        "unknown distribution number " + std::to_string(static_cast<int>(kind)));
 }
 
 double init_std(InitKind kind, const TensorSpec& tensor, double scale_k) {
@@ -224,15 +233,13 @@ double init_std(InitKind kind, const TensorSpec& tensor, double scale_k) {
   switch (kind) {
     case InitKind::kaiming_normal:
     case InitKind::signed_constant:
-    case InitKind::unsigned_constant:
-      return std::sqrt(2.0 / (fan_in * scale_k));
-    case InitKind::kaiming_uniform:
-      return std::sqrt(6.0 / (fan_in * scale_k));
+    case InitKind::unsigned_constant: return std::sqrt(2.0 / (fan_in * scale_k));
+    case InitKind::kaiming_uniform: return std::sqrt(6.0 / (fan_in * scale_k));
     case InitKind::xavier_normal:
       return std::sqrt(2.0 / ((fan_in + static_cast<double>(tensor.fan_out)) * scale_k));
   }
-  throw InvalidArgument("", "unknown distribution number " +
-                                std::to_string(static_cast<int>(kind)));
+  throw InvalidArgument("",
+                        "unknown distribution number " + std::to_string(static_cast<int>(kind)));
 }
 
 void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t tensor_index,

@@ -12,8 +12,13 @@
 
 namespace popup {
 
-enum class InitKind { kaiming_normal, signed_constant, kaiming_uniform, xavier_normal,
-                      unsigned_constant };
+enum class InitKind {
+  kaiming_normal,
+  signed_constant,
+  kaiming_uniform,
+  xavier_normal,
+  unsigned_constant
+};
 
 // "kaiming-normal" <-> InitKind::kaiming_normal, etc. Parse throws InvalidArgument.
 InitKind init_parse(const std::string& name);
@@ -31,9 +36,9 @@ void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t ten
                       const TensorSpec& tensor, float* out);
 
 // Building blocks, exposed for other streams (score initialisation) and for tests.
-double random_uniform53(const PhiloxCounter& block);      // [0, 1), 53 bits from x0, x1
-double random_normal(const PhiloxCounter& block);         // N(0, 1) by Box-Muller in double
-double popup_log(double x);   // natural log for normal x in (0, 1]; deterministic IEEE ops
+double random_uniform53(const PhiloxCounter& block);  // [0, 1), 53 bits from x0, x1
+double random_normal(const PhiloxCounter& block);     // N(0, 1) by Box-Muller in double
+double popup_log(double x);      // natural log for normal x in (0, 1]; deterministic IEEE ops
 double popup_cos_2pi(double t);  // cos(2*pi*t) for t in [0, 1); deterministic IEEE ops
 
 }  // namespace popup

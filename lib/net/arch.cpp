@@ -46,7 +46,6 @@ struct Family {
   Builder build;
 };
 
-
 // ---- fc: 784-300-100-10 on 28x28 (input size follows the data set) ---------------------------
 
 void build_fc(const BuildInput& b, NetBuilder& n) {
@@ -114,8 +113,8 @@ int64_t basic_block(NetBuilder& n, const std::string& prefix, int64_t inplanes, 
 }
 
 // Bottleneck (torchvision v1.5: stride on the 3x3 conv), expansion 4.
-int64_t bottleneck_block(NetBuilder& n, const std::string& prefix, int64_t inplanes,
-                         int64_t planes, int64_t stride, int64_t width_per_group) {
+int64_t bottleneck_block(NetBuilder& n, const std::string& prefix, int64_t inplanes, int64_t planes,
+                         int64_t stride, int64_t width_per_group) {
   const int64_t width = planes * width_per_group / 64;
   const int64_t out = planes * 4;
   const int input = n.last();
@@ -164,7 +163,8 @@ void build_resnet_imagenet(const BuildInput& b, NetBuilder& n, const std::vector
   n.conv("conv1", 64, 7, 2, 3);
   n.batchnorm("bn1");
   n.relu();
-  n.unsupported(b.options.name + ": the ImageNet stem's 3x3 max-pool is not implemented by the "
+  n.unsupported(b.options.name +
+                ": the ImageNet stem's 3x3 max-pool is not implemented by the "
                 "backends yet");
   auto block = [width_per_group](NetBuilder& nb, const std::string& prefix, int64_t inplanes,
                                  int64_t planes, int64_t stride) {
@@ -187,15 +187,25 @@ const std::vector<Family>& families() {
       {"conv8", "8 3x3 convs (64 .. 512), 4 max-pools, fc 256-256-classes (width=W)", 64,
        [](const BuildInput& b, NetBuilder& n) { build_conv_n(b, n, 4); }},
       {"resnet18", "ResNet-18, CIFAR stem (3x3 conv, stride 1, no max-pool)", 0,
-       [](const BuildInput& b, NetBuilder& n) { build_resnet_cifar(b, n, {2, 2, 2, 2}); }},
+       [](const BuildInput& b, NetBuilder& n) {
+         build_resnet_cifar(b, n, {2, 2, 2, 2});
+       }},
       {"resnet34", "ResNet-34, CIFAR stem (3x3 conv, stride 1, no max-pool)", 0,
-       [](const BuildInput& b, NetBuilder& n) { build_resnet_cifar(b, n, {3, 4, 6, 3}); }},
+       [](const BuildInput& b, NetBuilder& n) {
+         build_resnet_cifar(b, n, {3, 4, 6, 3});
+       }},
       {"resnet50", "ResNet-50, ImageNet stem, bottleneck blocks (torchvision v1.5)", 0,
-       [](const BuildInput& b, NetBuilder& n) { build_resnet_imagenet(b, n, {3, 4, 6, 3}, 64); }},
+       [](const BuildInput& b, NetBuilder& n) {
+         build_resnet_imagenet(b, n, {3, 4, 6, 3}, 64);
+       }},
       {"resnet101", "ResNet-101, ImageNet stem, bottleneck blocks (torchvision v1.5)", 0,
-       [](const BuildInput& b, NetBuilder& n) { build_resnet_imagenet(b, n, {3, 4, 23, 3}, 64); }},
+       [](const BuildInput& b, NetBuilder& n) {
+         build_resnet_imagenet(b, n, {3, 4, 23, 3}, 64);
+       }},
       {"wide-resnet50", "Wide ResNet-50-2, ImageNet stem, bottlenecks twice as wide", 0,
-       [](const BuildInput& b, NetBuilder& n) { build_resnet_imagenet(b, n, {3, 4, 6, 3}, 128); }},
+       [](const BuildInput& b, NetBuilder& n) {
+         build_resnet_imagenet(b, n, {3, 4, 6, 3}, 128);
+       }},
   };
   return table;
 }

@@ -48,9 +48,9 @@ int NetBuilder::conv(const std::string& layer, int64_t out, int64_t kernel, int6
                      int64_t pad, int from) {
   const OpShape in = op_shape(net_, resolve(from));
   net_.tensors.push_back(conv_tensor(layer, out, in.c, kernel, stride, pad));
-  return add_op(OpKind::conv, {resolve(from)}, "",
-                {out, (in.h + 2 * pad - kernel) / stride + 1,
-                 (in.w + 2 * pad - kernel) / stride + 1});
+  return add_op(
+      OpKind::conv, {resolve(from)}, "",
+      {out, (in.h + 2 * pad - kernel) / stride + 1, (in.w + 2 * pad - kernel) / stride + 1});
 }
 
 int NetBuilder::linear(const std::string& layer, int64_t out, int from) {

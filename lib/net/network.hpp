@@ -11,8 +11,8 @@
 namespace popup {
 
 enum class OpKind {
-  conv,            // tensors[tensor] as [out, in, kh, kw], stride/pad from the TensorSpec, no bias
-  linear,          // tensors[tensor] as [out, in]; a 3-d input is flattened in C, H, W order
+  conv,    // tensors[tensor] as [out, in, kh, kw], stride/pad from the TensorSpec, no bias
+  linear,  // tensors[tensor] as [out, in]; a 3-d input is flattened in C, H, W order
   relu,
   maxpool2,        // 2x2, stride 2, floor
   batchnorm,       // non-affine, eps 1e-5, momentum 0.1; running stats "<name>.running_mean/var"
@@ -22,9 +22,9 @@ enum class OpKind {
 
 struct Op {
   OpKind kind;
-  std::vector<int> inputs;  // indices of earlier ops; -1 is the network input. add: two.
-  int tensor = -1;          // conv, linear
-  std::string name;         // batchnorm: e.g. "layer1.0.bn1"; others: ""
+  std::vector<int> inputs;      // indices of earlier ops; -1 is the network input. add: two.
+  int tensor = -1;              // conv, linear
+  std::string name;             // batchnorm: e.g. "layer1.0.bn1"; others: ""
   int64_t c = 0, h = 1, w = 1;  // shape of this op's output, per example
 };
 

@@ -70,7 +70,8 @@ GreyImage mask_canvas(const LayerMask& layer) {
     const int64_t x0 = (o % cols) * (tile_w + 1), y0 = (o / cols) * (tile_h + 1);
     for (int64_t c = 1; c < in; ++c)
       for (int64_t y = 0; y < kh; ++y)
-        img.pixels[static_cast<size_t>((y0 + y) * img.width + x0 + c * (kw + 1) - 1)] = kChannelLine;
+        img.pixels[static_cast<size_t>((y0 + y) * img.width + x0 + c * (kw + 1) - 1)] =
+            kChannelLine;
     for (int64_t c = 0; c < in; ++c)
       for (int64_t y = 0; y < kh; ++y)
         for (int64_t x = 0; x < kw; ++x) {
@@ -136,9 +137,9 @@ GreyImage mask_image(const LayerMask& layer) {
   // Convolutions: at least 3 pixels per weight while that stays within 2048 pixels, so that
   // the kernels and the grey lines between them can be told apart.
   const bool conv = layer.shape.size() == 4 && !(layer.shape[2] == 1 && layer.shape[3] == 1);
-  const int64_t f = std::min(conv ? std::max(want, std::min<int64_t>(kConvPixels, kConvSideMax / side))
-                                  : want,
-                             kPictureMaxSide / side);
+  const int64_t f =
+      std::min(conv ? std::max(want, std::min<int64_t>(kConvPixels, kConvSideMax / side)) : want,
+               kPictureMaxSide / side);
   return f > 1 ? enlarged(img, f) : img;
 }
 
@@ -146,10 +147,12 @@ std::string mask_png_prefix(const std::string& dir, const std::string& path) {
   return (std::filesystem::path(dir) / (file_stem(path) + ".")).string();
 }
 
-std::string mask_png_path(const std::string& dir, const std::string& path, const std::string& layer) {
+std::string mask_png_path(const std::string& dir, const std::string& path,
+                          const std::string& layer) {
   std::string name = layer;
   const std::string suffix = ".weight";
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
     name.resize(name.size() - suffix.size());
   return mask_png_prefix(dir, path) + name + ".png";
 }

@@ -17,7 +17,8 @@ GreyImage mask_image(const LayerMask& layer);
 // DIR/<stem>.<layer>.png for input `path` (its file name up to the last dot; "-": "stdin"),
 // layer "fc1.weight" -> "fc1"; the prefix is DIR/<stem>.
 std::string mask_png_prefix(const std::string& dir, const std::string& path);
-std::string mask_png_path(const std::string& dir, const std::string& path, const std::string& layer);
+std::string mask_png_path(const std::string& dir, const std::string& path,
+                          const std::string& layer);
 
 // Write the pictures of every layer of every input into `dir` (created if missing). Paths that
 // two inputs would share are an InvalidArgument before anything is written.

@@ -16,7 +16,7 @@ namespace popup {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kNear = 0.01;         // "near the threshold": within 1% of it
+constexpr double kNear = 0.01;  // "near the threshold": within 1% of it
 
 uint32_t abs_bits(float s) {
   uint32_t bits;
@@ -151,7 +151,8 @@ StatsInput stats_input_from_scores(const std::string& path, const Recipe& recipe
 
 StatsInput stats_input_read(const std::string& path, double k_option) {
   PopupFile file = popup_file_read(path);
-  if (file.kind == FileKind::mask) return stats_input_from_mask(path, mask_from_file(std::move(file)));
+  if (file.kind == FileKind::mask)
+    return stats_input_from_mask(path, mask_from_file(std::move(file)));
   if (file.kind != FileKind::scores)
     throw FormatError(path, std::string("is a ") + kind_name(file.kind) +
                                 " file; popup-stats reads mask or scores files");
@@ -189,7 +190,8 @@ std::vector<double> abs_quantiles(const std::vector<float>& values, const std::v
     std::nth_element(done, bits.begin() + static_cast<std::ptrdiff_t>(lo), bits.end());
     const uint32_t x_lo = bits[lo];
     uint32_t x_hi = x_lo;
-    if (hi != lo) x_hi = *std::min_element(bits.begin() + static_cast<std::ptrdiff_t>(hi), bits.end());
+    if (hi != lo)
+      x_hi = *std::min_element(bits.begin() + static_cast<std::ptrdiff_t>(hi), bits.end());
     done = bits.begin() + static_cast<std::ptrdiff_t>(lo);
     const double a = bits_value(x_lo), b = bits_value(x_hi), frac = h - static_cast<double>(lo);
     out.push_back(frac == 0 ? a : a + frac * (b - a));
@@ -207,9 +209,10 @@ FileStats file_stats(const StatsInput& input) {
   f.total.name = "total";
   const std::vector<TensorSpec> specs = recipe_tensors(input.recipe);
   if (specs.size() != input.layers.size())
-    throw MismatchError(input.path, std::to_string(input.layers.size()) + " layers, but the "
-                                    "recipe's " + input.recipe.arch + " has " +
-                                    std::to_string(specs.size()));
+    throw MismatchError(input.path, std::to_string(input.layers.size()) +
+                                        " layers, but the "
+                                        "recipe's " +
+                                        input.recipe.arch + " has " + std::to_string(specs.size()));
   std::vector<float> w;
   for (size_t t = 0; t < specs.size(); ++t) {
     const LayerMask& m = input.layers[t];
@@ -223,7 +226,8 @@ FileStats file_stats(const StatsInput& input) {
     w.resize(static_cast<size_t>(s.weights));
     weights_generate(input.recipe.init, input.recipe.scale_k, input.recipe.seed,
                      static_cast<uint32_t>(t), specs[t], w.data());
-    for (int64_t i = 0; i < s.weights; ++i) s.kept_positive += m.get(i) && w[static_cast<size_t>(i)] > 0;
+    for (int64_t i = 0; i < s.weights; ++i)
+      s.kept_positive += m.get(i) && w[static_cast<size_t>(i)] > 0;
     if (t < input.scores.size()) {
       s.has_scores = true;
       s.scores = score_stats(input.scores[t], m);
@@ -279,8 +283,9 @@ std::string stats_inputs_check(const std::vector<StatsInput>& inputs) {
         ++others;
     }
   }
-  if (others > 0) warning += " (and " + std::to_string(others) + " more file" +
-                             (others > 1 ? "s" : "") + " with another recipe)";
+  if (others > 0)
+    warning += " (and " + std::to_string(others) + " more file" + (others > 1 ? "s" : "") +
+               " with another recipe)";
   return warning;
 }
 
@@ -310,7 +315,8 @@ StatsReport stats_compute(const std::vector<StatsInput>& inputs) {
   return r;
 }
 
-std::vector<std::pair<std::string, std::string>> stats_files_check(const std::vector<std::string>& paths) {
+std::vector<std::pair<std::string, std::string>> stats_files_check(
+    const std::vector<std::string>& paths) {
   std::vector<std::pair<std::string, std::string>> failures;
   bool have_first = false;
   std::string first_path;

@@ -16,11 +16,11 @@ namespace popup {
 
 // One input file as kept sets: a mask as stored, a scores file ranked per layer at k.
 struct StatsInput {
-  std::string path;         // as given ("-" for stdin)
+  std::string path;                // as given ("-" for stdin)
   FileKind kind = FileKind::mask;  // mask or scores
   Recipe recipe;
-  double k = 1.0;           // mask: popup.k; scores: the k ranked at
-  std::string k_source;     // "popup.k", "popup.train.k" or "--k"
+  double k = 1.0;                          // mask: popup.k; scores: the k ranked at
+  std::string k_source;                    // "popup.k", "popup.train.k" or "--k"
   std::vector<LayerMask> layers;           // network order
   std::vector<std::vector<float>> scores;  // scores files only, one per layer
 };
@@ -44,21 +44,21 @@ StatsInput stats_input_read(const std::string& path, double k_option);
 // dropped weight) are NaN.
 struct ScoreStats {
   double min = 0, q25 = 0, median = 0, q75 = 0, max = 0;  // of |score|, numpy's linear rule
-  double threshold = 0;        // smallest kept |score|
-  double largest_dropped = 0;  // largest dropped |score|
-  double gap = 0;              // threshold - largest_dropped (>= 0)
-  int64_t dropped_near = 0;    // dropped weights with |score| >= 0.99 * threshold
-  int64_t kept_near = 0;       // kept weights with |score| <= 1.01 * threshold
+  double threshold = 0;                                   // smallest kept |score|
+  double largest_dropped = 0;                             // largest dropped |score|
+  double gap = 0;                                         // threshold - largest_dropped (>= 0)
+  int64_t dropped_near = 0;  // dropped weights with |score| >= 0.99 * threshold
+  int64_t kept_near = 0;     // kept weights with |score| <= 1.01 * threshold
 };
 
 struct LayerStats {
   std::string name;            // "fc1.weight", or "total"
   std::vector<int64_t> shape;  // empty for the total
   int64_t weights = 0, kept = 0;
-  int64_t kept_positive = 0;   // kept weights whose value is > 0
+  int64_t kept_positive = 0;              // kept weights whose value is > 0
   double kept_fraction() const;           // kept / weights
   double kept_positive_fraction() const;  // kept_positive / kept (0 when nothing is kept)
-  bool has_scores = false;     // per layer of a scores file (never the total)
+  bool has_scores = false;                // per layer of a scores file (never the total)
   ScoreStats scores;
 };
 
@@ -116,6 +116,7 @@ std::vector<double> abs_quantiles(const std::vector<float>& values, const std::v
 // --check: read and validate each file (container, CRC, kind mask or scores, version, the
 // layout of its kind) and its architecture, input and classes against the first good file.
 // Returns (file, reason) for each file that fails; empty when all are good.
-std::vector<std::pair<std::string, std::string>> stats_files_check(const std::vector<std::string>& paths);
+std::vector<std::pair<std::string, std::string>> stats_files_check(
+    const std::vector<std::string>& paths);
 
 }  // namespace popup

@@ -77,8 +77,8 @@ std::vector<uint8_t> png_encode_grey(const GreyImage& image, const std::string& 
   char message[kMessageSize] = "";
   WriteTarget target{&bytes, message};
   PngWriteState state;
-  state.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &target, png_error_keep,
-                                      png_warning_ignore);
+  state.png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, &target, png_error_keep, png_warning_ignore);
   if (state.png) state.info = png_create_info_struct(state.png);
   if (!state.info) throw IoError(path, "libpng: out of memory");
   std::vector<png_bytep> rows(static_cast<size_t>(image.height));

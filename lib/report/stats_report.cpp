@@ -34,7 +34,9 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 // Columns separated by two spaces; the first `left` columns left-aligned, numbers right-aligned.
 class Table {
  public:
-  Table(std::vector<std::string> header, size_t left) : left_(left) { rows_.push_back(std::move(header)); }
+  Table(std::vector<std::string> header, size_t left) : left_(left) {
+    rows_.push_back(std::move(header));
+  }
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   std::string text() const {
     std::vector<size_t> width(rows_[0].size(), 0);
@@ -67,16 +69,27 @@ std::string recipe_text(const Recipe& r) {
 }
 
 std::vector<std::string> layer_row(const LayerStats& s) {
-  return {s.name, shape_text(s.shape), count_text(s.weights), count_text(s.kept),
-          fraction_text(s.kept_fraction()), count_text(s.kept_positive),
+  return {s.name,
+          shape_text(s.shape),
+          count_text(s.weights),
+          count_text(s.kept),
+          fraction_text(s.kept_fraction()),
+          count_text(s.kept_positive),
           fraction_text(s.kept_positive_fraction())};
 }
 
 std::vector<std::string> overlap_row(const OverlapStats& o) {
-  return {o.name, count_text(o.weights), count_text(o.kept_a), count_text(o.kept_b),
-          count_text(o.intersection), count_text(o.union_count), fraction_text(o.jaccard()),
-          count_text(o.hamming), expected_text(o.random_intersection),
-          fraction_text(o.random_jaccard()), expected_text(o.random_hamming)};
+  return {o.name,
+          count_text(o.weights),
+          count_text(o.kept_a),
+          count_text(o.kept_b),
+          count_text(o.intersection),
+          count_text(o.union_count),
+          fraction_text(o.jaccard()),
+          count_text(o.hamming),
+          expected_text(o.random_intersection),
+          fraction_text(o.random_jaccard()),
+          expected_text(o.random_hamming)};
 }
 
 void json_layer(JsonWriter& w, const LayerStats& s) {
@@ -129,12 +142,34 @@ std::string cfield(const std::string& s) {
 std::string cnum(double v) { return std::isfinite(v) ? double_format(v) : ""; }
 
 const std::vector<std::string>& csv_columns() {
-  static const std::vector<std::string> columns = {
-      "row", "file", "file_b", "layer", "shape", "weights", "kept", "kept_b", "kept_fraction",
-      "kept_positive", "kept_positive_fraction", "abs_score_min", "abs_score_q25",
-      "abs_score_median", "abs_score_q75", "abs_score_max", "threshold", "largest_dropped", "gap",
-      "dropped_near", "kept_near", "intersection", "union", "jaccard", "hamming",
-      "random_intersection", "random_jaccard", "random_hamming"};
+  static const std::vector<std::string> columns = {"row",
+                                                   "file",
+                                                   "file_b",
+                                                   "layer",
+                                                   "shape",
+                                                   "weights",
+                                                   "kept",
+                                                   "kept_b",
+                                                   "kept_fraction",
+                                                   "kept_positive",
+                                                   "kept_positive_fraction",
+                                                   "abs_score_min",
+                                                   "abs_score_q25",
+                                                   "abs_score_median",
+                                                   "abs_score_q75",
+                                                   "abs_score_max",
+                                                   "threshold",
+                                                   "largest_dropped",
+                                                   "gap",
+                                                   "dropped_near",
+                                                   "kept_near",
+                                                   "intersection",
+                                                   "union",
+                                                   "jaccard",
+                                                   "hamming",
+                                                   "random_intersection",
+                                                   "random_jaccard",
+                                                   "random_hamming"};
   return columns;
 }
 
@@ -145,13 +180,21 @@ std::string csv_row(const std::vector<std::string>& fields) {
 }
 
 std::string csv_file_row(const FileStats& f, const LayerStats& s) {
-  std::vector<std::string> r = {"file", f.path, "", s.name, shape_text(s.shape),
-                                count_text(s.weights), count_text(s.kept), "",
-                                cnum(s.kept_fraction()), count_text(s.kept_positive),
+  std::vector<std::string> r = {"file",
+                                f.path,
+                                "",
+                                s.name,
+                                shape_text(s.shape),
+                                count_text(s.weights),
+                                count_text(s.kept),
+                                "",
+                                cnum(s.kept_fraction()),
+                                count_text(s.kept_positive),
                                 cnum(s.kept_positive_fraction())};
   if (s.has_scores) {
     const ScoreStats& c = s.scores;
-    for (const double v : {c.min, c.q25, c.median, c.q75, c.max, c.threshold, c.largest_dropped, c.gap})
+    for (const double v :
+         {c.min, c.q25, c.median, c.q75, c.max, c.threshold, c.largest_dropped, c.gap})
       r.push_back(cnum(v));
     r.push_back(count_text(c.dropped_near));
     r.push_back(count_text(c.kept_near));
@@ -163,13 +206,13 @@ std::string csv_file_row(const FileStats& f, const LayerStats& s) {
 }
 
 std::string csv_pair_row(const std::string& a, const std::string& b, const OverlapStats& o) {
-  std::vector<std::string> r = {"pair", a, b, o.name, "", count_text(o.weights),
-                                count_text(o.kept_a), count_text(o.kept_b)};
+  std::vector<std::string> r = {
+      "pair", a, b, o.name, "", count_text(o.weights), count_text(o.kept_a), count_text(o.kept_b)};
   r.resize(21);  // no per-file or score columns
-  for (const std::string& v : {count_text(o.intersection), count_text(o.union_count),
-                               cnum(o.jaccard()), count_text(o.hamming),
-                               cnum(o.random_intersection), cnum(o.random_jaccard()),
-                               cnum(o.random_hamming)})
+  for (const std::string& v :
+       {count_text(o.intersection), count_text(o.union_count), cnum(o.jaccard()),
+        count_text(o.hamming), cnum(o.random_intersection), cnum(o.random_jaccard()),
+        cnum(o.random_hamming)})
     r.push_back(v);
   return csv_row(r);
 }
@@ -190,7 +233,8 @@ std::string stats_table(const StatsReport& report) {
     if (f.kind != FileKind::scores) continue;
     out += "|score|:\n";
     Table u({"layer", "min", "q25", "median", "q75", "max", "threshold", "dropped_max", "gap",
-             "dropped_near", "kept_near"}, 1);
+             "dropped_near", "kept_near"},
+            1);
     for (const LayerStats& s : f.layers) {
       const ScoreStats& c = s.scores;
       u.add({s.name, score_text(c.min), score_text(c.q25), score_text(c.median), score_text(c.q75),
@@ -203,7 +247,8 @@ std::string stats_table(const StatsReport& report) {
     out += "\noverlap of " + report.files[p.a].path + " (a) and " + report.files[p.b].path +
            " (b); random: independent uniform masks with the same kept counts\n";
     Table t({"layer", "weights", "kept_a", "kept_b", "common", "union", "jaccard", "hamming",
-             "random_common", "random_jaccard", "random_hamming"}, 1);
+             "random_common", "random_jaccard", "random_hamming"},
+            1);
     for (const OverlapStats& o : p.layers) t.add(overlap_row(o));
     t.add(overlap_row(p.total));
     out += t.text();

@@ -57,8 +57,9 @@ std::string recipe_summary(const Recipe& r) {
     total += t.numel();
     mask_bytes += (t.numel() + 7) / 8;
   }
-  out += format("%-28s %-16s %8s %12s\n", "total", (std::to_string(tensors.size()) + " tensors").c_str(),
-                "", thousands(total).c_str());
+  out +=
+      format("%-28s %-16s %8s %12s\n", "total",
+             (std::to_string(tensors.size()) + " tensors").c_str(), "", thousands(total).c_str());
   out += "data: weights " + bytes_text(4.0 * total) + " (F32), mask " +
          bytes_text(static_cast<double>(mask_bytes)) + " (1 bit per weight)\n";
   return out;

@@ -29,16 +29,17 @@ void ProgressPrinter::step(const StepReport& s) {
   const double eta = per_batch * static_cast<double>(s.batches - s.batch);
   std::fprintf(out_,
                "\r\033[Kepoch %lld [%.*s%*s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s eta %.0f s",
-               static_cast<long long>(s.epoch), filled, "########################",
-               width - filled, "", static_cast<long long>(s.batch),
-               static_cast<long long>(s.batches), s.loss, 100 * s.acc, s.images_per_second, eta);
+               static_cast<long long>(s.epoch), filled, "########################", width - filled,
+               "", static_cast<long long>(s.batch), static_cast<long long>(s.batches), s.loss,
+               100 * s.acc, s.images_per_second, eta);
   std::fflush(out_);
 }
 
 void ProgressPrinter::epoch(const EpochReport& e) {
   if (live_) std::fputs("\r\033[K", out_);
-  std::fprintf(out_, "epoch %lld/%lld  lr %.4g  loss %.4f  train %.2f%%", static_cast<long long>(e.epoch),
-               static_cast<long long>(e.epochs), e.lr, e.train_loss, 100 * e.train_acc);
+  std::fprintf(out_, "epoch %lld/%lld  lr %.4g  loss %.4f  train %.2f%%",
+               static_cast<long long>(e.epoch), static_cast<long long>(e.epochs), e.lr,
+               e.train_loss, 100 * e.train_acc);
   if (e.val_acc >= 0) std::fprintf(out_, "  val %.2f%%", 100 * e.val_acc);
   std::fprintf(out_, "  test %.2f%%  %.0f img/s  %.1f s\n", 100 * e.test_acc, e.images_per_second,
                e.seconds);

@@ -77,8 +77,8 @@ void Trainer::write_checkpoint(const std::string& path) const {
   }
   const std::vector<NamedArray> stats = exec_->running_stats();
   for (const NamedArray& a : stats)
-    refs.push_back({"bn." + a.name, Dtype::F32, {static_cast<int64_t>(a.values.size())},
-                    a.values.data()});
+    refs.push_back(
+        {"bn." + a.name, Dtype::F32, {static_cast<int64_t>(a.values.size())}, a.values.data()});
   // learn_bn: gamma and beta of each BatchNorm with their optimiser state
   const auto bn_param_add = [&](const std::string& name, const std::vector<float>& values,
                                 size_t t) {
@@ -97,7 +97,8 @@ void Trainer::write_checkpoint(const std::string& path) const {
 
 void Trainer::resume(const PopupFile& f) {
   if (f.kind != FileKind::checkpoint)
-    throw FormatError(f.path, std::string("is a ") + kind_name(f.kind) + " file, expected a checkpoint");
+    throw FormatError(f.path,
+                      std::string("is a ") + kind_name(f.kind) + " file, expected a checkpoint");
   recipe_check_same(recipe_, f.recipe, f.path);
   // fp32 is recorded by the key's absence (so fp32 files are as they always were)
   const auto recorded = f.metadata.find("popup.train.precision");
@@ -115,8 +116,8 @@ void Trainer::resume(const PopupFile& f) {
     const auto it = f.metadata.find(key);
     const std::string found = it == f.metadata.end() ? "(missing)" : it->second;
     if (found != value)
-      throw MismatchError(f.path, "checkpoint was made with " + key + " = " + found +
-                                      ", this run has " + value);
+      throw MismatchError(
+          f.path, "checkpoint was made with " + key + " = " + found + ", this run has " + value);
   }
   epoch_ = meta_int(f.metadata, "popup.checkpoint.epoch", f.path);
   batch_ = meta_int(f.metadata, "popup.checkpoint.batch", f.path);
@@ -126,7 +127,8 @@ void Trainer::resume(const PopupFile& f) {
   correct_ = meta_int(f.metadata, "popup.checkpoint.correct", f.path);
   seen_ = meta_int(f.metadata, "popup.checkpoint.seen", f.path);
   const int64_t batches = (data_.train.n + config_.batch_size - 1) / config_.batch_size;
-  if (epoch_ > config_.schedule.epochs || batch_ > batches || (epoch_ == config_.schedule.epochs && batch_ > 0))
+  if (epoch_ > config_.schedule.epochs || batch_ > batches ||
+      (epoch_ == config_.schedule.epochs && batch_ > 0))
     throw FormatError(f.path, "checkpoint position (epoch " + std::to_string(epoch_) + ", batch " +
                                   std::to_string(batch_) + ") is outside this run's " +
                                   std::to_string(config_.schedule.epochs) + " epochs of " +
@@ -146,7 +148,8 @@ void Trainer::resume(const PopupFile& f) {
   const auto find = [&](const std::string& name, size_t numel) -> const std::vector<float>& {
     for (const Tensor& t : f.tensors)
       if (t.info.name == name) {
-        if (t.f32.size() != numel) throw MismatchError(f.path, "tensor " + name + " has the wrong size");
+        if (t.f32.size() != numel)
+          throw MismatchError(f.path, "tensor " + name + " has the wrong size");
         return t.f32;
       }
     throw FormatError(f.path, "checkpoint lacks tensor " + name);
@@ -170,8 +173,10 @@ void Trainer::resume(const PopupFile& f) {
     bn_gamma_[b] = find(name + ".weight", bn_gamma_[b].size());
     bn_beta_[b] = find(name + ".bias", bn_beta_[b].size());
     for (const std::string& state : bn_optimizer_->state_names()) {
-      bn_optimizer_->state(state, 2 * b) = find(state + "." + name + ".weight", bn_gamma_[b].size());
-      bn_optimizer_->state(state, 2 * b + 1) = find(state + "." + name + ".bias", bn_beta_[b].size());
+      bn_optimizer_->state(state, 2 * b) =
+          find(state + "." + name + ".weight", bn_gamma_[b].size());
+      bn_optimizer_->state(state, 2 * b + 1) =
+          find(state + "." + name + ".bias", bn_beta_[b].size());
     }
   }
   bn_hand();

@@ -27,8 +27,8 @@ constexpr Named kMethods[] = {{Method::edge_popup, "edge-popup"},
 Method method_parse(const std::string& name) {
   for (const Named& m : kMethods)
     if (name == m.name) return m.method;
-  throw InvalidArgument("", "unknown method '" + name +
-                                "' (known: edge-popup, supermask, dense, global, biprop)");
+  throw InvalidArgument(
+      "", "unknown method '" + name + "' (known: edge-popup, supermask, dense, global, biprop)");
 }
 
 const char* method_name(Method method) {
@@ -36,7 +36,6 @@ const char* method_name(Method method) {
     if (method == m.method) return m.name;
   return "?";
 }
-
 
 double global_keep_fraction(double k, int64_t epoch, int64_t ramp_epochs) {
   if (ramp_epochs <= 0 || epoch >= ramp_epochs) return k;
@@ -69,8 +68,8 @@ void supermask_sample(const float* logits, int64_t n, uint64_t seed, RandomStrea
   const int64_t blocks = (n + 3) / 4;
 #pragma omp parallel for schedule(static) if (blocks >= 4096)
   for (int64_t b = 0; b < blocks; ++b) {
-    const PhiloxCounter x = philox4x32_10(
-        {static_cast<uint32_t>(b), draw, tensor, static_cast<uint32_t>(stream)}, key);
+    const PhiloxCounter x =
+        philox4x32_10({static_cast<uint32_t>(b), draw, tensor, static_cast<uint32_t>(stream)}, key);
     for (int64_t j = 0; j < 4 && 4 * b + j < n; ++j) {
       const int64_t i = 4 * b + j;
       const double u = (static_cast<double>(x[static_cast<size_t>(j)]) + 0.5) * 0x1p-32;
@@ -95,7 +94,8 @@ Method mask_method(const Mask& mask) {
 
 bool mask_layer_dense(const Mask& mask, size_t t) {
   return (t == 0 && extra_of(mask, "popup.train.first_layer_dense", "0") == "1") ||
-         (t + 1 == mask.layers.size() && extra_of(mask, "popup.train.last_layer_dense", "0") == "1");
+         (t + 1 == mask.layers.size() &&
+          extra_of(mask, "popup.train.last_layer_dense", "0") == "1");
 }
 
 void mask_effective_weights(const Mask& mask, std::vector<std::vector<float>>& weights) {
@@ -111,7 +111,8 @@ void mask_effective_weights(const Mask& mask, std::vector<std::vector<float>>& w
     for (int64_t i = 0; i < n; ++i) keep[static_cast<size_t>(i)] = layer.get(i);
     float* w = weights[t].data();
     if (mask_layer_dense(mask, t)) {
-      for (int64_t i = 0; i < n; ++i) if (!keep[static_cast<size_t>(i)]) w[i] = 0.0f;
+      for (int64_t i = 0; i < n; ++i)
+        if (!keep[static_cast<size_t>(i)]) w[i] = 0.0f;
       continue;
     }
     biprop_weights(w, keep.data(), n, biprop_alpha(w, keep.data(), n), w);

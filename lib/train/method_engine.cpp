@@ -41,7 +41,8 @@ void MethodEngine::load(size_t t, int64_t n, const float* weights, const float* 
 }
 
 MethodEngine::Layer& MethodEngine::scored(size_t t) {
-  if (t >= layers_.size()) throw InvalidArgument("", "method engine: no tensor " + std::to_string(t));
+  if (t >= layers_.size())
+    throw InvalidArgument("", "method engine: no tensor " + std::to_string(t));
   if (!layers_[t].scored)
     throw InvalidArgument("", "method engine: tensor " + std::to_string(t) + " is dense");
   return layers_[t];
@@ -132,9 +133,7 @@ void MethodEngine::step(double lr) {
     float* s = params_.data() + l.offset;
     float* g = grads_.data() + l.offset;
     switch (method_) {
-      case Method::dense:
-        opt.update(t, s, g, lr);
-        break;
+      case Method::dense: opt.update(t, s, g, lr); break;
       case Method::supermask: {
         const float* w = l.weights.data();
         for (int64_t i = 0; i < l.n; ++i) {
@@ -163,7 +162,8 @@ void MethodEngine::set_scores(size_t t, const float* in) {
 }
 
 void MethodEngine::mask(size_t t, uint8_t* out) {
-  if (t >= layers_.size()) throw InvalidArgument("", "method engine: no tensor " + std::to_string(t));
+  if (t >= layers_.size())
+    throw InvalidArgument("", "method engine: no tensor " + std::to_string(t));
   const Layer& l = layers_[t];
   if (!l.scored || method_ == Method::dense) {
     std::fill(out, out + l.n, uint8_t{1});

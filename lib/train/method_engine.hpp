@@ -35,8 +35,7 @@ class MethodEngine final : public ScoreEngine {
 
   // `keep` is per layer for biprop (global: set_keep_fraction decides; dense and supermask:
   // unused). For dense, `scores` are the initial weights.
-  void load(size_t t, int64_t n, const float* weights, const float* scores,
-            int64_t keep) override;
+  void load(size_t t, int64_t n, const float* weights, const float* scores, int64_t keep) override;
   void refresh() override;
   void step(double lr) override;
   void scores(size_t t, float* out) override;
@@ -60,7 +59,7 @@ class MethodEngine final : public ScoreEngine {
   struct Layer {
     std::vector<float> weights;  // frozen (dense method: the initial weights, unused)
     bool scored = false;
-    int64_t offset = 0, n = 0;   // slice of params_ / masks_ / grads_
+    int64_t offset = 0, n = 0;  // slice of params_ / masks_ / grads_
     int64_t keep = 0;
     float alpha = 0;
     TopkSelector selector;

@@ -16,7 +16,9 @@ OptimizerKind optimizer_parse(const std::string& name) {
   throw InvalidArgument("", "unknown optimiser '" + name + "' (known: sgd, adam)");
 }
 
-const char* optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adam"; }
+const char* optimizer_name(OptimizerKind kind) {
+  return kind == OptimizerKind::sgd ? "sgd" : "adam";
+}
 
 std::vector<std::string> optimizer_state_names(OptimizerKind kind) {
   if (kind == OptimizerKind::sgd) return {"momentum"};
@@ -91,8 +93,8 @@ void update_tensor(const OptimizerConfig& config, int64_t steps, int64_t n, floa
 
 void Optimizer::update(size_t t, float* p, const float* g, double lr) {
   float* v = config_.kind == OptimizerKind::adam ? second_[t].data() : nullptr;
-  update_tensor(config_, steps_, sizes_[t], p, first_[t].data(), v,
-                [g](int64_t i) { return g[i]; }, lr);
+  update_tensor(
+      config_, steps_, sizes_[t], p, first_[t].data(), v, [g](int64_t i) { return g[i]; }, lr);
 }
 
 void Optimizer::update_straight_through(size_t t, float* s, const float* grad_w, const float* w,

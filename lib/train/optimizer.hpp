@@ -38,8 +38,8 @@ class Optimizer {
   // update() of edge-popup's scores from dL/dw_eff, with the straight-through gradient
   // dL/ds = dL/dw_eff * w * sign(s) (sign(0) = 0) formed inside the same pass: the same float
   // operations in the same order as forming it first and calling update(), so the same bits.
-  void update_straight_through(size_t t, float* scores, const float* grad_w,
-                               const float* weights, double lr);
+  void update_straight_through(size_t t, float* scores, const float* grad_w, const float* weights,
+                               double lr);
 
   int64_t steps() const { return steps_; }
   // State for checkpoints: named arrays per tensor ("momentum", or "adam_m" and "adam_v").

@@ -12,8 +12,8 @@ ScheduleKind schedule_parse(const std::string& name) {
   if (name == "cosine-step") return ScheduleKind::cosine_step;
   if (name == "constant") return ScheduleKind::constant;
   if (name == "step") return ScheduleKind::step;
-  throw InvalidArgument("", "unknown schedule '" + name +
-                                "' (known: cosine, cosine-step, constant, step)");
+  throw InvalidArgument(
+      "", "unknown schedule '" + name + "' (known: cosine, cosine-step, constant, step)");
 }
 
 const char* schedule_name(ScheduleKind kind) {
@@ -32,14 +32,12 @@ double schedule_lr(const ScheduleConfig& c, int64_t epoch, int64_t batch, int64_
   const double e = static_cast<double>(epoch - c.warmup_epochs);
   const double span = static_cast<double>(c.epochs - c.warmup_epochs);
   switch (c.kind) {
-    case ScheduleKind::cosine:
-      return 0.5 * (1.0 + std::cos(M_PI * e / span)) * c.base_lr;
+    case ScheduleKind::cosine: return 0.5 * (1.0 + std::cos(M_PI * e / span)) * c.base_lr;
     case ScheduleKind::cosine_step: {
       const double fraction = static_cast<double>(batch) / static_cast<double>(batches);
       return 0.5 * (1.0 + std::cos(M_PI * (e + fraction) / span)) * c.base_lr;
     }
-    case ScheduleKind::constant:
-      return c.base_lr;
+    case ScheduleKind::constant: return c.base_lr;
     case ScheduleKind::step:
       return c.base_lr * std::pow(c.gamma, static_cast<double>(epoch / c.step_size));
   }

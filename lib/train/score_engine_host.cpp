@@ -22,8 +22,7 @@ class ScoreEngineHost final : public ScoreEngine {
   ScoreEngineHost(Executor& exec, const OptimizerConfig& config)
       : exec_(exec), optimizer_(config) {}
 
-  void load(size_t t, int64_t n, const float* weights, const float* scores,
-            int64_t keep) override;
+  void load(size_t t, int64_t n, const float* weights, const float* scores, int64_t keep) override;
   void refresh() override;
   void step(double lr) override;
   void scores(size_t t, float* out) override;
@@ -41,7 +40,7 @@ class ScoreEngineHost final : public ScoreEngine {
     std::vector<float> weights;  // frozen
     std::vector<float> scores;   // empty: dense
     std::vector<uint8_t> mask;
-    std::vector<float> grad;     // dL/dw_eff from the executor
+    std::vector<float> grad;  // dL/dw_eff from the executor
     int64_t keep = 0;
     TopkSelector selector;
   };
@@ -52,7 +51,7 @@ class ScoreEngineHost final : public ScoreEngine {
   Executor& exec_;
   LazyOptimizer optimizer_;
   std::vector<Layer> layers_;
-  std::vector<float> work_;  // w_eff
+  std::vector<float> work_;             // w_eff
   std::vector<uint64_t> topk_scratch_;  // shared by the layers' selectors
   std::vector<float*> grads_;           // Executor::backward's destinations
   StepProfile profile_;
@@ -86,7 +85,8 @@ void ScoreEngineHost::load(size_t t, int64_t n, const float* weights, const floa
 }
 
 ScoreEngineHost::Layer& ScoreEngineHost::layer(size_t t) {
-  if (t >= layers_.size()) throw InvalidArgument("", "score engine: no tensor " + std::to_string(t));
+  if (t >= layers_.size())
+    throw InvalidArgument("", "score engine: no tensor " + std::to_string(t));
   return layers_[t];
 }
 

@@ -8,9 +8,9 @@ namespace popup {
 
 // Sums over the examples of one forward.
 struct BatchStats {
-  double loss_sum = 0;     // sum of the per-example losses (smoothed if configured)
-  int64_t correct1 = 0;    // top-1 correct
-  int64_t correct5 = 0;    // top-5 correct (top-min(5, classes))
+  double loss_sum = 0;   // sum of the per-example losses (smoothed if configured)
+  int64_t correct1 = 0;  // top-1 correct
+  int64_t correct5 = 0;  // top-5 correct (top-min(5, classes))
 };
 
 // Throws InvalidArgument naming the first label outside [0, classes).

@@ -31,8 +31,8 @@ class TopkSelector {
 
   // How the last select() found the threshold, for tests and profiles.
   struct Stats {
-    int64_t band = 0;  // keys in the band that nth_element ran on (n after a full selection)
-    int passes = 0;    // counting passes over the scores (0: full selection only)
+    int64_t band = 0;   // keys in the band that nth_element ran on (n after a full selection)
+    int passes = 0;     // counting passes over the scores (0: full selection only)
     bool full = false;  // the full selection ran
   };
   const Stats& last() const { return last_; }

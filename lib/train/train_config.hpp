@@ -29,13 +29,13 @@ struct TrainConfig {
   bool first_layer_dense = false;  // keep every weight of the first layer
   bool last_layer_dense = false;   // ... of the last layer
   int64_t batch_size = 128;
-  uint64_t seed = 0;               // score initialisation and data order
+  uint64_t seed = 0;  // score initialisation and data order
   OptimizerConfig optimizer;
-  ScheduleConfig schedule;         // base lr, epochs, warm-up
+  ScheduleConfig schedule;  // base lr, epochs, warm-up
   double label_smoothing = 0;
-  std::string data_name;           // recorded in the mask (popup.train.data)
-  double val_split = 0;            // recorded
-  int64_t limit_train = 0;         // recorded: only the first N training / test images (0: all)
+  std::string data_name;    // recorded in the mask (popup.train.data)
+  double val_split = 0;     // recorded
+  int64_t limit_train = 0;  // recorded: only the first N training / test images (0: all)
   int64_t limit_test = 0;
   // The executor's number format (scores, masks and updates stay fp32); recorded only when
   // bf16, so that fp32 masks keep the keys and bytes they always had.

@@ -27,8 +27,8 @@ std::vector<float> scores_init(uint64_t seed, uint32_t tensor, const TensorSpec&
   const int64_t n = spec.numel();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const double u = random_uniform53(philox_element(seed, RandomStream::scores, tensor,
-                                                     static_cast<uint64_t>(i)));
+    const double u = random_uniform53(
+        philox_element(seed, RandomStream::scores, tensor, static_cast<uint64_t>(i)));
     s[static_cast<size_t>(i)] = static_cast<float>(bound * (2.0 * u - 1.0));
   }
   return s;
@@ -54,21 +54,25 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
   if (config.method == Method::edge_popup) {
     engine_ = exec_->score_engine(config.optimizer);
   } else {  // the host engine of the other methods, whatever the executor's device
-    auto engine = std::make_unique<MethodEngine>(*exec_, config.optimizer, config.method, config.seed);
+    auto engine =
+        std::make_unique<MethodEngine>(*exec_, config.optimizer, config.method, config.seed);
     method_ = engine.get();
     engine_ = std::move(engine);
   }
   if (config.method == Method::dense && !config.learn_bn && !network_batchnorms(net_).empty())
-    throw InvalidArgument("--method", "dense training of " + recipe.arch + " trains its "
-                                      "BatchNorm too (learn_bn; popup-train sets it)");
+    throw InvalidArgument("--method", "dense training of " + recipe.arch +
+                                          " trains its "
+                                          "BatchNorm too (learn_bn; popup-train sets it)");
   if (config.learn_bn) {
     bn_names_ = network_batchnorms(net_);
     if (bn_names_.empty())
-      throw InvalidArgument("--learn-bn", recipe.arch + " has no BatchNorm to learn (only the "
+      throw InvalidArgument("--learn-bn", recipe.arch +
+                                              " has no BatchNorm to learn (only the "
                                               "ResNets have BatchNorm)");
     if (exec_->bn_count() != bn_names_.size())
-      throw InvalidArgument("--learn-bn", "the executor was built without affine BatchNorm "
-                                          "(trainer_executor_config sets it)");
+      throw InvalidArgument("--learn-bn",
+                            "the executor was built without affine BatchNorm "
+                            "(trainer_executor_config sets it)");
     std::vector<int64_t> sizes;
     for (size_t b = 0; b < bn_names_.size(); ++b) {
       const int64_t c = exec_->bn_channels(b);
@@ -84,9 +88,9 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
   const size_t layers = net_.tensors.size();
   for (size_t t = 0; t < layers; ++t) {
     const TensorSpec& spec = net_.tensors[t];
-    const bool dense = config.method != Method::dense &&
-                       ((t == 0 && config.first_layer_dense) ||
-                        (t + 1 == layers && config.last_layer_dense));
+    const bool dense =
+        config.method != Method::dense &&
+        ((t == 0 && config.first_layer_dense) || (t + 1 == layers && config.last_layer_dense));
     dense_.push_back(dense);
     std::vector<float> scores;
     if (!dense) {
@@ -206,7 +210,10 @@ void Trainer::run(const TrainHooks& hooks) {
       if (take) stats_take();
       train_seconds += seconds_since(step_start);
       if (take && hooks.on_step) {
-        StepReport s{epoch_ + 1, batch_, batches, loss_sum_ / static_cast<double>(seen_),
+        StepReport s{epoch_ + 1,
+                     batch_,
+                     batches,
+                     loss_sum_ / static_cast<double>(seen_),
                      static_cast<double>(correct_) / static_cast<double>(seen_),
                      static_cast<double>(trained) / train_seconds,
                      train_seconds / static_cast<double>(trained) * static_cast<double>(b.n)};
@@ -250,7 +257,8 @@ Mask Trainer::mask() const {
     const TensorSpec& spec = net_.tensors[t];
     bytes.resize(static_cast<size_t>(spec.numel()));
     engine_->mask(t, bytes.data());
-    m.layers.push_back(layer_mask_make(spec, dense_[t] || supermask ? 1.0 : config_.k, bytes.data()));
+    m.layers.push_back(
+        layer_mask_make(spec, dense_[t] || supermask ? 1.0 : config_.k, bytes.data()));
     if (config_.method == Method::global || supermask)
       m.extra["popup.train.density." + spec.name] = double_format(
           static_cast<double>(m.layers.back().kept) / static_cast<double>(spec.numel()));
@@ -311,7 +319,8 @@ void Trainer::write_weights(OutputFile& out) const {
     refs.push_back({spec.name, Dtype::F32, spec.shape, arrays.back().data()});
   }
   const std::vector<Tensor> state = state_tensors();  // ResNets: BatchNorm (affine)
-  for (const Tensor& t : state) refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
+  for (const Tensor& t : state)
+    refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
   popup_file_write(out, FileKind::weights, recipe_, extra, refs);
 }
 

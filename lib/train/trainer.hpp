@@ -112,10 +112,10 @@ class Trainer {
   std::vector<std::vector<float>> bn_gamma_, bn_beta_, bn_dgamma_, bn_dbeta_;
   std::unique_ptr<Optimizer> bn_optimizer_;
   int data_train_ = -1, data_val_ = -1, data_test_ = -1;  // splits the executor holds, or -1
-  int64_t epoch_ = 0, batch_ = 0;     // position: next batch to train
+  int64_t epoch_ = 0, batch_ = 0;                         // position: next batch to train
   double loss_sum_ = 0;
-  int64_t correct_ = 0, seen_ = 0;    // this epoch so far, as far as statistics were taken
-  int64_t queued_ = 0;                // images trained whose statistics were not taken yet
+  int64_t correct_ = 0, seen_ = 0;  // this epoch so far, as far as statistics were taken
+  int64_t queued_ = 0;              // images trained whose statistics were not taken yet
   bool stopped_ = false;
   EpochReport last_;
 };

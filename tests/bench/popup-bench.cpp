@@ -50,8 +50,8 @@ struct Options {
 
 // The issue's standard set: the paper's small networks on Fashion-MNIST's shape, and conv4 and
 // ResNet-18 on CIFAR's.
-const char* const kStandard[] = {"fc@1x28x28", "conv4@1x28x28", "conv6@1x28x28",
-                                 "conv4@3x32x32", "resnet18@3x32x32"};
+const char* const kStandard[] = {"fc@1x28x28", "conv4@1x28x28", "conv6@1x28x28", "conv4@3x32x32",
+                                 "resnet18@3x32x32"};
 
 double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -134,8 +134,8 @@ Row bench(const Options& o, const Workload& w, int64_t batch) {
   const bool gpu = r.device != "cpu";
   // Steps over endless epochs of the split; each returns the seconds spent waiting for data.
   int64_t epoch = 0;
-  auto loader = std::make_unique<popup::BatchLoader>(split, batch, true, augment, 1, epoch, 0,
-                                                     data < 0);
+  auto loader =
+      std::make_unique<popup::BatchLoader>(split, batch, true, augment, 1, epoch, 0, data < 0);
   popup::Batch b;
   const auto next_batch = [&] {
     if (!loader->next(b)) {
@@ -264,7 +264,8 @@ bool in_child(F&& f, std::string& result) {
   close(fds[1]);
   result.clear();
   char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) result.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    result.append(buf, static_cast<size_t>(n));
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -278,7 +279,8 @@ int run(const Options& o) {
   if (workloads.empty() && named.empty()) named.assign(std::begin(kStandard), std::end(kStandard));
   for (const std::string& spec : named) {
     const size_t at = spec.find('@');
-    if (at == std::string::npos) throw popup::InvalidArgument("--workload", "expected ARCH@CxHxW, got '" + spec + "'");
+    if (at == std::string::npos)
+      throw popup::InvalidArgument("--workload", "expected ARCH@CxHxW, got '" + spec + "'");
     workloads.push_back({spec.substr(0, at), popup::input_shape_parse(spec.substr(at + 1))});
   }
   for (const Workload& w : workloads) popup::arch_network(w.arch, w.input, 10);  // checked first
@@ -288,34 +290,42 @@ int run(const Options& o) {
   const int threads = o.threads > 0 ? o.threads : omp_get_num_procs();
   std::string text;
   double peak = 0, sgemm = 0;
-  if (!o.no_peak && in_child([&] {
-        omp_set_num_threads(threads);
-        return num(popup::fma_peak_gflops(threads)) + " " + num(popup::sgemm_gflops(threads));
-      }, text)) {
+  if (!o.no_peak && in_child(
+                        [&] {
+                          omp_set_num_threads(threads);
+                          return num(popup::fma_peak_gflops(threads)) + " " +
+                                 num(popup::sgemm_gflops(threads));
+                        },
+                        text)) {
     std::sscanf(text.c_str(), "%lf %lf", &peak, &sgemm);
-    std::printf("# machine: %d threads, fp32 FMA peak %.1f GFLOP/s (measured), SGEMM 2048^3 %.1f GFLOP/s\n",
-                threads, peak, sgemm);
+    std::printf(
+        "# machine: %d threads, fp32 FMA peak %.1f GFLOP/s (measured), SGEMM 2048^3 %.1f GFLOP/s\n",
+        threads, peak, sgemm);
     if (json) std::fputs(machine_json(threads, peak, sgemm).c_str(), json);
   }
-  std::printf("# edge-popup k %g, SGD, %s; median over %d steps after %d warm-up steps (GPU: "
-              "of %d windows); ms per step: data / forward / backward / optimiser / top-k / "
-              "w*mask\n",
-              o.k, o.precision.c_str(), o.steps, o.warmup, o.windows);
+  std::printf(
+      "# edge-popup k %g, SGD, %s; median over %d steps after %d warm-up steps (GPU: "
+      "of %d windows); ms per step: data / forward / backward / optimiser / top-k / "
+      "w*mask\n",
+      o.k, o.precision.c_str(), o.steps, o.warmup, o.windows);
   std::printf("%-20s %5s %11s %10s %8s %7s %6s  %s\n", "workload", "batch", "train img/s",
               "eval img/s", "RSS MB", "GFLOP/s", "%peak", "ms/step: data fwd bwd opt topk w*m");
   int failures = 0;
   for (const Workload& w : workloads)
     for (const int64_t batch : o.batches) {
       const std::string name = w.arch + "@" + popup::input_shape_format(w.input);
-      const bool ok = in_child([&] {
-        omp_set_num_threads(threads);
-        const Row r = bench(o, w, batch);
-        std::printf("%-20s %5lld %11.1f %10.1f %8.0f %7.1f %6.1f  %.2f %.1f %.1f %.2f %.2f %.2f\n",
-                    name.c_str(), static_cast<long long>(batch), r.train_ips, r.eval_ips,
-                    r.rss_mb, r.gflop_train, peak > 0 ? 100 * r.gflop_train / peak : 0, r.data,
-                    r.forward, r.backward, r.optimizer, r.topk, r.masked);
-        return row_json(w, batch, threads, r, peak);
-      }, text);
+      const bool ok = in_child(
+          [&] {
+            omp_set_num_threads(threads);
+            const Row r = bench(o, w, batch);
+            std::printf(
+                "%-20s %5lld %11.1f %10.1f %8.0f %7.1f %6.1f  %.2f %.1f %.1f %.2f %.2f %.2f\n",
+                name.c_str(), static_cast<long long>(batch), r.train_ips, r.eval_ips, r.rss_mb,
+                r.gflop_train, peak > 0 ? 100 * r.gflop_train / peak : 0, r.data, r.forward,
+                r.backward, r.optimizer, r.topk, r.masked);
+            return row_json(w, batch, threads, r, peak);
+          },
+          text);
       if (!ok) {
         std::printf("%-20s %5lld  failed\n", name.c_str(), static_cast<long long>(batch));
         ++failures;
@@ -330,14 +340,19 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Training and evaluation images/s of edge-popup steps, per workload, beside the "
-               "machine's measured fp32 limit.", "popup-bench"};
+  CLI::App app{
+      "Training and evaluation images/s of edge-popup steps, per workload, beside the "
+      "machine's measured fp32 limit.",
+      "popup-bench"};
   Options o;
-  app.add_option("--workload", o.workloads, "ARCH@CxHxW, e.g. conv4@1x28x28 (default: the "
-                 "standard set)")->delimiter(',');
+  app.add_option("--workload", o.workloads,
+                 "ARCH@CxHxW, e.g. conv4@1x28x28 (default: the "
+                 "standard set)")
+      ->delimiter(',');
   app.add_option("--arch", o.archs, "Architectures on --input instead")->delimiter(',');
   app.add_option("--input", o.input, "Input shape for --arch (default 3x32x32)");
-  app.add_option("--batch", o.batches, "Batch sizes (default 128)")->delimiter(',')
+  app.add_option("--batch", o.batches, "Batch sizes (default 128)")
+      ->delimiter(',')
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   app.add_option("--device", o.device, "auto (default), cpu, cuda, cuda:N");
   app.add_option("--precision", o.precision, "fp32 (default) or bf16 (CPU)");
@@ -345,8 +360,10 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "Warm-up steps (default 5)")->check(CLI::Range(0, 100000));
   app.add_option("--steps", o.steps, "Measured steps (default 100; GPU: per window)")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--windows", o.windows, "GPU: timed windows (default 5)")->check(CLI::Range(1, 1000));
-  app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--windows", o.windows, "GPU: timed windows (default 5)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--threads", o.threads, "CPU threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
   app.add_flag("--no-peak", o.no_peak, "Skip measuring the machine's fp32 limit");
   app.add_option("--json", o.json, "Also write one JSON object per row to FILE");
   CLI11_PARSE(app, argc, argv);

@@ -24,9 +24,12 @@ struct CaseCounter : utf::test_tree_visitor {
   unsigned long passed = 0, failed = 0, skipped = 0;
   void visit(const utf::test_case& tc) override {
     const utf::test_results& r = utf::results_collector.results(tc.p_id);
-    if (r.p_skipped || suite_skipped(tc.p_parent_id)) ++skipped;
-    else if (r.passed()) ++passed;
-    else ++failed;
+    if (r.p_skipped || suite_skipped(tc.p_parent_id))
+      ++skipped;
+    else if (r.passed())
+      ++passed;
+    else
+      ++failed;
   }
 };
 

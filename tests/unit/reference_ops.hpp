@@ -297,8 +297,8 @@ inline Tensor channel_affine(const Tensor& xhat, const std::vector<double>& gamm
     for (int64_t c = 0; c < y.c; ++c)
       for (int64_t yy = 0; yy < y.h; ++yy)
         for (int64_t xx = 0; xx < y.w; ++xx)
-          y.at(n, c, yy, xx) = gamma[static_cast<size_t>(c)] * xhat.at(n, c, yy, xx) +
-                               beta[static_cast<size_t>(c)];
+          y.at(n, c, yy, xx) =
+              gamma[static_cast<size_t>(c)] * xhat.at(n, c, yy, xx) + beta[static_cast<size_t>(c)];
   return y;
 }
 
@@ -371,7 +371,7 @@ struct NetworkResult {
   std::vector<std::vector<double>> grads;       // training: per tensor, of the mean loss
   std::vector<std::vector<double>> batch_mean;  // training: per op (batchnorm), biased var
   std::vector<std::vector<double>> batch_var;
-  std::vector<std::vector<double>> bn_dgamma;   // training with BnAffine: per op (batchnorm)
+  std::vector<std::vector<double>> bn_dgamma;  // training with BnAffine: per op (batchnorm)
   std::vector<std::vector<double>> bn_dbeta;
 };
 
@@ -387,14 +387,11 @@ inline ConvShape conv_shape(const popup::TensorSpec& t) {
 // Runs net on images [n, C, H, W]. training: BatchNorm on batch statistics and the backward
 // pass; otherwise BatchNorm on running_mean / running_var (per op index). affine: every
 // BatchNorm then scales and shifts by its gamma and beta, whose gradients training gives.
-inline NetworkResult network_run(const popup::Network& net,
-                                 const std::vector<std::vector<double>>& weights,
-                                 const std::vector<double>& images,
-                                 const std::vector<int32_t>& labels, int64_t n, bool training,
-                                 double label_smoothing,
-                                 const std::vector<std::vector<double>>& running_mean,
-                                 const std::vector<std::vector<double>>& running_var,
-                                 const BnAffine* affine = nullptr) {
+inline NetworkResult network_run(
+    const popup::Network& net, const std::vector<std::vector<double>>& weights,
+    const std::vector<double>& images, const std::vector<int32_t>& labels, int64_t n, bool training,
+    double label_smoothing, const std::vector<std::vector<double>>& running_mean,
+    const std::vector<std::vector<double>>& running_var, const BnAffine* affine = nullptr) {
   using popup::OpKind;
   const size_t count = net.ops.size();
   Tensor input(n, net.input.c, net.input.h, net.input.w);
@@ -471,9 +468,9 @@ inline NetworkResult network_run(const popup::Network& net,
         }
         std::vector<double> mean, var;
         const Tensor xhat = batchnorm_train_forward(x, mean, var);
-        pass(j, batchnorm_train_backward(
-                    x, channel_affine_backward(xhat, affine->gamma[i], dy, r.bn_dgamma[i],
-                                               r.bn_dbeta[i])));
+        pass(j,
+             batchnorm_train_backward(x, channel_affine_backward(xhat, affine->gamma[i], dy,
+                                                                 r.bn_dgamma[i], r.bn_dbeta[i])));
         break;
       }
       case OpKind::add:

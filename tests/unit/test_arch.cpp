@@ -101,9 +101,9 @@ BOOST_AUTO_TEST_CASE(conv_n_shapes) {
   BOOST_TEST(shape_of("conv4", mnist, 10, "conv1.weight") == Shape({64, 1, 3, 3}),
              boost::test_tools::per_element());
   // Odd sizes pool with floor: 33 -> 16 -> 8 -> 4.
-  BOOST_TEST(shape_of("conv6", InputShape{3, 33, 35}, 10, "fc1.weight") ==
-                 Shape({256, 256 * 4 * 4}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      shape_of("conv6", InputShape{3, 33, 35}, 10, "fc1.weight") == Shape({256, 256 * 4 * 4}),
+      boost::test_tools::per_element());
   BOOST_TEST(shape_of("conv8", cifar, 100, "fc1.weight") == Shape({256, 512 * 2 * 2}),
              boost::test_tools::per_element());
 }
@@ -225,9 +225,13 @@ BOOST_AUTO_TEST_CASE(input_shape_text) {
   BOOST_TEST((parsed == cifar));
   BOOST_TEST(popup::input_shape_format(parsed) == "3x32x32");
   BOOST_TEST((popup::input_shape_parse("1x65536x1") == InputShape{1, 65536, 1}));
-  const char* bad[] = {"3x32",  "0x32x32", "3x32x32x1", "ax1x1", "", "3x32x", "x32x32",
-                       "3X32x32", "3x-32x32", "3x+32x32", " 3x32x32", "3x32x32 ", "1x65537x1",
-                       "3x32x99999999999999999999"};
+  const char* bad[] = {"3x32",      "0x32x32",
+                       "3x32x32x1", "ax1x1",
+                       "",          "3x32x",
+                       "x32x32",    "3X32x32",
+                       "3x-32x32",  "3x+32x32",
+                       " 3x32x32",  "3x32x32 ",
+                       "1x65537x1", "3x32x99999999999999999999"};
   for (const char* text : bad) check_shape_rejected(text);
   BOOST_CHECK_EXCEPTION(popup::input_shape_parse("3x32"), popup::InvalidArgument,
                         message_has{"input shape '3x32' must be CxHxW"});
@@ -237,10 +241,10 @@ BOOST_AUTO_TEST_CASE(input_shape_text) {
 BOOST_AUTO_TEST_CASE(resnet18_order) {
   const std::vector<TensorSpec> tensors = popup::arch_tensors("resnet18", cifar, 10);
   BOOST_TEST_REQUIRE(tensors.size() == 21u);
-  const char* first[] = {"conv1.weight", "layer1.0.conv1.weight", "layer1.0.conv2.weight",
-                         "layer1.1.conv1.weight", "layer1.1.conv2.weight",
-                         "layer2.0.conv1.weight", "layer2.0.conv2.weight",
-                         "layer2.0.downsample.0.weight", "layer2.1.conv1.weight"};
+  const char* first[] = {
+      "conv1.weight",          "layer1.0.conv1.weight",        "layer1.0.conv2.weight",
+      "layer1.1.conv1.weight", "layer1.1.conv2.weight",        "layer2.0.conv1.weight",
+      "layer2.0.conv2.weight", "layer2.0.downsample.0.weight", "layer2.1.conv1.weight"};
   for (size_t i = 0; i < std::size(first); ++i) BOOST_TEST(tensors[i].name == first[i]);
   BOOST_TEST(tensors[0].shape == Shape({64, 3, 3, 3}), boost::test_tools::per_element());
   BOOST_TEST(tensors[0].stride == 1);
@@ -256,9 +260,9 @@ BOOST_AUTO_TEST_CASE(resnet18_order) {
 BOOST_AUTO_TEST_CASE(bottleneck_shapes) {
   const std::vector<TensorSpec> r50 = popup::arch_tensors("resnet50", imagenet, 1000);
   BOOST_TEST(r50.size() == 54u);
-  const char* first[] = {"conv1.weight", "layer1.0.conv1.weight", "layer1.0.conv2.weight",
-                         "layer1.0.conv3.weight", "layer1.0.downsample.0.weight",
-                         "layer1.1.conv1.weight"};
+  const char* first[] = {
+      "conv1.weight",          "layer1.0.conv1.weight",        "layer1.0.conv2.weight",
+      "layer1.0.conv3.weight", "layer1.0.downsample.0.weight", "layer1.1.conv1.weight"};
   for (size_t i = 0; i < std::size(first); ++i) BOOST_TEST(r50[i].name == first[i]);
   BOOST_TEST(r50[4].shape == Shape({256, 64, 1, 1}), boost::test_tools::per_element());
   BOOST_TEST(r50[4].stride == 1);
@@ -269,9 +273,9 @@ BOOST_AUTO_TEST_CASE(bottleneck_shapes) {
   BOOST_TEST(l2_conv2.shape == Shape({128, 128, 3, 3}), boost::test_tools::per_element());
   BOOST_TEST(r50.back().shape == Shape({1000, 2048}), boost::test_tools::per_element());
   BOOST_TEST(popup::arch_tensors("resnet101", imagenet, 1000).size() == 105u);
-  BOOST_TEST(shape_of("wide-resnet50", imagenet, 1000, "layer1.0.conv2.weight") ==
-                 Shape({128, 128, 3, 3}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      shape_of("wide-resnet50", imagenet, 1000, "layer1.0.conv2.weight") == Shape({128, 128, 3, 3}),
+      boost::test_tools::per_element());
   BOOST_TEST(shape_of("wide-resnet50", imagenet, 1000, "layer4.2.conv3.weight") ==
                  Shape({2048, 1024, 1, 1}),
              boost::test_tools::per_element());

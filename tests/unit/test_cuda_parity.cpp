@@ -79,7 +79,8 @@ double max_abs(const float* v, size_t n) {
 }
 
 // Every element within tol * max|want|; names the worst.
-void check_scaled(const std::string& what, const float* got, const float* want, size_t n, double tol) {
+void check_scaled(const std::string& what, const float* got, const float* want, size_t n,
+                  double tol) {
   const double scale = max_abs(want, n);
   double worst = 0;
   size_t at = 0;
@@ -91,8 +92,8 @@ void check_scaled(const std::string& what, const float* got, const float* want, 
     }
   }
   std::ostringstream m;
-  m << what << ": largest difference " << worst << " at " << at << " (got " << got[at]
-    << ", CPU " << want[at] << "), bound " << tol * scale;
+  m << what << ": largest difference " << worst << " at " << at << " (got " << got[at] << ", CPU "
+    << want[at] << "), bound " << tol * scale;
   BOOST_CHECK_MESSAGE(worst <= tol * scale, m.str());
 }
 
@@ -141,9 +142,9 @@ void check_bn_grads(const std::string& what, const Executor& gpu, const Executor
   const std::vector<std::vector<float>> got = bn_grads_of(gpu), want = bn_grads_of(cpu);
   BOOST_REQUIRE_EQUAL(got.size(), want.size());
   for (size_t k = 0; k < want.size(); ++k)
-    check_gradient(what + " BatchNorm " + std::to_string(k / 2) + (k % 2 ? " beta" : " gamma") +
-                       " gradient",
-                   got[k], want[k]);
+    check_gradient(
+        what + " BatchNorm " + std::to_string(k / 2) + (k % 2 ? " beta" : " gamma") + " gradient",
+        got[k], want[k]);
 }
 
 // A training forward and backward, then an inference forward of a smaller batch, on both
@@ -177,9 +178,9 @@ void check_network(const std::string& what, const Network& net, int64_t batch, f
   }
   check_scaled(what + " training logits", logits[1].data(), logits[0].data(), logits[0].size(),
                logits_tol);
-  BOOST_CHECK_MESSAGE(std::fabs(stats[1].loss_sum - stats[0].loss_sum) <=
-                          loss_rtol * std::fabs(stats[0].loss_sum),
-                      what << ": loss " << stats[1].loss_sum << " against " << stats[0].loss_sum);
+  BOOST_CHECK_MESSAGE(
+      std::fabs(stats[1].loss_sum - stats[0].loss_sum) <= loss_rtol * std::fabs(stats[0].loss_sum),
+      what << ": loss " << stats[1].loss_sum << " against " << stats[0].loss_sum);
   check_correct(what, stats[1].correct1, stats[0].correct1, logits[0].data(), batch, net.classes);
   for (size_t t = 0; t < net.tensors.size(); ++t)
     check_gradient(what + " gradient of " + net.tensors[t].name, grads[1][t], grads[0][t]);
@@ -193,7 +194,8 @@ void check_network(const std::string& what, const Network& net, int64_t batch, f
     }
     check_bn_grads(what + " (no weight gradients)", *ex[1], *ex[0]);
   }
-  const std::vector<popup::NamedArray> running[2] = {ex[0]->running_stats(), ex[1]->running_stats()};
+  const std::vector<popup::NamedArray> running[2] = {ex[0]->running_stats(),
+                                                     ex[1]->running_stats()};
   BOOST_REQUIRE_EQUAL(running[0].size(), running[1].size());
   for (size_t k = 0; k < running[0].size(); ++k)
     check_scaled(what + " " + running[0][k].name, running[1][k].values.data(),
@@ -255,7 +257,8 @@ std::vector<float> scores_of(ScoreEngine& e, const Network& net, size_t t) {
 
 void check_masks_identical(const std::string& what, Run (&runs)[2], const Network& net) {
   for (size_t t = 0; t < net.tensors.size(); ++t) {
-    const std::vector<uint8_t> m0 = mask_of(*runs[0].engine, net, t), m1 = mask_of(*runs[1].engine, net, t);
+    const std::vector<uint8_t> m0 = mask_of(*runs[0].engine, net, t),
+                               m1 = mask_of(*runs[1].engine, net, t);
     const int64_t differ = std::inner_product(m0.begin(), m0.end(), m1.begin(), int64_t{0},
                                               std::plus<>(), std::not_equal_to<>());
     BOOST_CHECK_MESSAGE(differ == 0, what << " " << net.tensors[t].name << ": " << differ
@@ -287,21 +290,24 @@ void check_training_step(const std::string& spec, const popup::InputShape& input
     }
     stats[b] = runs[b].exec->stats_take();
   }
-  BOOST_CHECK_MESSAGE(std::fabs(stats[1].loss_sum - stats[0].loss_sum) <=
-                          loss_rtol * std::fabs(stats[0].loss_sum),
-                      spec << ": loss " << stats[1].loss_sum << " against " << stats[0].loss_sum);
+  BOOST_CHECK_MESSAGE(
+      std::fabs(stats[1].loss_sum - stats[0].loss_sum) <= loss_rtol * std::fabs(stats[0].loss_sum),
+      spec << ": loss " << stats[1].loss_sum << " against " << stats[0].loss_sum);
   BOOST_CHECK_EQUAL(runs[0].engine->steps(), 2);
   BOOST_CHECK_EQUAL(runs[1].engine->steps(), 2);
   for (size_t t = 1; t < net.tensors.size(); ++t) {
     const std::string name = spec + " " + net.tensors[t].name;
-    const std::vector<float> s0 = scores_of(*runs[0].engine, net, t), s1 = scores_of(*runs[1].engine, net, t);
+    const std::vector<float> s0 = scores_of(*runs[0].engine, net, t),
+                             s1 = scores_of(*runs[1].engine, net, t);
     check_scaled(name + " scores after two steps", s1.data(), s0.data(), s0.size(), scores_tol);
     BOOST_CHECK_MESSAGE(s0 != scores[t], name << ": the steps did not move the scores");
-    const std::vector<uint8_t> m0 = mask_of(*runs[0].engine, net, t), m1 = mask_of(*runs[1].engine, net, t);
+    const std::vector<uint8_t> m0 = mask_of(*runs[0].engine, net, t),
+                               m1 = mask_of(*runs[1].engine, net, t);
     int64_t differ = 0;
     for (size_t k = 0; k < m0.size(); ++k) differ += m0[k] != m1[k];
-    BOOST_CHECK_MESSAGE(static_cast<double>(differ) <= mask_flip_fraction * static_cast<double>(m0.size()),
-                        name << ": " << differ << " of " << m0.size() << " mask bits differ");
+    BOOST_CHECK_MESSAGE(
+        static_cast<double>(differ) <= mask_flip_fraction * static_cast<double>(m0.size()),
+        name << ": " << differ << " of " << m0.size() << " mask bits differ");
     runs[1].engine->set_scores(t, s0.data());  // the same scores must give the same mask
   }
   runs[1].engine->refresh();

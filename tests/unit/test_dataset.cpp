@@ -1,5 +1,5 @@
-// Unit tests for lib/data/dataset.hpp and lib/data/: small synthetic IDX (plain and gzip), CIFAR and
-// PNG data sets written here, every error path, the validation hold-out, BatchLoader order,
+// Unit tests for lib/data/dataset.hpp and lib/data/: small synthetic IDX (plain and gzip), CIFAR
+// and PNG data sets written here, every error path, the validation hold-out, BatchLoader order,
 // resumption and augmentation, and the installed Fashion-MNIST when it is present.
 #include <png.h>
 #include <zlib.h>
@@ -528,7 +528,8 @@ BOOST_AUTO_TEST_CASE(cifar100_uses_the_fine_label) {
              boost::test_tools::per_element());
   const Bytes pixels(train.begin() + 2, train.begin() + 3074);
   const std::vector<float> values = c.train.images();
-  check_values(std::vector<float>(values.begin(), values.begin() + 3072), pixels, 1024, {0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762});
+  check_values(std::vector<float>(values.begin(), values.begin() + 3072), pixels, 1024,
+               {0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762});
 }
 
 BOOST_AUTO_TEST_CASE(cifar_broken_files_are_refused) {
@@ -879,12 +880,14 @@ BOOST_AUTO_TEST_CASE(loader_examples_and_draws_rebuild_its_images) {
   split.n = 23;
   split.levels = identity_levels({-1.5f, 2.5f});
   const int64_t size = 2 * 5 * 6;
-  for (int64_t i = 0; i < split.n * size; ++i) split.pixels.push_back(static_cast<uint8_t>(i % 101));
+  for (int64_t i = 0; i < split.n * size; ++i)
+    split.pixels.push_back(static_cast<uint8_t>(i % 101));
   for (int64_t i = 0; i < split.n; ++i) split.labels.push_back(static_cast<int32_t>(i % 7));
   const std::vector<float> values = split.images(), padding = split.padding();
   for (const bool augment : {false, true}) {
     BOOST_TEST_CONTEXT("augment " << augment) {
-      BatchLoader with(split, 5, true, augment, 3, 2, 1), without(split, 5, true, augment, 3, 2, 1, false);
+      BatchLoader with(split, 5, true, augment, 3, 2, 1),
+          without(split, 5, true, augment, 3, 2, 1, false);
       Batch a, b;
       int64_t batches = 0;
       while (with.next(a)) {

@@ -1,5 +1,5 @@
-// Backend selection (lib/backend/device.hpp): --device parsing, the CPU fallback of auto, the error of
-// cuda without a device, and the CUDA plugin itself: it loads with every symbol resolved, has
+// Backend selection (lib/backend/device.hpp): --device parsing, the CPU fallback of auto, the error
+// of cuda without a device, and the CUDA plugin itself: it loads with every symbol resolved, has
 // this build's interface version, and reports a failure to start as text, not a crash.
 #include <dlfcn.h>
 
@@ -78,7 +78,8 @@ BOOST_AUTO_TEST_CASE(plugin_loads_and_reports_start_failures_as_text,
   void* plugin = dlopen(popup::cuda_plugin_path().c_str(), RTLD_NOW | RTLD_LOCAL);
   BOOST_REQUIRE_MESSAGE(plugin, "dlopen: " << dlerror());
   auto* abi = reinterpret_cast<popup::CudaPluginAbi*>(dlsym(plugin, "popup_cuda_plugin_abi"));
-  auto* create = reinterpret_cast<popup::CudaPluginCreate*>(dlsym(plugin, "popup_cuda_plugin_create"));
+  auto* create =
+      reinterpret_cast<popup::CudaPluginCreate*>(dlsym(plugin, "popup_cuda_plugin_create"));
   BOOST_REQUIRE(abi && create);
   BOOST_TEST(abi() == popup::kCudaPluginAbi);
   // Only the entry points are exported: the library code inside stays private.

@@ -268,8 +268,8 @@ void check_bn_grads(const std::string& what, const Executor& ex, const Network& 
     BOOST_REQUIRE_EQUAL(ex.bn_channels(b), net.ops[i].c);
     std::vector<float> dgamma(static_cast<size_t>(net.ops[i].c)), dbeta(dgamma.size());
     ex.bn_grads(b, dgamma.data(), dbeta.data());
-    check_close(what + " " + net.ops[i].name + " gamma gradient", dgamma.data(),
-                want.bn_dgamma[i], rtol, atol);
+    check_close(what + " " + net.ops[i].name + " gamma gradient", dgamma.data(), want.bn_dgamma[i],
+                rtol, atol);
     check_close(what + " " + net.ops[i].name + " beta gradient", dbeta.data(), want.bn_dbeta[i],
                 rtol, atol);
   }
@@ -508,8 +508,8 @@ BOOST_AUTO_TEST_CASE(reference_affine_batchnorm_gradients_match_finite_differenc
     const Tensor xhat = reference::batchnorm_train_forward(x, mean, var);
     const Tensor dx = reference::batchnorm_train_backward(
         x, reference::channel_affine_backward(xhat, gamma, dy, dgamma, dbeta));
-    const std::string label = "affine batchnorm " + std::to_string(shape.h) + "x" +
-                              std::to_string(shape.w);
+    const std::string label =
+        "affine batchnorm " + std::to_string(shape.h) + "x" + std::to_string(shape.w);
     check_fd(label + " input", dx.v, fd_gradient(x.v, f));
     check_fd(label + " gamma", dgamma, fd_gradient(gamma, f));
     check_fd(label + " beta", dbeta, fd_gradient(beta, f));
@@ -618,8 +618,9 @@ BOOST_AUTO_TEST_CASE(affine_bn_defaults_numbering_and_rejections) {
   check_close("default affine gradient", dw.data(), doubles(dw_plain), grad_rtol, grad_atol);
 
   // set and read back
-  const std::vector<float> gamma{0.5f, -2.f, 3.f, 1.f, 0.f, 7.f, 1.f, 1.f, 2.f, 2.f, 2.f, 2.f,
-                                 1.f,  1.f,  1.f, 1.f}, beta(16, 0.25f);
+  const std::vector<float> gamma{0.5f, -2.f, 3.f, 1.f, 0.f, 7.f, 1.f, 1.f,
+                                 2.f,  2.f,  2.f, 2.f, 1.f, 1.f, 1.f, 1.f},
+      beta(16, 0.25f);
   BOOST_REQUIRE_EQUAL(ex->bn_channels(0), 16);
   ex->set_bn_params(0, gamma.data(), beta.data());
   std::vector<float> gamma_back(16), beta_back(16);
@@ -956,8 +957,8 @@ void check_norm(const std::string& what, const float* got, const std::vector<dou
   }
   const double relative = std::sqrt(error / norm);
   BOOST_TEST_MESSAGE(what << ": error " << relative << " of the norm");
-  BOOST_CHECK_MESSAGE(relative <= tol, what << ": error " << relative << " of the norm, bound "
-                                            << tol);
+  BOOST_CHECK_MESSAGE(relative <= tol,
+                      what << ": error " << relative << " of the norm, bound " << tol);
 }
 
 // The loss of each example moves by at most twice the largest change of its logits
@@ -1047,7 +1048,8 @@ BOOST_AUTO_TEST_CASE(bf16_close_to_reference_networks_with_relu_and_maxpool) {
 BOOST_AUTO_TEST_CASE(bf16_affine_batchnorm_matches_reference) {
   const Problem smooth(smooth_residual_network(), 4, 31), flat(smooth_flat_network(), 7, 32);
   const Problem kinked(residual_network(), 4, 31);
-  const reference::BnAffine a = bn_affine_random(smooth.net, 74), b = bn_affine_random(flat.net, 75),
+  const reference::BnAffine a = bn_affine_random(smooth.net, 74),
+                            b = bn_affine_random(flat.net, 75),
                             c = bn_affine_random(kinked.net, 76);
   check_bf16_against_reference(smooth, 0.0f, false, &a);
   check_bf16_against_reference(flat, 0.1f, false, &b);

@@ -117,11 +117,10 @@ BOOST_AUTO_TEST_CASE(wrong_kind_is_named) {
 BOOST_AUTO_TEST_CASE(recipe_mismatch_names_the_field) {
   Recipe a = tiny_recipe(), b = tiny_recipe();
   b.seed = 2;
-  BOOST_CHECK_EXCEPTION(recipe_check_same(a, b, "x.mask"), MismatchError,
-                        [](const MismatchError& e) {
-                          return std::string(e.what()) ==
-                                 "x.mask: recipe differs: popup.seed is 2, expected 1";
-                        });
+  BOOST_CHECK_EXCEPTION(
+      recipe_check_same(a, b, "x.mask"), MismatchError, [](const MismatchError& e) {
+        return std::string(e.what()) == "x.mask: recipe differs: popup.seed is 2, expected 1";
+      });
 }
 
 BOOST_AUTO_TEST_CASE(output_appears_only_on_commit) {
@@ -175,7 +174,8 @@ bool same_selection(const Mask& a, const Mask& b) {
   if (a.layers.size() != b.layers.size() || a.state.size() != b.state.size()) return false;
   for (size_t i = 0; i < a.layers.size(); ++i) {
     const LayerMask &x = a.layers[i], &y = b.layers[i];
-    if (x.name != y.name || x.shape != y.shape || x.kept != y.kept || x.bits != y.bits) return false;
+    if (x.name != y.name || x.shape != y.shape || x.kept != y.kept || x.bits != y.bits)
+      return false;
   }
   for (size_t i = 0; i < a.state.size(); ++i)
     if (a.state[i].info.shape != b.state[i].info.shape || a.state[i].f32 != b.state[i].f32)
@@ -197,7 +197,9 @@ BOOST_AUTO_TEST_CASE(random_mutations_are_refused_cleanly) {
     switch (trial % 3) {
       case 0: bytes[pos] = static_cast<char>(bytes[pos] ^ (1 << (rng() % 8))); break;
       case 1: bytes.resize(pos); break;
-      default: bytes.insert(bytes.begin() + static_cast<long>(pos), static_cast<char>(rng())); break;
+      default:
+        bytes.insert(bytes.begin() + static_cast<long>(pos), static_cast<char>(rng()));
+        break;
     }
     file_write(bad, bytes);
     try {

@@ -137,8 +137,8 @@ BOOST_AUTO_TEST_CASE(pair_totals_add_the_layers_and_their_references) {
   // Layers of 12, 3, 2: A keeps {0..5}, {0}, {0}; B keeps {3..8}, {0, 1}, {1}.
   const Mask a = tiny_mask_keeping({range(0, 6), {0}, {0}});
   const Mask b = tiny_mask_keeping({range(3, 9), {0, 1}, {1}});
-  const StatsReport r = stats_compute({stats_input_from_mask("a.mask", a),
-                                       stats_input_from_mask("b.mask", b)});
+  const StatsReport r =
+      stats_compute({stats_input_from_mask("a.mask", a), stats_input_from_mask("b.mask", b)});
   BOOST_REQUIRE(r.pairs.size() == 1u);
   const PairStats& p = r.pairs[0];
   BOOST_TEST(p.layers[0].intersection == 3);  // {3, 4, 5}
@@ -226,8 +226,8 @@ BOOST_AUTO_TEST_CASE(ties_go_to_the_lower_index_and_count_as_near) {
 }
 
 BOOST_AUTO_TEST_CASE(dense_layers_keep_everything_and_have_no_gap) {
-  const StatsInput in =
-      stats_input_from_scores("t.scores", tiny_recipe(), tiny_scores(), 0.5, "--k", {true, false, true});
+  const StatsInput in = stats_input_from_scores("t.scores", tiny_recipe(), tiny_scores(), 0.5,
+                                                "--k", {true, false, true});
   BOOST_TEST(in.layers[0].kept == 12);
   BOOST_TEST(in.layers[2].kept == 2);
   const FileStats f = file_stats(in);
@@ -303,8 +303,8 @@ BOOST_AUTO_TEST_CASE(check_names_each_bad_file) {
   file_write(dir.file("crc.mask"), bytes);
   const std::string good = "tests/fixtures/v1/tiny.mask";
   BOOST_TEST(stats_files_check({good, "tests/fixtures/v1/tiny.scores"}).empty());
-  const auto failures = stats_files_check({good, dir.file("short.mask"), dir.file("crc.mask"),
-                                           "tests/fixtures/v1/tiny.weights", good});
+  const auto failures = stats_files_check(
+      {good, dir.file("short.mask"), dir.file("crc.mask"), "tests/fixtures/v1/tiny.weights", good});
   BOOST_REQUIRE(failures.size() == 3u);
   BOOST_TEST(failures[0].first == dir.file("short.mask"));
   BOOST_TEST(failures[1].second.find("CRC") != std::string::npos);
@@ -332,8 +332,8 @@ BOOST_AUTO_TEST_CASE(table_json_and_csv_carry_the_same_numbers) {
   const std::vector<std::string> keys = {"weights", "kept", "kept_fraction", "kept_positive",
                                          "kept_positive_fraction"};
   for (size_t l = 0; l < 4; ++l) {
-    const JsonValue& layer = l < 3 ? member(files.items[0], "layers").items[l]
-                                   : member(files.items[0], "total");
+    const JsonValue& layer =
+        l < 3 ? member(files.items[0], "layers").items[l] : member(files.items[0], "total");
     const std::vector<std::string> row = csv_fields(csv[1 + l]);
     BOOST_REQUIRE(row.size() == 28u);
     BOOST_TEST(row[0] == "file");
@@ -345,7 +345,8 @@ BOOST_AUTO_TEST_CASE(table_json_and_csv_carry_the_same_numbers) {
       // The table rounds fractions to 4 decimals; counts are exact.
       const double v = std::stod(text);
       const double shown = std::stod(words[words.size() - keys.size() + c]);
-      BOOST_TEST(std::fabs(v - shown) <= 0.00005 + 1e-12, keys[c] << " " << text << " vs " << shown);
+      BOOST_TEST(std::fabs(v - shown) <= 0.00005 + 1e-12,
+                 keys[c] << " " << text << " vs " << shown);
     }
   }
   // Scores of b's fc1: JSON abs_score and threshold against CSV and the |score| table.
@@ -376,8 +377,10 @@ BOOST_AUTO_TEST_CASE(table_json_and_csv_carry_the_same_numbers) {
   const std::vector<std::string> pair_words = words_of(table.back());
   BOOST_TEST(pair_words[0] == "total");
   BOOST_TEST(pair_words[4] == member(total, "intersection").text);
-  BOOST_TEST(std::fabs(std::stod(pair_words[6]) - std::stod(member(total, "jaccard").text)) <= 0.00005);
-  BOOST_TEST(std::fabs(std::stod(pair_words[9]) - std::stod(member(total, "random_jaccard").text)) <= 0.00005);
+  BOOST_TEST(std::fabs(std::stod(pair_words[6]) - std::stod(member(total, "jaccard").text)) <=
+             0.00005);
+  BOOST_TEST(std::fabs(std::stod(pair_words[9]) -
+                       std::stod(member(total, "random_jaccard").text)) <= 0.00005);
 }
 
 BOOST_AUTO_TEST_CASE(a_linear_layer_is_drawn_out_rows_by_in_columns) {
@@ -435,7 +438,7 @@ BOOST_AUTO_TEST_CASE(very_large_pictures_are_reduced_to_the_kept_fraction) {
   for (int64_t i = 0; i < 40000; i += 2) even.push_back(i);
   const GreyImage half = mask_image(layer_of({2, 20000}, even));
   BOOST_TEST(std::abs(int{half.pixels[1]} - 128) <= 43);  // a 3x1 block of 2 whites or 1 white
-  BOOST_TEST(half.pixels.back() == 128);  // the last block: 2 pixels, one kept
+  BOOST_TEST(half.pixels.back() == 128);                  // the last block: 2 pixels, one kept
 }
 
 BOOST_AUTO_TEST_CASE(png_round_trip_through_the_decoder) {
@@ -480,9 +483,10 @@ BOOST_AUTO_TEST_CASE(pictures_are_named_after_file_and_layer) {
   BOOST_TEST(fc1.pixels[static_cast<size_t>(f / 2)] == 0);
   // Two inputs that would share picture names: refused before anything is written.
   TempDir other;
-  BOOST_CHECK_THROW(mask_pngs_write(other.file("p"), {stats_input_from_mask("a/t.mask", tiny_mask()),
-                                                      stats_input_from_mask("b/t.mask", tiny_mask())}),
-                    InvalidArgument);
+  BOOST_CHECK_THROW(
+      mask_pngs_write(other.file("p"), {stats_input_from_mask("a/t.mask", tiny_mask()),
+                                        stats_input_from_mask("b/t.mask", tiny_mask())}),
+      InvalidArgument);
   BOOST_TEST(!std::filesystem::exists(other.file("p")));
 }
 

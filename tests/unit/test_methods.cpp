@@ -82,7 +82,8 @@ BOOST_AUTO_TEST_CASE(global_keeps_the_global_count_ties_by_layer_then_element) {
       if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) > std::get<0>(b);
       return std::tie(std::get<1>(a), std::get<2>(a)) < std::tie(std::get<1>(b), std::get<2>(b));
     });
-    const int64_t keep = total - static_cast<int64_t>(std::floor((1 - k) * static_cast<double>(total)));
+    const int64_t keep =
+        total - static_cast<int64_t>(std::floor((1 - k) * static_cast<double>(total)));
     std::vector<std::vector<uint8_t>> expected(w.size());
     for (size_t t = 0; t < w.size(); ++t) expected[t].assign(w[t].size(), 0);
     for (int64_t j = 0; j < keep; ++j)
@@ -93,7 +94,8 @@ BOOST_AUTO_TEST_CASE(global_keeps_the_global_count_ties_by_layer_then_element) {
       std::vector<uint8_t> mask(w[t].size());
       engine.mask(t, mask.data());
       for (size_t i = 0; i < mask.size(); ++i) {
-        BOOST_TEST_REQUIRE(mask[i] == expected[t][i], "k " << k << " tensor " << t << " element " << i);
+        BOOST_TEST_REQUIRE(mask[i] == expected[t][i],
+                           "k " << k << " tensor " << t << " element " << i);
         BOOST_TEST_REQUIRE(exec.weights(t)[i] == (mask[i] ? w[t][i] : 0.0f));
         kept += mask[i];
       }
@@ -113,8 +115,10 @@ BOOST_AUTO_TEST_CASE(global_first_step_is_straight_through_and_masks_are_global_
   for (size_t t = 0; t < w.size(); ++t)
     for (size_t i = 0; i < w[t].size(); ++i) {
       const float sc = before[t][i];
-      const float g = ScriptedExecutor::gradient(t, static_cast<int64_t>(i)) * w[t][i] * sign_of(sc);
-      BOOST_TEST_REQUIRE(after[t][i] == sc - 0.1f * (g + 0.01f * sc), "tensor " << t << " element " << i);
+      const float g =
+          ScriptedExecutor::gradient(t, static_cast<int64_t>(i)) * w[t][i] * sign_of(sc);
+      BOOST_TEST_REQUIRE(after[t][i] == sc - 0.1f * (g + 0.01f * sc),
+                         "tensor " << t << " element " << i);
       all.push_back(after[t][i]);
     }
   std::vector<uint8_t> mask(all.size());
@@ -125,10 +129,12 @@ BOOST_AUTO_TEST_CASE(global_first_step_is_straight_through_and_masks_are_global_
   size_t at = 0;
   int64_t kept = 0;
   for (size_t t = 0; t < w.size(); ++t) {
-    for (int64_t i = 0; i < m.layers[t].numel(); ++i) BOOST_TEST_REQUIRE(m.layers[t].get(i) == (mask[at++] == 1));
+    for (int64_t i = 0; i < m.layers[t].numel(); ++i)
+      BOOST_TEST_REQUIRE(m.layers[t].get(i) == (mask[at++] == 1));
     kept += m.layers[t].kept;
     BOOST_TEST(m.extra.at("popup.train.density." + m.layers[t].name) ==
-               double_format(static_cast<double>(m.layers[t].kept) / static_cast<double>(m.layers[t].numel())));
+               double_format(static_cast<double>(m.layers[t].kept) /
+                             static_cast<double>(m.layers[t].numel())));
   }
   BOOST_TEST(kept == topk_keep_count(n, 0.3));
   BOOST_TEST(m.extra.at("popup.train.method") == "global");
@@ -173,7 +179,9 @@ BOOST_AUTO_TEST_CASE(biprop_hands_sign_alpha_mask_with_alpha_the_mean_kept_magni
         BOOST_TEST_REQUIRE(s.exec->weights(t)[j] == (mask[j] ? sign_of(w[t][j]) * alpha : 0.0f),
                            "tensor " << t << " element " << i);
       }
-      if (file) BOOST_TEST(file->extra.at("popup.train.alpha." + file->layers[t].name) == double_format(alpha));
+      if (file)
+        BOOST_TEST(file->extra.at("popup.train.alpha." + file->layers[t].name) ==
+                   double_format(alpha));
     }
   };
   check(before, nullptr);  // the initial masks
@@ -184,7 +192,8 @@ BOOST_AUTO_TEST_CASE(biprop_hands_sign_alpha_mask_with_alpha_the_mean_kept_magni
   for (size_t t = 0; t < w.size(); ++t)
     for (size_t i = 0; i < w[t].size(); ++i) {
       const float sc = before[t][i];
-      const float g = ScriptedExecutor::gradient(t, static_cast<int64_t>(i)) * w[t][i] * sign_of(sc);
+      const float g =
+          ScriptedExecutor::gradient(t, static_cast<int64_t>(i)) * w[t][i] * sign_of(sc);
       BOOST_TEST_REQUIRE(after[t][i] == sc - 0.1f * (g + 0.01f * sc));
     }
   const Mask m = s.trainer->mask();
@@ -244,7 +253,8 @@ BOOST_AUTO_TEST_CASE(supermask_samples_have_density_sigmoid_within_five_sigma_an
   std::vector<float> logits(static_cast<size_t>(n));
   double expected = 0, variance = 0;
   for (int64_t i = 0; i < n; ++i) {
-    logits[static_cast<size_t>(i)] = static_cast<float>(-3.0 + 6.0 * static_cast<double>(i % 1000) / 999.0);
+    logits[static_cast<size_t>(i)] =
+        static_cast<float>(-3.0 + 6.0 * static_cast<double>(i % 1000) / 999.0);
     const double p = 1 / (1 + std::exp(-static_cast<double>(logits[static_cast<size_t>(i)])));
     expected += p;
     variance += p * (1 - p);
@@ -255,13 +265,15 @@ BOOST_AUTO_TEST_CASE(supermask_samples_have_density_sigmoid_within_five_sigma_an
     const double count = static_cast<double>(std::count(a.begin(), a.end(), uint8_t{1}));
     // the count of independent Bernoulli(p_i) has mean sum p_i, variance sum p_i (1 - p_i):
     // 5 standard deviations (about 1 in 1.7 million by chance)
-    BOOST_TEST(std::fabs(count - expected) < 5 * std::sqrt(variance), "draw " << draw << ": " << count << " vs " << expected);
+    BOOST_TEST(std::fabs(count - expected) < 5 * std::sqrt(variance),
+               "draw " << draw << ": " << count << " vs " << expected);
   }
   // a constant logit: density sigmoid(c)
   std::vector<float> constant(static_cast<size_t>(n), 0.7f);
   supermask_sample(constant.data(), n, 1, RandomStream::supermask, 0, 0, a.data());
   const double p = 1 / (1 + std::exp(-0.7));
-  const double density = static_cast<double>(std::count(a.begin(), a.end(), uint8_t{1})) / static_cast<double>(n);
+  const double density =
+      static_cast<double>(std::count(a.begin(), a.end(), uint8_t{1})) / static_cast<double>(n);
   BOOST_TEST(std::fabs(density - p) < 5 * std::sqrt(p * (1 - p) / static_cast<double>(n)));
   // reproducible; another draw, tensor, seed or stream is another mask
   supermask_sample(logits.data(), n, 7, RandomStream::supermask, 1, 2, a.data());
@@ -286,7 +298,8 @@ BOOST_AUTO_TEST_CASE(supermask_first_step_is_straight_through_sigmoid) {
     std::vector<uint8_t> m(w[t].size());
     supermask_sample(logits.data(), static_cast<int64_t>(m.size()), 0, RandomStream::supermask, 0,
                      static_cast<uint32_t>(t), m.data());
-    for (size_t i = 0; i < m.size(); ++i) BOOST_TEST_REQUIRE(s.exec->weights(t)[i] == (m[i] ? w[t][i] : 0.0f));
+    for (size_t i = 0; i < m.size(); ++i)
+      BOOST_TEST_REQUIRE(s.exec->weights(t)[i] == (m[i] ? w[t][i] : 0.0f));
   }
   first_epoch(s);
   const std::vector<std::vector<float>> after = scores_of(*s.trainer, dir);
@@ -297,8 +310,10 @@ BOOST_AUTO_TEST_CASE(supermask_first_step_is_straight_through_sigmoid) {
     supermask_sample(after[t].data(), static_cast<int64_t>(m.size()), 0, RandomStream::supermask, 1,
                      static_cast<uint32_t>(t), m.data());
     for (size_t i = 0; i < w[t].size(); ++i) {
-      const float g = ScriptedExecutor::gradient(t, static_cast<int64_t>(i)) * w[t][i] * (p * (1.0f - p));
-      BOOST_TEST_REQUIRE(after[t][i] == 0.25f - 0.1f * (g + 0.01f * 0.25f), "tensor " << t << " element " << i);
+      const float g =
+          ScriptedExecutor::gradient(t, static_cast<int64_t>(i)) * w[t][i] * (p * (1.0f - p));
+      BOOST_TEST_REQUIRE(after[t][i] == 0.25f - 0.1f * (g + 0.01f * 0.25f),
+                         "tensor " << t << " element " << i);
       // after the epoch's evaluation the executor has the sample of the next step again
       BOOST_TEST_REQUIRE(s.exec->weights(t)[i] == (m[i] ? w[t][i] : 0.0f));
       BOOST_TEST_REQUIRE(mask.layers[t].get(static_cast<int64_t>(i)) == (after[t][i] > 0.0f));

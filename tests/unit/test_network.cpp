@@ -13,10 +13,10 @@ BOOST_AUTO_TEST_SUITE(network)
 
 BOOST_AUTO_TEST_CASE(conv4_is_convs_relus_pools_then_three_linears) {
   const Network net = arch_network("conv4", {1, 28, 28}, 10);
-  const OpKind expected[] = {OpKind::conv, OpKind::relu, OpKind::conv, OpKind::relu,
-                             OpKind::maxpool2, OpKind::conv, OpKind::relu, OpKind::conv,
-                             OpKind::relu, OpKind::maxpool2, OpKind::linear, OpKind::relu,
-                             OpKind::linear, OpKind::relu, OpKind::linear};
+  const OpKind expected[] = {OpKind::conv,     OpKind::relu,     OpKind::conv,   OpKind::relu,
+                             OpKind::maxpool2, OpKind::conv,     OpKind::relu,   OpKind::conv,
+                             OpKind::relu,     OpKind::maxpool2, OpKind::linear, OpKind::relu,
+                             OpKind::linear,   OpKind::relu,     OpKind::linear};
   BOOST_REQUIRE(net.ops.size() == std::size(expected));
   for (size_t i = 0; i < net.ops.size(); ++i) {
     BOOST_TEST_CONTEXT("op " << i) {
@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(resnet18_wires_residuals_and_names_batchnorms) {
   BOOST_TEST(adds == 8);
   // layer2.0: stride 2 halves 32 -> 16; the downsample conv reads the block's input.
   for (const Op& op : net.ops) {
-    if (op.kind == OpKind::conv && net.tensors[static_cast<size_t>(op.tensor)].name ==
-                                       "layer2.0.downsample.0.weight") {
+    if (op.kind == OpKind::conv &&
+        net.tensors[static_cast<size_t>(op.tensor)].name == "layer2.0.downsample.0.weight") {
       BOOST_TEST(op.h == 16);
       const Op& input = net.ops[static_cast<size_t>(op.inputs[0])];
       BOOST_TEST((input.kind == OpKind::relu && input.c == 64 && input.h == 32));
@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_CASE(graph_tensors_equal_arch_tensors) {
       const auto net = arch_network(spec, {3, 32, 32}, 10);
       const auto tensors = arch_tensors(spec, {3, 32, 32}, 10);
       BOOST_REQUIRE(net.tensors.size() == tensors.size());
-      for (size_t i = 0; i < tensors.size(); ++i) BOOST_TEST(net.tensors[i].shape == tensors[i].shape);
+      for (size_t i = 0; i < tensors.size(); ++i)
+        BOOST_TEST(net.tensors[i].shape == tensors[i].shape);
     }
   }
 }

@@ -34,7 +34,7 @@ BOOST_AUTO_TEST_CASE(known_answers_random123) {
     const PhiloxCounter got = popup::philox4x32_10(kat.counter, kat.key);
     for (int i = 0; i < 4; ++i) {
       BOOST_TEST(got[i] == kat.expected[i], "word " << i << ": got " << std::hex << got[i]
-                                                     << ", expected " << kat.expected[i]);
+                                                    << ", expected " << kat.expected[i]);
     }
   }
 }
@@ -81,8 +81,8 @@ BOOST_AUTO_TEST_CASE(output_bits_balanced) {
   }
   for (int w = 0; w < 4; ++w) {
     for (int b = 0; b < 32; ++b) {
-      BOOST_TEST(std::abs(ones[w][b] - n / 2) < 512, "word " << w << " bit " << b << ": "
-                                                              << ones[w][b] << " of " << n);
+      BOOST_TEST(std::abs(ones[w][b] - n / 2) < 512,
+                 "word " << w << " bit " << b << ": " << ones[w][b] << " of " << n);
     }
   }
 }

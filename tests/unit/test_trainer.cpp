@@ -85,7 +85,8 @@ BOOST_AUTO_TEST_CASE(first_step_is_straight_through_sgd_and_masks_are_topk) {
       const float sign = static_cast<float>((sc > 0) - (sc < 0));
       const float g = ScriptedExecutor::gradient(t, i) * w[t][static_cast<size_t>(i)] * sign;
       const float expected = sc - 0.1f * (g + 0.01f * sc);  // lr 0.1 in epoch 0 of 2
-      BOOST_TEST_REQUIRE(after[t][static_cast<size_t>(i)] == expected, "tensor " << t << " element " << i);
+      BOOST_TEST_REQUIRE(after[t][static_cast<size_t>(i)] == expected,
+                         "tensor " << t << " element " << i);
     }
     std::vector<uint8_t> mask(static_cast<size_t>(n));
     topk_mask(after[t].data(), n, topk_keep_count(n, 0.5), mask.data(), scratch);
@@ -130,8 +131,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_resumes_to_the_same_mask) {
 }
 
 BOOST_AUTO_TEST_CASE(learn_bn_steps_gamma_and_beta_by_the_optimiser_for_every_method) {
-  for (const Method method : {Method::edge_popup, Method::global, Method::biprop,
-                              Method::supermask}) {
+  for (const Method method :
+       {Method::edge_popup, Method::global, Method::biprop, Method::supermask}) {
     BOOST_TEST_CONTEXT(method_name(method)) {
       BnSetup s(method);
       const int bns = static_cast<int>(s.exec->names().size());
@@ -153,8 +154,10 @@ BOOST_AUTO_TEST_CASE(learn_bn_steps_gamma_and_beta_by_the_optimiser_for_every_me
         const std::vector<float>& gamma = s.exec->gamma(b);
         const std::vector<float>& beta = s.exec->beta(b);
         for (size_t c = 0; c < gamma.size(); ++c) {
-          const float want_gamma = 1.0f - lr * (ScriptedBnExecutor::bn_gradient(b, c, false) + wd * 1.0f);
-          const float want_beta = 0.0f - lr * (ScriptedBnExecutor::bn_gradient(b, c, true) + wd * 0.0f);
+          const float want_gamma =
+              1.0f - lr * (ScriptedBnExecutor::bn_gradient(b, c, false) + wd * 1.0f);
+          const float want_beta =
+              0.0f - lr * (ScriptedBnExecutor::bn_gradient(b, c, true) + wd * 0.0f);
           BOOST_TEST_REQUIRE(gamma[c] == want_gamma, bn << " channel " << c);
           BOOST_TEST_REQUIRE(beta[c] == want_beta, bn << " channel " << c);
         }
@@ -245,8 +248,11 @@ BOOST_AUTO_TEST_CASE(learn_bn_mask_round_trip_and_reader_checks) {
   };
   refused([](Mask& b) { b.state.erase(b.state.begin() + 1); },  // bn1.bias
           "39 BatchNorm scales and shifts, but the recipe's resnet18 has 20 BatchNorms");
-  refused([](Mask& b) { b.state[0].info.shape = {2, 32}; },
-          "BatchNorm parameter \"bn1.weight\" must be F32 [64]");
+  refused(
+      [](Mask& b) {
+        b.state[0].info.shape = {2, 32};
+      },
+      "BatchNorm parameter \"bn1.weight\" must be F32 [64]");
   refused([](Mask& b) { b.state[0].info.name = "bn9.weight"; }, "unexpected tensor \"bn9.weight\"");
   // a mask without them is evaluated as before
   Mask plain = m;
@@ -290,7 +296,8 @@ BOOST_AUTO_TEST_CASE(dense_resnet_writes_its_batchnorm_into_the_weights_file) {
     const PopupFile good = popup_file_read(dir.file("r.weights"));
     std::vector<TensorRef> refs;
     for (const Tensor& t : good.tensors)
-      if (t.info.name.find("bn1.") != 0) refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
+      if (t.info.name.find("bn1.") != 0)
+        refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
     for (const TensorRef& r : extra) refs.push_back(r);
     popup_file_write(dir.file("bad.weights"), FileKind::weights, s.recipe, {}, refs);
     BOOST_CHECK_EXCEPTION(popup_file_read(dir.file("bad.weights")), Error, [&](const Error& e) {
@@ -317,11 +324,11 @@ BOOST_AUTO_TEST_CASE(dense_training_of_a_resnet_needs_learn_bn) {
 }
 
 BOOST_AUTO_TEST_CASE(learn_bn_needs_a_network_with_batchnorm) {
-  BOOST_CHECK_EXCEPTION(Setup(false, Method::edge_popup, 0.5,
-                              [](TrainConfig& c) { c.learn_bn = true; }),
-                        InvalidArgument, [](const InvalidArgument& e) {
-                          return std::string(e.what()).find("has no BatchNorm") != std::string::npos;
-                        });
+  BOOST_CHECK_EXCEPTION(
+      Setup(false, Method::edge_popup, 0.5, [](TrainConfig& c) { c.learn_bn = true; }),
+      InvalidArgument, [](const InvalidArgument& e) {
+        return std::string(e.what()).find("has no BatchNorm") != std::string::npos;
+      });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,9 +23,9 @@ BOOST_AUTO_TEST_SUITE(training_math)
 
 BOOST_AUTO_TEST_CASE(keep_count_is_n_minus_floor_of_dropped) {
   BOOST_TEST(topk_keep_count(10, 0.5) == 5);
-  BOOST_TEST(topk_keep_count(11, 0.5) == 6);   // floor(5.5) = 5 dropped
-  BOOST_TEST(topk_keep_count(10, 0.3) == 3);   // (1 - 0.3) * 10 = 7.000000000000001 -> 7
-  BOOST_TEST(topk_keep_count(3, 0.1) == 1);    // floor(2.7) = 2 dropped
+  BOOST_TEST(topk_keep_count(11, 0.5) == 6);  // floor(5.5) = 5 dropped
+  BOOST_TEST(topk_keep_count(10, 0.3) == 3);  // (1 - 0.3) * 10 = 7.000000000000001 -> 7
+  BOOST_TEST(topk_keep_count(3, 0.1) == 1);   // floor(2.7) = 2 dropped
   BOOST_TEST(topk_keep_count(7, 1.0) == 7);
   BOOST_TEST(topk_keep_count(2560, 0.5) == 1280);
 }
@@ -48,7 +48,8 @@ BOOST_AUTO_TEST_CASE(mask_equals_full_sort_reference) {
         return std::fabs(s[static_cast<size_t>(a)]) > std::fabs(s[static_cast<size_t>(b)]);
       });
       std::vector<uint8_t> expected(static_cast<size_t>(n), 0);
-      for (int64_t i = 0; i < keep; ++i) expected[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
+      for (int64_t i = 0; i < keep; ++i)
+        expected[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
       BOOST_TEST_CONTEXT("n=" << n << " k=" << k) { BOOST_TEST(mask == expected); }
     }
   }
@@ -101,12 +102,18 @@ BOOST_AUTO_TEST_CASE(selector_equals_topk_mask_over_perturbed_steps) {
       for (int step = 0; step < 40; ++step) {
         const int kind = step % 10;
         for (float& x : s) {
-          if (kind <= 4) x += 1e-6f * normal(rng);                 // small: training steps
-          else if (kind == 5) x += 0.3f * normal(rng);             // large
-          else if (kind == 6) x *= 4.0f;                           // the threshold jumps up
-          else if (kind == 7) x *= 0.01f;                          // ... and down
-          else if (kind == 8) x = std::round(x * 4.0f) / 4.0f;     // ties, zeros among them
-          else if (uniform(rng) < 0.01f) x = -x;                   // signs do not matter
+          if (kind <= 4)
+            x += 1e-6f * normal(rng);  // small: training steps
+          else if (kind == 5)
+            x += 0.3f * normal(rng);  // large
+          else if (kind == 6)
+            x *= 4.0f;  // the threshold jumps up
+          else if (kind == 7)
+            x *= 0.01f;  // ... and down
+          else if (kind == 8)
+            x = std::round(x * 4.0f) / 4.0f;  // ties, zeros among them
+          else if (uniform(rng) < 0.01f)
+            x = -x;  // signs do not matter
         }
         if (kind == 9 && n >= 7) {  // specials: NaN, infinities, signed zeros
           s[1] = std::numeric_limits<float>::quiet_NaN();
@@ -278,13 +285,15 @@ BOOST_AUTO_TEST_CASE(schedules_follow_the_reference) {
   c.epochs = 4;
   BOOST_TEST(schedule_lr(c, 0, 5, 10) == 0.1);
   BOOST_TEST(std::fabs(schedule_lr(c, 2, 0, 10) - 0.05) < 1e-15);
-  BOOST_TEST(std::fabs(schedule_lr(c, 3, 9, 10) - 0.1 * 0.5 * (1 + std::cos(M_PI * 3 / 4))) < 1e-15);
+  BOOST_TEST(std::fabs(schedule_lr(c, 3, 9, 10) - 0.1 * 0.5 * (1 + std::cos(M_PI * 3 / 4))) <
+             1e-15);
   c.kind = ScheduleKind::cosine_step;
-  BOOST_TEST(std::fabs(schedule_lr(c, 1, 5, 10) - 0.1 * 0.5 * (1 + std::cos(M_PI * 1.5 / 4))) < 1e-15);
+  BOOST_TEST(std::fabs(schedule_lr(c, 1, 5, 10) - 0.1 * 0.5 * (1 + std::cos(M_PI * 1.5 / 4))) <
+             1e-15);
   c.kind = ScheduleKind::cosine;
   c.warmup_epochs = 2;
   BOOST_TEST(std::fabs(schedule_lr(c, 0, 0, 10) - 0.05) < 1e-15);  // base * (e + 1) / W
-  BOOST_TEST(schedule_lr(c, 2, 0, 10) == 0.1);                      // cosine restarts after W
+  BOOST_TEST(schedule_lr(c, 2, 0, 10) == 0.1);                     // cosine restarts after W
   c.kind = ScheduleKind::step;
   c.warmup_epochs = 0;
   c.step_size = 2;

@@ -63,14 +63,11 @@ float element_reference(InitKind kind, double sigma, uint64_t seed, uint32_t ten
       popup::philox_element(seed, popup::RandomStream::weights, tensor, index);
   switch (kind) {
     case InitKind::kaiming_normal:
-    case InitKind::xavier_normal:
-      return static_cast<float>(sigma * popup::random_normal(block));
+    case InitKind::xavier_normal: return static_cast<float>(sigma * popup::random_normal(block));
     case InitKind::kaiming_uniform:
       return static_cast<float>(sigma * (2.0 * popup::random_uniform53(block) - 1.0));
-    case InitKind::signed_constant:
-      return static_cast<float>((block[0] >> 31) ? -sigma : sigma);
-    case InitKind::unsigned_constant:
-      return static_cast<float>(sigma);
+    case InitKind::signed_constant: return static_cast<float>((block[0] >> 31) ? -sigma : sigma);
+    case InitKind::unsigned_constant: return static_cast<float>(sigma);
   }
   return 0.0f;
 }
@@ -145,8 +142,7 @@ BOOST_AUTO_TEST_CASE(std_values) {
   const TensorSpec tensor = test_tensor(1, 100, 60);
   BOOST_TEST(popup::init_std(InitKind::kaiming_normal, tensor, 1.0) == std::sqrt(2.0 / 100));
   BOOST_TEST(popup::init_std(InitKind::signed_constant, tensor, 1.0) == std::sqrt(2.0 / 100));
-  BOOST_TEST(popup::init_std(InitKind::unsigned_constant, tensor, 1.0) ==
-             std::sqrt(2.0 / 100));
+  BOOST_TEST(popup::init_std(InitKind::unsigned_constant, tensor, 1.0) == std::sqrt(2.0 / 100));
   BOOST_TEST(popup::init_std(InitKind::kaiming_uniform, tensor, 1.0) == std::sqrt(6.0 / 100));
   BOOST_TEST(popup::init_std(InitKind::xavier_normal, tensor, 1.0) == std::sqrt(2.0 / 160));
   // --scale divides the fan by k: k = 0.5 doubles the variance.
@@ -158,15 +154,14 @@ BOOST_AUTO_TEST_CASE(std_values) {
 BOOST_AUTO_TEST_CASE(std_rejects_bad_input) {
   const TensorSpec tensor = test_tensor(1, 100, 60);
   for (double k : {0.0, -0.5, 1.5, std::nan("")}) {
-    BOOST_CHECK_THROW(popup::init_std(InitKind::kaiming_normal, tensor, k),
-                      popup::InvalidArgument);
+    BOOST_CHECK_THROW(popup::init_std(InitKind::kaiming_normal, tensor, k), popup::InvalidArgument);
   }
   BOOST_CHECK_THROW(popup::init_std(InitKind::kaiming_normal, test_tensor(1, 0, 5), 1.0),
                     popup::InvalidArgument);
   float out[1];
-  BOOST_CHECK_THROW(popup::weights_generate(InitKind::signed_constant, 2.0, 0, 0,
-                                            test_tensor(1, 4, 4), out),
-                    popup::InvalidArgument);
+  BOOST_CHECK_THROW(
+      popup::weights_generate(InitKind::signed_constant, 2.0, 0, 0, test_tensor(1, 4, 4), out),
+      popup::InvalidArgument);
 }
 
 // The first 64 values of the recipes that tests/reference_generator.py prints (an independent
@@ -183,87 +178,129 @@ BOOST_AUTO_TEST_CASE(golden_values) {
     uint32_t bits[64];
   };
   const Golden cases[] = {
-    {InitKind::kaiming_normal, 0, 0, 27, 576, 1.0, 0,
-     {0xbddda86c, 0x3ec1414a, 0xbd656893, 0xbea59223, 0x3e4eaa7f, 0xbee58b33, 0x3e320933,
-      0xbf275fb5, 0x3e158932, 0x3ecfa8ec, 0x3d1be6dc, 0x3e9c113c, 0x3eddb38f, 0xbd8332ad,
-      0x3f240dbe, 0x3e07c090, 0x3e1283b3, 0xbf12747c, 0x3e24381b, 0xbec070e8, 0x3da7a767,
-      0x3efcd7fc, 0xbe820fad, 0x3b8bc239, 0x3e7b4f8e, 0x3ea7b1c3, 0x3e3943ab, 0xbf167e5e,
-      0x3d87d488, 0x3e306d66, 0x3e37aa16, 0xbe1b0c53, 0x3cef2361, 0xbe033d04, 0x3d8fc607,
-      0xbe2aed1b, 0x3e566e32, 0x3e7630a4, 0xbe9aa3ad, 0x3ed4a09d, 0xbe820d83, 0x3e2a7c1e,
-      0xbd530f0d, 0x3e4649c4, 0xbd9c3ba4, 0x3ecbe95d, 0x3ddb57ab, 0x3d9b4713, 0x3cc9d6d7,
-      0x3e5eee88, 0xbe09212c, 0x3dbfa311, 0x3e763f9f, 0xbe92fd41, 0x3d95bad5, 0xbe1c0f08,
-      0xbecb76a0, 0x3dcb98c1, 0xbe8700c9, 0xbceceb30, 0xbe32b1b9, 0xbdb95f63, 0x3ee12d89,
-      0xbe04c017}},
-    {InitKind::kaiming_normal, 0x123456789abcdefull, 7, 1152, 1152, 0.5, 0,
-     {0xbd177ed4, 0x3c878d9b, 0x3c9526e5, 0x3ac1de5e, 0x3c63e510, 0xbb952930, 0xbb93291e,
-      0x3dc8368a, 0x3d4ccb4c, 0x3c140dce, 0x3b77b81c, 0xbd0450ac, 0xbc897c41, 0x3d43490f,
-      0xbcca7794, 0xbd1f8bab, 0xbc828ef1, 0xbd347fad, 0xbd8c934d, 0xbd2e5eca, 0xbd2fb4e9,
-      0x3c77748c, 0xbc46c11c, 0xbcff4519, 0xbc4ab748, 0x3c332d93, 0x3c9b1b4f, 0x3d62927b,
-      0x3d018ccb, 0x3d0c8691, 0x3d3ec0e1, 0x3aa98c11, 0x3ce3adca, 0x3d1e2e77, 0x3d9d8a12,
-      0xbcae286e, 0x3d493872, 0x3d85795d, 0x3c74f772, 0xbc4314e4, 0xbc44ea37, 0xbd1527d2,
-      0x3c6807af, 0x3d9a4614, 0xbdb36bdf, 0x3c99c7ab, 0x3df90cd1, 0xbbfb520b, 0xbcd1ee7b,
-      0xbd8da840, 0x3d3008a7, 0xbc3b171f, 0x3d422965, 0x3c33ad96, 0xbd6acf36, 0xbc7ce920,
-      0x3d9b6194, 0xbe229c8b, 0x3d59753a, 0xbd06ff52, 0x3d501db2, 0x3d170cbe, 0x3db1c41f,
-      0x3cd89800}},
-    {InitKind::kaiming_normal, 0x7e4ull, 3, 4608, 4608, 1.0, 0xffffffe0ull,
-     {0x3b70e9e8, 0xbbb4fda5, 0xbb34953e, 0x3bf99b12, 0x3aca8e4e, 0xbd0d308a, 0xbcc07116,
-      0xbd1a5d19, 0x3cdc5ed8, 0x3b8c1ea5, 0xbcc0e1e9, 0x3b70be1a, 0xbb849107, 0xbadbbfac,
-      0xbd092d84, 0x3ba801eb, 0x3c30a048, 0xbd42e1b2, 0xbb802fcc, 0xbcc180fd, 0x3b3b68af,
-      0xbc6abd86, 0xbcf32468, 0x3c73f301, 0xbcbbdd7e, 0xbc78f21e, 0xbc7c0fc5, 0xbd30dd09,
-      0x3c02079b, 0x3d46b888, 0x3ce11500, 0xbcc4f52a, 0x3cdf0cb2, 0x3c88669b, 0x3c9d9bad,
-      0xbc49586a, 0xbb3027b1, 0xbcba3b3f, 0xbc7ea650, 0xbc07a429, 0x393bf32b, 0x3c316d0c,
-      0x3ca31dc9, 0xbca1bdbf, 0x3c2e81de, 0x3c3be6db, 0x3d0043a8, 0xbc2c7a66, 0xbc341cba,
-      0x3c87862c, 0x3c9ed4c1, 0xbc59defb, 0xbb9c389d, 0x3d2269b4, 0x3c7437e0, 0x3cdb5aeb,
-      0xbcfd7cc2, 0xbc3074d8, 0x3cb8dbd9, 0xbc7fe4b0, 0x3c65a134, 0x3c276d94, 0x3c7d924f,
-      0xbcd22a33}},
-    {InitKind::signed_constant, 0x2aull, 1, 784, 300, 1.0, 0,
-     {0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116,
-      0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116,
-      0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0xbd4ee116, 0xbd4ee116,
-      0xbd4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116,
-      0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116,
-      0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116,
-      0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116,
-      0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116,
-      0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116,
-      0xbd4ee116}},
-    {InitKind::kaiming_uniform, 0x2aull, 2, 300, 100, 0.3, 0,
-     {0x3c2b3afe, 0x3e4ac9d4, 0xbd987e02, 0x3e6936be, 0x3e8250cd, 0xbd96e6ea, 0x3d801d17,
-      0x3e7e1e64, 0xbd4e93a3, 0x3e814785, 0x3bb6c7f6, 0xbd70ea45, 0xbe6b60f1, 0xbe7d2b69,
-      0xbdae691e, 0x3db2effb, 0x3d88ff85, 0x3c62e0b0, 0x3c7111a0, 0x3e6bfedc, 0xbde7b72e,
-      0xbd97882f, 0x3d294598, 0xbdac23fa, 0xbe50ba4c, 0x3d1e0d43, 0x3e7b9425, 0x3e2f231f,
-      0x3e799133, 0x3e23a83f, 0xbde7b722, 0xbe126fd8, 0x3df94b45, 0x3a540da8, 0x3e1ff112,
-      0x3d4a37bf, 0xbe78bbcd, 0x3e47cf03, 0x3b1ebca5, 0xbe6452ef, 0x3d0ac0a9, 0x3e1dc61a,
-      0x3e01a7c9, 0x3dc280ce, 0xbd20c588, 0x3b595428, 0xbdc40903, 0x3dcbaf17, 0xbd47c741,
-      0x3e48ec54, 0xbca33afe, 0xbdbeb757, 0xbe2d1720, 0x3da5392d, 0x3e028fc9, 0xbd5208c0,
-      0x3cde67ff, 0xbd12db70, 0x3e5a6c72, 0xbda9bbd7, 0x3dcfc569, 0xbd9800d2, 0xbe16cd98,
-      0xbdc8e18b}},
-    {InitKind::xavier_normal, 0x7ull, 3, 100, 10, 1.0, 0,
-     {0xbe649196, 0xbe2a6ebb, 0xbcfdf6ac, 0x3df00ca0, 0xbde4a27f, 0xbe2ab9c9, 0xbd8e76c0,
-      0xbe046eb5, 0xbd4c006b, 0x3eb3a670, 0xbe22e171, 0x3dbf89f4, 0xbe06a976, 0xbe383b3e,
-      0x3d599d50, 0xbd84398d, 0x3db7009d, 0x3e384f6d, 0x3e81dbef, 0xbd94a7d6, 0xbe44c98e,
-      0xbda0f24c, 0xbbe702b4, 0xbe8dfad1, 0x3e714e1b, 0xbe8005c5, 0x3d13a49c, 0x3ced9357,
-      0xbd2c14a6, 0xbd9176eb, 0xbd116528, 0x3d38f9cb, 0x3d9f44cc, 0xbd79d641, 0xbe49b2e4,
-      0x3ce1d324, 0xbd7d2292, 0x3d085bd6, 0x3e595be7, 0x3e056888, 0xbd6489cc, 0xbdcc9298,
-      0x3dcd775e, 0xbcf81f98, 0x3e1ea6d5, 0x3d744d91, 0x3d0304e6, 0x3d7dcb40, 0x3e294ea0,
-      0xbda00f37, 0x3e01ed18, 0x3cad2e63, 0xbacae598, 0x3d846778, 0xbda3b4b8, 0x3dddbbe1,
-      0xbd9df7db, 0x3badf333, 0x3e11dae1, 0x3e2cd8db, 0xbd81324f, 0xbd061e3c, 0x3d88a456,
-      0x3e089916}},
-    {InitKind::unsigned_constant, 0x1ull, 0, 9, 9, 0.5, 0,
-     {0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
-      0x3f2aaaab}},
+      {InitKind::kaiming_normal,
+       0,
+       0,
+       27,
+       576,
+       1.0,
+       0,
+       {0xbddda86c, 0x3ec1414a, 0xbd656893, 0xbea59223, 0x3e4eaa7f, 0xbee58b33, 0x3e320933,
+        0xbf275fb5, 0x3e158932, 0x3ecfa8ec, 0x3d1be6dc, 0x3e9c113c, 0x3eddb38f, 0xbd8332ad,
+        0x3f240dbe, 0x3e07c090, 0x3e1283b3, 0xbf12747c, 0x3e24381b, 0xbec070e8, 0x3da7a767,
+        0x3efcd7fc, 0xbe820fad, 0x3b8bc239, 0x3e7b4f8e, 0x3ea7b1c3, 0x3e3943ab, 0xbf167e5e,
+        0x3d87d488, 0x3e306d66, 0x3e37aa16, 0xbe1b0c53, 0x3cef2361, 0xbe033d04, 0x3d8fc607,
+        0xbe2aed1b, 0x3e566e32, 0x3e7630a4, 0xbe9aa3ad, 0x3ed4a09d, 0xbe820d83, 0x3e2a7c1e,
+        0xbd530f0d, 0x3e4649c4, 0xbd9c3ba4, 0x3ecbe95d, 0x3ddb57ab, 0x3d9b4713, 0x3cc9d6d7,
+        0x3e5eee88, 0xbe09212c, 0x3dbfa311, 0x3e763f9f, 0xbe92fd41, 0x3d95bad5, 0xbe1c0f08,
+        0xbecb76a0, 0x3dcb98c1, 0xbe8700c9, 0xbceceb30, 0xbe32b1b9, 0xbdb95f63, 0x3ee12d89,
+        0xbe04c017}},
+      {InitKind::kaiming_normal,
+       0x123456789abcdefull,
+       7,
+       1152,
+       1152,
+       0.5,
+       0,
+       {0xbd177ed4, 0x3c878d9b, 0x3c9526e5, 0x3ac1de5e, 0x3c63e510, 0xbb952930, 0xbb93291e,
+        0x3dc8368a, 0x3d4ccb4c, 0x3c140dce, 0x3b77b81c, 0xbd0450ac, 0xbc897c41, 0x3d43490f,
+        0xbcca7794, 0xbd1f8bab, 0xbc828ef1, 0xbd347fad, 0xbd8c934d, 0xbd2e5eca, 0xbd2fb4e9,
+        0x3c77748c, 0xbc46c11c, 0xbcff4519, 0xbc4ab748, 0x3c332d93, 0x3c9b1b4f, 0x3d62927b,
+        0x3d018ccb, 0x3d0c8691, 0x3d3ec0e1, 0x3aa98c11, 0x3ce3adca, 0x3d1e2e77, 0x3d9d8a12,
+        0xbcae286e, 0x3d493872, 0x3d85795d, 0x3c74f772, 0xbc4314e4, 0xbc44ea37, 0xbd1527d2,
+        0x3c6807af, 0x3d9a4614, 0xbdb36bdf, 0x3c99c7ab, 0x3df90cd1, 0xbbfb520b, 0xbcd1ee7b,
+        0xbd8da840, 0x3d3008a7, 0xbc3b171f, 0x3d422965, 0x3c33ad96, 0xbd6acf36, 0xbc7ce920,
+        0x3d9b6194, 0xbe229c8b, 0x3d59753a, 0xbd06ff52, 0x3d501db2, 0x3d170cbe, 0x3db1c41f,
+        0x3cd89800}},
+      {InitKind::kaiming_normal,
+       0x7e4ull,
+       3,
+       4608,
+       4608,
+       1.0,
+       0xffffffe0ull,
+       {0x3b70e9e8, 0xbbb4fda5, 0xbb34953e, 0x3bf99b12, 0x3aca8e4e, 0xbd0d308a, 0xbcc07116,
+        0xbd1a5d19, 0x3cdc5ed8, 0x3b8c1ea5, 0xbcc0e1e9, 0x3b70be1a, 0xbb849107, 0xbadbbfac,
+        0xbd092d84, 0x3ba801eb, 0x3c30a048, 0xbd42e1b2, 0xbb802fcc, 0xbcc180fd, 0x3b3b68af,
+        0xbc6abd86, 0xbcf32468, 0x3c73f301, 0xbcbbdd7e, 0xbc78f21e, 0xbc7c0fc5, 0xbd30dd09,
+        0x3c02079b, 0x3d46b888, 0x3ce11500, 0xbcc4f52a, 0x3cdf0cb2, 0x3c88669b, 0x3c9d9bad,
+        0xbc49586a, 0xbb3027b1, 0xbcba3b3f, 0xbc7ea650, 0xbc07a429, 0x393bf32b, 0x3c316d0c,
+        0x3ca31dc9, 0xbca1bdbf, 0x3c2e81de, 0x3c3be6db, 0x3d0043a8, 0xbc2c7a66, 0xbc341cba,
+        0x3c87862c, 0x3c9ed4c1, 0xbc59defb, 0xbb9c389d, 0x3d2269b4, 0x3c7437e0, 0x3cdb5aeb,
+        0xbcfd7cc2, 0xbc3074d8, 0x3cb8dbd9, 0xbc7fe4b0, 0x3c65a134, 0x3c276d94, 0x3c7d924f,
+        0xbcd22a33}},
+      {InitKind::signed_constant,
+       0x2aull,
+       1,
+       784,
+       300,
+       1.0,
+       0,
+       {0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116,
+        0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116,
+        0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0xbd4ee116, 0xbd4ee116,
+        0xbd4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116,
+        0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116,
+        0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116,
+        0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116,
+        0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0x3d4ee116, 0xbd4ee116,
+        0x3d4ee116, 0x3d4ee116, 0xbd4ee116, 0x3d4ee116, 0xbd4ee116, 0xbd4ee116, 0x3d4ee116,
+        0xbd4ee116}},
+      {InitKind::kaiming_uniform,
+       0x2aull,
+       2,
+       300,
+       100,
+       0.3,
+       0,
+       {0x3c2b3afe, 0x3e4ac9d4, 0xbd987e02, 0x3e6936be, 0x3e8250cd, 0xbd96e6ea, 0x3d801d17,
+        0x3e7e1e64, 0xbd4e93a3, 0x3e814785, 0x3bb6c7f6, 0xbd70ea45, 0xbe6b60f1, 0xbe7d2b69,
+        0xbdae691e, 0x3db2effb, 0x3d88ff85, 0x3c62e0b0, 0x3c7111a0, 0x3e6bfedc, 0xbde7b72e,
+        0xbd97882f, 0x3d294598, 0xbdac23fa, 0xbe50ba4c, 0x3d1e0d43, 0x3e7b9425, 0x3e2f231f,
+        0x3e799133, 0x3e23a83f, 0xbde7b722, 0xbe126fd8, 0x3df94b45, 0x3a540da8, 0x3e1ff112,
+        0x3d4a37bf, 0xbe78bbcd, 0x3e47cf03, 0x3b1ebca5, 0xbe6452ef, 0x3d0ac0a9, 0x3e1dc61a,
+        0x3e01a7c9, 0x3dc280ce, 0xbd20c588, 0x3b595428, 0xbdc40903, 0x3dcbaf17, 0xbd47c741,
+        0x3e48ec54, 0xbca33afe, 0xbdbeb757, 0xbe2d1720, 0x3da5392d, 0x3e028fc9, 0xbd5208c0,
+        0x3cde67ff, 0xbd12db70, 0x3e5a6c72, 0xbda9bbd7, 0x3dcfc569, 0xbd9800d2, 0xbe16cd98,
+        0xbdc8e18b}},
+      {InitKind::xavier_normal,
+       0x7ull,
+       3,
+       100,
+       10,
+       1.0,
+       0,
+       {0xbe649196, 0xbe2a6ebb, 0xbcfdf6ac, 0x3df00ca0, 0xbde4a27f, 0xbe2ab9c9, 0xbd8e76c0,
+        0xbe046eb5, 0xbd4c006b, 0x3eb3a670, 0xbe22e171, 0x3dbf89f4, 0xbe06a976, 0xbe383b3e,
+        0x3d599d50, 0xbd84398d, 0x3db7009d, 0x3e384f6d, 0x3e81dbef, 0xbd94a7d6, 0xbe44c98e,
+        0xbda0f24c, 0xbbe702b4, 0xbe8dfad1, 0x3e714e1b, 0xbe8005c5, 0x3d13a49c, 0x3ced9357,
+        0xbd2c14a6, 0xbd9176eb, 0xbd116528, 0x3d38f9cb, 0x3d9f44cc, 0xbd79d641, 0xbe49b2e4,
+        0x3ce1d324, 0xbd7d2292, 0x3d085bd6, 0x3e595be7, 0x3e056888, 0xbd6489cc, 0xbdcc9298,
+        0x3dcd775e, 0xbcf81f98, 0x3e1ea6d5, 0x3d744d91, 0x3d0304e6, 0x3d7dcb40, 0x3e294ea0,
+        0xbda00f37, 0x3e01ed18, 0x3cad2e63, 0xbacae598, 0x3d846778, 0xbda3b4b8, 0x3dddbbe1,
+        0xbd9df7db, 0x3badf333, 0x3e11dae1, 0x3e2cd8db, 0xbd81324f, 0xbd061e3c, 0x3d88a456,
+        0x3e089916}},
+      {InitKind::unsigned_constant,
+       0x1ull,
+       0,
+       9,
+       9,
+       0.5,
+       0,
+       {0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab}},
   };
   for (const Golden& g : cases) {
     BOOST_TEST_CONTEXT(popup::init_name(g.kind) << " seed " << g.seed << " tensor "
-                                               << g.tensor_index << " start " << g.start) {
+                                                << g.tensor_index << " start " << g.start) {
       const TensorSpec tensor = test_tensor(64, g.fan_in, g.fan_out);
       std::vector<float> got(64);
       if (g.start == 0) {
@@ -345,8 +382,7 @@ BOOST_AUTO_TEST_CASE(loops_match_building_blocks) {
       for (int64_t i = 0; i < n; ++i) {
         expected[i] = element_reference(kind, sigma, 99, 4, i);
       }
-      BOOST_TEST(first_difference(got, expected) == -1,
-                 popup::init_name(kind) << " n=" << n);
+      BOOST_TEST(first_difference(got, expected) == -1, popup::init_name(kind) << " n=" << n);
     }
   }
 }
@@ -362,11 +398,11 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_matter) {
     omp_set_num_threads(3);
     const std::vector<float> three = generate(kind, 1.0, 3, 2, tensor);
     BOOST_TEST(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0,
-               popup::init_name(kind) << ": 1 vs 2 threads, first difference at "
-                                      << first_difference(one, two));
+               popup::init_name(kind)
+                   << ": 1 vs 2 threads, first difference at " << first_difference(one, two));
     BOOST_TEST(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0,
-               popup::init_name(kind) << ": 1 vs 3 threads, first difference at "
-                                      << first_difference(one, three));
+               popup::init_name(kind)
+                   << ": 1 vs 3 threads, first difference at " << first_difference(one, three));
   }
   omp_set_num_threads(saved);
 }
@@ -417,8 +453,8 @@ BOOST_AUTO_TEST_CASE(normal_edges) {
 BOOST_AUTO_TEST_CASE(log_accuracy) {
   BOOST_TEST(popup::popup_log(1.0) == 0.0);
   BOOST_TEST(popup::popup_log(0.5) == -std::log(2.0));
-  std::vector<double> points = {0x1p-53, 0x1p-52, 0x1.8p-53, 0x1p-1022, 0.25, 0.75,
-                                1.0 - 0x1p-53, 1.0 - 0x1p-52, 0.1, 1.0 / 3};
+  std::vector<double> points = {0x1p-53, 0x1p-52,       0x1.8p-53,     0x1p-1022, 0.25,
+                                0.75,    1.0 - 0x1p-53, 1.0 - 0x1p-52, 0.1,       1.0 / 3};
   for (double m : {0x1.6a09e667f3bccp0, 0x1.6a09e667f3bcdp0, 0x1.6a09e667f3bcep0}) {
     for (int e = -53; e <= -1; ++e) points.push_back(std::ldexp(m, e));  // around sqrt(2)
   }
@@ -543,8 +579,7 @@ BOOST_AUTO_TEST_CASE(unsigned_constant_values) {
   const TensorSpec tensor = test_tensor(100003, 9, 9);
   const float value = static_cast<float>(std::sqrt(2.0 / (9 * 0.5)));
   for (uint64_t seed : {0ull, 77ull}) {
-    const std::vector<float> values =
-        generate(InitKind::unsigned_constant, 0.5, seed, 5, tensor);
+    const std::vector<float> values = generate(InitKind::unsigned_constant, 0.5, seed, 5, tensor);
     int64_t different = 0;
     for (float v : values) different += v != value;
     BOOST_TEST(different == 0);

@@ -25,8 +25,8 @@ inline std::vector<std::vector<float>> tiny_scores() {
     std::vector<float> s(static_cast<size_t>(specs[t].numel()));
     const double bound = 1 / std::sqrt(static_cast<double>(specs[t].fan_in));
     for (size_t i = 0; i < s.size(); ++i) {
-      const auto block = popup::philox_element(7, popup::RandomStream::scores,
-                                               static_cast<uint32_t>(t), i);
+      const auto block =
+          popup::philox_element(7, popup::RandomStream::scores, static_cast<uint32_t>(t), i);
       s[i] = static_cast<float>(bound * (2 * popup::random_uniform53(block) - 1));
     }
     scores.push_back(std::move(s));
