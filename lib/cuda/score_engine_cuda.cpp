@@ -14,6 +14,7 @@
 #include "cuda/executor_cuda.hpp"
 #include "cuda/score_kernels.cuh"
 #include "error.hpp"
+#include "train/optimizer.hpp"
 #include "train/score_engine.hpp"
 
 namespace popup {
@@ -198,8 +199,7 @@ void ScoreEngineCuda::mask(size_t t, uint8_t* out) {
 }
 
 std::vector<std::string> ScoreEngineCuda::state_names() const {
-  if (config_.kind == OptimizerKind::sgd) return {"momentum"};
-  return {"adam_m", "adam_v"};
+  return optimizer_state_names(config_.kind);
 }
 
 // The names Optimizer::state accepts, with its error for any other.
