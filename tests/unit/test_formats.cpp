@@ -169,7 +169,9 @@ BOOST_AUTO_TEST_CASE(header_is_padded_to_eight_bytes) {
 }
 
 // What a mask's data says: each layer's name, shape, kept count and bits, and the state's
-// values. (A state tensor's name is header text, checked where the state is used.)
+// values. (A state tensor's name is header text outside the CRC and is not compared: by
+// formats/mask.md, popup-eval ignores a statistic whose name matches no BatchNorm, which then
+// keeps mean 0 and variance 1. A renamed statistic is therefore accepted; see issue 15.)
 bool same_selection(const Mask& a, const Mask& b) {
   if (a.layers.size() != b.layers.size() || a.state.size() != b.state.size()) return false;
   for (size_t i = 0; i < a.layers.size(); ++i) {
