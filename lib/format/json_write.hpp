@@ -1,7 +1,7 @@
-// The one JSON writer of every JSON the tools print (popup-train --log, popup-eval --json,
-// popup-stats --json, popup-bench --json): members and items appended in order to a string,
-// strings quoted by json_quote, and one rule for numbers that are not finite: null, which
-// strict parsers accept (NaN and Infinity are not JSON).
+// The one JSON writer of every JSON popup writes (popup-train --log, popup-eval --json,
+// popup-stats --json, popup-bench --json, the safetensors header of every file): members and
+// items appended in order to a string, strings quoted by json_quote, and one rule for numbers
+// that are not finite: null, which strict parsers accept (NaN and Infinity are not JSON).
 #pragma once
 
 #include <cstdint>

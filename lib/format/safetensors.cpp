@@ -7,6 +7,7 @@
 #include "format/crc32.hpp"
 #include "error.hpp"
 #include "format/json.hpp"
+#include "format/json_write.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "popup files are little-endian");
 
@@ -45,31 +46,29 @@ bool byte_size(Dtype dtype, const std::vector<int64_t>& shape, uint64_t& bytes) 
 }
 
 std::string header_json(const Metadata& metadata, const std::vector<TensorRef>& tensors) {
-  std::string h = "{";
+  JsonWriter w;
+  w.object_begin();
   if (!metadata.empty()) {
-    h += "\"__metadata__\":{";
-    bool first = true;
+    w.key("__metadata__").object_begin();
     for (const auto& [key, value] : metadata) {
       if (!utf8_valid(key) || !utf8_valid(value))
         throw InvalidArgument(key, "metadata is not valid UTF-8");
-      if (!first) h += ",";
-      first = false;
-      h += json_quote(key) + ":" + json_quote(value);
+      w.key(key).string(value);
     }
-    h += "}";
+    w.object_end();
   }
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     uint64_t bytes;
     if (!byte_size(t.dtype, t.shape, bytes)) throw InvalidArgument(t.name, "tensor too large");
-    if (h.size() > 1) h += ",";
-    h += json_quote(t.name) + ":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i) h += (i ? "," : "") + std::to_string(t.shape[i]);
-    h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) +
-         "]}";
+    w.key(t.name).object_begin().key("dtype").string(dtype_name(t.dtype));
+    w.key("shape").array_begin();
+    for (const int64_t d : t.shape) w.integer(d);
+    w.array_end().key("data_offsets").array_begin();
+    w.unsigned_integer(offset).unsigned_integer(offset + bytes).array_end().object_end();
     offset += bytes;
   }
-  h += "}";
+  std::string h = w.object_end().text();
   h.append((8 - h.size() % 8) % 8, ' ');
   return h;
 }
