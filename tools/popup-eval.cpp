@@ -182,13 +182,7 @@ int main(int argc, char** argv) {
                  "the training batch size, else 128)")
       ->check(CLI::Range(1, 65536))
       ->group("Device");
-  app.add_option("--threads", o.threads, "CPU threads (default: OMP_NUM_THREADS or one per CPU)")
-      ->check(CLI::Range(1, 1024))
-      ->group("Device");
-  app.add_option("--device", o.device,
-                 "auto (default: CUDA when a GPU is usable), cpu, cuda, "
-                 "cuda:N")
-      ->group("Device");
+  popup_tool::device_options_add(app, o.threads, o.device);
   app.add_option("--precision", o.precision_text,
                  "fp32 (default) or bf16 (CPU: bfloat16 weights and activations)")
       ->group("Device");

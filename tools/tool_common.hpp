@@ -99,6 +99,15 @@ inline std::unique_ptr<popup::Executor> executor_for(const popup::Network& net,
   return exec;
 }
 
+// --threads and --device, in the group "Device", for the tools that run a network.
+inline void device_options_add(CLI::App& app, int& threads, std::string& device) {
+  app.add_option("--threads", threads, "CPU threads (default: OMP_NUM_THREADS or one per CPU)")
+      ->check(CLI::Range(1, 1024))
+      ->group("Device");
+  app.add_option("--device", device, "auto (default: CUDA when a GPU is usable), cpu, cuda, cuda:N")
+      ->group("Device");
+}
+
 // Standard set-up: --version flag, a footer pointing at the man page, options grouped.
 inline void app_setup(CLI::App& app) {
   app.set_version_flag("--version", std::string(POPUP_VERSION));
