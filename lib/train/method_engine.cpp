@@ -16,7 +16,7 @@ namespace popup {
 
 MethodEngine::MethodEngine(Executor& exec, const OptimizerConfig& config, Method method,
                            uint64_t seed)
-    : exec_(exec), optimizer_(config), method_(method), seed_(seed) {
+    : ScoreEngineOnHost(config), exec_(exec), method_(method), seed_(seed) {
   if (method == Method::edge_popup)
     throw InvalidArgument("", "method engine: edge-popup runs on the score engines");
 }
@@ -173,16 +173,6 @@ void MethodEngine::mask(size_t t, uint8_t* out) {
   } else {
     std::copy(masks_.begin() + l.offset, masks_.begin() + l.offset + l.n, out);
   }
-}
-
-void MethodEngine::state(const std::string& name, size_t t, float* out) {
-  scored(t);
-  optimizer_.state(name, t, out);
-}
-
-void MethodEngine::set_state(const std::string& name, size_t t, const float* in) {
-  scored(t);
-  optimizer_.set_state(name, t, in);
 }
 
 }  // namespace popup

@@ -29,7 +29,7 @@ class Executor;
 //              step); straight-through dL/ds = g * w * p (1 - p); mask() and evaluation use
 //              the deterministic mask p > 0.5 (s > 0)
 // Layers loaded without scores (kept dense) hand w to the executor and have no state.
-class MethodEngine final : public ScoreEngine {
+class MethodEngine final : public ScoreEngineOnHost {
  public:
   MethodEngine(Executor& exec, const OptimizerConfig& config, Method method, uint64_t seed);
 
@@ -41,11 +41,6 @@ class MethodEngine final : public ScoreEngine {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
-  std::vector<std::string> state_names() const override { return optimizer_.state_names(); }
-  void state(const std::string& name, size_t t, float* out) override;
-  void set_state(const std::string& name, size_t t, const float* in) override;
-  int64_t steps() const override { return optimizer_.steps(); }
-  void set_steps(int64_t steps) override { optimizer_.set_steps(steps); }
 
   // global: the fraction of all scored weights kept (the ramp's); refresh() applies it.
   void set_keep_fraction(double k) { keep_fraction_ = k; }
@@ -65,11 +60,11 @@ class MethodEngine final : public ScoreEngine {
     TopkSelector selector;
   };
   Layer& scored(size_t t);
+  void scored_check(size_t t) override { scored(t); }
   void masks_update();
   void weights_hand(size_t t);
 
   Executor& exec_;
-  LazyOptimizer optimizer_;
   Method method_;
   uint64_t seed_;
   double keep_fraction_ = 1;

@@ -56,6 +56,31 @@ class ScoreEngine {
   virtual StepProfile profile() const { return StepProfile(); }
 };
 
+// The optimiser state of an engine whose parameters live on the host (score_engine_host.cpp,
+// method_engine.hpp), written once: a derived engine says which tensors have state.
+class ScoreEngineOnHost : public ScoreEngine {
+ public:
+  explicit ScoreEngineOnHost(const OptimizerConfig& config) : optimizer_(config) {}
+
+  std::vector<std::string> state_names() const final { return optimizer_.state_names(); }
+  void state(const std::string& name, size_t t, float* out) final {
+    scored_check(t);
+    optimizer_.state(name, t, out);
+  }
+  void set_state(const std::string& name, size_t t, const float* in) final {
+    scored_check(t);
+    optimizer_.set_state(name, t, in);
+  }
+  int64_t steps() const final { return optimizer_.steps(); }
+  void set_steps(int64_t steps) final { optimizer_.set_steps(steps); }
+
+ protected:
+  // Throws InvalidArgument unless tensor t has scores (and so optimiser state).
+  virtual void scored_check(size_t t) = 0;
+
+  LazyOptimizer optimizer_;
+};
+
 // The reference engine: host arrays, Executor::set_weights and Executor::backward.
 std::unique_ptr<ScoreEngine> score_engine_host_create(Executor& exec,
                                                       const OptimizerConfig& config);

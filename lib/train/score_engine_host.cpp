@@ -17,10 +17,10 @@
 namespace popup {
 namespace {
 
-class ScoreEngineHost final : public ScoreEngine {
+class ScoreEngineHost final : public ScoreEngineOnHost {
  public:
   ScoreEngineHost(Executor& exec, const OptimizerConfig& config)
-      : exec_(exec), optimizer_(config) {}
+      : ScoreEngineOnHost(config), exec_(exec) {}
 
   void load(size_t t, int64_t n, const float* weights, const float* scores, int64_t keep) override;
   void refresh() override;
@@ -28,11 +28,6 @@ class ScoreEngineHost final : public ScoreEngine {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
-  std::vector<std::string> state_names() const override { return optimizer_.state_names(); }
-  void state(const std::string& name, size_t t, float* out) override;
-  void set_state(const std::string& name, size_t t, const float* in) override;
-  int64_t steps() const override { return optimizer_.steps(); }
-  void set_steps(int64_t steps) override { optimizer_.set_steps(steps); }
   StepProfile profile() const override { return profile_; }
 
  private:
@@ -46,10 +41,10 @@ class ScoreEngineHost final : public ScoreEngine {
   };
   Layer& layer(size_t t);
   Layer& scored(size_t t);
+  void scored_check(size_t t) override { scored(t); }
   void refresh_layer(size_t t);
 
   Executor& exec_;
-  LazyOptimizer optimizer_;
   std::vector<Layer> layers_;
   std::vector<float> work_;             // w_eff
   std::vector<uint64_t> topk_scratch_;  // shared by the layers' selectors
@@ -158,16 +153,6 @@ void ScoreEngineHost::set_scores(size_t t, const float* in) {
 void ScoreEngineHost::mask(size_t t, uint8_t* out) {
   const Layer& l = layer(t);
   std::copy(l.mask.begin(), l.mask.end(), out);
-}
-
-void ScoreEngineHost::state(const std::string& name, size_t t, float* out) {
-  scored(t);
-  optimizer_.state(name, t, out);
-}
-
-void ScoreEngineHost::set_state(const std::string& name, size_t t, const float* in) {
-  scored(t);
-  optimizer_.set_state(name, t, in);
 }
 
 }  // namespace
