@@ -10,7 +10,7 @@
 
 #include "backend/device.hpp"
 #include "error.hpp"
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 #include "version.hpp"
 
 namespace popup_tool {

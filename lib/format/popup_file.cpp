@@ -9,7 +9,7 @@
 
 #include "format/crc32.hpp"
 #include "error.hpp"
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 #include "format/mask.hpp"
 #include "format/state_tensors.hpp"
 

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "format/io.hpp"
+#include "format/input_stream.hpp"
+#include "format/output_file.hpp"
 
 namespace popup {
 

@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include "error.hpp"
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 
 namespace popup {
 namespace {

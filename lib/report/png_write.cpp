@@ -10,7 +10,7 @@
 #include <new>
 
 #include "error.hpp"
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 
 namespace popup {
 namespace {

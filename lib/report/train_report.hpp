@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 #include "train/trainer.hpp"
 
 namespace popup {

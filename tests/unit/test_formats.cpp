@@ -7,7 +7,7 @@
 #include <random>
 
 #include "error.hpp"
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 #include "format/mask.hpp"
 #include "temp_dir.hpp"
 #include "tiny_network.hpp"

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "format/io.hpp"
+#include "format/output_file.hpp"
 #include "train/method.hpp"
 #include "train/method_engine.hpp"
 #include "scripted_executor.hpp"

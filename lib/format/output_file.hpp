@@ -1,33 +1,16 @@
-// Byte streams over files and "-" (stdin/stdout), and atomic output files: a named output is
-// written to a temporary file in the same directory and renamed into place by commit(); if
-// the writer is destroyed before commit() (an exception, an early return) the temporary
-// file is removed, so no partial output ever appears under the final name.
+// Atomic output files: a named output is written to a temporary file in the same directory
+// and renamed into place by commit(); if the writer is destroyed before commit() (an exception,
+// an early return) the temporary file is removed, so no partial output ever appears under the
+// final name. "-" writes stdout.
 #pragma once
 
 #include <cstddef>
 #include <cstdio>
 #include <string>
 
+#include "format/input_stream.hpp"
+
 namespace popup {
-
-class InputStream {
- public:
-  explicit InputStream(const std::string& path);  // "-" reads stdin; throws IoError
-  ~InputStream();
-  InputStream(const InputStream&) = delete;
-  InputStream& operator=(const InputStream&) = delete;
-
-  // Read up to n bytes; returns fewer only at end of input. Throws IoError on a read error.
-  size_t read(void* data, size_t n);
-  // True when no byte is left (consumes nothing that read() would not return later).
-  bool at_end();
-  const std::string& name() const { return name_; }  // the path as given ("-" for stdin)
-
- private:
-  std::string name_;
-  std::FILE* file_ = nullptr;
-  bool owned_ = false;
-};
 
 class OutputFile {
  public:
@@ -53,8 +36,5 @@ class OutputFile {
 // Make SIGINT, SIGTERM, SIGHUP and SIGPIPE remove the temporary files of OutputFiles not yet
 // committed before the process dies (tools call this once at start).
 void output_cleanup_on_signals();
-
-// True when `path` names stdin/stdout.
-inline bool is_std_stream(const std::string& path) { return path == "-"; }
 
 }  // namespace popup

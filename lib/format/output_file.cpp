@@ -1,5 +1,5 @@
-// InputStream and OutputFile: buffered stdio underneath, errors as IoError with the path.
-#include "format/io.hpp"
+// OutputFile: a temporary sibling renamed into place, removed on errors and on signals.
+#include "format/output_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -60,43 +60,6 @@ mode_t current_umask() {
 }
 
 }  // namespace
-
-InputStream::InputStream(const std::string& path) : name_(path) {
-  if (is_std_stream(path)) {
-    file_ = stdin;
-    return;
-  }
-  file_ = std::fopen(path.c_str(), "rb");
-  if (!file_) throw IoError(path, "cannot open: " + errno_text());
-  struct stat st;
-  if (fstat(fileno(file_), &st) == 0 && S_ISDIR(st.st_mode)) {
-    std::fclose(file_);
-    file_ = nullptr;
-    throw IoError(path, "is a directory");
-  }
-  owned_ = true;
-  std::setvbuf(file_, nullptr, _IOFBF, kBufferSize);
-}
-
-InputStream::~InputStream() {
-  if (owned_ && file_) std::fclose(file_);
-}
-
-size_t InputStream::read(void* data, size_t n) {
-  const size_t got = std::fread(data, 1, n, file_);
-  if (got < n && std::ferror(file_)) throw IoError(name_, "read error: " + errno_text());
-  return got;
-}
-
-bool InputStream::at_end() {
-  const int c = std::fgetc(file_);
-  if (c == EOF) {
-    if (std::ferror(file_)) throw IoError(name_, "read error: " + errno_text());
-    return true;
-  }
-  std::ungetc(c, file_);
-  return false;
-}
 
 OutputFile::OutputFile(const std::string& path, bool binary) : name_(path) {
   if (is_std_stream(path)) {
