@@ -62,3 +62,47 @@ check() {
 same_file() {
   if cmp -s "$2" "$3"; then pass; else fail "$1: $2 and $3 differ"; fi
 }
+
+# run_bounded CMD...: as run, and $rss_kb is the command's peak resident memory in KiB; a
+# command still running after 60 s is killed (exit 124). Measured by the kernel's rusage.
+run_bounded() {
+  set -- $("$PYTHON" - "$@" <<'PY'
+import resource, subprocess, sys
+try:
+    r = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=open("out", "wb"),
+                       stderr=open("err", "wb"), timeout=60)
+    code = r.returncode if r.returncode >= 0 else 128 - r.returncode
+except subprocess.TimeoutExpired:
+    code = 124
+print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+)
+  rc=$1 rss_kb=$2
+}
+
+# expect_bounded NAME CODE REGEX OUTPUT MAX_MB CMD...: expect_error, and the command's peak
+# resident memory stays under MAX_MB MiB. With $HOSTILE_REPORT set, appends a line
+# "NAME<TAB>exit<TAB>peak KiB<TAB>stderr" to that file (scripts/hostile-report.sh).
+expect_bounded() {
+  name=$1 code=$2 regex=$3 output=$4 max_mb=$5
+  shift 5
+  run_bounded "$@"
+  [ -n "${HOSTILE_REPORT:-}" ] &&
+    printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$rss_kb" "$(head -n 1 err)" >>"$HOSTILE_REPORT"
+  lines=$(wc -l <err)
+  if [ "$rc" -ne "$code" ]; then
+    fail "$name: exit $rc, expected $code"
+  elif [ "$rss_kb" -gt $((max_mb * 1024)) ]; then
+    fail "$name: peak memory $((rss_kb / 1024)) MiB, over $max_mb MiB"
+  elif [ "$lines" -ne 1 ]; then
+    fail "$name: $lines lines on stderr, expected 1"
+  elif ! grep -Eq "^popup-[a-z]+: error: " err; then
+    fail "$name: message does not start with 'popup-TOOL: error: '"
+  elif ! grep -Eq -- "$regex" err; then
+    fail "$name: message '$(cat err)' does not match '$regex'"
+  elif [ -e "$output" ] || ls -a | grep -q "^\.$(basename "$output")\.tmp"; then
+    fail "$name: left an output file behind"
+  else
+    pass
+  fi
+}
