@@ -1,7 +1,7 @@
 #!/bin/sh
 # Command-line tests: runs every tests/cli/*.test script (plain sh, sourced after lib.sh) in
 # a fresh temporary directory, with the built tools first on PATH, and counts its cases: passed,
-# failed and skipped (lib.sh's skip).
+# failed and skipped (lib.sh's skip). CLI_ONLY=NAME runs only tests/cli/NAME.test (a glob).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -12,7 +12,7 @@ TESTS=$top/tests
 export PATH PYTHON TESTS
 
 total_passed=0 total_failed=0 total_skipped=0
-for script in "$TESTS"/cli/*.test; do
+for script in "$TESTS"/cli/${CLI_ONLY:-*}.test; do
   work=$(mktemp -d)
   counts=$(
     cd "$work" || exit 1
