@@ -3,6 +3,7 @@
 #include "format/mask.hpp"
 
 #include "error.hpp"
+#include "format/json.hpp"
 #include "format/state_tensors.hpp"
 
 namespace popup {
@@ -15,7 +16,7 @@ double meta_k(const PopupFile& f, const std::string& key) {
   const std::string& text = metadata_require(f.metadata, key, f.path);
   double v = 0;
   if (!double_parse(text, v) || !(v > 0 && v <= 1))
-    throw FormatError(f.path, key + ": not a fraction in (0, 1]: '" + text + "'");
+    throw FormatError(f.path, key + ": not a fraction in (0, 1]: '" + text_excerpt(text) + "'");
   return v;
 }
 
@@ -23,7 +24,7 @@ int64_t meta_count(const PopupFile& f, const std::string& key) {
   const std::string& text = metadata_require(f.metadata, key, f.path);
   uint64_t v = 0;
   if (!uint_parse(text, v) || v > (uint64_t{1} << 62))
-    throw FormatError(f.path, key + ": not a count: '" + text + "'");
+    throw FormatError(f.path, key + ": not a count: '" + text_excerpt(text) + "'");
   return static_cast<int64_t>(v);
 }
 
@@ -69,7 +70,7 @@ void mask_check_header(const PopupFile& f, const std::vector<TensorInfo>& tensor
     const TensorInfo& t = tensors[i];
     const int64_t bytes = (specs[i].numel() + 7) / 8;
     if (t.name != specs[i].name)
-      throw FormatError(f.path, "tensor " + std::to_string(i) + " is \"" + t.name +
+      throw FormatError(f.path, "tensor " + std::to_string(i) + " is \"" + text_excerpt(t.name) +
                                     "\", expected \"" + specs[i].name + "\"");
     if (t.dtype != Dtype::U8 || t.shape != std::vector<int64_t>{bytes})
       throw MismatchError(f.path, "mask \"" + t.name + "\" must be U8 [" + std::to_string(bytes) +

@@ -7,10 +7,11 @@
 #include <memory>
 #include <optional>
 
-#include "format/crc32.hpp"
 #include "error.hpp"
-#include "format/output_file.hpp"
+#include "format/crc32.hpp"
+#include "format/json.hpp"
 #include "format/mask.hpp"
+#include "format/output_file.hpp"
 #include "format/state_tensors.hpp"
 
 namespace popup {
@@ -37,7 +38,7 @@ FileKind kind_parse(const Metadata& m, const std::string& file) {
   const std::string& name = m.at("popup.kind");
   for (const FileKind k : kKinds)
     if (name == kind_name(k)) return k;
-  throw FormatError(file, "unknown kind '" + name +
+  throw FormatError(file, "unknown kind '" + text_excerpt(name) +
                               "' (this popup reads recipe, weights, "
                               "scores, mask and checkpoint files)");
 }
@@ -45,7 +46,7 @@ FileKind kind_parse(const Metadata& m, const std::string& file) {
 int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
   const std::string& text = metadata_require(m, "popup.version", file);
   if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos)
-    throw FormatError(file, "popup.version is not a number: '" + text + "'");
+    throw FormatError(file, "popup.version is not a number: '" + text_excerpt(text) + "'");
   const int version = std::stoi(text);
   if (version < 1) throw FormatError(file, "popup.version " + text + " is not valid");
   if (version > kFormatVersion)
@@ -58,7 +59,8 @@ int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
 uint32_t crc_parse(const Metadata& m, const std::string& file) {
   const std::string& text = metadata_require(m, "popup.crc32", file);
   if (text.size() != 8 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
-    throw FormatError(file, "popup.crc32 is not 8 lowercase hex digits: '" + text + "'");
+    throw FormatError(file,
+                      "popup.crc32 is not 8 lowercase hex digits: '" + text_excerpt(text) + "'");
   return static_cast<uint32_t>(std::stoul(text, nullptr, 16));
 }
 
@@ -73,7 +75,7 @@ void check_float_layout(const PopupFile& f, const std::vector<TensorInfo>& tenso
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorInfo& t = tensors[i];
     if (t.name != specs[i].name)
-      throw FormatError(f.path, "tensor " + std::to_string(i) + " is \"" + t.name +
+      throw FormatError(f.path, "tensor " + std::to_string(i) + " is \"" + text_excerpt(t.name) +
                                     "\", expected \"" + specs[i].name + "\"");
     if (t.dtype != Dtype::F32)
       throw FormatError(f.path,
@@ -117,21 +119,18 @@ PopupFile read_file(const std::string& path, std::optional<FileKind> expected, b
   check_layout(f, reader.tensors());
 
   const bool keep = keep_data || f.kind == FileKind::mask;
-  Tensor scratch;
   for (const TensorInfo& info : reader.tensors()) {
-    Tensor t;
-    Tensor& dst = keep ? t : scratch;
-    dst.info = info;
-    void* data;
-    if (info.dtype == Dtype::F32) {
-      dst.f32.resize(info.numel());
-      data = dst.f32.data();
-    } else {
-      dst.u8.resize(info.nbytes());
-      data = dst.u8.data();
+    if (!keep) {
+      reader.skip_next();
+      continue;
     }
-    reader.read_next(data);
-    if (keep) f.tensors.push_back(std::move(t));
+    Tensor t;
+    t.info = info;
+    if (info.dtype == Dtype::F32)
+      reader.read_next_into(t.f32);
+    else
+      reader.read_next_into(t.u8);
+    f.tensors.push_back(std::move(t));
   }
   reader.finish();
   if (reader.data_crc32() != crc)

@@ -2,6 +2,7 @@
 #include "format/recipe.hpp"
 
 #include "error.hpp"
+#include "format/json.hpp"
 
 namespace popup {
 namespace {
@@ -9,13 +10,14 @@ namespace {
 uint64_t parse_uint(const std::string& text, const std::string& key, const std::string& file) {
   uint64_t v = 0;
   if (!uint_parse(text, v))
-    throw FormatError(file, key + ": not an unsigned integer: '" + text + "'");
+    throw FormatError(file, key + ": not an unsigned integer: '" + text_excerpt(text) + "'");
   return v;
 }
 
 double parse_double(const std::string& text, const std::string& key, const std::string& file) {
   double v = 0;
-  if (!double_parse(text, v)) throw FormatError(file, key + ": not a number: '" + text + "'");
+  if (!double_parse(text, v))
+    throw FormatError(file, key + ": not a number: '" + text_excerpt(text) + "'");
   return v;
 }
 
@@ -63,7 +65,12 @@ Recipe recipe_from_metadata(const Metadata& m, const std::string& file) {
   r.scale_k = parse_double(metadata_require(m, "popup.scale", file), "popup.scale", file);
   try {
     r.input = input_shape_parse(metadata_require(m, "popup.input", file));
-    r.init = init_parse(metadata_require(m, "popup.init", file));
+    const std::string& init = metadata_require(m, "popup.init", file);
+    try {
+      r.init = init_parse(init);
+    } catch (const InvalidArgument&) {  // its message would quote the value in full
+      throw FormatError(file, "popup.init: unknown distribution '" + text_excerpt(init) + "'");
+    }
     return recipe_validated(r);
   } catch (const InvalidArgument& e) {
     throw FormatError(file, "bad recipe: " + e.message());

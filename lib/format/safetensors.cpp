@@ -2,7 +2,10 @@
 #include "format/safetensors.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <new>
+#include <optional>
 
 #include "format/crc32.hpp"
 #include "error.hpp"
@@ -79,37 +82,60 @@ uint64_t tensor_bytes(const TensorRef& t) {
   return bytes;
 }
 
+// Most dimensions a tensor may have (popup's have at most 4).
+constexpr size_t kMaxDims = 16;
+// Bytes read at a time when data is read for its CRC only, or from a pipe (the first step).
+constexpr size_t kStepBytes = size_t{1} << 20;
+
+// "5.0 GB" for error messages.
+std::string bytes_text(uint64_t n) {
+  char buf[32];
+  if (n < 1000 * 1000)
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", n >= 1e9 ? n / 1e9 : n / 1e6, n >= 1e9 ? "GB" : "MB");
+  return buf;
+}
+
+// A tensor name as quoted in errors.
+std::string tensor_text(const std::string& name) { return "tensor \"" + text_excerpt(name) + "\""; }
+
 // Fill `t` from one header entry; throws FormatError.
-void parse_tensor_entry(const std::string& file, const std::string& name, const JsonValue& v,
+void parse_tensor_entry(const std::string& file, const std::string& name, const JsonView& v,
                         TensorInfo& t) {
   const auto bad = [&](const std::string& what) {
-    throw FormatError(file, "tensor \"" + name + "\": " + what);
+    throw FormatError(file, tensor_text(name) + ": " + what);
   };
-  if (v.type != JsonValue::Type::object) bad("entry is not an object");
-  const JsonValue* dtype = nullptr;
-  const JsonValue* shape = nullptr;
-  const JsonValue* offsets = nullptr;
-  for (const auto& [key, value] : v.members) {
+  if (v.type() != JsonType::object) bad("entry is not an object");
+  std::optional<JsonView> dtype, shape, offsets;
+  v.for_each_member([&](const std::string& key, const JsonView& value) {
     if (key == "dtype")
-      dtype = &value;
+      dtype = value;
     else if (key == "shape")
-      shape = &value;
+      shape = value;
     else if (key == "data_offsets")
-      offsets = &value;
+      offsets = value;
     else
-      bad("unknown field \"" + key + "\"");
-  }
+      bad("unknown field \"" + text_excerpt(key) + "\"");
+  });
   if (!dtype || !shape || !offsets) bad("needs dtype, shape and data_offsets");
   t.name = name;
-  if (dtype->type != JsonValue::Type::string || !dtype_parse(dtype->text, t.dtype))
-    bad("unknown dtype " + (dtype->type == JsonValue::Type::string ? dtype->text : "value"));
-  if (shape->type != JsonValue::Type::array) bad("shape is not an array");
+  if (dtype->type() != JsonType::string || !dtype_parse(dtype->text(), t.dtype))
+    bad("unknown dtype " +
+        (dtype->type() == JsonType::string ? text_excerpt(dtype->text()) : "value"));
+  if (shape->type() != JsonType::array) bad("shape is not an array");
+  if (shape->size() > kMaxDims)
+    bad("shape has " + std::to_string(shape->size()) + " dimensions, at most " +
+        std::to_string(kMaxDims) + " are read");
   try {
-    for (const auto& d : shape->items) t.shape.push_back(static_cast<int64_t>(d.as_uint()));
-    if (offsets->type != JsonValue::Type::array || offsets->items.size() != 2)
+    shape->for_each_item(
+        [&](const JsonView& d) { t.shape.push_back(static_cast<int64_t>(d.as_uint())); });
+    if (offsets->type() != JsonType::array || offsets->size() != 2)
       bad("data_offsets is not a pair");
-    t.begin = offsets->items[0].as_uint();
-    t.end = offsets->items[1].as_uint();
+    std::vector<uint64_t> pair;
+    offsets->for_each_item([&](const JsonView& o) { pair.push_back(o.as_uint()); });
+    t.begin = pair[0];
+    t.end = pair[1];
   } catch (const JsonError& e) {
     bad(e.what());
   }
@@ -170,8 +196,39 @@ void safetensors_write(OutputFile& out, const Metadata& metadata,
   for (const auto& t : tensors) out.write(t.data, tensor_bytes(t));
 }
 
+// The n-byte header: from a regular file after checking that n bytes are there; from a pipe
+// in growing steps, so that a false length costs no more memory than the bytes that came.
+std::string SafetensorsReader::header_read(uint64_t n) {
+  const std::string& file = in_.name();
+  uint64_t left = 0;
+  if (seekable_ && n > left_after(left))
+    throw FormatError(file, "truncated: the header length says " + std::to_string(n) +
+                                " bytes, the file holds " + std::to_string(left) + " after it");
+  std::string header;
+  try {
+    size_t have = 0;
+    while (have < n) {
+      const size_t step = seekable_ ? n : std::min<uint64_t>(n - have, std::max(have, kStepBytes));
+      header.resize(have + step);
+      const size_t got = in_.read(header.data() + have, step);
+      have += got;
+      if (got < step) throw FormatError(file, "truncated: the header is cut short");
+    }
+  } catch (const std::bad_alloc&) {
+    throw Error(file, "cannot allocate " + bytes_text(n) + " for the header");
+  }
+  return header;
+}
+
+uint64_t SafetensorsReader::left_after(uint64_t& left) {
+  if (!in_.remaining(left)) left = 0;
+  return left;
+}
+
 SafetensorsReader::SafetensorsReader(InputStream& in) : in_(in) {
   const std::string& file = in.name();
+  uint64_t left = 0;
+  seekable_ = in.remaining(left);
   unsigned char length[8];
   const size_t got = in.read(length, 8);
   if (got == 0) throw FormatError(file, "empty file (not a safetensors file)");
@@ -181,30 +238,13 @@ SafetensorsReader::SafetensorsReader(InputStream& in) : in_(in) {
   if (n > kMaxHeaderBytes)
     throw FormatError(
         file, "header length " + std::to_string(n) + " is too large (not a safetensors file?)");
-  std::string header(n, '\0');
-  if (in.read(header.data(), n) != n) throw FormatError(file, "truncated: the header is cut short");
+  const std::string header = header_read(n);
   header_bytes_ = 8 + n;
   if (n == 0 || header[0] != '{') throw FormatError(file, "header is not a JSON object");
-  JsonValue root;
   try {
-    root = json_parse(header);
-  } catch (const JsonError& e) {
-    throw FormatError(file, std::string("header: ") + e.what());
-  }
-  for (const auto& [key, value] : root.members) {
-    if (key == "__metadata__") {
-      if (value.type != JsonValue::Type::object)
-        throw FormatError(file, "__metadata__ is not an object");
-      for (const auto& [mkey, mvalue] : value.members) {
-        if (mvalue.type != JsonValue::Type::string)
-          throw FormatError(file, "metadata \"" + mkey + "\" is not a string");
-        metadata_[mkey] = mvalue.text;
-      }
-      continue;
-    }
-    TensorInfo t;
-    parse_tensor_entry(file, key, value, t);
-    tensors_.push_back(std::move(t));
+    header_parse(header);
+  } catch (const std::bad_alloc&) {
+    throw Error(file, "cannot allocate the memory to read the " + bytes_text(n) + " header");
   }
   std::stable_sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
@@ -212,24 +252,99 @@ SafetensorsReader::SafetensorsReader(InputStream& in) : in_(in) {
   uint64_t expected = 0;
   for (const auto& t : tensors_) {
     if (t.begin > expected)
-      throw FormatError(file, "gap in the data before tensor \"" + t.name + "\" (bytes " +
+      throw FormatError(file, "gap in the data before " + tensor_text(t.name) + " (bytes " +
                                   std::to_string(expected) + " to " + std::to_string(t.begin) +
                                   " unused)");
     if (t.begin < expected)
-      throw FormatError(file, "tensor \"" + t.name + "\" overlaps the tensor before it");
+      throw FormatError(file, tensor_text(t.name) + " overlaps the tensor before it");
     expected = t.end;
   }
+  if (seekable_ && expected > left_after(left))
+    throw FormatError(file, "truncated: the header describes " + std::to_string(expected) +
+                                " bytes of tensor data, the file holds " + std::to_string(left));
+}
+
+void SafetensorsReader::header_parse(const std::string& header) {
+  const std::string& file = in_.name();
+  std::optional<JsonDocument> doc;
+  try {
+    doc.emplace(header);
+  } catch (const JsonError& e) {
+    throw FormatError(file, std::string("header: ") + e.what());
+  }
+  doc->root().for_each_member([&](const std::string& key, const JsonView& value) {
+    if (key == "__metadata__") {
+      if (value.type() != JsonType::object)
+        throw FormatError(file, "__metadata__ is not an object");
+      value.for_each_member([&](const std::string& mkey, const JsonView& mvalue) {
+        if (mvalue.type() != JsonType::string)
+          throw FormatError(file, "metadata \"" + text_excerpt(mkey) + "\" is not a string");
+        metadata_[mkey] = mvalue.text();
+      });
+      return;
+    }
+    TensorInfo t;
+    parse_tensor_entry(file, key, value, t);
+    tensors_.push_back(std::move(t));
+  });
+}
+
+// The next tensor's bytes into `dst`, `n` at most; returns what was read. Allocates nothing.
+size_t SafetensorsReader::read_some(void* dst, size_t n) {
+  const size_t got = in_.read(dst, n);
+  crc_ = crc32_update(crc_, dst, got);
+  return got;
+}
+
+void SafetensorsReader::truncated(uint64_t got) const {
+  const TensorInfo& t = tensors_.at(next_);
+  throw FormatError(in_.name(), "truncated: " + tensor_text(t.name) + " has " +
+                                    std::to_string(got) + " of its " + std::to_string(t.nbytes()) +
+                                    " bytes");
 }
 
 void SafetensorsReader::read_next(void* dst) {
+  const uint64_t n = tensors_.at(next_).nbytes();
+  const uint64_t got = read_some(dst, n);
+  if (got != n) truncated(got);
+  ++next_;
+}
+
+template <typename T>
+void SafetensorsReader::read_next_into(std::vector<T>& out) {
   const TensorInfo& t = tensors_.at(next_);
   const uint64_t n = t.nbytes();
-  const uint64_t got = in_.read(dst, n);
-  if (got != n)
-    throw FormatError(in_.name(), "truncated: tensor \"" + t.name + "\" has " +
-                                      std::to_string(got) + " of its " + std::to_string(n) +
-                                      " bytes");
-  crc_ = crc32_update(crc_, dst, n);
+  out.clear();
+  try {
+    // A regular file holds every byte of the data section (checked after the header), so the
+    // tensor is sized at once; from a pipe it grows as its bytes arrive.
+    uint64_t have = 0;
+    while (have < n) {
+      const uint64_t step =
+          seekable_ ? n : std::min<uint64_t>(n - have, std::max<uint64_t>(have, kStepBytes));
+      out.resize((have + step) / sizeof(T));
+      const size_t got = read_some(reinterpret_cast<char*>(out.data()) + have, step);
+      have += got;
+      if (got < step) truncated(have);
+    }
+  } catch (const std::bad_alloc&) {
+    throw Error(in_.name(), "cannot allocate " + bytes_text(n) + " for " + tensor_text(t.name));
+  }
+  ++next_;
+}
+
+template void SafetensorsReader::read_next_into(std::vector<float>&);
+template void SafetensorsReader::read_next_into(std::vector<uint8_t>&);
+
+void SafetensorsReader::skip_next() {
+  const uint64_t n = tensors_.at(next_).nbytes();
+  std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(n, kStepBytes)));
+  for (uint64_t have = 0; have < n;) {
+    const size_t step = static_cast<size_t>(std::min<uint64_t>(n - have, buffer.size()));
+    const size_t got = read_some(buffer.data(), step);
+    have += got;
+    if (got < step) truncated(have);
+  }
   ++next_;
 }
 

@@ -75,6 +75,11 @@ void safetensors_write_header(OutputFile& out, const Metadata& metadata,
 // CRC-32 of the data section that safetensors_write would produce for these tensors.
 uint32_t safetensors_data_crc32(const std::vector<TensorRef>& tensors);
 
+// Memory: nothing is sized by a claim of the file before the bytes that back it are known to
+// be there. From a regular file the header length is checked against the bytes left before
+// the header is read, and the data section the header describes against the bytes left after
+// it; from a pipe the header and each tensor grow in steps as their bytes arrive. An
+// allocation that fails anyway is an Error naming the file and the size requested.
 class SafetensorsReader {
  public:
   // Reads and validates the header; throws FormatError naming the file and the problem.
@@ -86,6 +91,12 @@ class SafetensorsReader {
 
   // Read the next tensor's data (file order) into dst (tensors()[next].nbytes() bytes).
   void read_next(void* dst);
+  // Read the next tensor's data into `out`, resized to its nbytes() / sizeof(T) elements
+  // (T is float or uint8_t).
+  template <typename T>
+  void read_next_into(std::vector<T>& out);
+  // Read the next tensor's data for the CRC only, through a buffer of at most 1 MiB.
+  void skip_next();
   size_t next_index() const { return next_; }
   // CRC-32 of the data read so far.
   uint32_t data_crc32() const { return crc_; }
@@ -93,7 +104,14 @@ class SafetensorsReader {
   void finish();
 
  private:
+  std::string header_read(uint64_t n);
+  void header_parse(const std::string& header);
+  uint64_t left_after(uint64_t& left);
+  size_t read_some(void* dst, size_t n);
+  [[noreturn]] void truncated(uint64_t got) const;
+
   InputStream& in_;
+  bool seekable_ = false;  // a regular file: remaining() knows the bytes left
   Metadata metadata_;
   std::vector<TensorInfo> tensors_;
   uint64_t header_bytes_ = 0;

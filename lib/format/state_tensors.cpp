@@ -2,6 +2,7 @@
 #include "format/state_tensors.hpp"
 
 #include "error.hpp"
+#include "format/json.hpp"
 #include "net/network.hpp"
 
 namespace popup {
@@ -22,8 +23,8 @@ void state_check(const PopupFile& f, const std::vector<TensorInfo>& tensors, siz
     const TensorInfo& t = tensors[i];
     const bool weight = ends_with(t.name, ".weight");
     if (t.dtype != Dtype::F32)
-      throw FormatError(f.path, "unexpected tensor \"" + t.name + "\" after " + after +
-                                    " (state tensors are F32)");
+      throw FormatError(f.path, "unexpected tensor \"" + text_excerpt(t.name) + "\" after " +
+                                    after + " (state tensors are F32)");
     if (!weight && !ends_with(t.name, ".bias")) continue;
     if (bn_names.empty()) {
       const Network net = arch_network(f.recipe.arch, f.recipe.input, f.recipe.classes);
@@ -38,12 +39,14 @@ void state_check(const PopupFile& f, const std::vector<TensorInfo>& tensors, siz
     while (b < bn_names.size() && bn_names[b] != module) ++b;
     if (b == bn_names.size()) {
       if (!weight) continue;  // a .bias of no BatchNorm: state as any other
-      throw FormatError(f.path, "unexpected tensor \"" + t.name + "\" after " + after +
+      throw FormatError(f.path, "unexpected tensor \"" + text_excerpt(t.name) + "\" after " +
+                                    after +
                                     " (state tensors are not .weight, except a BatchNorm's scale)");
     }
     if (t.shape != std::vector<int64_t>{bn_channels[b]})
-      throw MismatchError(f.path, "BatchNorm parameter \"" + t.name + "\" must be F32 [" +
-                                      std::to_string(bn_channels[b]) + "] for the recipe's shape");
+      throw MismatchError(f.path, "BatchNorm parameter \"" + text_excerpt(t.name) +
+                                      "\" must be F32 [" + std::to_string(bn_channels[b]) +
+                                      "] for the recipe's shape");
     ++bn_params;
   }
   if (bn_params != 0 && bn_params != 2 * bn_names.size())

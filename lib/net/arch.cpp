@@ -6,14 +6,17 @@
 #include "net/network.hpp"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "error.hpp"
+#include "format/json.hpp"
 #include "format/number_text.hpp"
 
 namespace popup {
 namespace {
 
 constexpr int64_t max_input_dim = 65536;
+constexpr int64_t kMaxInputValues = int64_t{1} << 24;  // C*H*W of one example
 constexpr double max_width = 1024;  // keeps int(base * width) far from int64 overflow
 
 // A parsed spec: the family's name and its options (only `width` exists so far).
@@ -216,7 +219,7 @@ const Family& family_find(const std::string& name) {
   std::string known;
   for (const Family& family : families())
     known += (known.empty() ? "" : ", ") + std::string(family.name);
-  fail("unknown architecture '" + name + "' (known: " + known + ")");
+  fail("unknown architecture '" + text_excerpt(name) + "' (known: " + known + ")");
 }
 
 // ---- spec parsing ---------------------------------------------------------------------------
@@ -225,9 +228,10 @@ double width_parse(const Family& family, const std::string& text) {
   const std::string arch = family.name;
   double width = 0;
   if (!double_parse(text, width) || !(width > 0) || !std::isfinite(width))
-    fail(arch + ": width must be a positive number, got '" + text + "'");
+    fail(arch + ": width must be a positive number, got '" + text_excerpt(text) + "'");
   if (width > max_width)
-    fail(arch + ": width must be at most " + double_format(max_width) + ", got '" + text + "'");
+    fail(arch + ": width must be at most " + double_format(max_width) + ", got '" +
+         text_excerpt(text) + "'");
   if (scaled_width(family.narrowest_hidden, width) < 1)
     fail(arch + ": width=" + text + " leaves a hidden layer with no units");
   return width;
@@ -238,10 +242,10 @@ void option_apply(const Family& family, const std::string& item, ArchOptions& op
                   bool& width_seen) {
   const size_t eq = item.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
-    fail(options.name + ": expected option=value, got '" + item + "'");
+    fail(options.name + ": expected option=value, got '" + text_excerpt(item) + "'");
   const std::string key = item.substr(0, eq);
   if (key != "width" || family.narrowest_hidden == 0)
-    fail(options.name + ": unknown option '" + key + "'");
+    fail(options.name + ": unknown option '" + text_excerpt(key) + "'");
   if (width_seen) fail(options.name + ": option 'width' given twice");
   width_seen = true;
   options.width = width_parse(family, item.substr(eq + 1));
@@ -287,8 +291,9 @@ InputShape input_shape_parse(const std::string& text) {
     start = x + 1;
   }
   if (dims.size() != 3 || dims[0] < 0 || dims[1] < 0 || dims[2] < 0)
-    fail("input shape '" + text + "' must be CxHxW with each dimension between 1 and " +
-         std::to_string(max_input_dim) + ", e.g. 3x32x32");
+    fail("input shape '" + text_excerpt(text) +
+         "' must be CxHxW with each dimension between 1 and " + std::to_string(max_input_dim) +
+         ", e.g. 3x32x32");
   return InputShape{dims[0], dims[1], dims[2]};
 }
 
@@ -314,13 +319,22 @@ Network network_build(const std::string& spec, const InputShape& input, int64_t 
       input.h > max_input_dim || input.w > max_input_dim)
     fail("input " + input_shape_format(input) + " has a dimension outside 1 .. " +
          std::to_string(max_input_dim));
+  if (input.c * input.h * input.w > kMaxInputValues)
+    fail("input " + input_shape_format(input) + " has " +
+         std::to_string(input.c * input.h * input.w) + " values per example, more than " +
+         std::to_string(kMaxInputValues));
   NetBuilder builder(input, classes);
   family_find(options.name).build({options, input, classes}, builder);
   Network net = builder.network();
+  const int64_t budget = arch_max_params();
   int64_t total = 0;
-  for (const TensorSpec& t : net.tensors)
-    if (__builtin_add_overflow(total, t.numel(), &total))
-      fail(options.name + " has too many weights");
+  for (const TensorSpec& t : net.tensors)  // each numel below 2^63: NetBuilder checks
+    if (__builtin_add_overflow(total, t.numel(), &total)) total = INT64_MAX;
+  if (total > budget)
+    fail(options.name + " on " + input_shape_format(input) + " with " + std::to_string(classes) +
+         " classes has " + (total == INT64_MAX ? "over 2^63" : std::to_string(total)) +
+         " weights, more than the " + std::to_string(budget) +
+         " a recipe may have (POPUP_MAX_PARAMS raises it)");
   unsupported = builder.unsupported_reason();
   return net;
 }
@@ -354,6 +368,16 @@ const std::vector<ArchInfo>& arch_list() {
     return out;
   }();
   return list;
+}
+
+int64_t arch_max_params() {
+  const char* text = std::getenv("POPUP_MAX_PARAMS");
+  uint64_t value = 0;
+  if (!text || !*text) return kDefaultMaxParams;
+  if (!uint_parse(text, value) || value < 1 || value > (uint64_t{1} << 62))
+    fail("POPUP_MAX_PARAMS must be a whole number between 1 and 2^62, got '" + text_excerpt(text) +
+         "'");
+  return static_cast<int64_t>(value);
 }
 
 int64_t tensors_numel(const std::vector<TensorSpec>& tensors) {

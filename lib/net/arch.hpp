@@ -44,9 +44,17 @@ struct TensorSpec {
 std::string arch_canonical(const std::string& spec);
 
 // The weight tensors of `spec` for this input shape and class count. Throws InvalidArgument
-// for an unknown spec, classes < 1, or an input too small (spatial size reaching 0).
+// for an unknown spec, classes < 1, an input too small (spatial size reaching 0) or too large
+// (a dimension over 65536, or over 2^24 values per example), or a network of more weights than
+// arch_max_params() (formats/recipe.md): checked on the shapes alone, before any weight exists.
 std::vector<TensorSpec> arch_tensors(const std::string& spec, const InputShape& input,
                                      int64_t classes);
+
+// Most weights a network may have: 2^28 (268435456, 1 GiB as F32: wide-resnet50 on 3x224x224
+// with 1000 classes has 68.9 million), or the environment variable POPUP_MAX_PARAMS when set
+// (InvalidArgument when it is not a whole number between 1 and 2^62).
+constexpr int64_t kDefaultMaxParams = int64_t{1} << 28;
+int64_t arch_max_params();
 
 // Names of all registered architectures, in display order, with a one-line description each.
 struct ArchInfo {

@@ -9,8 +9,9 @@
 #include <limits>
 
 #include "error.hpp"
-#include "train/topk.hpp"
 #include "init/weights_generate.hpp"
+#include "train/topk.hpp"
+#include "train/train_config.hpp"
 
 namespace popup {
 namespace {
@@ -151,6 +152,7 @@ StatsInput stats_input_from_scores(const std::string& path, const Recipe& recipe
 
 StatsInput stats_input_read(const std::string& path, double k_option) {
   PopupFile file = popup_file_read(path);
+  train_metadata_check(file.metadata, path);
   if (file.kind == FileKind::mask)
     return stats_input_from_mask(path, mask_from_file(std::move(file)));
   if (file.kind != FileKind::scores)
@@ -162,8 +164,7 @@ StatsInput stats_input_read(const std::string& path, double k_option) {
     const auto it = file.metadata.find("popup.train.k");
     if (it == file.metadata.end())
       throw Error(path, "scores file without popup.train.k: give --k K to rank its scores");
-    if (!double_parse(it->second, k) || !(k > 0 && k <= 1))
-      throw FormatError(path, "popup.train.k: not a fraction in (0, 1]: '" + it->second + "'");
+    double_parse(it->second, k);  // a fraction in (0, 1]: train_metadata_check saw to it
     source = "popup.train.k";
   }
   std::vector<bool> dense(file.tensors.size(), false);
@@ -324,6 +325,7 @@ std::vector<std::pair<std::string, std::string>> stats_files_check(
   for (const std::string& path : paths) {
     try {
       const PopupFile f = popup_file_read(path, /*keep_data=*/false);
+      train_metadata_check(f.metadata, path);
       if (f.kind != FileKind::mask && f.kind != FileKind::scores)
         throw FormatError(path, std::string("is a ") + kind_name(f.kind) +
                                     " file; popup-stats reads mask or scores files");

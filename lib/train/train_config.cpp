@@ -1,6 +1,12 @@
-// popup.train.* metadata from a training configuration, and the defaults of each --method.
+// popup.train.* metadata from a training configuration and its checks when read, and the
+// defaults of each --method.
 #include "train/train_config.hpp"
 
+#include <cmath>
+
+#include "data/dataset_info.hpp"
+#include "error.hpp"
+#include "format/json.hpp"
 #include "format/number_text.hpp"
 
 namespace popup {
@@ -63,6 +69,123 @@ Metadata train_config_metadata(const TrainConfig& c) {
   if (c.method == Method::supermask) m["popup.train.score_init"] = double_format(c.score_init);
   if (c.method == Method::global) m["popup.train.ramp_epochs"] = std::to_string(c.ramp_epochs);
   return m;
+}
+
+namespace {
+
+// What a popup.train.* value must be.
+enum class Rule { name, flag, integer, real };
+
+struct KeyRule {
+  const char* key;  // after "popup.train."; a trailing '.' matches any layer name after it
+  Rule rule;
+  double min, max;                              // integer, real: the closed range
+  bool min_open = false;                        // real: min itself excluded
+  void (*parse)(const std::string&) = nullptr;  // name: throws an Error when unknown
+};
+
+constexpr double kHuge = 1e300;
+constexpr double kCount = 1e9;  // epochs and image counts: far above any real run
+
+const KeyRule kRules[] = {
+    {"method", Rule::name, 0, 0, false, [](const std::string& v) { method_parse(v); }},
+    {"optimizer", Rule::name, 0, 0, false, [](const std::string& v) { optimizer_parse(v); }},
+    {"schedule", Rule::name, 0, 0, false, [](const std::string& v) { schedule_parse(v); }},
+    {"precision", Rule::name, 0, 0, false, [](const std::string& v) { precision_parse(v); }},
+    {"data", Rule::name, 0, 0, false,
+     [](const std::string& v) {
+       if (!dataset_name_known(v)) throw InvalidArgument("", "unknown data set");
+     }},
+    {"first_layer_dense", Rule::flag, 0, 1},
+    {"last_layer_dense", Rule::flag, 0, 1},
+    {"nesterov", Rule::flag, 0, 1},
+    {"learn_bn", Rule::flag, 0, 1},
+    {"epochs", Rule::integer, 1, kCount},
+    {"epochs_done", Rule::integer, 0, kCount},
+    {"warmup_epochs", Rule::integer, 0, kCount},
+    {"ramp_epochs", Rule::integer, 0, kCount},
+    {"step_size", Rule::integer, 1, kCount},
+    {"batch_size", Rule::integer, 1, 65536},
+    {"limit_train", Rule::integer, 0, kCount},
+    {"limit_test", Rule::integer, 0, kCount},
+    {"seed", Rule::integer, 0, 0},  // any 64-bit unsigned integer
+    {"k", Rule::real, 0, 1, true},
+    {"lr", Rule::real, 0, kHuge, true},
+    {"weight_decay", Rule::real, 0, kHuge},
+    {"label_smoothing", Rule::real, 0, 1},
+    {"val_split", Rule::real, 0, 1},
+    {"momentum", Rule::real, 0, kHuge},
+    {"beta1", Rule::real, 0, 1},
+    {"beta2", Rule::real, 0, 1},
+    {"eps", Rule::real, 0, kHuge, true},
+    {"gamma", Rule::real, 0, kHuge, true},
+    {"score_init", Rule::real, -kHuge, kHuge},
+    {"train_acc", Rule::real, 0, 1},
+    {"test_acc", Rule::real, 0, 1},
+    {"val_acc", Rule::real, 0, 1},
+    {"test_loss", Rule::real, 0, kHuge},
+    {"density.", Rule::real, 0, 1},
+    {"alpha.", Rule::real, -kHuge, kHuge},
+};
+
+const KeyRule* rule_of(const std::string& name) {
+  for (const KeyRule& r : kRules) {
+    const std::string key = r.key;
+    if (key.back() == '.' ? name.rfind(key, 0) == 0 && name.size() > key.size() : name == key)
+      return &r;
+  }
+  return nullptr;
+}
+
+std::string range_text(const KeyRule& r) {
+  const auto bound = [](double v) {
+    return v == kHuge ? std::string("inf") : v == -kHuge ? std::string("-inf") : double_format(v);
+  };
+  return std::string(r.min_open ? "(" : "[") + bound(r.min) + ", " + bound(r.max) + "]";
+}
+
+// Empty when `value` obeys `r`, else what is wrong.
+std::string value_problem(const KeyRule& r, const std::string& value) {
+  switch (r.rule) {
+    case Rule::name:
+      try {
+        r.parse(value);
+        return "";
+      } catch (const Error&) {
+        return "unknown name";
+      }
+    case Rule::flag: return value == "0" || value == "1" ? "" : "not 0 or 1";
+    case Rule::integer: {
+      uint64_t v = 0;
+      if (!uint_parse(value, v)) return "not a whole number from 0 to 2^64-1";
+      if (r.max == 0) return "";
+      if (v < r.min || v > r.max)
+        return "not between " + double_format(r.min) + " and " + double_format(r.max);
+      return "";
+    }
+    case Rule::real: {
+      double v = 0;
+      if (!double_parse(value, v) || !std::isfinite(v)) return "not a finite number";
+      if (v < r.min || v > r.max || (r.min_open && v == r.min)) return "not in " + range_text(r);
+      return "";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void train_metadata_check(const Metadata& metadata, const std::string& file) {
+  const std::string prefix = "popup.train.";
+  for (auto it = metadata.lower_bound(prefix); it != metadata.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    const KeyRule* r = rule_of(it->first.substr(prefix.size()));
+    if (!r) continue;
+    const std::string problem = value_problem(*r, it->second);
+    if (!problem.empty())
+      throw FormatError(file, text_excerpt(it->first) + ": " + problem + ", got '" +
+                                  text_excerpt(it->second) + "'");
+  }
 }
 
 }  // namespace popup

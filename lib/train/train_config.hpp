@@ -56,4 +56,11 @@ void train_config_method_defaults(TrainConfig& config, const GivenOptions& given
 // resumes only under the same keys).
 Metadata train_config_metadata(const TrainConfig& config);
 
+// Check every popup.train.* value of a file's metadata that this build knows (those above, the
+// results and the per-layer density.* and alpha.* keys): names among the known ones, flags 0 or
+// 1, integers and finite numbers in range (batch_size 1 .. 65536, as popup-train accepts).
+// Throws FormatError naming `file` and the key, quoting at most 40 bytes of the value. Keys
+// this build does not know are provenance only and never used.
+void train_metadata_check(const Metadata& metadata, const std::string& file);
+
 }  // namespace popup

@@ -2,6 +2,7 @@
 // and torchvision's numbers, tensor shapes and order, canonical specs and every rejection.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -212,12 +213,36 @@ BOOST_AUTO_TEST_CASE(input_and_class_errors) {
   check_tensors_rejected("resnet18", cifar, -3, "classes must be at least 1");
   check_tensors_rejected("fc", InputShape{0, 28, 28}, 10, "0x28x28");
   check_tensors_rejected("fc:width=1024", InputShape{65536, 65536, 65536}, 10,
-                         "fc1.weight would have more than 2^63 elements");
+                         "input 65536x65536x65536 has 281474976710656 values per example, more "
+                         "than 16777216");
   // The smallest inputs that still work.
   BOOST_TEST(shape_of("conv8", InputShape{1, 16, 16}, 10, "fc1.weight") == Shape({256, 512}),
              boost::test_tools::per_element());
   BOOST_TEST(weight_count("resnet50", InputShape{3, 1, 1}, 10) ==
              weight_count("resnet50", cifar, 10));
+}
+
+// The weight budget (formats/recipe.md): checked on shapes alone, before any weight exists.
+BOOST_AUTO_TEST_CASE(weight_budget) {
+  BOOST_TEST(popup::kDefaultMaxParams == 268435456);
+  BOOST_TEST(weight_count("wide-resnet50", InputShape{3, 224, 224}, 1000) == 68849344);
+  BOOST_TEST(weight_count("conv8:width=2", InputShape{3, 224, 224}, 1000) < popup::kDefaultMaxParams);
+  check_tensors_rejected("fc", InputShape{1, 4096, 4096}, 10,
+                         "fc on 1x4096x4096 with 10 classes has 5033195800 weights, more than the "
+                         "268435456 a recipe may have (POPUP_MAX_PARAMS raises it)");
+  check_tensors_rejected("fc", InputShape{1, 8192, 8192}, 10,
+                         "input 1x8192x8192 has 67108864 values per example, more than 16777216");
+  check_tensors_rejected("conv8:width=1024", InputShape{3, 2048, 2048}, 10, "more than the 268435456");
+  ::setenv("POPUP_MAX_PARAMS", "6000000000", 1);
+  BOOST_TEST(weight_count("fc", InputShape{1, 4096, 4096}, 10) == 5033195800);
+  ::setenv("POPUP_MAX_PARAMS", "1000", 1);
+  check_tensors_rejected("fc", InputShape{1, 28, 28}, 10, "has 266200 weights, more than the 1000");
+  for (const char* bad : {"0", "-1", "1e9", "many"}) {
+    ::setenv("POPUP_MAX_PARAMS", bad, 1);
+    check_tensors_rejected("fc", InputShape{1, 28, 28}, 10, "POPUP_MAX_PARAMS must be");
+  }
+  ::unsetenv("POPUP_MAX_PARAMS");
+  BOOST_TEST(popup::arch_max_params() == popup::kDefaultMaxParams);
 }
 
 BOOST_AUTO_TEST_CASE(input_shape_text) {
