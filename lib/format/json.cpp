@@ -155,7 +155,7 @@ class JsonParser {
   }
 
   void value(int depth) {
-    if (depth > kMaxDepth) fail("nested too deeply");
+    if (depth >= kMaxDepth) fail("nested too deeply");
     skip_space();
     const char c = peek();
     if (c == '{') {

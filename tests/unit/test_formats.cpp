@@ -1,14 +1,16 @@
 // Round trips of every popup file kind, mask bit packing, atomic output, and rejection of
 // damaged files (including thousands of random mutations: each must be refused with a
 // popup::Error, or read cleanly with the mask's bits and state unchanged, never crash or throw
-// anything else).
+// anything else); claims of a header checked against the bytes there, the recipe's weight
+// budget, and the popup.train.* values of masks and scores.
 #include <boost/test/unit_test.hpp>
 
 #include <random>
 
 #include "error.hpp"
-#include "format/output_file.hpp"
 #include "format/mask.hpp"
+#include "format/output_file.hpp"
+#include "train/train_config.hpp"
 #include "temp_dir.hpp"
 #include "tiny_network.hpp"
 
@@ -219,6 +221,159 @@ BOOST_AUTO_TEST_CASE(random_mutations_are_refused_cleanly) {
   BOOST_TEST(accepted_other_selection == 0);
   BOOST_TEST(refused > 2900);
   BOOST_TEST_MESSAGE(refused << " mutations refused, " << accepted << " accepted");
+}
+
+// A FormatError whose message contains `text`.
+struct says {
+  std::string text;
+  bool operator()(const Error& e) const {
+    BOOST_TEST_MESSAGE("message: " << e.what());
+    return e.message().find(text) != std::string::npos;
+  }
+};
+
+uint64_t header_length(const std::vector<char>& bytes) {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  return n;
+}
+
+BOOST_AUTO_TEST_CASE(a_short_file_is_refused_before_its_data_is_read) {
+  TempDir dir;
+  const std::string path = dir.file("a.weights");
+  weights_write(path, tiny_recipe(), recipe_generate(tiny_recipe()));
+  std::vector<char> bytes = file_bytes(path);
+  const uint64_t n = header_length(bytes);
+  bytes.resize(bytes.size() - 5);
+  file_write(path, bytes);
+  for (const bool keep : {true, false})
+    BOOST_CHECK_EXCEPTION(popup_file_read(path, keep), FormatError,
+                          says{"truncated: the header describes 68 bytes of tensor data, the "
+                               "file holds 63"});
+  bytes.resize(8 + n / 2);
+  file_write(path, bytes);
+  BOOST_CHECK_EXCEPTION(popup_file_read(path), FormatError,
+                        says{"truncated: the header length says " + std::to_string(n) +
+                             " bytes, the file holds " + std::to_string(n / 2) + " after it"});
+}
+
+BOOST_AUTO_TEST_CASE(data_read_for_its_crc_only_is_still_checked) {
+  TempDir dir;
+  const std::string path = dir.file("a.scores");
+  scores_write(path, tiny_recipe(), tiny_scores(), {});
+  BOOST_TEST(popup_file_read(path, false).tensors.empty());
+  std::vector<char> bytes = file_bytes(path);
+  bytes.back() = static_cast<char>(bytes.back() ^ 1);
+  file_write(path, bytes);
+  BOOST_CHECK_EXCEPTION(popup_file_read(path, false), FormatError, says{"CRC mismatch"});
+}
+
+BOOST_AUTO_TEST_CASE(shapes_of_more_than_16_dimensions_are_refused) {
+  TempDir dir;
+  const std::string path = dir.file("a.weights");
+  std::vector<char> bytes;
+  for (const size_t dims : {16, 17}) {
+    std::string header = R"({"t":{"dtype":"U8","shape":[)";
+    for (size_t i = 0; i < dims; ++i) header += i ? ",1" : "1";
+    header += R"(],"data_offsets":[0,1]}})";
+    bytes.assign(8, 0);
+    bytes[0] = static_cast<char>(header.size());
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    bytes.push_back(0);
+    file_write(path, bytes);
+    InputStream in(path);
+    if (dims == 16)
+      BOOST_CHECK_NO_THROW(SafetensorsReader{in});
+    else
+      BOOST_CHECK_EXCEPTION(SafetensorsReader{in}, FormatError,
+                            says{"tensor \"t\": shape has 17 dimensions, at most 16 are read"});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_recipe_over_the_weight_budget_is_refused_when_read) {
+  TempDir dir;
+  const std::string path = dir.file("big.recipe");
+  Recipe r = tiny_recipe();
+  r.arch = "fc";
+  r.input = {1, 64, 64};  // 1259800 weights
+  recipe_write(path, recipe_validated(r));
+  ::setenv("POPUP_MAX_PARAMS", "1000000", 1);
+  BOOST_CHECK_EXCEPTION(popup_file_read(path), FormatError,
+                        says{"bad recipe: fc on 1x64x64 with 2 classes has 1259000 weights, more "
+                             "than the 1000000 a recipe may have"});
+  ::unsetenv("POPUP_MAX_PARAMS");
+  BOOST_CHECK_NO_THROW(popup_file_read(path));
+}
+
+BOOST_AUTO_TEST_CASE(long_values_are_quoted_shortly) {
+  TempDir dir;
+  const std::string path = dir.file("a.recipe");
+  recipe_write(path, tiny_recipe());
+  std::vector<char> bytes = file_bytes(path);
+  const std::string header(bytes.begin() + 8, bytes.end());
+  const std::string seed = R"("popup.seed":"1")";
+  const std::string huge(1000000, '9');
+  std::string changed = header.substr(0, header.find(seed)) + R"("popup.seed":")" + huge + '"' +
+                        header.substr(header.find(seed) + seed.size());
+  changed.append((8 - changed.size() % 8) % 8, ' ');
+  bytes.assign(8, 0);
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(changed.size() >> (8 * i));
+  bytes.insert(bytes.end(), changed.begin(), changed.end());
+  file_write(path, bytes);
+  BOOST_CHECK_EXCEPTION(popup_file_read(path), FormatError, [&](const FormatError& e) {
+    return e.message() == "popup.seed: not an unsigned integer: '" + huge.substr(0, 40) + "...'";
+  });
+}
+
+// Every configuration popup-train writes passes the check; each kind of bad value is refused
+// naming the file and the key.
+BOOST_AUTO_TEST_CASE(train_metadata_is_checked_when_read) {
+  TrainConfig c;
+  c.data_name = "fashion-mnist";
+  BOOST_CHECK_NO_THROW(train_metadata_check(train_config_metadata(c), "m.mask"));
+  c.method = Method::supermask;
+  c.optimizer.kind = OptimizerKind::adam;
+  c.schedule.kind = ScheduleKind::step;
+  c.precision = Precision::bf16;
+  c.learn_bn = true;
+  c.data_name = "cifar10:data";
+  BOOST_CHECK_NO_THROW(train_metadata_check(train_config_metadata(c), "m.mask"));
+  c.method = Method::global;
+  BOOST_CHECK_NO_THROW(train_metadata_check(train_config_metadata(c), "m.mask"));
+  const std::vector<std::pair<std::string, std::string>> bad{{"batch_size", "4294967297"},
+                                                             {"batch_size", "-5"},
+                                                             {"batch_size", "0"},
+                                                             {"batch_size", "12x"},
+                                                             {"epochs", "99999999999999999999"},
+                                                             {"lr", "nan"},
+                                                             {"lr", "-inf"},
+                                                             {"lr", "0"},
+                                                             {"eps", "1e999"},
+                                                             {"beta1", "1.5"},
+                                                             {"k", "0"},
+                                                             {"label_smoothing", "-0.1"},
+                                                             {"nesterov", "yes"},
+                                                             {"method", "sideways"},
+                                                             {"optimizer", "lion"},
+                                                             {"schedule", ""},
+                                                             {"precision", "fp8"},
+                                                             {"data", "imagenet"},
+                                                             {"density.fc1.weight", "2"},
+                                                             {"alpha.fc1.weight", "nan"},
+                                                             {"test_acc", "1.01"}};
+  for (const auto& [key, value] : bad) {
+    Metadata m = train_config_metadata(c);
+    m["popup.train." + key] = value;
+    BOOST_TEST_CONTEXT(key << " = " << value) {
+      BOOST_CHECK_EXCEPTION(
+          train_metadata_check(m, "m.mask"), FormatError, [&](const FormatError& e) {
+            return e.file() == "m.mask" && e.message().rfind("popup.train." + key + ": ", 0) == 0;
+          });
+    }
+  }
+  Metadata m;
+  m["popup.train.note_of_a_later_version"] = "anything";
+  BOOST_CHECK_NO_THROW(train_metadata_check(m, "m.mask"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

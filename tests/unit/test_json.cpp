@@ -1,4 +1,5 @@
-// The JSON reader: what it accepts, what it refuses (each refusal must throw JsonError); and
+// The JSON reader: what it accepts, what it refuses (each refusal must throw JsonError), its
+// memory bound (nodes per byte of text), duplicate keys found among many; and
 // the writer: escaping, UTF-8, integers and doubles, null for numbers that are not finite,
 // round trips through the reader.
 #include <boost/test/unit_test.hpp>
@@ -6,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "format/json.hpp"
 #include "format/json_write.hpp"
@@ -48,6 +51,81 @@ BOOST_AUTO_TEST_CASE(as_uint_accepts_only_plain_integers) {
   BOOST_TEST(json_parse("123456789012").as_uint() == 123456789012u);
   for (const char* bad : {"-1", "1.0", "1e3", "\"1\"", "1000000000000000000000"})
     BOOST_CHECK_THROW(json_parse(bad).as_uint(), popup::JsonError);
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_without_recursing_deeply) {
+  BOOST_CHECK_THROW(popup::JsonDocument(std::string(10'000'000, '[')), popup::JsonError);
+  BOOST_CHECK_THROW(popup::JsonDocument(std::string(65, '[') + std::string(65, ']')),
+                    popup::JsonError);
+  BOOST_CHECK_NO_THROW(popup::JsonDocument(std::string(64, '[') + std::string(64, ']')));
+}
+
+// json.hpp's bound: one 16-byte node per value and at most n/2 + 1 values in n bytes of text,
+// for the densest texts there are: arrays of one-digit numbers, of empty arrays, of empty
+// strings, objects of one-letter keys, nested arrays, a lone number.
+BOOST_AUTO_TEST_CASE(nodes_are_at_most_half_the_bytes) {
+  BOOST_TEST(sizeof(popup::JsonNode) == 16u);
+  const auto repeat = [](const std::string& item, int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += (i ? "," : "") + item;
+    return s;
+  };
+  std::string keys;
+  for (int i = 0; i < 26; ++i) keys += std::string(i ? "," : "") + "\"" + char('a' + i) + "\":0";
+  for (const std::string& text :
+       {"[" + repeat("1", 100000) + "]", "[" + repeat("[]", 100000) + "]",
+        "[" + repeat("\"\"", 100000) + "]", "{" + keys + "}",
+        std::string(64, '[') + std::string(64, ']'), std::string("7"), std::string("[]")}) {
+    const popup::JsonDocument doc(text);
+    BOOST_TEST_CONTEXT(text.substr(0, 20)) { BOOST_TEST(doc.node_count() <= text.size() / 2 + 1); }
+  }
+  BOOST_TEST(popup::JsonDocument("[" + repeat("1", 100000) + "]").node_count() == 100001u);
+}
+
+BOOST_AUTO_TEST_CASE(views_walk_items_and_members) {
+  const std::string text = R"({"a":[1,[2,3],{"x":"y"}],"b\u00e9":true,"c":{}})";
+  const popup::JsonDocument doc(text);
+  std::vector<std::string> keys;
+  doc.root().for_each_member([&](const std::string& key, const popup::JsonView& value) {
+    keys.push_back(key);
+    if (key == "a") {
+      BOOST_TEST(value.size() == 3u);
+      std::vector<popup::JsonType> types;
+      value.for_each_item([&](const popup::JsonView& item) { types.push_back(item.type()); });
+      BOOST_TEST(
+          (types == std::vector<popup::JsonType>{popup::JsonType::number, popup::JsonType::array,
+                                                 popup::JsonType::object}));
+    }
+    if (key == "b\xc3\xa9") BOOST_TEST(value.boolean());
+    if (key == "c") BOOST_TEST(value.size() == 0u);
+  });
+  BOOST_TEST((keys == std::vector<std::string>{"a", "b\xc3\xa9", "c"}));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_found_among_many) {
+  std::string text = "{";
+  for (int i = 0; i < 200000; ++i) text += "\"k" + std::to_string(i) + "\":0,";
+  BOOST_CHECK_NO_THROW(popup::JsonDocument(text.substr(0, text.size() - 1) + "}"));
+  BOOST_CHECK_THROW(popup::JsonDocument(text + "\"k123456\":1}"), popup::JsonError);
+  // The same key written with an escape is the same key.
+  BOOST_CHECK_THROW(json_parse(R"({"ab":1,"c":2,"\u0061b":3})"), popup::JsonError);
+  BOOST_CHECK_NO_THROW(json_parse(R"({"ab":1,"c":2,"\u0061c":3})"));
+}
+
+BOOST_AUTO_TEST_CASE(errors_quote_at_most_40_bytes) {
+  const std::string huge(1000000, '7');
+  try {
+    json_parse("-" + huge).as_uint();
+    BOOST_FAIL("a negative number was taken");
+  } catch (const popup::JsonError& e) {
+    BOOST_TEST(std::string(e.what()) ==
+               "expected a non-negative integer below 10^18, got -" + huge.substr(0, 39) + "...");
+  }
+  BOOST_TEST(popup::text_excerpt("short") == "short");
+  BOOST_TEST(popup::text_excerpt(std::string(40, 'a')) == std::string(40, 'a'));
+  // 39 ASCII bytes then a 2-byte character across the cut: the character is left out whole.
+  BOOST_TEST(popup::text_excerpt(std::string(39, 'a') + "\xc3\xa9xyz") ==
+             std::string(39, 'a') + "...");
 }
 
 BOOST_AUTO_TEST_CASE(quote_round_trips) {
