@@ -39,6 +39,8 @@ std::string recorded(const popup::PopupFile& f, const std::string& key,
 }
 
 void run(const Options& o) {
+  std::string& stage = popup_tool::stage();
+  stage = "reading " + o.input;
   popup::PopupFile file = popup::popup_file_read(o.input);
   if (file.kind != popup::FileKind::mask && file.kind != popup::FileKind::weights)
     throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(file.kind) +
@@ -49,6 +51,16 @@ void run(const Options& o) {
     throw popup::FormatError(o.input,
                              "--eval-samples samples the masks of a supermask mask file, "
                              "not a weights file");
+  const std::string data_name =
+      o.data.empty() ? recorded(file, "popup.train.data", "fashion-mnist") : o.data;
+  popup::DatasetOptions data_options;
+  data_options.train_limit = o.split == "train" ? o.limit : 0;
+  data_options.test_limit = o.split == "test" ? o.limit : 0;
+  stage = "loading the data set " + data_name;
+  const popup::Dataset data = popup::dataset_load(data_name, data_options);
+  // The data's shape against the recipe's before any weight is generated.
+  popup::dataset_check_shape(data, file.recipe.input, file.recipe.classes);
+  stage = "generating or reading the weights of " + file.recipe.arch;
   std::vector<std::vector<float>> weights;
   std::vector<popup::Tensor> state;  // BatchNorm statistics (and gamma, beta)
   if (o.weights.empty()) {
@@ -65,8 +77,6 @@ void run(const Options& o) {
     popup::recipe_check_same(file.recipe, w.recipe, o.weights);
     weights = popup::weights_from_file(std::move(w));
   }
-  const std::string data_name =
-      o.data.empty() ? recorded(file, "popup.train.data", "fashion-mnist") : o.data;
   uint64_t recorded_batch = 128;
   popup::uint_parse(recorded(file, "popup.train.batch_size", "128"), recorded_batch);
   const int64_t batch = o.batch_size > 0 ? o.batch_size : static_cast<int64_t>(recorded_batch);
@@ -82,6 +92,7 @@ void run(const Options& o) {
         throw popup::FormatError(o.input, std::string("is a ") +
                                               popup::method_name(popup::mask_method(mask)) +
                                               " mask; --eval-samples samples supermask masks");
+      stage = "reading " + o.scores;
       popup::PopupFile s = popup::popup_file_read(o.scores, popup::FileKind::scores);
       popup::recipe_check_same(mask.recipe, s.recipe, o.scores);
       logits = popup::weights_from_file(std::move(s));
@@ -90,6 +101,7 @@ void run(const Options& o) {
     // w * mask, or biprop's sign(w) * alpha * mask
     popup::mask_effective_weights(mask, weights);
   }
+  stage = "setting up the network (batch " + std::to_string(batch) + ")";
   popup::ExecutorConfig config;
   config.max_batch = batch;
   config.train = false;
@@ -100,11 +112,7 @@ void run(const Options& o) {
   popup::executor_load_state(*exec, state);
   for (size_t t = 0; t < weights.size(); ++t) exec->set_weights(t, weights[t].data());
 
-  popup::DatasetOptions data_options;
-  data_options.train_limit = o.split == "train" ? o.limit : 0;
-  data_options.test_limit = o.split == "test" ? o.limit : 0;
-  const popup::Dataset data = popup::dataset_load(data_name, data_options);
-  popup::dataset_check_shape(data, net.input, net.classes);
+  stage = "evaluating";
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
   const int data_handle = exec->data_upload(split);
   const popup::EvalResult r =
@@ -162,7 +170,7 @@ int main(int argc, char** argv) {
   app.add_option("--eval-samples", o.eval_samples,
                  "Supermask: also evaluate N masks sampled "
                  "from sigmoid(scores); report their mean, sd, min and max top-1 (needs --scores)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->check(popup_tool::integer_in(1, 1000000))
       ->group("Input");
   app.add_option("--sample-seed", o.sample_seed_text, "Seed of the sampled masks (default 0)")
       ->group("Input");
@@ -172,6 +180,7 @@ int main(int argc, char** argv) {
       ->group("Data");
   app.add_option("--split", o.split, "test (default) or train")->group("Data");
   app.add_option("--limit", o.limit, "Evaluate only the first N images (default 0: all)")
+      ->check(popup_tool::integer_in(0, int64_t{1} << 40))
       ->group("Data");
   app.add_flag("--json", o.json,
                "Write one JSON object, with per-class accuracy and the "
@@ -180,7 +189,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", o.batch_size,
                  "Images per forward pass, 1 to 65536 (default: "
                  "the training batch size, else 128)")
-      ->check(CLI::Range(1, 65536))
+      ->check(popup_tool::integer_in(1, 65536))
       ->group("Device");
   popup_tool::device_options_add(app, o.threads, o.device);
   app.add_option("--precision", o.precision_text,
@@ -212,6 +221,8 @@ int main(int argc, char** argv) {
         popup_tool::device_check(o.device_choice);
         if (!o.data.empty() && !popup::dataset_name_known(o.data))
           throw popup::InvalidArgument("--data", "unknown data set '" + o.data + "'");
+        popup_tool::paths_check(
+            "popup-eval", {{"file", o.input}, {"--weights", o.weights}, {"--scores", o.scores}});
         if (o.threads > 0) omp_set_num_threads(o.threads);
       },
       [&] { run(o); });

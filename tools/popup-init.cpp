@@ -38,6 +38,7 @@ popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
     for (const char* opt :
          {"--arch", "--init", "--seed", "--scale", "--k", "--input", "--classes", "--data"})
       if (app.count(opt)) throw UsageError(std::string(opt) + " cannot be used with --from");
+    popup_tool::stage() = "reading " + o.from;
     return popup::popup_file_read(o.from, /*keep_data=*/false).recipe;
   }
   if (o.arch.empty()) throw UsageError("--arch is required (see --list)");
@@ -89,7 +90,9 @@ int main(int argc, char** argv) {
   app.add_option("--input", o.input,
                  "Input shape CxHxW, e.g. 3x32x32 (with --classes; for idx: and png: data sets)")
       ->group("Network");
-  app.add_option("--classes", o.classes, "Number of classes (with --input)")->group("Network");
+  app.add_option("--classes", o.classes, "Number of classes, 1 to 1000000 (with --input)")
+      ->check(popup_tool::integer_in(1, 1000000))
+      ->group("Network");
   app.add_option("--data", o.data,
                  "Take input shape and classes from a data set: fashion-mnist (default), mnist, "
                  "cifar10, cifar100 (a :DIR suffix is ignored)")
@@ -124,7 +127,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads,
                  "CPU threads for generation (default: "
                  "OMP_NUM_THREADS or one per CPU); the weights do not depend on it")
-      ->check(CLI::Range(1, 1024))
+      ->check(popup_tool::integer_in(1, 1024))
       ->group("Performance");
 
   popup::Recipe recipe;
@@ -133,6 +136,7 @@ int main(int argc, char** argv) {
       [&] {
         if (o.list) return;
         if (o.threads > 0) omp_set_num_threads(o.threads);
+        popup_tool::paths_check("popup-init", {{"--from", o.from}, {"-o", o.output, true}});
         recipe = recipe_from_options(o, app);
         const bool to_stdout = o.output.empty() || o.output == "-";
         if (o.summary && o.output == "-")
@@ -150,6 +154,7 @@ int main(int argc, char** argv) {
         if (o.summary) std::fputs(popup::recipe_summary(recipe).c_str(), stdout);
         const bool write = !o.summary || !o.output.empty();
         if (!write) return;
+        popup_tool::stage() = "generating the weights of " + recipe.arch;
         popup::OutputFile out(o.output.empty() ? "-" : o.output);
         if (o.recipe_only)
           popup::recipe_write(out, recipe);

@@ -14,6 +14,7 @@
 #include "data/dataset_info.hpp"
 #include "backend/device.hpp"
 #include "format/popup_file.hpp"
+#include "report/summary.hpp"
 #include "report/train_report.hpp"
 #include "train/trainer.hpp"
 #include "tool_common.hpp"
@@ -28,10 +29,17 @@ struct Options {
   popup::DeviceChoice device_choice;
   popup::TrainConfig train;
   double lr = 0.1;
-  int64_t epochs = 20, checkpoint_every = 0;
+  std::vector<std::string> checkpoint_every;
+  popup::CheckpointEvery every;
+  int64_t epochs = 20;
   int threads = 0;
   bool quiet = false;
 };
+
+// Upper bounds of counts given on the command line: far beyond any real run, but checked,
+// so that a typing error is refused rather than clamped or left to run for ever.
+constexpr int64_t kEpochsMax = 1000000;
+constexpr int64_t kCountMax = int64_t{1} << 40;
 
 std::atomic<bool> stop_requested{false};
 
@@ -66,18 +74,14 @@ void options_check(Options& o, const CLI::App& app) {
   refuse("--score-init", method != popup::Method::supermask);
   if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
     throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
-  if (!std::isfinite(o.train.score_init)) throw UsageError("--score-init must be a finite number");
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k",
                                  "must be in (0, 1], got " + popup::double_format(o.train.k));
-  if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
-  if (o.train.batch_size < 1 || o.train.batch_size > 65536)
-    throw UsageError("--batch-size must be between 1 and 65536");
-  if (!(o.lr > 0) || !(o.train.optimizer.weight_decay >= 0))
-    throw UsageError("--lr must be positive and --weight-decay not negative");
   if (!(o.train.val_split >= 0 && o.train.val_split < 1))
     throw UsageError("--val-split must be in [0, 1)");
-  if (o.checkpoint_every > 0 && o.checkpoint.empty())
+  for (const std::string& every : o.checkpoint_every) popup::checkpoint_every_parse(every, o.every);
+  const bool periodic = o.every.epochs > 0 || o.every.steps > 0 || o.every.seconds > 0;
+  if (periodic && o.checkpoint.empty())
     throw UsageError("--checkpoint-every needs --checkpoint FILE");
   if (!popup::uint_parse(o.seed_text, o.train.seed))
     throw UsageError("--seed must be an integer from 0 to 2^64-1, got '" + o.seed_text + "'");
@@ -102,40 +106,63 @@ void options_check(Options& o, const CLI::App& app) {
     throw UsageError(std::string("refusing to write the ") +
                      (method == popup::Method::dense ? "weights" : "mask") +
                      " to a terminal (give -o FILE or redirect stdout)");
+  // --resume may name the --checkpoint file: it is read before the first checkpoint is written.
+  popup_tool::paths_check("popup-train", {{"input", o.input},
+                                          {"--resume", o.resume, false, "--checkpoint"},
+                                          {"-o", o.output, true},
+                                          {"--scores-out", o.scores_out, true},
+                                          {"--checkpoint", o.checkpoint, true},
+                                          {"--log", o.log, true}});
   if (o.threads > 0) omp_set_num_threads(o.threads);
 }
 
+// "generating the weights of fc (4,195,328 weights, 16.8 MB)", for a memory exhaustion there.
+std::string generating(const popup::Recipe& recipe) {
+  int64_t n = 0;
+  for (const popup::TensorSpec& t : popup::recipe_tensors(recipe)) n += t.numel();
+  char mb[32];
+  std::snprintf(mb, sizeof mb, "%.1f MB", 4e-6 * static_cast<double>(n));
+  return "generating the weights of " + recipe.arch + " (" + popup::thousands(n) + " weights, " +
+         mb + ")";
+}
+
 void train(const Options& o) {
-  // Outputs are opened first: an unwritable path fails before training.
-  popup::OutputFile out(o.output);
-  std::unique_ptr<popup::OutputFile> scores_out;
-  if (!o.scores_out.empty()) scores_out = std::make_unique<popup::OutputFile>(o.scores_out);
+  std::string& stage = popup_tool::stage();
+  stage = "reading " + o.input;
   const popup::PopupFile input = popup::popup_file_read(o.input);
   const popup::Recipe recipe = input.recipe;
   if (input.kind != popup::FileKind::weights && input.kind != popup::FileKind::recipe)
     throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(input.kind) +
                                           " file; popup-train reads weights or recipe files");
-  std::vector<std::vector<float>> weights = popup::weights_of(input);
   popup::DatasetOptions data_options;
   data_options.val_split = o.train.val_split;
   data_options.seed = o.train.seed;
   data_options.train_limit = o.train.limit_train;
   data_options.test_limit = o.train.limit_test;
+  stage = "loading the data set " + o.data;
   const popup::Dataset data = popup::dataset_load(o.data, data_options);
+  // The data's shape against the recipe's before any weight is generated.
+  popup::dataset_check_shape(data, recipe.input, recipe.classes);
   const popup::Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
   if (o.train.learn_bn && popup::network_batchnorms(net).empty())
     throw popup_tool::UsageError("--learn-bn: " + recipe.arch +
                                  " has no BatchNorm (only the "
                                  "ResNets have BatchNorm to learn)");
+  stage = generating(recipe);
+  std::vector<std::vector<float>> weights = popup::weights_of(input);
   popup::TrainConfig config = o.train;
   // Learned dense weights train every parameter: a ResNet's BatchNorm is affine and learned.
   if (config.method == popup::Method::dense && !popup::network_batchnorms(net).empty())
     config.learn_bn = true;
+  stage = "setting up training (scores, optimiser state, data on the device)";
   popup::Trainer trainer(recipe, std::move(weights), data, config,
                          popup_tool::executor_for(net, popup::trainer_executor_config(config),
                                                   o.device_choice, "popup-train"));
-  if (!o.resume.empty())
+  if (!o.resume.empty()) {
+    stage = "reading " + o.resume;
     trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
+  }
+  stage = "training";
 
   popup::ProgressPrinter progress(stderr, isatty(STDERR_FILENO));
   std::unique_ptr<popup::JsonLog> log;
@@ -143,7 +170,7 @@ void train(const Options& o) {
   popup::TrainHooks hooks;
   hooks.stop = &stop_requested;
   hooks.checkpoint_path = o.checkpoint;
-  hooks.checkpoint_every = o.checkpoint_every;
+  hooks.checkpoint_every = o.every;
   if (!o.quiet) hooks.on_step = [&](const popup::StepReport& s) { progress.step(s); };
   hooks.on_epoch = [&](const popup::EpochReport& e) {
     if (!o.quiet) progress.epoch(e);
@@ -156,13 +183,19 @@ void train(const Options& o) {
                  o.checkpoint.empty() ? "" : ("; resume with --resume " + o.checkpoint).c_str());
     throw popup_tool::Interrupted();
   }
+  // Every output is written before any appears (OutputGroup), the scores first: a mask
+  // going to stdout cannot be held back.
+  stage = "writing the outputs";
+  popup::OutputGroup outputs;
   if (o.train.method == popup::Method::dense) {
-    trainer.write_weights(out);
+    trainer.write_weights(outputs.add(o.output));
+    outputs.commit();
     return;
   }
   const popup::Mask mask = trainer.mask();
-  popup::mask_write(out, mask);
-  if (scores_out) trainer.write_scores(*scores_out);
+  if (!o.scores_out.empty()) trainer.write_scores(outputs.add(o.scores_out));
+  popup::mask_write(outputs.add(o.output), mask);
+  outputs.commit();
   if (!o.quiet &&
       (o.train.method == popup::Method::global || o.train.method == popup::Method::supermask))
     for (const popup::LayerMask& l : mask.layers)
@@ -211,11 +244,11 @@ int main(int argc, char** argv) {
       ->group("Data");
   app.add_option("--limit-train", o.train.limit_train,
                  "Use only the first N training images (default 0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(popup_tool::integer_in(0, kCountMax))
       ->group("Data");
   app.add_option("--limit-test", o.train.limit_test,
                  "Use only the first N test images (default 0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(popup_tool::integer_in(0, kCountMax))
       ->group("Data");
   app.add_option("--method", o.method,
                  "edge-popup (default), global, biprop, supermask, or "
@@ -232,7 +265,7 @@ int main(int argc, char** argv) {
   app.add_option("--ramp-epochs", o.train.ramp_epochs,
                  "global: cubic ramp of the fraction kept "
                  "from 1 to k over these epochs (default 0: none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(popup_tool::integer_in(0, kEpochsMax))
       ->group("Method");
   app.add_flag("--learn-bn", o.train.learn_bn,
                "Also train affine BatchNorm (gamma, beta) with "
@@ -241,37 +274,43 @@ int main(int argc, char** argv) {
   app.add_option("--score-init", o.train.score_init,
                  "supermask: every initial logit (default 0: "
                  "starting density sigmoid(0) = 0.5)")
+      ->check(popup_tool::finite_in(-1e6, 1e6))
       ->group("Method");
   app.add_option("--seed", o.seed_text,
                  "Seed of the initial scores, the data order, the hold-out, "
                  "the augmentation and the supermask's samples (default 0)")
       ->group("Method");
-  app.add_option("--epochs", o.epochs, "Epochs, at least 1 (default 20)")->group("Optimisation");
+  app.add_option("--epochs", o.epochs, "Epochs, 1 to 1000000 (default 20)")
+      ->check(popup_tool::integer_in(1, kEpochsMax))
+      ->group("Optimisation");
   app.add_option("--batch-size", o.train.batch_size,
                  "Batch size, 1 to 65536 (default 128; dense "
                  "with adam 60)")
+      ->check(popup_tool::integer_in(1, 65536))
       ->group("Optimisation");
   app.add_option("--optimizer", o.optimizer, "sgd (default) or adam")->group("Optimisation");
   app.add_option("--lr", o.lr,
                  "Base learning rate (default 0.1; dense 0.01, with adam 3e-4; "
                  "supermask 200)")
+      ->check(popup_tool::finite_in(0, HUGE_VAL, /*above_lo=*/true))
       ->group("Optimisation");
   app.add_option("--beta1", o.train.optimizer.beta1, "Adam beta1 (default 0.9)")
-      ->check(CLI::Range(0.0, 0.999999))
+      ->check(popup_tool::finite_in(0, 0.999999))
       ->group("Optimisation");
   app.add_option("--beta2", o.train.optimizer.beta2, "Adam beta2 (default 0.999)")
-      ->check(CLI::Range(0.0, 0.999999))
+      ->check(popup_tool::finite_in(0, 0.999999))
       ->group("Optimisation");
   app.add_option("--eps", o.train.optimizer.eps, "Adam epsilon (default 1e-8)")
-      ->check(CLI::PositiveNumber)
+      ->check(popup_tool::finite_in(0, HUGE_VAL, /*above_lo=*/true))
       ->group("Optimisation");
   app.add_option("--momentum", o.train.optimizer.momentum, "SGD momentum (default 0.9)")
-      ->check(CLI::Range(0.0, 0.999999))
+      ->check(popup_tool::finite_in(0, 0.999999))
       ->group("Optimisation");
   app.add_flag("--nesterov", o.train.optimizer.nesterov, "Nesterov momentum")
       ->group("Optimisation");
   app.add_option("--weight-decay", o.train.optimizer.weight_decay,
                  "Weight decay on the scores (default 1e-4; supermask 0)")
+      ->check(popup_tool::finite_in(0, HUGE_VAL))
       ->group("Optimisation");
   app.add_option("--schedule", o.schedule,
                  "cosine (per epoch, default), cosine-step (per step), constant (default of "
@@ -279,26 +318,27 @@ int main(int argc, char** argv) {
       ->group("Optimisation");
   app.add_option("--warmup", o.train.schedule.warmup_epochs,
                  "Linear warm-up epochs, fewer than --epochs (default 0)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(popup_tool::integer_in(0, kEpochsMax))
       ->group("Optimisation");
   app.add_option("--step-size", o.train.schedule.step_size,
                  "step schedule: epochs between decays (default 30)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->check(popup_tool::integer_in(1, kEpochsMax))
       ->group("Optimisation");
   app.add_option("--gamma", o.train.schedule.gamma, "step schedule: decay factor (default 0.1)")
-      ->check(CLI::PositiveNumber)
+      ->check(popup_tool::finite_in(0, HUGE_VAL, /*above_lo=*/true))
       ->group("Optimisation");
   app.add_option("--label-smoothing", o.train.label_smoothing,
                  "Label smoothing, in [0, 1] (default 0)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(popup_tool::finite_in(0, 1))
       ->group("Optimisation");
   app.add_option("--checkpoint", o.checkpoint,
                  "Write a checkpoint to FILE (on Ctrl-C, and "
-                 "every --checkpoint-every epochs)")
+                 "as --checkpoint-every says)")
       ->group("Checkpoints");
   app.add_option("--checkpoint-every", o.checkpoint_every,
-                 "Epochs between checkpoints (default 0: only on Ctrl-C)")
-      ->check(CLI::NonNegativeNumber)
+                 "N (epochs), Nsteps, or wall time Ns, Nmin, Nh between checkpoints; may be "
+                 "given more than once (default: only on Ctrl-C)")
+      ->type_name("N[UNIT]")
       ->group("Checkpoints");
   app.add_option("--resume", o.resume,
                  "Continue from a checkpoint of the same command (same "

@@ -36,6 +36,29 @@ std::vector<float> scores_init(uint64_t seed, uint32_t tensor, const TensorSpec&
 
 }  // namespace
 
+void checkpoint_every_parse(const std::string& text, CheckpointEvery& every) {
+  const size_t digits = text.find_first_not_of("0123456789");
+  const std::string number = text.substr(0, digits);
+  const std::string unit = digits == std::string::npos ? "" : text.substr(digits);
+  const auto bad = [&](const std::string& why) {
+    return InvalidArgument("--checkpoint-every", why + ", got '" + text + "'");
+  };
+  if (number.empty() || number.size() > 10)
+    throw bad("must be a count with an optional unit (epochs, steps, s, min, h)");
+  const int64_t n = std::stoll(number);
+  if (n > 1000000000) throw bad("must be from 0 to 10^9");
+  if (n == 0 && (unit.empty() || unit == "epochs" || unit == "epoch")) return;  // 0: never
+  if (n == 0) throw bad("must be from 1 to 10^9 " + unit);
+  if (unit.empty() || unit == "epochs" || unit == "epoch")
+    every.epochs = n;
+  else if (unit == "steps" || unit == "step")
+    every.steps = n;
+  else if (unit == "s" || unit == "min" || unit == "h")
+    every.seconds = static_cast<double>(n) * (unit == "s" ? 1 : unit == "min" ? 60 : 3600);
+  else
+    throw bad("unit must be epochs (the default), steps, s, min or h");
+}
+
 ExecutorConfig trainer_executor_config(const TrainConfig& config) {
   ExecutorConfig ec;
   ec.max_batch = config.batch_size;
@@ -183,6 +206,14 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
 
 void Trainer::run(const TrainHooks& hooks) {
   stopped_ = false;
+  const CheckpointEvery& every = hooks.checkpoint_every;
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  const auto checkpoint_write = [&] {
+    write_checkpoint(hooks.checkpoint_path);
+    last_checkpoint = std::chrono::steady_clock::now();
+  };
+  // a step or time checkpoint that fell on the last batch of an epoch, for the epoch's end
+  bool checkpoint_waiting = false;
   while (!finished()) {
     const auto epoch_start = std::chrono::steady_clock::now();
     keep_fraction_apply();
@@ -206,7 +237,15 @@ void Trainer::run(const TrainHooks& hooks) {
       queued_ += b.n;
       trained += b.n;
       const bool stop = hooks.stop && hooks.stop->load();
-      const bool take = batch_ % exec_->stats_interval() == 0 || batch_ == batches || stop;
+      const bool due = !hooks.checkpoint_path.empty() &&
+                       ((every.steps > 0 && engine_->steps() % every.steps == 0) ||
+                        (every.seconds > 0 && seconds_since(last_checkpoint) >= every.seconds));
+      if (due && batch_ == batches) checkpoint_waiting = true;
+      const bool checkpoint = due && batch_ < batches && !stop;
+      // A checkpoint takes the statistics at its step; a run resumed from it takes them
+      // there too, so its sums (and log) are the uninterrupted run's.
+      const bool take =
+          batch_ % exec_->stats_interval() == 0 || batch_ == batches || stop || checkpoint;
       if (take) stats_take();
       train_seconds += seconds_since(step_start);
       if (take && hooks.on_step) {
@@ -224,6 +263,7 @@ void Trainer::run(const TrainHooks& hooks) {
         if (!hooks.checkpoint_path.empty()) write_checkpoint(hooks.checkpoint_path);
         return;
       }
+      if (checkpoint) checkpoint_write();
     }
     last_ = finish_epoch(lr, seconds_since(epoch_start), train_seconds, trained);
     ++epoch_;
@@ -232,9 +272,9 @@ void Trainer::run(const TrainHooks& hooks) {
     correct_ = seen_ = 0;
     if (hooks.on_epoch) hooks.on_epoch(last_);
     const bool stop = hooks.stop && hooks.stop->load();
-    const bool due = hooks.checkpoint_every > 0 && epoch_ % hooks.checkpoint_every == 0;
-    if (!hooks.checkpoint_path.empty() && (due || (stop && !finished())))
-      write_checkpoint(hooks.checkpoint_path);
+    const bool due = checkpoint_waiting || (every.epochs > 0 && epoch_ % every.epochs == 0);
+    checkpoint_waiting = false;
+    if (!hooks.checkpoint_path.empty() && (due || (stop && !finished()))) checkpoint_write();
     if (stop && !finished()) {
       stopped_ = true;
       return;

@@ -50,12 +50,26 @@ struct StepReport {
   double batch_seconds = 0;  // wall time per batch so far (for the ETA)
 };
 
+// When checkpoints are written besides on a stop: every `epochs` epochs (at an epoch's end,
+// after its evaluation), every `steps` optimiser steps (counted over the whole run, resumed
+// parts included) and every `seconds` of wall time since the last one was written; 0: never.
+// A step or time checkpoint due at the last batch of an epoch waits for the epoch's end.
+struct CheckpointEvery {
+  int64_t epochs = 0, steps = 0;
+  double seconds = 0;
+};
+
+// popup-train --checkpoint-every: "N" or "Nepochs", "Nsteps", "Ns", "Nmin", "Nh" (N from 1 to
+// 10^9; "0", as before units, asks for none), set in `every`. Throws
+// InvalidArgument("--checkpoint-every", ...).
+void checkpoint_every_parse(const std::string& text, CheckpointEvery& every);
+
 struct TrainHooks {
   std::function<void(const StepReport&)> on_step;
   std::function<void(const EpochReport&)> on_epoch;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): finish the step, return
   std::string checkpoint_path;              // "" for none
-  int64_t checkpoint_every = 0;             // epochs; 0: only when stopped
+  CheckpointEvery checkpoint_every;         // all 0: only when stopped
 };
 
 class Trainer {
