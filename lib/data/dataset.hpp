@@ -47,7 +47,9 @@ struct DatasetOptions {
 };
 
 // Load a data set by name. Throws IoError / FormatError naming the file and the problem
-// (missing files, wrong magic numbers, wrong sizes, labels out of range, mixed image sizes).
+// (missing files, not regular files, wrong magic numbers, wrong sizes, labels out of range, mixed
+// image sizes, out of memory with the size asked for). Memory follows the bytes that are there,
+// never a size that a header claims (data/idx.hpp, data/cifar.hpp, data/png_decode.hpp).
 //   fashion-mnist[:DIR]  IDX files (plain or .gz), by default in /usr/share/datasets/fashion-mnist;
 //                        10 classes, mean 0.2860, std 0.3530
 //   mnist:DIR            the same files; 10 classes, mean 0.1307, std 0.3081

@@ -1,78 +1,81 @@
-// Whole-file reads through zlib's gz* interface, which passes plain files through unchanged.
+// DataFile: zlib's gz* interface over a descriptor from data_file_open; gz* passes plain files
+// through unchanged.
 #include "data/file_read.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <memory>
 
-#include "error.hpp"
+#include "data/file_open.hpp"
 
 namespace popup {
 
 namespace {
 
-struct GzClose {
-  void operator()(gzFile file) const { gzclose(file); }
-};
-
-// The file's size, or for gzip data the decompressed size of its last member (ISIZE, the last
-// 4 bytes, little-endian, modulo 2^32) within deflate's largest ratio. Only a hint for the buffer.
-size_t size_hint(const std::string& path) {
-  std::error_code error;
-  const uintmax_t size = std::filesystem::file_size(path, error);
-  if (error) return 0;
-  std::ifstream in(path, std::ios::binary);
-  unsigned char head[2] = {0, 0}, tail[4] = {0, 0, 0, 0};
-  in.read(reinterpret_cast<char*>(head), 2);
-  if (size < 18 || head[0] != 0x1f || head[1] != 0x8b) return static_cast<size_t>(size);
-  in.seekg(-4, std::ios::end);
-  in.read(reinterpret_cast<char*>(tail), 4);
-  const uintmax_t isize = uint32_t{tail[0]} | (uint32_t{tail[1]} << 8) | (uint32_t{tail[2]} << 16) |
-                          (uint32_t{tail[3]} << 24);
-  return static_cast<size_t>(std::min<uintmax_t>(isize, 1032 * size));
-}
+constexpr uint64_t kFirstStep = uint64_t{1} << 20;  // gzip data: the first buffer, then doubled
+constexpr size_t kLargestRead = size_t{1} << 30;    // gzread takes an unsigned count
 
 }  // namespace
 
-bool file_exists(const std::string& path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  return std::filesystem::exists(status) && !std::filesystem::is_directory(status);
+DataFile::DataFile(const std::string& path) : path_(path) {
+  const int fd = data_file_open(path, size_);
+  errno = 0;
+  file_ = gzdopen(fd, "rb");
+  if (!file_) {
+    close(fd);
+    throw IoError(path, errno ? std::strerror(errno) : "cannot open");
+  }
+  gzbuffer(file_, 1 << 20);
 }
 
-std::vector<uint8_t> file_read_all(const std::string& path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (!std::filesystem::exists(status)) throw IoError(path, "no such file");
-  if (std::filesystem::is_directory(status)) throw IoError(path, "is a directory, not a file");
+DataFile::~DataFile() { gzclose(file_); }
 
-  errno = 0;
-  std::unique_ptr<gzFile_s, GzClose> file(gzopen(path.c_str(), "rb"));
-  if (!file) throw IoError(path, errno ? std::strerror(errno) : "cannot open");
-  gzbuffer(file.get(), 1 << 20);
+size_t DataFile::read(void* data, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    const size_t chunk = std::min(n - got, kLargestRead);
+    const int r = gzread(file_, static_cast<uint8_t*>(data) + got, static_cast<unsigned>(chunk));
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  consumed_ += got;
+  if (got == n) return got;
+  int code = Z_OK;
+  const char* message = gzerror(file_, &code);
+  if (code == Z_ERRNO) throw IoError(path_, std::string("read error: ") + std::strerror(errno));
+  if (code == Z_BUF_ERROR) throw FormatError(path_, "truncated (the gzip data ends early)");
+  // zlib's message starts with the name it knows, "<fd:N>: ".
+  std::string text = message;
+  if (text.rfind("<fd:", 0) == 0 && text.find(": ") != std::string::npos)
+    text.erase(0, text.find(": ") + 2);
+  if (code != Z_OK) throw FormatError(path_, "corrupt gzip data: " + text);
+  return got;
+}
 
-  // One byte beyond the hint, so that reaching the end needs no second buffer.
-  std::vector<uint8_t> bytes(size_hint(path) + 1);
+std::vector<uint8_t> DataFile::read_up_to(uint64_t limit) {
+  uint64_t left = 0;
+  // Plain data: what the file holds and one byte more, to see the end in the same read.
+  uint64_t capacity = remaining(left) ? left + 1 : kFirstStep;
+  std::vector<uint8_t> bytes;
   size_t used = 0;
   for (;;) {
-    if (used == bytes.size()) bytes.resize(2 * bytes.size());
-    const size_t chunk = std::min<size_t>(bytes.size() - used, size_t{1} << 30);
-    const int got = gzread(file.get(), bytes.data() + used, static_cast<unsigned>(chunk));
-    if (got <= 0) break;
-    used += static_cast<size_t>(got);
+    capacity = std::min(capacity, limit);
+    data_allocate(path_, capacity, [&] { bytes.resize(static_cast<size_t>(capacity)); });
+    used += read(bytes.data() + used, bytes.size() - used);
+    if (used < bytes.size() || capacity == limit) break;
+    capacity = capacity > limit / 2 ? limit : 2 * capacity;
   }
-  int status_code = Z_OK;
-  const char* message = gzerror(file.get(), &status_code);
-  if (status_code == Z_ERRNO) throw IoError(path, std::strerror(errno));
-  if (status_code == Z_BUF_ERROR) throw FormatError(path, "truncated (the gzip data ends early)");
-  if (status_code != Z_OK) throw FormatError(path, std::string("corrupt gzip data: ") + message);
   bytes.resize(used);
   return bytes;
+}
+
+bool DataFile::remaining(uint64_t& bytes) {
+  if (!gzdirect(file_)) return false;
+  bytes = consumed_ >= size_ ? 0 : size_ - consumed_;
+  return true;
 }
 
 }  // namespace popup

@@ -1,9 +1,11 @@
-// libpng's classic interface behind a C++ function. libpng reports errors by longjmp, so the
-// calls that may fail run in two small functions holding only plain C objects: the jump
-// skips no destructor.
+// libpng's classic interface behind a C++ function. The header (IHDR, the first chunk) is read
+// and checked here before libpng starts, so that no buffer is sized by an unchecked claim.
+// libpng reports errors by longjmp, so the calls that may fail run in two small functions
+// holding only plain C objects: the jump skips no destructor.
 #include "data/png_decode.hpp"
 
 #include <png.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csetjmp>
@@ -11,6 +13,8 @@
 #include <cstring>
 #include <memory>
 
+#include "data/file_open.hpp"
+#include "data/file_read.hpp"
 #include "error.hpp"
 
 namespace popup {
@@ -18,6 +22,9 @@ namespace popup {
 namespace {
 
 constexpr size_t kMessageSize = 256;
+constexpr uint64_t kDeflateMaxRatio = 1032;  // deflate's largest output per input byte
+constexpr png_uint_32 kChunkCacheMax = 128;  // ancillary chunks kept
+constexpr png_alloc_size_t kChunkMallocMax = png_alloc_size_t{4} << 20;
 
 // libpng's error callback: keeps the message for the exception, then jumps back.
 void png_error_keep(png_structp png, png_const_charp message) {
@@ -31,6 +38,9 @@ void png_warning_ignore(png_structp, png_const_charp) {}
 bool png_start(png_structp png, png_infop info, std::FILE* file, png_uint_32* height,
                png_uint_32* width, int* channels) {
   if (setjmp(png_jmpbuf(png))) return false;
+  png_set_user_limits(png, kPngMaxSide, kPngMaxSide);
+  png_set_chunk_cache_max(png, kChunkCacheMax);
+  png_set_chunk_malloc_max(png, kChunkMallocMax);
   png_init_io(png, file);
   png_set_sig_bytes(png, 8);
   png_read_info(png, info);
@@ -63,15 +73,63 @@ struct PngReadState {
   ~PngReadState() { png_destroy_read_struct(&png, &info, nullptr); }
 };
 
+uint32_t big_endian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Samples per pixel as stored, by colour type (an invalid one is left to libpng).
+uint64_t stored_channels(uint8_t color_type) {
+  switch (color_type) {
+    case PNG_COLOR_TYPE_RGB: return 3;
+    case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
+    case PNG_COLOR_TYPE_RGB_ALPHA: return 4;
+    default: return 1;
+  }
+}
+
+// Reads the IHDR chunk after the signature and checks the size it announces: within the
+// limits, within what `file_size` bytes can hold, then `size_check`. Leaves the file after the
+// signature. A zero size or a malformed header is left to libpng.
+void header_check(std::FILE* file, const std::string& path, uint64_t file_size,
+                  const PngSizeCheck& size_check) {
+  uint8_t chunk[8 + 13];  // length, type, then IHDR's width, height, bit depth, colour type, ...
+  if (std::fread(chunk, 1, sizeof chunk, file) != sizeof chunk ||
+      std::memcmp(chunk + 4, "IHDR", 4) != 0 || big_endian32(chunk) != 13)
+    throw FormatError(path, "bad PNG: no IHDR chunk after the signature");
+  const int64_t width = big_endian32(chunk + 8), height = big_endian32(chunk + 12);
+  const std::string size = std::to_string(height) + "x" + std::to_string(width);
+  if (height > kPngMaxSide || width > kPngMaxSide || height * width > kPngMaxPixels)
+    throw FormatError(path, "image is " + size + " (height x width), over the limit of " +
+                                std::to_string(kPngMaxSide) + " pixels a side and " +
+                                std::to_string(kPngMaxPixels) + " pixels");
+  // Each row: a filter byte and its samples (more with interlacing).
+  const uint64_t bits = uint64_t{chunk[16]} * stored_channels(chunk[17]);
+  const uint64_t stored = static_cast<uint64_t>(height) * (1 + (width * bits + 7) / 8);
+  if (stored > kDeflateMaxRatio * file_size)
+    throw FormatError(path, "image is " + size + " (height x width), " + std::to_string(stored) +
+                                " bytes as stored, more than a file of " +
+                                std::to_string(file_size) +
+                                " bytes can hold (deflate packs at most 1032 bytes into one)");
+  if (size_check && height > 0 && width > 0) size_check(path, height, width);
+  if (std::fseek(file, 8, SEEK_SET) != 0) throw IoError(path, std::strerror(errno));
+}
+
 }  // namespace
 
-PngImage png_decode(const std::string& path) {
-  std::unique_ptr<std::FILE, FileClose> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw IoError(path, std::strerror(errno));
+PngImage png_decode(const std::string& path, const PngSizeCheck& size_check) {
+  uint64_t file_size = 0;
+  const int fd = data_file_open(path, file_size);
+  std::unique_ptr<std::FILE, FileClose> file(fdopen(fd, "rb"));
+  if (!file) {
+    const int error_number = errno;
+    close(fd);
+    throw IoError(path, std::strerror(error_number));
+  }
   png_byte signature[8];
   const size_t got = std::fread(signature, 1, sizeof signature, file.get());
   if (got != sizeof signature || png_sig_cmp(signature, 0, sizeof signature) != 0)
     throw FormatError(path, "not a PNG file");
+  header_check(file.get(), path, file_size, size_check);
 
   char message[kMessageSize] = "";
   PngReadState state;
@@ -88,7 +146,8 @@ PngImage png_decode(const std::string& path) {
   image.height = height;
   image.width = width;
   image.channels = channels;
-  image.pixels.resize(static_cast<size_t>(image.height * image.width * image.channels));
+  const uint64_t bytes = uint64_t{height} * width * static_cast<uint64_t>(channels);
+  data_allocate(path, bytes, [&] { image.pixels.resize(static_cast<size_t>(bytes)); });
   std::vector<png_bytep> rows(height);
   for (png_uint_32 y = 0; y < height; ++y)
     rows[y] = image.pixels.data() + static_cast<size_t>(y) * width * channels;

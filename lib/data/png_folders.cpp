@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <exception>
 #include <filesystem>
 
+#include "data/file_open.hpp"
+#include "data/file_read.hpp"
 #include "data/png_decode.hpp"
 #include "error.hpp"
 
@@ -29,14 +32,19 @@ bool is_png_name(const std::string& name) {
   return extension == ".png";
 }
 
-// Names of the entries of `dir` that are directories (`folders`) or PNG files, sorted.
+// Names of the entries of `dir` that are directories (`folders`) or PNG files, sorted. An entry
+// whose kind cannot be told (a link loop, a dangling link) is no folder: a PNG name is kept, to
+// be reported when opened; a class folder that is one is reported here.
 std::vector<std::string> entries(const std::string& dir, bool folders) {
   std::vector<std::string> names;
   std::error_code error;
   for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     if (name[0] == '.') continue;
-    const bool folder = it->is_directory(error);
+    std::error_code kind_error;
+    const bool folder = it->is_directory(kind_error);
+    if (folders && kind_error && kind_error.value() != ENOENT)
+      data_path_fail(it->path().string(), kind_error.value());
     if (folders ? folder : (!folder && is_png_name(name))) names.push_back(name);
   }
   if (error) throw IoError(dir, error.message());
@@ -59,15 +67,17 @@ Listing list(const std::string& split_dir) {
   return listing;
 }
 
-// Decodes every file, in parallel; the first failing file (in listing order) is reported.
-std::vector<PngImage> decode_all(const std::vector<std::string>& files) {
+// Decodes every file, in parallel, each checked by `size_check` from its header; the first
+// failing file (in listing order) is reported.
+std::vector<PngImage> decode_all(const std::vector<std::string>& files,
+                                 const PngSizeCheck& size_check) {
   std::vector<PngImage> images(files.size());
   std::vector<std::exception_ptr> errors(files.size());
   const int64_t n = static_cast<int64_t>(files.size());
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
     try {
-      images[i] = png_decode(files[i]);
+      images[i] = png_decode(files[i], size_check);
     } catch (...) {
       errors[i] = std::current_exception();
     }
@@ -77,17 +87,8 @@ std::vector<PngImage> decode_all(const std::vector<std::string>& files) {
   return images;
 }
 
-std::string size_text(const PngImage& image) {
-  return std::to_string(image.height) + "x" + std::to_string(image.width);
-}
-
-void size_check(const std::vector<PngImage>& images, const std::vector<std::string>& files,
-                const PngImage& first, const std::string& first_file) {
-  for (size_t i = 0; i < images.size(); ++i) {
-    if (images[i].height != first.height || images[i].width != first.width)
-      throw FormatError(files[i], "image is " + size_text(images[i]) + " (height x width), but " +
-                                      first_file + " is " + size_text(first));
-  }
+std::string size_text(int64_t height, int64_t width) {
+  return std::to_string(height) + "x" + std::to_string(width);
 }
 
 // The images as one [n, channels, H, W] split; grey images repeated when channels is 3.
@@ -99,7 +100,8 @@ RawSplit assemble(const std::vector<PngImage>& images, const Listing& listing, i
   split.file = split_dir;
   split.labels = listing.labels;
   const int64_t plane = split.shape.h * split.shape.w;
-  split.pixels.resize(static_cast<size_t>(split.n * channels * plane));
+  const uint64_t bytes = static_cast<uint64_t>(split.n * channels * plane);
+  data_allocate(split_dir, bytes, [&] { split.pixels.resize(static_cast<size_t>(bytes)); });
 #pragma omp parallel for
   for (int64_t i = 0; i < split.n; ++i) {
     const PngImage& image = images[i];
@@ -145,10 +147,21 @@ RawDataset png_folders_read(const std::string& dir) {
                             "has a class folder '" + name + "', which " + train_dir + " lacks");
   }
 
-  const std::vector<PngImage> train_images = decode_all(train.files);
-  const std::vector<PngImage> test_images = decode_all(test.files);
-  size_check(train_images, train.files, train_images[0], train.files[0]);
-  size_check(test_images, test.files, train_images[0], train.files[0]);
+  // The first training image sets the size; every other image of another size is refused from
+  // its header, before it is decoded.
+  const std::string& first_file = train.files[0];
+  int64_t first_height = 0, first_width = 0;
+  png_decode(first_file, [&](const std::string&, int64_t height, int64_t width) {
+    first_height = height;
+    first_width = width;
+  });
+  const PngSizeCheck same_size = [&](const std::string& path, int64_t height, int64_t width) {
+    if (height != first_height || width != first_width)
+      throw FormatError(path, "image is " + size_text(height, width) + " (height x width), but " +
+                                  first_file + " is " + size_text(first_height, first_width));
+  };
+  const std::vector<PngImage> train_images = decode_all(train.files, same_size);
+  const std::vector<PngImage> test_images = decode_all(test.files, same_size);
   const int64_t channels = any_colour(train_images) || any_colour(test_images) ? 3 : 1;
 
   RawDataset data;

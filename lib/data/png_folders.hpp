@@ -11,11 +11,12 @@ namespace popup {
 // Classes are the sub-folders of train/ (names starting with '.' ignored), numbered in byte
 // order of their names; test/ must have the same ones. Files ending in .png (any case) are the
 // examples, in byte order of their names within a class. Every image must have the size of the
-// first training image. The data set has 1 channel when every image is grey (with or without
-// alpha), 3 otherwise, grey images then repeated into R, G and B; alpha is dropped and 16-bit
-// samples are scaled to 8 bits (png_decode). Throws IoError (missing folder, unreadable file),
-// FormatError (bad PNG, image of another size, no class folders, empty set), MismatchError
-// (train and test classes differ).
+// first training image, checked from its header before it is decoded (png_decode's limits apply).
+// The data set has 1 channel when every image is grey (with or without alpha), 3 otherwise, grey
+// images then repeated into R, G and B; alpha is dropped and 16-bit samples are scaled to 8 bits
+// (png_decode). Throws IoError (missing folder, unreadable or not a regular file, a class folder
+// that is a link loop), FormatError (bad PNG, image of another size, no class folders, empty set),
+// MismatchError (train and test classes differ).
 RawDataset png_folders_read(const std::string& dir);
 
 }  // namespace popup

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "data/file_read.hpp"
+
 namespace popup {
 
 void raw_split_limit(RawSplit& split, int64_t limit) {
@@ -18,8 +20,10 @@ RawSplit raw_split_select(const RawSplit& split, const std::vector<bool>& keep, 
   out.file = split.file;
   const size_t size = static_cast<size_t>(split.example_size());
   out.n = std::count(keep.begin(), keep.end(), value);
-  out.pixels.reserve(static_cast<size_t>(out.n) * size);
-  out.labels.reserve(static_cast<size_t>(out.n));
+  data_allocate(split.file, static_cast<uint64_t>(out.n) * size, [&] {
+    out.pixels.reserve(static_cast<size_t>(out.n) * size);
+    out.labels.reserve(static_cast<size_t>(out.n));
+  });
   for (size_t i = 0; i < keep.size(); ++i) {
     if (keep[i] != value) continue;
     out.pixels.insert(out.pixels.end(), split.pixels.begin() + i * size,

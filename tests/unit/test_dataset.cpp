@@ -2,6 +2,10 @@
 // and PNG data sets written here, every error path, the validation hold-out, BatchLoader order,
 // resumption and augmentation, and the installed Fashion-MNIST when it is present.
 #include <png.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -19,6 +23,8 @@
 #include "data/augment.hpp"
 #include "data/data_random.hpp"
 #include "data/dataset.hpp"
+#include "data/file_read.hpp"
+#include "data/png_decode.hpp"
 #include "error.hpp"
 #include "init/philox.hpp"
 #include "temp_dir.hpp"
@@ -462,6 +468,100 @@ BOOST_AUTO_TEST_CASE(damaged_gzip_is_refused) {
   expect_error<popup::FormatError>([&] { load("idx:" + d); }, images, "corrupt gzip data");
 }
 
+// A gzip file of `bytes` whose trailer's CRC is wrong: an error only once the end is inflated.
+void write_gz_bad_crc(const std::string& path, const Bytes& bytes) {
+  write_gz(path, bytes);
+  std::vector<char> gz = file_bytes(path);
+  gz[gz.size() - 8] ^= 1;
+  file_write(path, gz);
+}
+
+BOOST_AUTO_TEST_CASE(idx_claims_are_checked_before_reading) {
+  TempDir dir;
+  const std::string d = dir.path.string(), images = d + "/train-images-idx3-ubyte",
+                    labels = d + "/train-labels-idx1-ubyte", name = "idx:" + d;
+  auto reset = [&] { write_idx_set(d, small_train(), small_test(), false); };
+
+  // Plain files: the dimensions against the file's size, before anything is allocated.
+  reset();
+  write_plain(images, idx_images(60000, 28, 28, Bytes(100)));
+  expect_error<popup::FormatError>([&] { load(name); }, images,
+                                   "truncated: the header announces 60000 images of 28x28 "
+                                   "(47040000 bytes of data), the file holds 100");
+  write_plain(images, idx_images(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, {}));
+  expect_error<popup::FormatError>([&] { load(name); }, images,
+                                   "the header announces 4294967295 images of "
+                                   "4294967295x4294967295, more than any file holds");
+  write_plain(labels, idx_labels({0, 1}));
+  write_plain(images, idx_images(3, 2, 3, small_train().pixels));
+  expect_error<popup::MismatchError>([&] { load(name); }, labels,
+                                     "holds 2 labels, but " + images + " holds 3 images");
+
+  // Gzip data: the magic is checked on the first bytes and the data inflated no further than
+  // one byte beyond what the header announces, so a fault after that goes unseen.
+  fs::remove(images);
+  Bytes wrong = idx_images(3, 2, 3, small_train().pixels);
+  wrong[3] = 4;
+  wrong.resize(wrong.size() + (8 << 20));  // more than zlib inflates ahead (2 MiB)
+  write_gz_bad_crc(images + ".gz", wrong);
+  expect_error<popup::FormatError>([&] { load(name); }, images + ".gz",
+                                   "wrong magic 0x00000804, expected 0x00000803");
+  Bytes longer = idx_images(3, 2, 3, small_train().pixels);
+  longer.resize(longer.size() + (8 << 20));
+  write_gz_bad_crc(images + ".gz", longer);
+  expect_error<popup::FormatError>([&] { load(name); }, images + ".gz",
+                                   "trailing data after the 3 images of 2x3 the header announces");
+  // 4 GiB announced, 1 MiB there: read in growing steps, never sized by the claim.
+  write_gz(images + ".gz", idx_images(65535, 256, 256, Bytes(1 << 20)));
+  expect_error<popup::FormatError>([&] { load(name); }, images + ".gz",
+                                   "truncated: the header announces 65535 images of 256x256 "
+                                   "(4294901760 bytes of data), the file holds 1048576");
+  // The end is still checked when the data is exactly as long as announced.
+  write_gz_bad_crc(images + ".gz", idx_images(3, 2, 3, small_train().pixels));
+  expect_error<popup::FormatError>([&] { load(name); }, images + ".gz", "corrupt gzip data");
+}
+
+BOOST_AUTO_TEST_CASE(idx_only_regular_files_are_read, *boost::unit_test::timeout(20)) {
+  TempDir dir;
+  const std::string d = dir.path.string(), images = d + "/train-images-idx3-ubyte",
+                    name = "idx:" + d;
+  write_idx_set(d, small_train(), small_test(), false);
+  // Each in place of the plain file, and taken before a valid NAME.gz beside it.
+  write_gz(images + ".gz", idx_images(3, 2, 3, small_train().pixels));
+  auto refused = [&](const std::string& text) {
+    expect_error<popup::IoError>([&] { load(name); }, images, text);
+    fs::remove(images);
+  };
+  fs::remove(images);
+  fs::create_symlink("/dev/zero", images);
+  refused("is not a regular file (a character device)");
+  BOOST_REQUIRE(mkfifo(images.c_str(), 0600) == 0);  // no writer: opening it must not wait
+  refused("is not a regular file (a FIFO)");
+  const int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  BOOST_REQUIRE(images.size() < sizeof address.sun_path);
+  std::strcpy(address.sun_path, images.c_str());
+  BOOST_REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  refused("is not a regular file (a socket)");
+  close(listener);
+  fs::create_directory(images);
+  refused("is a directory, not a file");
+  fs::create_symlink("train-images-idx3-ubyte", images);
+  refused("a symbolic link loop (too many levels of symbolic links)");
+  fs::create_symlink("absent", images);
+  refused("a symbolic link to a missing file");
+  BOOST_CHECK_NO_THROW(load(name));  // the .gz, now that nothing is at the plain name
+}
+
+BOOST_AUTO_TEST_CASE(out_of_memory_names_the_file_and_the_size) {
+  std::vector<uint64_t> v;
+  const uint64_t n = v.max_size() + 1;
+  expect_error<popup::IoError>([&] { popup::data_allocate("f.idx", 8 * n, [&] { v.resize(n); }); },
+                               "f.idx",
+                               "out of memory: " + std::to_string(8 * n) + " bytes requested");
+}
+
 BOOST_AUTO_TEST_CASE(fashion_mnist_folder_without_files) {
   TempDir dir;
   const std::string d = dir.file("absent");
@@ -478,7 +578,7 @@ BOOST_AUTO_TEST_CASE(cifar10_records_labels_statistics_and_augmentation) {
   std::vector<int32_t> train_labels;
   for (int b = 1; b <= 5; ++b) {
     Bytes file;
-    for (int r = 0; r < (b == 3 ? 0 : 2); ++r) {  // batch 3 empty: allowed, it adds nothing
+    for (int r = 0; r < (b == 3 ? 1 : 2); ++r) {  // batches may differ in size
       const uint8_t label = static_cast<uint8_t>((b + r) % 10);
       const Bytes record = cifar_record({label}, 10 * b + r);
       file.insert(file.end(), record.begin(), record.end());
@@ -491,7 +591,7 @@ BOOST_AUTO_TEST_CASE(cifar10_records_labels_statistics_and_augmentation) {
   const Dataset c = load("cifar10:" + d);
   BOOST_TEST(popup::input_shape_format(c.train.shape) == "3x32x32");
   BOOST_TEST(c.train.classes == 10);
-  BOOST_TEST(c.train.n == 8);
+  BOOST_TEST(c.train.n == 9);
   BOOST_TEST(c.test.n == 1);
   BOOST_TEST(c.augment);
   BOOST_TEST(c.train.labels == train_labels, boost::test_tools::per_element());
@@ -532,6 +632,30 @@ BOOST_AUTO_TEST_CASE(cifar100_uses_the_fine_label) {
                {0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762});
 }
 
+BOOST_AUTO_TEST_CASE(cifar_gzip_and_plain_give_the_same_values) {
+  TempDir plain, gz;
+  Bytes big;  // more records than one read takes (1024)
+  for (int r = 0; r < 1500; ++r) {
+    const Bytes record = cifar_record({static_cast<uint8_t>(r % 10)}, r);
+    big.insert(big.end(), record.begin(), record.end());
+  }
+  for (const TempDir* dir : {&plain, &gz}) {
+    const std::string d = dir->path.string();
+    for (int b = 1; b <= 5; ++b)
+      write_plain(d + "/data_batch_" + std::to_string(b) + ".bin", cifar_record({1}, b));
+    write_plain(d + "/test_batch.bin", cifar_record({2}, 0));
+  }
+  write_plain(plain.file("data_batch_2.bin"), big);
+  write_gz(gz.file("data_batch_2.bin"), big);
+  const Dataset a = load("cifar10:" + plain.path.string()), b = load("cifar10:" + gz.path.string());
+  BOOST_TEST(a.train.n == 1504);
+  BOOST_TEST(b.train.n == 1504);
+  BOOST_TEST((a.train.pixels == b.train.pixels));
+  BOOST_TEST(a.train.labels == b.train.labels, boost::test_tools::per_element());
+  BOOST_TEST(b.train.labels[1 + 1234] == 1234 % 10);
+  BOOST_TEST(b.train.pixels[3072 * (1 + 1234) + 5] == (1234 + 5) % 256);
+}
+
 BOOST_AUTO_TEST_CASE(cifar_broken_files_are_refused) {
   TempDir dir;
   const std::string d = dir.path.string();
@@ -565,7 +689,29 @@ BOOST_AUTO_TEST_CASE(cifar_broken_files_are_refused) {
   reset10();
   write_plain(d + "/test_batch.bin", {});
   expect_error<popup::FormatError>([&] { load("cifar10:" + d); }, d + "/test_batch.bin",
-                                   "no images (empty data set)");
+                                   "empty file (no records)");
+  reset10();
+  write_plain(d + "/data_batch_3.bin", {});
+  expect_error<popup::FormatError>([&] { load("cifar10:" + d); }, d + "/data_batch_3.bin",
+                                   "empty file (no records)");
+  reset10();
+  write_gz(d + "/data_batch_5.bin", {});
+  expect_error<popup::FormatError>([&] { load("cifar10:" + d); }, d + "/data_batch_5.bin",
+                                   "empty file (no records)");
+  reset10();
+  Bytes cut_gz = cifar_record({1}, 0);
+  const Bytes second_gz = cifar_record({2}, 1);
+  cut_gz.insert(cut_gz.end(), second_gz.begin(), second_gz.end() - 1);
+  write_gz(d + "/data_batch_1.bin", cut_gz);
+  expect_error<popup::FormatError>(
+      [&] { load("cifar10:" + d); }, d + "/data_batch_1.bin",
+      "truncated: 6145 bytes is not a whole number of 3073-byte records");
+  reset10();
+  fs::remove(d + "/data_batch_2.bin");
+  fs::create_symlink("/dev/zero", d + "/data_batch_2.bin");
+  expect_error<popup::IoError>([&] { load("cifar10:" + d); }, d + "/data_batch_2.bin",
+                               "is not a regular file (a character device)");
+  fs::remove(d + "/data_batch_2.bin");
 
   write_plain(d + "/train.bin", cifar_record({3, 100}, 0));
   write_plain(d + "/test.bin", cifar_record({3, 4}, 0));
@@ -690,6 +836,112 @@ BOOST_AUTO_TEST_CASE(png_broken_folders_are_refused) {
   const std::vector<char> good = file_bytes(d + "/train/dog/1.png");
   file_write(d + "/train/dog/2.png", std::vector<char>(good.begin(), good.begin() + 60));
   expect_error<popup::FormatError>([&] { load(name); }, d + "/train/dog/2.png", "bad PNG: ");
+}
+
+// A PNG of signature, IHDR (8-bit samples unless `bit_depth`), an IDAT holding 64 compressed
+// zero bytes and IEND: a header that claims what the file cannot hold.
+void write_png_header(const std::string& path, uint32_t height, uint32_t width, uint8_t color_type,
+                      uint8_t bit_depth = 8) {
+  Bytes out{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto chunk = [&](const char* type, const Bytes& data) {
+    put_big_endian(out, static_cast<uint32_t>(data.size()));
+    Bytes body(type, type + 4);
+    body.insert(body.end(), data.begin(), data.end());
+    out.insert(out.end(), body.begin(), body.end());
+    put_big_endian(out, static_cast<uint32_t>(crc32(0, body.data(), body.size())));
+  };
+  Bytes ihdr;
+  put_big_endian(ihdr, width);
+  put_big_endian(ihdr, height);
+  ihdr.insert(ihdr.end(), {bit_depth, color_type, 0, 0, 0});
+  chunk("IHDR", ihdr);
+  Bytes idat(128);
+  uLongf size = idat.size();
+  const Bytes zeros(64);
+  BOOST_REQUIRE(compress(idat.data(), &size, zeros.data(), zeros.size()) == Z_OK);
+  idat.resize(size);
+  chunk("IDAT", idat);
+  chunk("IEND", {});
+  write_plain(path, out);
+}
+
+BOOST_AUTO_TEST_CASE(png_sizes_are_checked_from_the_header) {
+  TempDir dir;
+  auto refused = [&](const std::string& file, const std::string& text) {
+    expect_error<popup::FormatError>([&] { popup::png_decode(file); }, file, text);
+  };
+  // The limits: 16384 pixels a side, 2^24 pixels.
+  write_grey_png(dir.file("wide.png"), 1, 16384, 7);
+  BOOST_TEST(popup::png_decode(dir.file("wide.png")).width == 16384);
+  write_png_header(dir.file("wider.png"), 1, 16385, PNG_COLOR_TYPE_GRAY);
+  refused(dir.file("wider.png"),
+          "image is 1x16385 (height x width), over the limit of 16384 "
+          "pixels a side and 16777216 pixels");
+  write_grey_png(dir.file("largest.png"), 4096, 4096, 7);
+  const popup::PngImage largest = popup::png_decode(dir.file("largest.png"));
+  BOOST_TEST(largest.pixels.size() == 4096u * 4096u);
+  BOOST_TEST(largest.pixels.back() == 7);
+  write_png_header(dir.file("larger.png"), 4097, 4096, PNG_COLOR_TYPE_GRAY);
+  refused(dir.file("larger.png"), "image is 4097x4096 (height x width), over the limit");
+  write_png_header(dir.file("huge.png"), 20000, 20000, PNG_COLOR_TYPE_RGB);
+  refused(dir.file("huge.png"), "image is 20000x20000 (height x width), over the limit");
+
+  // Within the limits, against the bytes of the file: each row is a filter byte and its samples
+  // as stored, and deflate packs at most 1032 bytes into one.
+  write_png_header(dir.file("claims.png"), 4000, 4000, PNG_COLOR_TYPE_GRAY);
+  const std::string size = std::to_string(fs::file_size(dir.file("claims.png")));
+  refused(dir.file("claims.png"),
+          "image is 4000x4000 (height x width), 16004000 bytes as "
+          "stored, more than a file of " +
+              size + " bytes can hold");
+  const uint64_t can_hold = 1032 * fs::file_size(dir.file("claims.png"));
+  BOOST_TEST_REQUIRE((can_hold < 80100u && can_hold > 10100u));  // the two below, either side
+  write_png_header(dir.file("rgba16.png"), 100, 100, PNG_COLOR_TYPE_RGB_ALPHA, 16);
+  refused(dir.file("rgba16.png"), "image is 100x100 (height x width), 80100 bytes as stored");
+  write_png_header(dir.file("grey8.png"), 100, 100, PNG_COLOR_TYPE_GRAY);
+  refused(dir.file("grey8.png"), "bad PNG: ");  // 10100 bytes could fit: libpng finds the fault
+
+  // The size check runs on the header, before decoding.
+  std::vector<int64_t> seen;
+  const popup::PngSizeCheck record = [&](const std::string& file, int64_t height, int64_t width) {
+    BOOST_TEST(file == dir.file("grey8.png"));
+    seen = {height, width};
+    throw popup::FormatError(file, "refused by the check");
+  };
+  expect_error<popup::FormatError>([&] { popup::png_decode(dir.file("grey8.png"), record); },
+                                   dir.file("grey8.png"), "refused by the check");
+  BOOST_TEST(seen == (std::vector<int64_t>{100, 100}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(png_folders_refuse_early_and_read_only_regular_files,
+                     *boost::unit_test::timeout(20)) {
+  TempDir dir;
+  const std::string d = dir.path.string(), name = "png:" + d;
+  make_dirs(d + "/train/cat");
+  make_dirs(d + "/test/cat");
+  write_grey_png(d + "/train/cat/1.png", 28, 28, 1);
+  write_grey_png(d + "/train/cat/4.png", 28, 28, 4);
+  write_grey_png(d + "/test/cat/1.png", 28, 28, 2);
+  BOOST_CHECK_NO_THROW(load(name));
+
+  // Another size than the first image's is refused from the header: the damage after it unseen.
+  write_png_header(d + "/train/cat/2.png", 30, 28, PNG_COLOR_TYPE_GRAY);
+  expect_error<popup::FormatError>(
+      [&] { load(name); }, d + "/train/cat/2.png",
+      "image is 30x28 (height x width), but " + d + "/train/cat/1.png is 28x28");
+  fs::remove(d + "/train/cat/2.png");
+
+  BOOST_REQUIRE(mkfifo((d + "/test/cat/2.png").c_str(), 0600) == 0);
+  expect_error<popup::IoError>([&] { load(name); }, d + "/test/cat/2.png",
+                               "is not a regular file (a FIFO)");
+  fs::remove(d + "/test/cat/2.png");
+  fs::create_symlink("3.png", d + "/train/cat/3.png");
+  expect_error<popup::IoError>([&] { load(name); }, d + "/train/cat/3.png",
+                               "a symbolic link loop (too many levels of symbolic links)");
+  fs::remove(d + "/train/cat/3.png");
+  fs::create_symlink("dog", d + "/train/dog");
+  expect_error<popup::IoError>([&] { load(name); }, d + "/train/dog",
+                               "a symbolic link loop (too many levels of symbolic links)");
 }
 
 // ---- names, options, shapes ------------------------------------------------------------------
@@ -1012,6 +1264,21 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_installed_loads,
   BOOST_TEST(popup::input_shape_format(d.train.shape) == "1x28x28");
   BOOST_TEST(d.train.classes == 10);
   BOOST_TEST(d.train.pixels.size() == 60000u * 784u);
+  // The samples and labels are the files' bytes after their headers (read here by zlib alone).
+  auto gunzip = [](const std::string& path) {
+    gzFile file = gzopen(path.c_str(), "rb");
+    Bytes bytes(1 << 26);
+    const int got = gzread(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(file);
+    bytes.resize(static_cast<size_t>(std::max(got, 0)));
+    return bytes;
+  };
+  const std::string dir = kFashionMnist;
+  const Bytes images = gunzip(dir + "/train-images-idx3-ubyte.gz"),
+              labels = gunzip(dir + "/t10k-labels-idx1-ubyte.gz");
+  BOOST_TEST((Bytes(images.begin() + 16, images.end()) == d.train.pixels));
+  BOOST_TEST(labels_of(Bytes(labels.begin() + 8, labels.end())) == d.test.labels,
+             boost::test_tools::per_element());
   double sum = 0;
   for (float v : d.train.images()) sum += v;
   BOOST_TEST(std::fabs(sum / static_cast<double>(d.train.pixels.size())) < 0.01);
