@@ -15,8 +15,12 @@ namespace popup {
 
 namespace {
 
-constexpr uint64_t kFirstStep = uint64_t{1} << 20;  // gzip data: the first buffer, then doubled
-constexpr size_t kLargestRead = size_t{1} << 30;    // gzread takes an unsigned count
+// Gzip data: the first buffer holds kFirstRatio times the file's size (image data rarely packs
+// tighter), at least kFirstStep; it is doubled while it fills. So a file costs at most a few
+// times its size before its bytes prove a larger claim, and a common one needs no second buffer.
+constexpr uint64_t kFirstStep = uint64_t{1} << 20;
+constexpr uint64_t kFirstRatio = 8;
+constexpr size_t kLargestRead = size_t{1} << 30;  // gzread takes an unsigned count
 
 }  // namespace
 
@@ -58,7 +62,7 @@ size_t DataFile::read(void* data, size_t n) {
 std::vector<uint8_t> DataFile::read_up_to(uint64_t limit) {
   uint64_t left = 0;
   // Plain data: what the file holds and one byte more, to see the end in the same read.
-  uint64_t capacity = remaining(left) ? left + 1 : kFirstStep;
+  uint64_t capacity = remaining(left) ? left + 1 : std::max(kFirstStep, kFirstRatio * size_);
   std::vector<uint8_t> bytes;
   size_t used = 0;
   for (;;) {

@@ -41,7 +41,8 @@ class DataFile {
   // FormatError for corrupt or truncated gzip data.
   size_t read(void* data, size_t n);
   // Up to `limit` bytes, fewer at the end, into a buffer that grows as bytes arrive (plain data:
-  // sized once by what the file holds; gzip data: 1 MiB, doubled while it fills).
+  // sized once by what the file holds; gzip data: 8 times the file's size or 1 MiB, doubled while
+  // it fills).
   std::vector<uint8_t> read_up_to(uint64_t limit);
   // Plain data: true, and `bytes` is what is left to read, to check a claimed size before
   // allocating. Gzip data: false (its size is known only by inflating it).
