@@ -60,7 +60,9 @@ void run(const Options& o) {
   const popup::Dataset data = popup::dataset_load(data_name, data_options);
   // The data's shape against the recipe's before any weight is generated.
   popup::dataset_check_shape(data, file.recipe.input, file.recipe.classes);
-  stage = "generating or reading the weights of " + file.recipe.arch;
+  stage = o.weights.empty() && file.kind == popup::FileKind::mask
+              ? popup_tool::generating_stage(file.recipe)
+              : "reading the weights of " + file.recipe.arch;
   std::vector<std::vector<float>> weights;
   std::vector<popup::Tensor> state;  // BatchNorm statistics (and gamma, beta)
   if (o.weights.empty()) {

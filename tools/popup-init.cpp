@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
         if (o.summary) std::fputs(popup::recipe_summary(recipe).c_str(), stdout);
         const bool write = !o.summary || !o.output.empty();
         if (!write) return;
-        popup_tool::stage() = "generating the weights of " + recipe.arch;
+        popup_tool::stage() = popup_tool::generating_stage(recipe);
         popup::OutputFile out(o.output.empty() ? "-" : o.output);
         if (o.recipe_only)
           popup::recipe_write(out, recipe);

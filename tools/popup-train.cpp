@@ -14,7 +14,6 @@
 #include "data/dataset_info.hpp"
 #include "backend/device.hpp"
 #include "format/popup_file.hpp"
-#include "report/summary.hpp"
 #include "report/train_report.hpp"
 #include "train/trainer.hpp"
 #include "tool_common.hpp"
@@ -116,16 +115,6 @@ void options_check(Options& o, const CLI::App& app) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
 }
 
-// "generating the weights of fc (4,195,328 weights, 16.8 MB)", for a memory exhaustion there.
-std::string generating(const popup::Recipe& recipe) {
-  int64_t n = 0;
-  for (const popup::TensorSpec& t : popup::recipe_tensors(recipe)) n += t.numel();
-  char mb[32];
-  std::snprintf(mb, sizeof mb, "%.1f MB", 4e-6 * static_cast<double>(n));
-  return "generating the weights of " + recipe.arch + " (" + popup::thousands(n) + " weights, " +
-         mb + ")";
-}
-
 void train(const Options& o) {
   std::string& stage = popup_tool::stage();
   stage = "reading " + o.input;
@@ -148,7 +137,7 @@ void train(const Options& o) {
     throw popup_tool::UsageError("--learn-bn: " + recipe.arch +
                                  " has no BatchNorm (only the "
                                  "ResNets have BatchNorm to learn)");
-  stage = generating(recipe);
+  stage = popup_tool::generating_stage(recipe);
   std::vector<std::vector<float>> weights = popup::weights_of(input);
   popup::TrainConfig config = o.train;
   // Learned dense weights train every parameter: a ResNet's BatchNorm is affine and learned.

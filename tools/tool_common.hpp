@@ -16,6 +16,7 @@
 #include "backend/device.hpp"
 #include "error.hpp"
 #include "format/output_file.hpp"
+#include "format/recipe.hpp"
 #include "version.hpp"
 
 namespace popup_tool {
@@ -38,6 +39,17 @@ class UsageError : public std::runtime_error {
 inline std::string& stage() {
   static std::string what;
   return what;
+}
+
+// The stage of generating a recipe's weights: "generating the weights of fc (4195328
+// weights, 16.8 MB)".
+inline std::string generating_stage(const popup::Recipe& recipe) {
+  int64_t n = 0;
+  for (const popup::TensorSpec& t : popup::recipe_tensors(recipe)) n += t.numel();
+  char text[96];
+  std::snprintf(text, sizeof text, " (%lld weights, %.1f MB)", static_cast<long long>(n),
+                4e-6 * static_cast<double>(n));
+  return "generating the weights of " + recipe.arch + text;
 }
 
 // Run a tool's body: parse options, call `body`, turn every error into one line on stderr.

@@ -43,10 +43,9 @@ void checkpoint_every_parse(const std::string& text, CheckpointEvery& every) {
   const auto bad = [&](const std::string& why) {
     return InvalidArgument("--checkpoint-every", why + ", got '" + text + "'");
   };
-  if (number.empty() || number.size() > 10)
-    throw bad("must be a count with an optional unit (epochs, steps, s, min, h)");
+  if (number.empty()) throw bad("must be a count with an optional unit (epochs, steps, s, min, h)");
+  if (number.size() > 10 || std::stoll(number) > 1000000000) throw bad("must be from 0 to 10^9");
   const int64_t n = std::stoll(number);
-  if (n > 1000000000) throw bad("must be from 0 to 10^9");
   if (n == 0 && (unit.empty() || unit == "epochs" || unit == "epoch")) return;  // 0: never
   if (n == 0) throw bad("must be from 1 to 10^9 " + unit);
   if (unit.empty() || unit == "epochs" || unit == "epoch")

@@ -4,7 +4,8 @@
 // round trip resumes to the same state. With learn_bn (scripted affine BatchNorm on resnet18)
 // gamma and beta move by exactly the optimiser's update of the executor's BatchNorm gradients,
 // for every masking method, travel in the mask and resume exactly; dense training of a ResNet
-// writes them, with the running statistics, after its weights.
+// writes them, with the running statistics, after its weights. Checkpoints every N steps fall
+// mid-epoch and resume to the same mask.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -128,6 +129,57 @@ BOOST_AUTO_TEST_CASE(checkpoint_resumes_to_the_same_mask) {
   const Mask a = whole.trainer->mask(), b = resumed.trainer->mask();
   for (size_t t = 0; t < a.layers.size(); ++t) BOOST_TEST(a.layers[t].bits == b.layers[t].bits);
   BOOST_TEST(scores_of(*whole.trainer, dir) == scores_of(*resumed.trainer, dir));
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_every_parses_epochs_steps_and_wall_time) {
+  const auto parsed = [](const std::string& text) {
+    CheckpointEvery every;
+    checkpoint_every_parse(text, every);
+    return every;
+  };
+  BOOST_TEST(parsed("5").epochs == 5);
+  BOOST_TEST(parsed("2epochs").epochs == 2);
+  BOOST_TEST(parsed("500steps").steps == 500);
+  BOOST_TEST(parsed("30s").seconds == 30);
+  BOOST_TEST(parsed("10min").seconds == 600);
+  BOOST_TEST(parsed("2h").seconds == 7200);
+  const CheckpointEvery none = parsed("0");
+  BOOST_TEST((none.epochs == 0 && none.steps == 0 && none.seconds == 0));
+  CheckpointEvery both;
+  checkpoint_every_parse("3", both);
+  checkpoint_every_parse("7steps", both);
+  BOOST_TEST((both.epochs == 3 && both.steps == 7));
+  for (const char* bad : {"", "x", "5x", "-1", "1.5h", "0steps", "1000000001", "99999999999"})
+    BOOST_CHECK_THROW(parsed(bad), InvalidArgument);
+}
+
+// Four steps an epoch, two epochs: a checkpoint every 3 steps falls mid-epoch (steps 3 and 6);
+// the last one resumes to the mask of the run that was never stopped. Every 4 steps the
+// checkpoint falls on an epoch's last step and is written at the epoch's end.
+BOOST_AUTO_TEST_CASE(step_checkpoints_mid_epoch_resume_to_the_same_mask) {
+  TempDir dir;
+  const auto two_per_batch = [](TrainConfig& c) { c.batch_size = 2; };
+  Setup whole(false, Method::edge_popup, 0.5, two_per_batch);
+  whole.trainer->run({});
+  for (const int64_t steps : {3, 4}) {
+    Setup first(false, Method::edge_popup, 0.5, two_per_batch);
+    TrainHooks hooks;
+    hooks.checkpoint_path = dir.file("c.ckpt");
+    hooks.checkpoint_every.steps = steps;
+    first.trainer->run(hooks);
+    const PopupFile c = popup_file_read(dir.file("c.ckpt"), FileKind::checkpoint);
+    const std::string epoch = steps == 3 ? "1" : "2", batch = steps == 3 ? "2" : "0";
+    BOOST_TEST(c.metadata.at("popup.checkpoint.epoch") == epoch);
+    BOOST_TEST(c.metadata.at("popup.checkpoint.batch") == batch);
+    BOOST_TEST(c.metadata.at("popup.checkpoint.steps") == std::to_string(steps == 3 ? 6 : 8));
+    Setup resumed(false, Method::edge_popup, 0.5, two_per_batch);
+    resumed.trainer->resume(c);
+    resumed.trainer->run({});
+    BOOST_TEST(resumed.trainer->finished());
+    const Mask a = whole.trainer->mask(), b = resumed.trainer->mask();
+    for (size_t t = 0; t < a.layers.size(); ++t) BOOST_TEST(a.layers[t].bits == b.layers[t].bits);
+    BOOST_TEST(scores_of(*whole.trainer, dir) == scores_of(*resumed.trainer, dir));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(learn_bn_steps_gamma_and_beta_by_the_optimiser_for_every_method) {
