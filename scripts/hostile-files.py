@@ -9,6 +9,8 @@ usage: hostile-files.py OUT KIND [ARGS]
   long-array BYTES        a weights file of fc on 1x28x28 whose header is about BYTES long,
                           one tensor's shape being a single long array of 1s
   deep BYTES              a header of about BYTES bytes: {"a": then '[' to the end
+  wide-object BYTES       a weights file of fc on 1x28x28 whose header is about BYTES long,
+                          one tensor's entry holding that many distinct numeric fields
   many-keys BYTES         a weights file of fc on 1x28x28 whose header is about BYTES long,
                           its metadata holding distinct keys, the last one twice
 """
@@ -80,6 +82,15 @@ def deep(size):
     return struct.pack("<Q", len(text)) + text
 
 
+def wide_object(size):
+    m = recipe("1x28x28")
+    m["popup.kind"] = "weights"
+    entry = {"f%08d" % i: 0 for i in range(size // 14)}
+    text = json.dumps({"__metadata__": m, "fc1.weight": entry}, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text
+
+
 def many_keys(size):
     m = recipe("1x28x28")
     m["popup.kind"] = "weights"
@@ -100,6 +111,8 @@ def main():
         blob = weights(args[0], int(args[1]) if len(args) > 1 else 0)
     elif kind == "long-array":
         blob = long_array(int(args[0]))
+    elif kind == "wide-object":
+        blob = wide_object(int(args[0]))
     elif kind == "many-keys":
         blob = many_keys(int(args[0]))
     elif kind == "deep":

@@ -109,7 +109,8 @@ std::string string_decode(std::string_view raw) {
 // Recursive descent (at most kMaxDepth deep) appending one node per value.
 class JsonParser {
  public:
-  JsonParser(std::string_view text, std::vector<JsonNode>& nodes) : s_(text), nodes_(nodes) {}
+  JsonParser(std::string_view text, uint32_t max_array_items, std::vector<JsonNode>& nodes)
+      : s_(text), max_items_(max_array_items), nodes_(nodes) {}
 
   void document() {
     if (s_.size() >= UINT32_MAX) fail("the text is 4 GiB or more");
@@ -197,6 +198,8 @@ class JsonParser {
           skip_space();
           expect(':');
         }
+        if (!object && count == max_items_)
+          fail("an array of more than " + std::to_string(max_items_) + " items");
         value(depth + 1);
         ++count;
         skip_space();
@@ -306,13 +309,14 @@ class JsonParser {
   }
 
   std::string_view s_;
+  uint32_t max_items_;
   std::vector<JsonNode>& nodes_;
   std::vector<uint32_t> keys_;  // scratch of check_unique_keys
   size_t pos_ = 0;
 };
 
-JsonDocument::JsonDocument(std::string_view text) : text_(text) {
-  JsonParser(text, nodes_).document();
+JsonDocument::JsonDocument(std::string_view text, uint32_t max_array_items) : text_(text) {
+  JsonParser(text, max_array_items, nodes_).document();
 }
 
 const JsonNode& JsonView::node() const { return doc_->nodes_[index_]; }

@@ -74,10 +74,12 @@ class JsonView {
 
 // A parsed document (RFC 8259, strict: only whitespace may follow the value, duplicate keys
 // and invalid UTF-8 are refused). Throws JsonError with the byte offset. The text must
-// outlive the document and is at most 4 GiB - 1 bytes.
+// outlive the document and is at most 4 GiB - 1 bytes. An array of more than
+// `max_array_items` items is refused as soon as its next item is seen (a reader that knows the
+// schema bounds its arrays: a safetensors header has none longer than a shape).
 class JsonDocument {
  public:
-  explicit JsonDocument(std::string_view text);
+  explicit JsonDocument(std::string_view text, uint32_t max_array_items = UINT32_MAX);
   JsonView root() const { return JsonView(*this, 0); }
   size_t node_count() const { return nodes_.size(); }
 

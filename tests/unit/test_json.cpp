@@ -82,6 +82,17 @@ BOOST_AUTO_TEST_CASE(nodes_are_at_most_half_the_bytes) {
   BOOST_TEST(popup::JsonDocument("[" + repeat("1", 100000) + "]").node_count() == 100001u);
 }
 
+BOOST_AUTO_TEST_CASE(arrays_longer_than_a_reader_allows_are_refused_at_once) {
+  BOOST_CHECK_NO_THROW(popup::JsonDocument("[1,2,3]", 3));
+  BOOST_CHECK_NO_THROW(popup::JsonDocument(R"({"a":[],"b":[[1,2],[3]]})", 2));
+  try {
+    popup::JsonDocument("[1,2,3,4" + std::string(1000, ' '), 3);  // no closing bracket needed
+    BOOST_FAIL("a 4-item array was taken");
+  } catch (const popup::JsonError& e) {
+    BOOST_TEST(std::string(e.what()) == "malformed JSON at byte 7: an array of more than 3 items");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(views_walk_items_and_members) {
   const std::string text = R"({"a":[1,[2,3],{"x":"y"}],"b\u00e9":true,"c":{}})";
   const popup::JsonDocument doc(text);
