@@ -6,6 +6,8 @@ usage: hostile-files.py OUT KIND [ARGS]
   mask INPUT [BYTES]      a mask of fc on INPUT (CxHxW): a header that follows the recipe
                           exactly, then only BYTES bytes of data (default 0)
   weights INPUT [BYTES]   the same for a weights file (F32 tensors)
+  sparse-weights INPUT    a weights file of fc on INPUT holding all its data, as a sparse file
+                          of zeros (its CRC is wrong: for readers that fail before the end)
   long-array BYTES        a weights file of fc on 1x28x28 whose header is about BYTES long,
                           one tensor's shape being a single long array of 1s
   deep BYTES              a header of about BYTES bytes: {"a": then '[' to the end
@@ -117,6 +119,13 @@ def main():
         blob = many_keys(int(args[0]))
     elif kind == "deep":
         blob = deep(int(args[0]))
+    elif kind == "sparse-weights":
+        blob = weights(args[0])
+        size = len(blob) + sum(4 * numel(shape) for _, shape in fc_shapes(args[0]))
+        with open(out, "wb") as f:
+            f.write(blob)
+            f.truncate(size)
+        return
     else:
         sys.exit("unknown kind " + kind)
     with open(out, "wb") as f:
