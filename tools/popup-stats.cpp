@@ -32,7 +32,11 @@ bool check_files(const Options& o) {
 
 void run(const Options& o) {
   std::vector<popup::StatsInput> inputs;
-  for (const std::string& path : o.files) inputs.push_back(popup::stats_input_read(path, o.k));
+  for (const std::string& path : o.files) {
+    popup_tool::stage() = "reading " + path;
+    inputs.push_back(popup::stats_input_read(path, o.k));
+  }
+  popup_tool::stage() = "computing the statistics";
   const std::string warning = popup::stats_inputs_check(inputs);
   if (!warning.empty()) std::fprintf(stderr, "popup-stats: warning: %s\n", warning.c_str());
   const popup::StatsReport report = popup::stats_compute(inputs);
