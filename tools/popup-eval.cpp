@@ -13,6 +13,7 @@
 #include "train/evaluate.hpp"
 #include "format/mask.hpp"
 #include "train/method.hpp"
+#include "train/train_config.hpp"
 #include "format/number_text.hpp"
 #include "format/state_tensors.hpp"
 #include "tool_common.hpp"
@@ -42,6 +43,7 @@ void run(const Options& o) {
   std::string& stage = popup_tool::stage();
   stage = "reading " + o.input;
   popup::PopupFile file = popup::popup_file_read(o.input);
+  popup::train_metadata_check(file.metadata, o.input);  // batch_size, data: used below
   if (file.kind != popup::FileKind::mask && file.kind != popup::FileKind::weights)
     throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(file.kind) +
                                           " file; popup-eval reads mask or weights files");
