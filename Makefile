@@ -3,7 +3,10 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-BUILD    ?= build
+# SANITIZE=1: everything built with AddressSanitizer and UndefinedBehaviorSanitizer, in its own
+# build folder, CUDA plugin skipped; SANITIZE=thread: ThreadSanitizer likewise.
+SANITIZE ?=
+BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/sanitize,$(if $(filter thread,$(SANITIZE)),build/tsan,build))
 CXX      ?= g++
 CXXFLAGS ?= -O2
 PYTHON   ?= /usr/bin/python3
@@ -20,6 +23,19 @@ endif
 POPUP_CXXFLAGS = -std=c++17 $(CXXFLAGS) -Wall -Wextra -Werror -ffp-contract=off -fopenmp \
                  -MMD -MP -Ilib
 LDLIBS_CORE    = -ldnnl -lpng -lz -fopenmp
+SANITIZE_FLAGS_1      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANITIZE_FLAGS_thread := -fsanitize=thread
+ifneq ($(SANITIZE),)
+ifeq ($(SANITIZE_FLAGS_$(SANITIZE)),)
+$(error SANITIZE=$(SANITIZE): give SANITIZE=1 (address, undefined) or SANITIZE=thread)
+endif
+override CUDA := 0
+POPUP_CXXFLAGS += $(SANITIZE_FLAGS_$(SANITIZE)) -fno-omit-frame-pointer -g
+endif
+# TSan cannot instrument the ifunc resolvers of target_clones (they run before its runtime starts).
+ifeq ($(SANITIZE),thread)
+$(BUILD)/lib/init/weights_generate.o: POPUP_CXXFLAGS += -fno-sanitize=thread
+endif
 
 LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data
 LIB_SRC   := $(wildcard $(LIB_DIRS:%=%/*.cpp) lib/cpu/*.cpp)
@@ -30,16 +46,22 @@ TEST_SRC  := $(wildcard tests/unit/*.cpp)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 TEST_BIN  := $(BUILD)/tests/unit_tests
 BENCH_BIN := $(BUILD)/tests/popup-bench
+# Fuzz targets (tests/fuzz/fuzz_NAME.cpp): built with g++ and a replay main for make check,
+# with clang and libFuzzer for make fuzz.
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+FUZZ_BUILD  := $(BUILD)/fuzz
 
 # ---- detection: each component is probed by compiling or running it --------------------------
 # The probes run once and are cached in $(CONFIG), made again when the Makefile, find-cuda.sh or
 # the installed packages (/var/lib/dpkg/status) change, when a setting in CONFIG_KEY differs from
 # the cached run's, or while a compiled probe fails (a component is being installed). Goals that
-# build nothing (clean, help, deps, format, gpu-check; check and demo run a sub-make) skip them.
+# build nothing (clean, help, deps, format, gpu-check; check, demo and fuzz run a sub-make) skip
+# them.
 CONFIG     := $(BUILD)/config.mk
 CONFIG_KEY := CXX=$(CXX) CUDA=$(CUDA) CUDA_HOME=$(CUDA_HOME) CUDNN_HOME=$(CUDNN_HOME) \
               PYTHON=$(PYTHON) CPATH=$(CPATH) LIBRARY_PATH=$(LIBRARY_PATH)
-ifneq ($(filter-out clean help deps format gpu-check check demo,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out clean help deps deps-fuzz format gpu-check check demo fuzz $(FUZZ_BUILD)/%,$(or $(MAKECMDGOALS),all)),)
 -include $(CONFIG)
 CONFIG_FOUND = $(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_BOOST_TEST)$(HAVE_ONEDNN)$(HAVE_LIBPNG)
 # Once per make: after making config.mk, make reads the makefiles again (MAKE_RESTARTS set).
@@ -97,7 +119,7 @@ PLUGIN_LIBS = -L$(CUDNN_LIB) -l:$(CUDNN_SO) -L$(CUBLAS_LIB) -l:$(CUBLAS_SO) $(su
               -ldl -lrt -lpthread -fopenmp -Wl,--disable-new-dtags,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
 comma := ,
 
-.PHONY: all config check demo install clean deps test-run bench gpu-check help format
+.PHONY: all config check demo install clean deps deps-fuzz test-run bench gpu-check help format fuzz
 .DEFAULT_GOAL := all
 
 all: config $(LIB_A) $(TOOLS) $(BENCH_BIN) $(if $(filter 1,$(HAVE_CUDA)),$(PLUGIN))
@@ -147,6 +169,30 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CXX) $(POPUP_CXXFLAGS) $(TEST_OBJ) $(LIB_A) -lboost_unit_test_framework $(LDLIBS_CORE) -o $@
 
+$(REPLAY_BINS): $(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/support.o \
+                 $(BUILD)/tests/fuzz/replay_main.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CXX) $(POPUP_CXXFLAGS) $^ $(LDLIBS_CORE) -o $@
+
+# ---- libFuzzer (make fuzz): clang; the library's readers and what they use (no backend, no
+# training), instrumented for coverage and the sanitizers.
+FUZZ_CXX    ?= clang++-14
+FUZZ_FLAGS  := -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp -Wall -Wextra -Werror \
+               -Wno-pass-failed -MMD -MP -Ilib
+FUZZ_SAN    := address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB    := $(FUZZ_BUILD)/libpopup-readers.a
+FUZZ_DIRS   := lib/format lib/net lib/init lib/data
+FUZZ_OBJ    := $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,$(wildcard $(FUZZ_DIRS:%=%/*.cpp)))
+FUZZ_BINS   := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+$(FUZZ_BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/support.o \
+              $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $^ -lpng -lz -o $@
+
 # ---- the public targets -------------------------------------------------------------------
 help:
 	@echo "make [TARGET] [VARIABLE=VALUE...]   targets:"
@@ -158,6 +204,7 @@ help:
 	@echo "  demo       make deps, build, and run examples/demo.sh"
 	@echo "  bench      throughput of the standard workloads, into BUILD/bench.json"
 	@echo "  gpu-check  on an NVIDIA GPU: build, parity tests, GPU against CPU and PyTorch"
+	@echo "  fuzz       make deps-fuzz, build the libFuzzer targets, run each FUZZ_S seconds"
 	@echo "  format     clang-format lib/, tools/ and tests/ in place (.clang-format)"
 	@echo "  install    the tools, the plugin and the man pages into DESTDIR PREFIX"
 	@echo "  clean      remove BUILD"
@@ -170,6 +217,9 @@ help:
 	@echo "  PYTHON=$(PYTHON)  the Python the tests and scripts run"
 	@echo "  BENCH_ARGS=$(BENCH_ARGS)  popup-bench options for make bench (popup-bench --help)"
 	@echo "  CLANG_FORMAT=$(CLANG_FORMAT)  the formatter of make format and the format check"
+	@echo "  SANITIZE=$(SANITIZE)  1: ASan and UBSan (BUILD build/sanitize), thread: TSan (build/tsan)"
+	@echo "  SUITES=$(SUITES)  the suites test-run runs (default all: unit cli man format fuzz)"
+	@echo "  FUZZ_S=$(FUZZ_S)  seconds per fuzz target; FUZZ_CXX=$(FUZZ_CXX) its compiler"
 
 # Every C++ and CUDA source of lib/, tools/ and tests/, formatted in place by the format check.
 format:
@@ -178,11 +228,22 @@ format:
 deps:
 	@scripts/install-deps.sh
 
+deps-fuzz:
+	@scripts/install-deps.sh --fuzz
+
 check: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: all $(TEST_BIN)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) CLANG_FORMAT=$(CLANG_FORMAT) tests/run-all.sh
+test-run: all $(TEST_BIN) $(REPLAY_BINS)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) CLANG_FORMAT=$(CLANG_FORMAT) SANITIZE=$(SANITIZE) \
+	  tests/run-all.sh $(SUITES)
+
+# Each libFuzzer target FUZZ_S seconds (two at a time) from its seed corpus; inputs that crash
+# or pass a limit are saved for tests/fuzz/regressions/ (tests/fuzz/run.sh).
+FUZZ_S ?= 60
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_S=$(FUZZ_S) tests/fuzz/run.sh $(FUZZ_NAMES)
 
 # Throughput of the standard workloads beside the machine's measured fp32 limit (a few
 # minutes; never part of check). Compare two runs: scripts/bench-compare.py OLD.json NEW.json
@@ -211,5 +272,5 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/tests/fuzz/*.d $(FUZZ_OBJ:.o=.d) $(FUZZ_BUILD)/tests/fuzz/*.d) $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
 .SECONDARY:

@@ -1,10 +1,14 @@
 #!/bin/sh
-# Install every Debian package popup uses (make deps). Idempotent: when all are present it
-# only checks, in well under a second. Needs root (or sudo) to install what is missing.
+# Install every Debian package popup uses (make deps); with --fuzz, also the compiler and
+# runtime of the libFuzzer targets (make fuzz). Idempotent: when all are present it only
+# checks, in well under a second. Needs root (or sudo) to install what is missing.
 set -eu
 
 PACKAGES="g++ make zlib1g-dev libcli11-dev libboost-test-dev libdnnl-dev libpng-dev mandoc
 clang-format python3 python3-numpy dataset-fashion-mnist gnuplot-nox"
+if [ "${1:-}" = --fuzz ]; then
+  PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev"
+fi
 
 missing=""
 for p in $PACKAGES; do
