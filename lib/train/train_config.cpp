@@ -73,8 +73,9 @@ Metadata train_config_metadata(const TrainConfig& c) {
 
 namespace {
 
-// What a popup.train.* value must be.
-enum class Rule { name, flag, integer, real };
+// What a popup.train.* value must be. `measured` is a result the run recorded (never used as a
+// setting): a number in range, or nan/inf when the run diverged.
+enum class Rule { name, flag, integer, real, measured };
 
 struct KeyRule {
   const char* key;  // after "popup.train."; a trailing '.' matches any layer name after it
@@ -123,7 +124,7 @@ const KeyRule kRules[] = {
     {"train_acc", Rule::real, 0, 1},
     {"test_acc", Rule::real, 0, 1},
     {"val_acc", Rule::real, 0, 1},
-    {"test_loss", Rule::real, 0, kHuge},
+    {"test_loss", Rule::measured, 0, kHuge},
     {"density.", Rule::real, 0, 1},
     {"alpha.", Rule::real, -kHuge, kHuge},
 };
@@ -163,9 +164,12 @@ std::string value_problem(const KeyRule& r, const std::string& value) {
         return "not between " + double_format(r.min) + " and " + double_format(r.max);
       return "";
     }
-    case Rule::real: {
+    case Rule::real:
+    case Rule::measured: {
       double v = 0;
-      if (!double_parse(value, v) || !std::isfinite(v)) return "not a finite number";
+      const bool parsed = double_parse(value, v);
+      if (r.rule == Rule::measured && parsed && !std::isfinite(v)) return "";
+      if (!parsed || !std::isfinite(v)) return "not a finite number";
       if (v < r.min || v > r.max || (r.min_open && v == r.min)) return "not in " + range_text(r);
       return "";
     }

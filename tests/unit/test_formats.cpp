@@ -361,7 +361,9 @@ BOOST_AUTO_TEST_CASE(train_metadata_is_checked_when_read) {
                                                              {"data", "imagenet"},
                                                              {"density.fc1.weight", "2"},
                                                              {"alpha.fc1.weight", "nan"},
-                                                             {"test_acc", "1.01"}};
+                                                             {"test_acc", "1.01"},
+                                                             {"test_loss", "-1"},
+                                                             {"test_loss", "lots"}};
   for (const auto& [key, value] : bad) {
     Metadata m = train_config_metadata(c);
     m["popup.train." + key] = value;
@@ -375,6 +377,11 @@ BOOST_AUTO_TEST_CASE(train_metadata_is_checked_when_read) {
   Metadata m;
   m["popup.train.note_of_a_later_version"] = "anything";
   BOOST_CHECK_NO_THROW(train_metadata_check(m, "m.mask"));
+  // A diverged run records its loss as it was: a measured value may be nan or inf.
+  for (const char* loss : {"nan", "-nan", "inf", "2.5"}) {
+    m["popup.train.test_loss"] = loss;
+    BOOST_CHECK_NO_THROW(train_metadata_check(m, "m.mask"));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
