@@ -6,7 +6,9 @@ DESTDIR  ?=
 # SANITIZE=1: everything built with AddressSanitizer and UndefinedBehaviorSanitizer, in its own
 # build folder, CUDA plugin skipped; SANITIZE=thread: ThreadSanitizer likewise.
 SANITIZE ?=
-BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/sanitize,$(if $(filter thread,$(SANITIZE)),build/tsan,build))
+BUILD_SANITIZE_1      := build/sanitize
+BUILD_SANITIZE_thread := build/tsan
+BUILD    ?= $(or $(BUILD_SANITIZE_$(SANITIZE)),build)
 CXX      ?= g++
 CXXFLAGS ?= -O2
 PYTHON   ?= /usr/bin/python3
@@ -61,7 +63,8 @@ FUZZ_BUILD  := $(BUILD)/fuzz
 CONFIG     := $(BUILD)/config.mk
 CONFIG_KEY := CXX=$(CXX) CUDA=$(CUDA) CUDA_HOME=$(CUDA_HOME) CUDNN_HOME=$(CUDNN_HOME) \
               PYTHON=$(PYTHON) CPATH=$(CPATH) LIBRARY_PATH=$(LIBRARY_PATH)
-ifneq ($(filter-out clean help deps deps-fuzz format gpu-check check demo fuzz $(FUZZ_BUILD)/%,$(or $(MAKECMDGOALS),all)),)
+NO_PROBES  := clean help deps deps-fuzz format gpu-check check demo fuzz $(FUZZ_BUILD)/%
+ifneq ($(filter-out $(NO_PROBES),$(or $(MAKECMDGOALS),all)),)
 -include $(CONFIG)
 CONFIG_FOUND = $(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_BOOST_TEST)$(HAVE_ONEDNN)$(HAVE_LIBPNG)
 # Once per make: after making config.mk, make reads the makefiles again (MAKE_RESTARTS set).
@@ -189,8 +192,8 @@ $(FUZZ_BUILD)/%.o: %.cpp
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 $(FUZZ_LIB): $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
-$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/support.o \
-              $(FUZZ_LIB)
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o \
+              $(FUZZ_BUILD)/tests/fuzz/support.o $(FUZZ_LIB)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $^ -lpng -lz -o $@
 
 # ---- the public targets -------------------------------------------------------------------
@@ -234,7 +237,8 @@ deps-fuzz:
 check: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: all $(TEST_BIN) $(REPLAY_BINS)
+# The tools are built unless SUITES names only suites that need none (unit, fuzz: as in CI).
+test-run: $(if $(filter-out unit fuzz,$(or $(SUITES),all)),all) $(TEST_BIN) $(REPLAY_BINS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) CLANG_FORMAT=$(CLANG_FORMAT) SANITIZE=$(SANITIZE) \
 	  tests/run-all.sh $(SUITES)
 
@@ -272,5 +276,6 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/tests/fuzz/*.d $(FUZZ_OBJ:.o=.d) $(FUZZ_BUILD)/tests/fuzz/*.d) $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
+-include $(wildcard $(BUILD)/tests/fuzz/*.d $(FUZZ_OBJ:.o=.d) $(FUZZ_BUILD)/tests/fuzz/*.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
 .SECONDARY:

@@ -30,7 +30,8 @@ fuzz_one() {
   log=$FUZZ_BUILD/logs/$name.log
   # FUZZ_S=0 only runs the corpus once (libFuzzer's -max_total_time=0 would mean no limit).
   if [ "$FUZZ_S" -gt 0 ]; then limit=-max_total_time=$FUZZ_S; else limit=-runs=0; fi
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$FUZZ_BUILD/$name" "$limit" \
+  # ASan's quarantine of freed memory (256 MB by default) would count against the limit.
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=64} "$FUZZ_BUILD/$name" "$limit" \
     -rss_limit_mb=512 -timeout=5 -max_len="$(max_len "$name")" -dict="$dict" \
     -artifact_prefix="$findings/" -print_final_stats=1 "$corpus" "$top/tests/fuzz/corpus/$name" \
     >"$log" 2>&1
