@@ -35,9 +35,16 @@ expect_error() {
   name=$1 code=$2 regex=$3 output=$4
   shift 4
   run "$@"
+  error_result_check
+}
+
+# The checks of expect_error on $rc, ./err and $output (and $max_mb against $rss_kb when set).
+error_result_check() {
   lines=$(wc -l <err)
   if [ "$rc" -ne "$code" ]; then
     fail "$name: exit $rc, expected $code"
+  elif [ -n "${max_mb:-}" ] && [ "$rss_kb" -gt $((max_mb * 1024)) ]; then
+    fail "$name: peak memory $((rss_kb / 1024)) MiB, over $max_mb MiB"
   elif [ "$lines" -ne 1 ]; then
     fail "$name: $lines lines on stderr, expected 1"
   elif ! grep -Eq "^popup-[a-z]+: error: " err; then
@@ -89,20 +96,6 @@ expect_bounded() {
   run_bounded "$@"
   [ -n "${HOSTILE_REPORT:-}" ] &&
     printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$rss_kb" "$(head -n 1 err)" >>"$HOSTILE_REPORT"
-  lines=$(wc -l <err)
-  if [ "$rc" -ne "$code" ]; then
-    fail "$name: exit $rc, expected $code"
-  elif [ "$rss_kb" -gt $((max_mb * 1024)) ]; then
-    fail "$name: peak memory $((rss_kb / 1024)) MiB, over $max_mb MiB"
-  elif [ "$lines" -ne 1 ]; then
-    fail "$name: $lines lines on stderr, expected 1"
-  elif ! grep -Eq "^popup-[a-z]+: error: " err; then
-    fail "$name: message does not start with 'popup-TOOL: error: '"
-  elif ! grep -Eq -- "$regex" err; then
-    fail "$name: message '$(cat err)' does not match '$regex'"
-  elif [ -e "$output" ] || ls -a | grep -q "^\.$(basename "$output")\.tmp"; then
-    fail "$name: left an output file behind"
-  else
-    pass
-  fi
+  error_result_check
+  max_mb=
 }
