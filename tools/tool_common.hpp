@@ -1,22 +1,21 @@
 // What every popup tool shares: CLI11 set-up, and the one place where library errors become
-// one-line messages and exit codes (0 success, 1 runtime or data error, 2 usage error).
+// one-line messages and exit codes (0 success, 1 runtime or data error, 2 usage error); the
+// option and path checks are in option_checks.hpp and path_checks.hpp.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
-#include <cerrno>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "backend/device.hpp"
 #include "error.hpp"
 #include "format/output_file.hpp"
 #include "format/recipe.hpp"
+#include "option_checks.hpp"
+#include "path_checks.hpp"
+#include "usage_error.hpp"
 #include "version.hpp"
 
 namespace popup_tool {
@@ -28,11 +27,6 @@ constexpr int kExitUsage = 2;
 // Thrown by a tool's body to stop with exit status 130 after an interrupt (SIGINT), once
 // everything has been cleaned up by unwinding.
 struct Interrupted {};
-
-// A bad combination of options, found by the tool after parsing.
-class UsageError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // What the tool is doing, for the message of an allocation failure: "out of memory while
 // generating the weights of fc (4,195,328 weights, 16.8 MB)". Tools set it at each stage.
@@ -108,98 +102,6 @@ inline int tool_main(CLI::App& app, int argc, char** argv,
   if (std::fflush(stdout) != 0 || std::ferror(stdout))
     return report("-: write error on standard output", kExitError);
   return kExitOk;
-}
-
-// A number option's check (CLI11's Range and PositiveNumber let NaN through, and an integer
-// too large for its type is clamped or misread): a finite number in [lo, hi], or in (lo, hi]
-// with `above_lo`. A refusal is a usage error: "--lr: must be a finite number above 0, got 'inf'".
-inline CLI::Validator finite_in(double lo, double hi, bool above_lo = false) {
-  const auto bound = [](double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", v);
-    return std::string(text);
-  };
-  const bool low = above_lo || lo > -HUGE_VAL, high = hi < HUGE_VAL;
-  std::string range = "a finite number";
-  if (above_lo) range += " above " + bound(lo);
-  if (!above_lo && low) range += (high ? " from " : " of at least ") + bound(lo);
-  if (high) range += (low ? " to " : " of at most ") + bound(hi);
-  return CLI::Validator(
-      [=](std::string& text) {
-        char* end = nullptr;
-        errno = 0;
-        const double v = std::strtod(text.c_str(), &end);
-        const bool number = !text.empty() && end == text.c_str() + text.size() && errno == 0;
-        if (number && std::isfinite(v) && (above_lo ? v > lo : v >= lo) && v <= hi)
-          return std::string();
-        return "must be " + range + ", got '" + text + "'";
-      },
-      range);
-}
-
-// An integer option's check: decimal digits (a leading - allowed) whose value is in [lo, hi].
-inline CLI::Validator integer_in(int64_t lo, int64_t hi) {
-  const std::string range = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
-  return CLI::Validator(
-      [=](std::string& text) {
-        const size_t digits = text.find_first_not_of('-') == 1 ? 1 : 0;
-        const bool shape = !text.empty() && text.size() - digits <= 18 &&
-                           text.find_first_not_of("0123456789", digits) == std::string::npos &&
-                           text.size() > digits;
-        if (shape) {
-          const long long v = std::strtoll(text.c_str(), nullptr, 10);
-          if (v >= lo && v <= hi) return std::string();
-        }
-        return "must be " + range + ", got '" + text + "'";
-      },
-      range);
-}
-
-// A path a tool reads or writes, named by its option ("input" for a positional argument).
-struct PathUse {
-  PathUse(std::string option_, std::string path_, bool output_ = false, std::string may_share_ = "")
-      : option(std::move(option_)),
-        path(std::move(path_)),
-        output(output_),
-        may_share(std::move(may_share_)) {}
-  std::string option, path;
-  bool output;
-  std::string may_share;  // the option that may name the same file (--resume and --checkpoint)
-};
-
-// Before any work, for the paths a command names: two outputs (or an output and an input)
-// naming one file are refused as a usage error (popup::same_file: by device and inode, else
-// by real directory and name; "-" reads stdin and writes stdout, so an input "-" and an
-// output "-" differ); standard input twice likewise. Then every output's directory is checked
-// (IoError, exit 1), and temporary files killed runs left beside an output are removed, or
-// named on stderr when they cannot be told from a live run's (popup::output_stale_temps_clean).
-inline void paths_check(const std::string& tool, const std::vector<PathUse>& uses) {
-  for (size_t i = 0; i < uses.size(); ++i)
-    for (size_t j = i + 1; j < uses.size(); ++j) {
-      const PathUse &a = uses[i], &b = uses[j];
-      if (a.path.empty() || b.path.empty() || (!a.output && !b.output && a.path != "-")) continue;
-      if (a.output != b.output && a.path == "-" && b.path == "-") continue;
-      if (a.may_share == b.option || b.may_share == a.option) continue;
-      if (!popup::same_file(a.path, b.path)) continue;
-      const std::string both = a.option + " " + a.path + " and " + b.option + " " + b.path;
-      if (!a.output && !b.output) throw UsageError(both + " both read standard input");
-      if (a.path == "-" && b.path == "-") throw UsageError(both + " both write standard output");
-      throw UsageError(both + " name the same file" +
-                       (a.output && b.output ? "" : ": the output would replace the input"));
-    }
-  for (const PathUse& u : uses) {
-    if (!u.output || u.path.empty()) continue;
-    popup::output_directory_check(u.path);
-    const popup::StaleTemps stale = popup::output_stale_temps_clean(u.path);
-    for (const std::string& f : stale.removed)
-      std::fprintf(stderr, "%s: removed %s, a temporary file of a run that was killed\n",
-                   tool.c_str(), f.c_str());
-    for (const std::string& f : stale.left)
-      std::fprintf(stderr,
-                   "%s: note: %s looks like a temporary file of a killed run; remove it if no "
-                   "program is writing %s\n",
-                   tool.c_str(), f.c_str(), u.path.c_str());
-  }
 }
 
 // --device cuda fails before any work when there is no device (exit 1: the machine, not the
