@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,6 +13,7 @@
 #include "data/dataset_info.hpp"
 #include "backend/device.hpp"
 #include "format/popup_file.hpp"
+#include "format/signals.hpp"
 #include "report/train_report.hpp"
 #include "train/trainer.hpp"
 #include "tool_common.hpp"
@@ -41,11 +41,6 @@ constexpr int64_t kEpochsMax = 1000000;
 constexpr int64_t kCountMax = int64_t{1} << 40;
 
 std::atomic<bool> stop_requested{false};
-
-extern "C" void on_interrupt(int) {
-  stop_requested = true;
-  popup::output_cleanup_on_signals();  // a second Ctrl-C ends at once, removing temporary files
-}
 
 void options_check(Options& o, const CLI::App& app) {
   using popup_tool::UsageError;
@@ -165,8 +160,11 @@ void train(const Options& o) {
     if (!o.quiet) progress.epoch(e);
     if (log) log->epoch(e);
   };
-  std::signal(SIGINT, on_interrupt);
+  // Ctrl-C while training: finish the step, write the checkpoint, exit 130; a second Ctrl-C
+  // ends at once (signals.hpp).
+  popup::signals_interrupt_flag(&stop_requested);
   trainer.run(hooks);
+  popup::signals_interrupt_flag(nullptr);
   if (trainer.stopped()) {
     std::fprintf(stderr, "popup-train: interrupted%s\n",
                  o.checkpoint.empty() ? "" : ("; resume with --resume " + o.checkpoint).c_str());

@@ -13,6 +13,7 @@
 #include "error.hpp"
 #include "format/output_file.hpp"
 #include "format/recipe.hpp"
+#include "format/signals.hpp"
 #include "option_checks.hpp"
 #include "path_checks.hpp"
 #include "usage_error.hpp"
@@ -52,7 +53,7 @@ inline std::string generating_stage(const popup::Recipe& recipe) {
 inline int tool_main(CLI::App& app, int argc, char** argv,
                      const std::function<void()>& options_check,
                      const std::function<void()>& body) {
-  popup::output_cleanup_on_signals();
+  popup::signals_watch();  // before any thread: every thread inherits the blocked signals
   const std::string name = app.get_name();
   const auto report = [&](const std::string& what, int code) {
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), what.c_str());

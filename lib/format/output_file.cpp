@@ -5,13 +5,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <climits>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -50,13 +50,6 @@ void temp_unregister(const char* path) {
     const char* expected = path;
     if (slot.compare_exchange_strong(expected, nullptr)) return;
   }
-}
-
-extern "C" void remove_temps_and_die(int sig) {
-  for (auto& slot : temp_slots)
-    if (const char* path = slot.load()) unlink(path);
-  signal(sig, SIG_DFL);
-  raise(sig);
 }
 
 mode_t current_umask() {
@@ -187,8 +180,9 @@ void OutputGroup::commit() {
   for (const auto& f : files_) f->rename_into_place();
 }
 
-void output_cleanup_on_signals() {
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, remove_temps_and_die);
+void output_temps_remove() {
+  for (auto& slot : temp_slots)
+    if (const char* path = slot.load()) unlink(path);
 }
 
 bool same_file(const std::string& a, const std::string& b) {

@@ -60,9 +60,9 @@ class OutputGroup {
   std::vector<std::unique_ptr<OutputFile>> files_;
 };
 
-// Make SIGINT, SIGTERM, SIGHUP and SIGPIPE remove the temporary files of OutputFiles not yet
-// committed before the process dies (tools call this once at start).
-void output_cleanup_on_signals();
+// Remove the temporary files of the OutputFiles not yet committed, before the process dies of
+// a signal (signals.hpp). Async-signal-safe: it only reads the registered paths and unlinks.
+void output_temps_remove();
 
 // Whether two paths name one file: the same device and inode when both exist, else the same
 // real directory and name. "-" (a standard stream) is only itself; a character device
