@@ -87,6 +87,25 @@ constexpr uint32_t kMaxDims = 16;
 // Bytes read at a time when data is read for its CRC only, or from a pipe (the first step).
 constexpr size_t kStepBytes = size_t{1} << 20;
 
+// Up to n bytes of `in` into `buffer` (a std::string or std::vector, n a multiple of its
+// element's size): sized at once when `at_once` (a regular file whose size was checked), else
+// grown in steps as the bytes arrive, so that a false claim costs no more memory than the
+// bytes that came. Returns the bytes read, fewer than n only at the end of the input.
+template <typename Buffer>
+uint64_t read_growing(InputStream& in, Buffer& buffer, uint64_t n, bool at_once) {
+  using Element = typename Buffer::value_type;
+  uint64_t have = 0;
+  while (have < n) {
+    const uint64_t step =
+        at_once ? n : std::min<uint64_t>(n - have, std::max<uint64_t>(have, kStepBytes));
+    buffer.resize(static_cast<size_t>((have + step) / sizeof(Element)));
+    const size_t got = in.read(reinterpret_cast<char*>(buffer.data()) + have, step);
+    have += got;
+    if (got < step) break;
+  }
+  return have;
+}
+
 // "5.0 GB" for error messages.
 std::string bytes_text(uint64_t n) {
   char buf[32];
@@ -197,29 +216,24 @@ void safetensors_write(OutputFile& out, const Metadata& metadata,
 // in growing steps, so that a false length costs no more memory than the bytes that came.
 std::string SafetensorsReader::header_read(uint64_t n) {
   const std::string& file = in_.name();
-  uint64_t left = 0;
-  if (seekable_ && n > left_after(left))
+  const uint64_t left = bytes_left();
+  if (seekable_ && n > left)
     throw FormatError(file, "truncated: the header length says " + std::to_string(n) +
                                 " bytes, the file holds " + std::to_string(left) + " after it");
   std::string header;
+  uint64_t got = 0;
   try {
-    size_t have = 0;
-    while (have < n) {
-      const size_t step = seekable_ ? n : std::min<uint64_t>(n - have, std::max(have, kStepBytes));
-      header.resize(have + step);
-      const size_t got = in_.read(header.data() + have, step);
-      have += got;
-      if (got < step) throw FormatError(file, "truncated: the header is cut short");
-    }
+    got = read_growing(in_, header, n, seekable_);
   } catch (const std::bad_alloc&) {
     throw Error(file, "cannot allocate " + bytes_text(n) + " for the header");
   }
+  if (got < n) throw FormatError(file, "truncated: the header is cut short");
   return header;
 }
 
-uint64_t SafetensorsReader::left_after(uint64_t& left) {
-  if (!in_.remaining(left)) left = 0;
-  return left;
+uint64_t SafetensorsReader::bytes_left() {
+  uint64_t left = 0;
+  return in_.remaining(left) ? left : 0;
 }
 
 SafetensorsReader::SafetensorsReader(InputStream& in) : in_(in) {
@@ -256,7 +270,8 @@ SafetensorsReader::SafetensorsReader(InputStream& in) : in_(in) {
       throw FormatError(file, tensor_text(t.name) + " overlaps the tensor before it");
     expected = t.end;
   }
-  if (seekable_ && expected > left_after(left))
+  left = bytes_left();
+  if (seekable_ && expected > left)
     throw FormatError(file, "truncated: the header describes " + std::to_string(expected) +
                                 " bytes of tensor data, the file holds " + std::to_string(left));
 }
@@ -312,21 +327,16 @@ void SafetensorsReader::read_next_into(std::vector<T>& out) {
   const TensorInfo& t = tensors_.at(next_);
   const uint64_t n = t.nbytes();
   out.clear();
+  uint64_t got = 0;
   try {
     // A regular file holds every byte of the data section (checked after the header), so the
     // tensor is sized at once; from a pipe it grows as its bytes arrive.
-    uint64_t have = 0;
-    while (have < n) {
-      const uint64_t step =
-          seekable_ ? n : std::min<uint64_t>(n - have, std::max<uint64_t>(have, kStepBytes));
-      out.resize((have + step) / sizeof(T));
-      const size_t got = read_some(reinterpret_cast<char*>(out.data()) + have, step);
-      have += got;
-      if (got < step) truncated(have);
-    }
+    got = read_growing(in_, out, n, seekable_);
   } catch (const std::bad_alloc&) {
     throw Error(in_.name(), "cannot allocate " + bytes_text(n) + " for " + tensor_text(t.name));
   }
+  crc_ = crc32_update(crc_, out.data(), got);
+  if (got < n) truncated(got);
   ++next_;
 }
 

@@ -106,7 +106,7 @@ class SafetensorsReader {
  private:
   std::string header_read(uint64_t n);
   void header_parse(const std::string& header);
-  uint64_t left_after(uint64_t& left);
+  uint64_t bytes_left();  // of a regular file; 0 from a pipe
   size_t read_some(void* dst, size_t n);
   [[noreturn]] void truncated(uint64_t got) const;
 
