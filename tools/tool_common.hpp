@@ -39,8 +39,7 @@ inline std::string& stage() {
 // The stage of generating a recipe's weights: "generating the weights of fc (4195328
 // weights, 16.8 MB)".
 inline std::string generating_stage(const popup::Recipe& recipe) {
-  int64_t n = 0;
-  for (const popup::TensorSpec& t : popup::recipe_tensors(recipe)) n += t.numel();
+  const int64_t n = popup::tensors_numel(popup::recipe_tensors(recipe));
   char text[96];
   std::snprintf(text, sizeof text, " (%lld weights, %.1f MB)", static_cast<long long>(n),
                 4e-6 * static_cast<double>(n));
