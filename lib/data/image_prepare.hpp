@@ -1,0 +1,40 @@
+// One example of a streamed image-folder data set (DESIGN.md §6): a JPEG or PNG file's bytes
+// turned into the network's input [3, S, S], normalised, with torchvision's ImageNet
+// transforms: RandomResizedCrop + horizontal flip for training, Resize + CenterCrop for
+// evaluation. Decoding is in image_decode.hpp, the geometry in image_transform.hpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace popup {
+
+// What every example of a split is turned into.
+struct ImageTransform {
+  int64_t size = 224;      // output S x S
+  int64_t resize = 256;    // evaluation: the shorter side before the centre crop
+  float mean[3] = {0.485f, 0.456f, 0.406f};
+  float stddev[3] = {0.229f, 0.224f, 0.225f};
+};
+
+// Buffers one worker reuses from image to image (decoded pixels, resize intermediates), so
+// that a worker allocates only when an image is larger than any before.
+struct ImageScratch {
+  std::vector<uint8_t> decoded, resized;
+  std::vector<float> rows;
+};
+
+// Training: the crop and flip drawn for (seed, epoch, example) from the data stream
+// (data_random.hpp, kImageCropTensor + epoch), so the result is the same on any worker and
+// any thread count; `example` is the example's index in the split (not its position in the
+// epoch). Evaluation: no draw. `data`/`size`: the whole file; `name` names it in errors.
+// `out`: [3, S, S]. Throws FormatError naming `name` when the bytes are not a valid JPEG or
+// PNG, or the image is larger than the decoders' limits.
+void image_prepare_train(const uint8_t* data, size_t size, const std::string& name,
+                         const ImageTransform& t, uint64_t seed, int64_t epoch, int64_t example,
+                         ImageScratch& scratch, float* out);
+void image_prepare_eval(const uint8_t* data, size_t size, const std::string& name,
+                        const ImageTransform& t, ImageScratch& scratch, float* out);
+
+}  // namespace popup
