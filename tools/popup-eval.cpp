@@ -2,7 +2,8 @@
 // masks as sign(w) * alpha * mask; +BN masks with their BatchNorm gamma and beta) or a weights
 // file (e.g. popup-train --method dense, a ResNet's with its BatchNorm) on a data split:
 // top-1, top-5, loss, images/s; --json adds per-class accuracy and the confusion matrix;
-// --eval-samples N also evaluates N masks sampled from a supermask's scores.
+// --eval-samples N also evaluates N masks sampled from a supermask's scores; --logits FILE
+// writes every evaluated example's logits and label (safetensors).
 #include <omp.h>
 
 #include <cstdio>
@@ -15,6 +16,8 @@
 #include "train/method.hpp"
 #include "train/train_config.hpp"
 #include "format/number_text.hpp"
+#include "format/output_file.hpp"
+#include "format/safetensors.hpp"
 #include "format/state_tensors.hpp"
 #include "tool_common.hpp"
 
@@ -22,7 +25,7 @@ namespace {
 
 struct Options {
   std::string input = "-", weights, data, split = "test", device = "auto", precision_text = "fp32";
-  std::string scores, sample_seed_text = "0";
+  std::string scores, sample_seed_text = "0", logits;
   int64_t eval_samples = 0;
   uint64_t sample_seed = 0;
   popup::DeviceChoice device_choice;
@@ -31,6 +34,18 @@ struct Options {
   int threads = 0;
   bool json = false;
 };
+
+// --logits FILE: "logits" F32 [n, classes] and "labels" I32 [n], in data order.
+void logits_write(const std::string& path, const popup::EvalResult& r, int64_t classes,
+                  const std::string& input, const std::string& data, const std::string& split) {
+  popup::OutputFile out(path);
+  const popup::Metadata metadata = {
+      {"popup.eval.file", input}, {"popup.eval.data", data}, {"popup.eval.split", split}};
+  popup::safetensors_write(out, metadata,
+                           {{"logits", popup::Dtype::F32, {r.n, classes}, r.logits.data()},
+                            {"labels", popup::Dtype::I32, {r.n}, r.labels.data()}});
+  out.commit();
+}
 
 // A metadata value of the evaluated file, or `fallback`.
 std::string recorded(const popup::PopupFile& f, const std::string& key,
@@ -120,7 +135,11 @@ void run(const Options& o) {
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
   const int data_handle = exec->data_upload(split);
   const popup::EvalResult r =
-      popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle);
+      popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle, !o.logits.empty());
+  if (!o.logits.empty()) {
+    stage = "writing " + o.logits;
+    logits_write(o.logits, r, net.classes, o.input, data_name, o.split);
+  }
   std::vector<popup::EvalResult> sampled;
   if (o.eval_samples > 0)
     sampled = popup::evaluate_supermask_samples(*exec, mask, frozen, logits, split, batch,
@@ -186,6 +205,10 @@ int main(int argc, char** argv) {
   app.add_option("--limit", o.limit, "Evaluate only the first N images (default 0: all)")
       ->check(popup_tool::integer_in(0, int64_t{1} << 40))
       ->group("Data");
+  app.add_option("--logits", o.logits,
+                 "Also write the logits [n, classes] (F32 \"logits\") and labels (I32 "
+                 "\"labels\") of the evaluated examples to FILE (safetensors)")
+      ->group("Output");
   app.add_flag("--json", o.json,
                "Write one JSON object, with per-class accuracy and the "
                "confusion matrix, instead of the line of text")
@@ -209,6 +232,8 @@ int main(int argc, char** argv) {
           throw popup_tool::UsageError("--scores goes with --eval-samples N");
         if (!popup::uint_parse(o.sample_seed_text, o.sample_seed))
           throw popup_tool::UsageError("--sample-seed must be an integer from 0 to 2^64-1");
+        if (o.logits == "-")
+          throw popup_tool::UsageError("--logits needs a file name (stdout carries the report)");
         if (o.split != "test" && o.split != "train")
           throw popup_tool::UsageError("--split must be test or train");
         o.device_choice = popup::device_parse(o.device);
@@ -225,8 +250,10 @@ int main(int argc, char** argv) {
         popup_tool::device_check(o.device_choice);
         if (!o.data.empty() && !popup::dataset_name_known(o.data))
           throw popup::InvalidArgument("--data", "unknown data set '" + o.data + "'");
-        popup_tool::paths_check(
-            "popup-eval", {{"file", o.input}, {"--weights", o.weights}, {"--scores", o.scores}});
+        popup_tool::paths_check("popup-eval", {{"file", o.input},
+                                               {"--weights", o.weights},
+                                               {"--scores", o.scores},
+                                               {"--logits", o.logits, true}});
         if (o.threads > 0) omp_set_num_threads(o.threads);
       },
       [&] { run(o); });

@@ -72,8 +72,8 @@ std::string eval_result_json(const EvalResult& r, int64_t classes, const std::st
   return w.non_finite_member().object_end().text() + "\n";
 }
 
-EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
-                    int data) {
+EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion, int data,
+                    bool logits) {
   EvalResult r;
   const auto start = std::chrono::steady_clock::now();
   const int64_t classes = split.classes;
@@ -88,10 +88,16 @@ EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool 
       exec.forward_queue_examples(data, b.examples, nullptr, b.n, /*training=*/false);
     else
       exec.forward_queue(b.images, b.labels, b.n, /*training=*/false);
+    r.n += b.n;
+    if (logits) {
+      const float* values = exec.logits();
+      r.logits.insert(r.logits.end(), values, values + b.n * classes);
+      r.labels.insert(r.labels.end(), b.labels, b.labels + b.n);
+    }
     if (confusion) {
-      const float* logits = exec.logits();
+      const float* values = exec.logits();
       for (int64_t i = 0; i < b.n; ++i) {
-        const float* row = logits + i * classes;
+        const float* row = values + i * classes;
         const int64_t predicted = std::max_element(row, row + classes) - row;
         ++r.confusion[static_cast<size_t>(b.labels[i] * classes + predicted)];
       }
@@ -100,7 +106,6 @@ EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool 
   const BatchStats s = exec.stats_take();
   const int64_t correct1 = s.correct1, correct5 = s.correct5;
   const double loss = s.loss_sum;
-  r.n = split.n;
   if (r.n > 0) {
     r.top1 = static_cast<double>(correct1) / static_cast<double>(r.n);
     r.top5 = static_cast<double>(correct5) / static_cast<double>(r.n);

@@ -20,6 +20,8 @@ struct EvalResult {
   double loss = 0;            // mean
   double seconds = 0;
   std::vector<int64_t> confusion;  // [true class][predicted class], classes x classes, if asked
+  std::vector<float> logits;       // [n, classes] in data order, if asked (popup-eval --logits)
+  std::vector<int32_t> labels;     // [n], with the logits
 };
 
 // Load BatchNorm running statistics from a mask's state tensors (names "<bn>.running_mean"
@@ -32,8 +34,10 @@ void executor_load_state(Executor& exec, const std::vector<Tensor>& state);
 // popup-train evaluates with its training batch size, and popup-eval defaults to the batch
 // size recorded in the mask, so both report the same accuracy to the last example.
 // `data`: the handle of `split` uploaded to the executor (Executor::data_upload), or -1.
+// `logits`: also keep every example's logits and label. n counts the examples evaluated: a
+// streamed split's unreadable images are not (data/dataset.hpp).
 EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
-                    int data = -1);
+                    int data = -1, bool logits = false);
 
 // popup-eval --eval-samples: a supermask evaluated with `samples` masks drawn from
 // sigmoid(logits) (method.hpp's supermask_sample, RandomStream::supermask_eval, draw = the
