@@ -78,7 +78,8 @@ void train_preset_apply(const std::string& name, TrainConfig& config, GivenOptio
 
 std::string train_presets_help() {
   std::string text;
-  for (const TrainPreset& p : train_presets()) text += p.name + ": " + p.description + "\n";
+  for (const TrainPreset& p : train_presets())
+    text += (text.empty() ? "" : "\n") + p.name + ": " + p.description;
   return text;
 }
 

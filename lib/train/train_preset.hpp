@@ -45,7 +45,7 @@ const TrainPreset& train_preset_find(const std::string& name);
 void train_preset_apply(const std::string& name, TrainConfig& config, GivenOptions& given,
                         const std::function<bool(const std::string& option)>& on_command_line);
 
-// "NAME: description" lines, one per preset, for --help.
+// "NAME: description" lines, one per preset, for --help (no newline after the last).
 std::string train_presets_help();
 
 }  // namespace popup
