@@ -1,6 +1,7 @@
 #!/bin/sh
 # scripts/experiment.sh FIGURE: one of the paper's CIFAR-10 experiments (Ramanujan et al. 2020),
-# run on Fashion-MNIST with the built tools: figure3 (accuracy against k for conv2/4/6),
+# run on Fashion-MNIST (default) or on CIFAR-10 itself (DATA=cifar10:DIR, with the official
+# small-scale recipe, popup-train --preset cifar) with the built tools: figure3 (accuracy against k for conv2/4/6),
 # figure4 (against width for conv4/6), figure6 (edge-popup against Zhou et al.'s supermask,
 # accuracy against the fraction of weights kept), figure7 (against k per weight distribution).
 # Writes build/experiments/FIGURE/: per run NAME.mask, NAME.jsonl (popup-train --log),
@@ -28,6 +29,7 @@ usage: scripts/experiment.sh figure3|figure4|figure6|figure7|plan FIGURE
 
 Variables (environment): EPOCHS, LIMIT_TRAIN, LIMIT_TEST (0: all images), SEEDS (list),
 THREADS, FULL=1 (the paper's schedule: all images, 100 epochs), ARCHS, KS, WIDTHS (lists),
+DATA (fashion-mnist[:DIR], default, or cifar10:DIR: the paper's data set and --preset cifar),
 BUILD (default build), OUT (default BUILD/experiments/FIGURE), DENSE=0 (no dense baseline),
 SCORE_INITS (figure6's supermask logits, default '-1 0 1'), SUPERMASK=0 (no supermask point in
 figure3).
@@ -64,6 +66,20 @@ THREADS=${THREADS:-2}
 DENSE=${DENSE:-1}
 SUPERMASK=${SUPERMASK:-1}
 SCORE_INITS=${SCORE_INITS:--1 0 1}
+DATA=${DATA:-fashion-mnist}
+# The data set: Fashion-MNIST keeps the commands (and .done files) it always had; CIFAR-10 adds
+# its input shape to popup-init and the official small-scale recipe to popup-train (--preset
+# cifar: SGD lr 0.1, cosine, momentum 0.9, weight decay 1e-4, batch 128; --epochs stays ours;
+# not for the supermask, whose rates are Zhou et al.'s).
+case $DATA in
+  fashion-mnist | fashion-mnist:?*)
+    data_init="" data_train="" data_label=Fashion-MNIST train_images=60000 test_images=10000 ;;
+  cifar10:?*)
+    data_init="--data cifar10" data_train="--data $DATA" data_label=CIFAR-10
+    train_images=50000 test_images=10000 ;;
+  *) die_usage "DATA must be fashion-mnist[:DIR] or cifar10:DIR, got '$DATA'" ;;
+esac
+[ "$DATA" = fashion-mnist ] || data_train=${data_train:-"--data $DATA"}
 is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 for v in EPOCHS LIMIT_TRAIN LIMIT_TEST THREADS; do
   eval "val=\$$v"
@@ -99,7 +115,10 @@ for c in $SCORE_INITS; do
   is_logit "$c" || die_usage "SCORE_INITS: '$c' is not a number in [-20, 20]"
 done
 
-out=${OUT:-$BUILD/experiments/$figure}
+# CIFAR-10's runs in a folder of their own (their commands differ: they never replace
+# Fashion-MNIST's, and the copies between figures stay among runs on the same data)
+if [ -n "$data_init" ]; then out=${OUT:-$BUILD/experiments/cifar10/$figure}
+else out=${OUT:-$BUILD/experiments/$figure}; fi
 for t in popup-init popup-train popup-eval popup-stats; do
   if [ ! -x "$bin/$t" ]; then
     echo "experiment: error: $bin/$t: not built (run make in $top)" >&2
@@ -188,10 +207,10 @@ run_command() {  # ARCH WIDTH INIT SCALED K SEED METHOD SCORE_INIT
   scale=""
   [ "$4" = 1 ] && scale="--scale --k $5"
   if [ "$7" = supermask ]; then train="--method supermask --score-init $8"
-  else train="--k $5"; fi
-  echo "popup-init --arch $spec --init $3 $scale --seed $6 --recipe |" \
-    "popup-train $train --epochs $EPOCHS --limit-train $LIMIT_TRAIN --limit-test $LIMIT_TEST" \
-    "--seed $6" | tr -s ' '
+  else train="--k $5"; [ -n "$data_init" ] && train="--preset cifar $train"; fi
+  echo "popup-init --arch $spec $data_init --init $3 $scale --seed $6 --recipe |" \
+    "popup-train $data_train $train --epochs $EPOCHS --limit-train $LIMIT_TRAIN" \
+    "--limit-test $LIMIT_TEST --seed $6" | tr -s ' '
 }
 
 is_done() {  # NAME COMMAND
@@ -202,13 +221,19 @@ is_done() {  # NAME COMMAND
 # Rough seconds of one run on a quiet 2-core machine: training images/s of make bench
 # (conv4 587, conv6 442; conv2 about 750), about width^2 slower for wider nets, evaluation
 # of the test images after every epoch about 4x faster than training, 2 s of start-up.
+# CIFAR-10's 3x32x32 images: about 1.6x the work per image of 1x28x28 (the first layer and the
+# 8x8 / 4x4 / 2x2 feature maps of the dense layers), hence the factor below (an estimate).
 estimate() {  # ARCH WIDTH
-  "$PYTHON" - "$1" "$2" "$EPOCHS" "$LIMIT_TRAIN" "$LIMIT_TEST" "$THREADS" <<'EOF'
+  "$PYTHON" - "$1" "$2" "$EPOCHS" "$LIMIT_TRAIN" "$LIMIT_TEST" "$THREADS" "$train_images" \
+    "$test_images" "$data_label" <<'EOF'
 import sys
-arch, w, epochs, lt, lte, threads = sys.argv[1], float(sys.argv[2]), *map(int, sys.argv[3:])
+arch, w = sys.argv[1], float(sys.argv[2])
+epochs, lt, lte, threads, n_train, n_test = map(int, sys.argv[3:9])
 rate = {"conv2": 750, "conv4": 560, "conv6": 440, "conv8": 350}[arch] * min(threads, 2) / 2
+if sys.argv[9] == "CIFAR-10":
+    rate /= 1.6
 cost = 0.15 + 0.85 * w * w
-train, test = lt or 60000, lte or 10000
+train, test = lt or n_train, lte or n_test
 print(round((train * epochs + test * (epochs + 1) / 4) * cost / rate + 2))
 EOF
 }
@@ -278,8 +303,11 @@ dense_rows() {
 dense_command() {  # ARCH SEED
   lr=""
   [ -n "${DENSE_LR:-}" ] && lr="--lr $DENSE_LR"
-  echo "popup-init --arch $1 --init kaiming-normal --seed $2 --recipe |" \
-    "popup-train --method dense $lr --epochs $EPOCHS --limit-train $LIMIT_TRAIN" \
+  # CIFAR-10: the official dense SGD baseline (configs/smallscale_baselines/dense) is the
+  # small-scale recipe at lr 0.01
+  [ -n "$data_init" ] && [ -z "$lr" ] && lr="--preset cifar --lr 0.01"
+  echo "popup-init --arch $1 $data_init --init kaiming-normal --seed $2 --recipe |" \
+    "popup-train $data_train --method dense $lr --epochs $EPOCHS --limit-train $LIMIT_TRAIN" \
     "--limit-test $LIMIT_TEST --seed $2" | tr -s ' '
 }
 
@@ -319,8 +347,8 @@ if dense_available; then
 fi
 
 shown_train=$LIMIT_TRAIN shown_test=$LIMIT_TEST
-[ "$LIMIT_TRAIN" = 0 ] && shown_train="all 60000"
-[ "$LIMIT_TEST" = 0 ] && shown_test="all 10000"
+[ "$LIMIT_TRAIN" = 0 ] && shown_train="all $train_images"
+[ "$LIMIT_TEST" = 0 ] && shown_test="all $test_images"
 case $figure in
   figure3) what="test accuracy against k, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}" ;;
   figure6) what="edge-popup against the supermask (Zhou et al.), test accuracy against the fraction of weights kept, $(echo $ARCHS | tr ' ' ','), k in {$(echo $KS | tr ' ' ',')}, score-init in {$(echo $SCORE_INITS | tr ' ' ',')}" ;;
@@ -329,6 +357,7 @@ case $figure in
 esac
 echo "experiment $figure: $what"
 plural() { if [ "$1" = 1 ]; then echo "$1 $2"; else echo "$1 ${2}s"; fi; }
+echo "  data: $DATA$([ -n "$data_init" ] && echo ' (popup-train --preset cifar, the official small-scale recipe)')"
 echo "  schedule: $(plural "$EPOCHS" epoch), $shown_train training images, $shown_test test images," \
   "seeds {$(echo $SEEDS | tr ' ' ',')}, $(plural "$THREADS" thread)$([ "$FULL" = 1 ] && echo ' (FULL=1: the paper'"'"'s schedule)')"
 echo "  runs: $total, of which $((total - todo)) already done; to run: $todo," \
@@ -341,7 +370,19 @@ case $figure in figure3 | figure6)
   else echo "  supermask: not drawn ($supermask_why)"; fi ;;
 esac
 echo "  output: $out"
-[ "$plan_only" = 1 ] && exit 0
+if [ "$plan_only" = 1 ]; then
+  echo "  commands (popup-train also gets --threads, --quiet, --log and -o; popup-eval --json each mask):"
+  while IFS=$tab read -r name arch width dist init scaled k seed method sinit; do
+    [ "$name" = run ] && continue
+    echo "    $name: $(run_command "$arch" "$width" "$init" "$scaled" "$k" "$seed" "$method" "$sinit")"
+  done <"$plan"
+  if [ "$dense" = 1 ]; then
+    dense_rows | while IFS=$tab read -r name arch; do
+      echo "    $name: $(dense_command "$arch" "${name##*-s}")"
+    done
+  fi
+  exit 0
+fi
 mkdir -p "$out"
 cp "$plan" "$out/plan.tsv.tmp"
 mv "$out/plan.tsv.tmp" "$out/plan.tsv"
@@ -396,6 +437,11 @@ fi
 FIGURE=$figure OUT_DIR=$out DENSE_ON=$dense EPOCHS=$EPOCHS LIMIT_TRAIN=$LIMIT_TRAIN \
   LIMIT_TEST=$LIMIT_TEST SEEDS=$SEEDS THREADS=$THREADS STATS="$bin/popup-stats" \
   "$PYTHON" "$top/scripts/experiment_table.py"
+# experiment_table.py titles its tables "on Fashion-MNIST"; name the data set run
+if [ "$data_label" != Fashion-MNIST ]; then
+  sed "1s/ on Fashion-MNIST: / on $data_label: /" "$out/results.md" >"$out/results.md.tmp"
+  mv "$out/results.md.tmp" "$out/results.md"
+fi
 
 # plots: the figure, and the accuracy per epoch of a few runs
 plot() { "$PYTHON" "$top/scripts/plot.py" "$@"; }
@@ -422,12 +468,12 @@ case $figure in
     fi
     if [ "$supermask" = 1 ]; then
       # the supermask's run with score-init 0: one point per architecture at its final density
-      plot_kept "Figure 3 on Fashion-MNIST: edge-popup, supermask score-init 0, signed-constant ($settings)" \
+      plot_kept "Figure 3 on $data_label: edge-popup, supermask score-init 0, signed-constant ($settings)" \
         "$out/figure3.png" "$@"
     else
       plot table "$out/results.tsv" --x k --y test_acc --series arch "$@" \
         --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
-        --title "Figure 3 on Fashion-MNIST: edge-popup, signed-constant ($settings)" \
+        --title "Figure 3 on $data_label: edge-popup, signed-constant ($settings)" \
         -o "$out/figure3.png"
     fi
     set --
@@ -445,7 +491,7 @@ case $figure in
         [ "$a" = arch ] || set -- "$@" --hline "$a dense=$v"
       done <"$out/dense.tsv"
     fi
-    plot_kept "Figure 6 on Fashion-MNIST: edge-popup vs supermask (Zhou et al.), signed-constant ($settings)" \
+    plot_kept "Figure 6 on $data_label: edge-popup vs supermask (Zhou et al.), signed-constant ($settings)" \
       "$out/figure6.png" "$@"
     # the first architecture's runs per epoch: edge-popup at k 0.5 (if run) and every supermask
     a=$(echo "$ARCHS" | cut -d' ' -f1)
@@ -460,7 +506,7 @@ case $figure in
   figure4)
     plot table "$out/results.tsv" --x width --y test_acc --series arch --logx \
       --xlabel 'width multiplier (log scale)' --ylabel 'test accuracy (%)' \
-      --title "Figure 4 on Fashion-MNIST: edge-popup, k 0.5, signed-constant ($settings)" \
+      --title "Figure 4 on $data_label: edge-popup, k 0.5, signed-constant ($settings)" \
       -o "$out/figure4.png"
     set --
     for a in $ARCHS; do
@@ -476,7 +522,7 @@ case $figure in
     for a in $ARCHS; do
       plot table "$out/results.tsv" --where "arch=$a" --x k --y test_acc --series distribution \
         --xlabel 'k (fraction of weights kept per layer)' --ylabel 'test accuracy (%)' \
-        --title "Figure 7 on Fashion-MNIST: $a, weight distributions ($settings)" \
+        --title "Figure 7 on $data_label: $a, weight distributions ($settings)" \
         --key 'outside right top' --width 1100 \
         -o "$out/figure7-$a.png"
     done
