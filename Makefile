@@ -24,7 +24,7 @@ endif
 # bit-identical on every x86-64 (formats/generation.md).
 POPUP_CXXFLAGS = -std=c++17 $(CXXFLAGS) -Wall -Wextra -Werror -ffp-contract=off -fopenmp \
                  -MMD -MP -Ilib
-LDLIBS_CORE    = -ldnnl -lpng -lz -fopenmp
+LDLIBS_CORE    = -ldnnl -lpng -ljpeg -lz -fopenmp
 SANITIZE_FLAGS_1      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SANITIZE_FLAGS_thread := -fsanitize=thread
 ifneq ($(SANITIZE),)
@@ -66,10 +66,10 @@ CONFIG_KEY := CXX=$(CXX) CUDA=$(CUDA) CUDA_HOME=$(CUDA_HOME) CUDNN_HOME=$(CUDNN_
 NO_PROBES  := clean help deps deps-fuzz format gpu-check check demo fuzz $(FUZZ_BUILD)/%
 ifneq ($(filter-out $(NO_PROBES),$(or $(MAKECMDGOALS),all)),)
 -include $(CONFIG)
-CONFIG_FOUND = $(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_BOOST_TEST)$(HAVE_ONEDNN)$(HAVE_LIBPNG)
+CONFIG_FOUND = $(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_BOOST_TEST)$(HAVE_ONEDNN)$(HAVE_LIBPNG)$(HAVE_LIBJPEG)
 # Once per make: after making config.mk, make reads the makefiles again (MAKE_RESTARTS set).
 ifeq ($(MAKE_RESTARTS),)
-ifneq '$(CONFIG_KEY) 111111' '$(CONFIG_KEY_DONE) $(CONFIG_FOUND)'
+ifneq '$(CONFIG_KEY) 1111111' '$(CONFIG_KEY_DONE) $(CONFIG_FOUND)'
 $(CONFIG): config-stale
 endif
 endif
@@ -92,6 +92,7 @@ $(CONFIG): Makefile scripts/find-cuda.sh $(wildcard /var/lib/dpkg/status)
 	  $(call probe_cxx,HAVE_BOOST_TEST,boost/test/unit_test.hpp,$(BOOST_TEST_FLAGS)); \
 	  $(call probe_cxx,HAVE_ONEDNN,oneapi/dnnl/dnnl.hpp,-ldnnl); \
 	  $(call probe_cxx,HAVE_LIBPNG,png.h,-lpng); \
+	  $(call probe_cxx,HAVE_LIBJPEG,jpeglib.h,-include cstdio -ljpeg); \
 	  $(call probe_sh,HAVE_MANDOC,command -v mandoc); \
 	  $(call probe_sh,HAVE_NUMPY,$(PYTHON) -c 'import numpy'); \
 	  [ "$(CUDA)" = 0 ] || CUDA_HOME='$(CUDA_HOME)' CUDNN_HOME='$(CUDNN_HOME)' PYTHON='$(PYTHON)' \
@@ -122,7 +123,8 @@ PLUGIN_LIBS = -L$(CUDNN_LIB) -l:$(CUDNN_SO) -L$(CUBLAS_LIB) -l:$(CUBLAS_SO) $(su
               -ldl -lrt -lpthread -fopenmp -Wl,--disable-new-dtags,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
 comma := ,
 
-.PHONY: all config check demo install clean deps deps-fuzz test-run bench gpu-check help format fuzz
+.PHONY: all config check demo install clean deps deps-fuzz test-run bench gpu-check help format fuzz \
+        image-dump
 .DEFAULT_GOAL := all
 
 all: config $(LIB_A) $(TOOLS) $(BENCH_BIN) $(if $(filter 1,$(HAVE_CUDA)),$(PLUGIN))
@@ -135,10 +137,11 @@ config:
 	@echo "  $(call mark,$(HAVE_BOOST_TEST)) Boost.Test      (make check: unit tests)"
 	@echo "  $(call mark,$(HAVE_ONEDNN)) oneDNN          (required: the CPU backend)"
 	@echo "  $(call mark,$(HAVE_LIBPNG)) libpng          (required: png: data sets)"
+	@echo "  $(call mark,$(HAVE_LIBJPEG)) libjpeg-turbo   (required: images: data sets)"
 	@echo "  $(call mark,$(HAVE_MANDOC)) mandoc          (make check: man page lint)"
 	@echo "  $(call mark,$(HAVE_NUMPY)) python3-numpy   (make check: independent safetensors reader)"
 	@echo "  $(call mark,$(HAVE_CUDA)) CUDA backend    ($(CUDA_STATUS))"
-	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_ONEDNN)$(HAVE_LIBPNG)" != 11111 ]; then \
+	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_ONEDNN)$(HAVE_LIBPNG)$(HAVE_LIBJPEG)" != 111111 ]; then \
 	  echo "popup: required components missing: run 'make deps' as root"; exit 1; fi
 
 $(BUILD)/%.o: %.cpp | config
@@ -177,6 +180,13 @@ $(REPLAY_BINS): $(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/te
 	@mkdir -p $(@D)
 	$(CXX) $(POPUP_CXXFLAGS) $^ $(LDLIBS_CORE) -o $@
 
+# A developer tool for scripts/pil-compare.py (make image-dump; never built by all or check).
+IMAGE_DUMP := $(BUILD)/tests/image-dump
+$(IMAGE_DUMP): $(BUILD)/tests/tools/image-dump.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_CORE) -o $@
+image-dump: $(IMAGE_DUMP)
+
 # ---- libFuzzer (make fuzz): clang; the library's readers and what they use (no backend, no
 # training), instrumented for coverage and the sanitizers.
 FUZZ_CXX    ?= clang++-14
@@ -194,7 +204,7 @@ $(FUZZ_LIB): $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o \
               $(FUZZ_BUILD)/tests/fuzz/support.o $(FUZZ_LIB)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $^ -lpng -lz -o $@
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $^ -lpng -ljpeg -lz -o $@
 
 # ---- the public targets -------------------------------------------------------------------
 help:
@@ -208,6 +218,7 @@ help:
 	@echo "  bench      throughput of the standard workloads, into BUILD/bench.json"
 	@echo "  gpu-check  on an NVIDIA GPU: build, parity tests, GPU against CPU and PyTorch"
 	@echo "  fuzz       make deps-fuzz, build the libFuzzer targets, run each FUZZ_S seconds"
+	@echo "  image-dump a developer tool: popup's decoded images and transforms (scripts/pil-compare.py)"
 	@echo "  format     clang-format lib/, tools/ and tests/ in place (.clang-format)"
 	@echo "  install    the tools, the plugin and the man pages into DESTDIR PREFIX"
 	@echo "  clean      remove BUILD"
@@ -277,5 +288,5 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(wildcard $(BUILD)/tests/fuzz/*.d $(FUZZ_OBJ:.o=.d) $(FUZZ_BUILD)/tests/fuzz/*.d)
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/tools/image-dump.d $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
 .SECONDARY:

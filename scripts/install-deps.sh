@@ -4,8 +4,8 @@
 # checks, in well under a second. Needs root (or sudo) to install what is missing.
 set -eu
 
-PACKAGES="g++ make zlib1g-dev libcli11-dev libboost-test-dev libdnnl-dev libpng-dev mandoc
-clang-format python3 python3-numpy dataset-fashion-mnist gnuplot-nox"
+PACKAGES="g++ make zlib1g-dev libcli11-dev libboost-test-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev
+mandoc clang-format python3 python3-numpy python3-pil dataset-fashion-mnist gnuplot-nox"
 if [ "${1:-}" = --fuzz ]; then
   PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev"
 fi

@@ -8,21 +8,33 @@
 #include <string>
 #include <vector>
 
+#include "data/data_random.hpp"
+
 namespace popup {
+
+class ImageDecoder;
 
 // What every example of a split is turned into.
 struct ImageTransform {
-  int64_t size = 224;      // output S x S
-  int64_t resize = 256;    // evaluation: the shorter side before the centre crop
+  int64_t size = 224;    // output S x S
+  int64_t resize = 256;  // evaluation: the shorter side before the centre crop
   float mean[3] = {0.485f, 0.456f, 0.406f};
   float stddev[3] = {0.229f, 0.224f, 0.225f};
+  // JPEG only. scaled_decode: decode at 1/2, 1/4 or 1/8 of the size (libjpeg's DCT scaling)
+  // when the crop (training) or the shorter side (evaluation) still has at least `size`
+  // (`resize`) pixels: several times faster on large photographs, pixels then differ from
+  // torchvision's (which decodes at full size) by a few levels (RESULTS.md). crop_decode: decode
+  // only the rows and columns used (the same pixels, less work). Both off: torchvision's pixels.
+  bool scaled_decode = true;
+  bool crop_decode = true;
 };
 
 // Buffers one worker reuses from image to image (decoded pixels, resize intermediates), so
 // that a worker allocates only when an image is larger than any before.
 struct ImageScratch {
   std::vector<uint8_t> decoded, resized;
-  std::vector<float> rows;
+  std::vector<float> rows;       // unused
+  std::vector<uint8_t> between;  // the resize's horizontal pass
 };
 
 // Training: the crop and flip drawn for (seed, epoch, example) from the data stream
@@ -36,5 +48,10 @@ void image_prepare_train(const uint8_t* data, size_t size, const std::string& na
                          ImageScratch& scratch, float* out);
 void image_prepare_eval(const uint8_t* data, size_t size, const std::string& name,
                         const ImageTransform& t, ImageScratch& scratch, float* out);
+
+// Training's transform with a given crop (and flip) of the image `decoder` holds (its header
+// read, not yet decoded): image_prepare_train after its draw. For tests and comparisons.
+void image_prepare_crop(ImageDecoder& decoder, const ImageTransform& t, const ImageCropDraw& crop,
+                        ImageScratch& scratch, float* out);
 
 }  // namespace popup

@@ -35,4 +35,12 @@ using PngSizeCheck = std::function<void(const std::string& path, int64_t height,
 // valid PNG or is too large.
 PngImage png_decode(const std::string& path, const PngSizeCheck& size_check = nullptr);
 
+// The same for a file already in memory (`size` bytes at `data`); `name` names it in errors.
+// Throws FormatError (IoError only when memory runs out).
+PngImage png_decode_memory(const uint8_t* data, size_t size, const std::string& name,
+                           const PngSizeCheck& size_check = nullptr);
+
+// True when `data` starts with the PNG signature.
+bool png_signature(const uint8_t* data, size_t size);
+
 }  // namespace popup
