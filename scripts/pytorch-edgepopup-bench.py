@@ -2,12 +2,15 @@
 # BENCHMARK REFERENCE ONLY: not part of popup, never run by `make check`. It measures the training
 # throughput (images/s) of edge-popup as written in PyTorch by the official implementation
 # (github.com/allenai/hidden-networks: utils/conv_type.py GetSubnet + SubnetConv, utils/builder.py
-# signed-constant init, models/frankle.py Conv4/Conv6, models/resnet_cifar.py ResNet-18), so that
+# signed-constant init, models/frankle.py Conv4/Conv6, models/resnet_cifar.py ResNet-18,
+# models/resnet.py ResNet-50/101 and Wide ResNet-50-2 with the ImageNet stem), so that
 # popup's own numbers have a baseline measured on the same machine. `make gpu-check` runs it with
 # the GPU machine's python3 (PyTorch 2.x + CUDA) and --json, and puts its rows beside popup's;
 # exit status 3 means "no PyTorch: rows skipped", which the caller reports and does not fail on.
 # Also runs on Debian's python3-torch (1.13, CPU only):
 #     /usr/bin/python3 scripts/pytorch-edgepopup-bench.py --device cpu --arch conv4 --batch 8
+#     /usr/bin/python3 scripts/pytorch-edgepopup-bench.py --device cpu --threads 2 \
+#         --arch resnet50 --batch 32 --warmup 2 --steps 3 --windows 3     (3x224x224, 1000 classes)
 # Only the training step is timed: synthetic images and labels live on the device already.
 # Exit status: 0 done, 2 bad arguments (an unknown arch), 3 PyTorch missing.
 """Training images/s of edge-popup in PyTorch (the hidden-networks formulation)."""
@@ -28,8 +31,9 @@ except ImportError:  # reported in main(), after the arguments have been checked
     torch = None
     Function = Module = Conv2d = object
 
-ARCHS = ("conv4", "conv6", "resnet18")
-INPUT, CLASSES = (3, 32, 32), 10
+ARCHS = ("conv4", "conv6", "resnet18", "resnet50", "resnet101", "wide-resnet50")
+IMAGENET_ARCHS = ("resnet50", "resnet101", "wide-resnet50")
+INPUT, CLASSES = (3, 32, 32), 10                # CIFAR's; the ImageNet ResNets: 3x224x224, 1000
 LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 1e-4     # hidden-networks' configs
 
 # ---- edge-popup layers ---------------------------------------------------------------------
@@ -157,6 +161,56 @@ class ResNet18(Module):
         return self.fc(F.adaptive_avg_pool2d(out, 1)).flatten(1)
 
 
+class Bottleneck(Module):
+    """1x1 (width), 3x3 at the block's stride, 1x1 (4 x planes), each followed by non-affine
+    BatchNorm; a strided 1x1 projection on the shortcut where the shape changes."""
+
+    def __init__(self, cin, planes, stride, width):
+        super().__init__()
+        c, cout = int(planes * width), planes * 4
+        self.conv1, self.bn1 = SubnetConv(cin, c, 1), nn.BatchNorm2d(c, affine=False)
+        self.conv2, self.bn2 = SubnetConv(c, c, 3, stride), nn.BatchNorm2d(c, affine=False)
+        self.conv3, self.bn3 = SubnetConv(c, cout, 1), nn.BatchNorm2d(cout, affine=False)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(SubnetConv(cin, cout, 1, stride),
+                                          nn.BatchNorm2d(cout, affine=False))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        return F.relu(self.bn3(self.conv3(out)) + self.shortcut(x))
+
+
+class ImageNetResNet(Module):
+    """ResNet-50/101 (bottleneck width multiplier 1) and Wide ResNet-50-2 (2) as the official
+    models/resnet.py builds them: 7x7/2 stem, non-affine BatchNorm, ReLU, 3x3/2 max-pool
+    (padding 1), four stages, global average pool, a 1x1 subnet conv to the classes."""
+
+    def __init__(self, blocks, width, classes):
+        super().__init__()
+        self.conv1 = SubnetConv(3, 64, 7, 2)
+        self.bn1 = nn.BatchNorm2d(64, affine=False)
+        layers, cin = [], 64
+        for i, count in enumerate(blocks):
+            planes = 64 * 2 ** i
+            for b in range(count):
+                layers.append(Bottleneck(cin, planes, 2 if b == 0 and i > 0 else 1, width))
+                cin = planes * 4
+        self.layers = nn.Sequential(*layers)
+        self.fc = SubnetConv(cin, classes, 1)
+
+    def forward(self, x):
+        out = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        out = self.layers(out)
+        return self.fc(F.adaptive_avg_pool2d(out, 1)).flatten(1)
+
+
+def input_of(name):
+    """(input shape, classes) of an architecture's workload."""
+    return ((3, 224, 224), 1000) if name in IMAGENET_ARCHS else (INPUT, CLASSES)
+
+
 def parse_arch(spec):
     """'conv6:width=4' -> ('conv6', 4.0); None when the spec is not understood."""
     name, colon, option = spec.partition(":")
@@ -168,7 +222,10 @@ def parse_arch(spec):
     return (name, width) if name in ARCHS and width > 0 else None
 
 
-def build(name, width):
+def build(name, width, classes):
+    if name in IMAGENET_ARCHS:
+        blocks = (3, 4, 23, 3) if name == "resnet101" else (3, 4, 6, 3)
+        return ImageNetResNet(blocks, width * (2 if name == "wide-resnet50" else 1), classes)
     if name == "resnet18":
         return ResNet18(width)
     return ConvNet((64, 128) if name == "conv4" else (64, 128, 256), width)
@@ -179,12 +236,15 @@ def build(name, width):
 def bench(spec, batch, device, args):
     """(median window seconds per step) of SGD-on-scores training steps at this batch."""
     torch.manual_seed(0)
-    model = build(*parse_arch(spec)).to(device).train()
+    name, width = parse_arch(spec)
+    shape, classes = input_of(name)
+    classes = args.classes or classes
+    model = build(name, width, classes).to(device).train()
     scores = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(scores, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     criterion = nn.CrossEntropyLoss()
-    images = torch.randn(batch, *INPUT, device=device)
-    labels = torch.randint(0, CLASSES, (batch,), device=device)
+    images = torch.randn(batch, *shape, device=device)
+    labels = torch.randint(0, classes, (batch,), device=device)
 
     def step():
         loss = criterion(model(images), labels)
@@ -227,13 +287,16 @@ def main():
     parser.add_argument("--windows", type=int, default=5, help="timed windows (default 5)")
     parser.add_argument("--json", metavar="FILE", help="write one JSON object per row")
     parser.add_argument("--no-tf32", action="store_true", help="disable TF32 (cuDNN, matmul)")
+    parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--classes", type=int,
+                        help="classes of the last layer (default 10; ImageNet ResNets 1000)")
     args = parser.parse_args()
 
     archs = split_list(args.arch, "conv4")
     for spec in archs:
         if parse_arch(spec) is None:
-            print("pytorch-edgepopup-bench: unknown arch %r (conv4, conv6, resnet18, "
-                  "optionally :width=W)" % spec, file=sys.stderr)
+            print("pytorch-edgepopup-bench: unknown arch %r (%s, optionally :width=W)"
+                  % (spec, ", ".join(ARCHS)), file=sys.stderr)
             return 2
     batches = split_list(args.batch, "128,256")
     if not all(b.isdigit() and int(b) > 0 for b in batches) or not 0 <= args.k <= 1 \
@@ -244,6 +307,8 @@ def main():
         print("pytorch-edgepopup-bench: PyTorch is not installed: rows skipped", file=sys.stderr)
         return 3
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
     device = torch.device(args.device or ("cuda" if cuda else "cpu"))
     if device.type == "cuda" and not cuda:
@@ -257,10 +322,11 @@ def main():
     SubnetConv.get_subnet = GetSubnet if args.topk == "sort" else GetSubnetKthvalue
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     print("# torch %s, device %s%s, topk %s, k %g; tf32: cudnn.allow_tf32=%s "
-          "cuda.matmul.allow_tf32=%s; %d warm-up steps, median of %d windows of %d steps"
+          "cuda.matmul.allow_tf32=%s; %d threads; %d warm-up steps, median of %d windows of "
+          "%d steps"
           % (torch.__version__, device.type, " (%s)" % gpu if gpu else "", args.topk, args.k,
              torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-             args.warmup, args.windows, args.steps))
+             torch.get_num_threads(), args.warmup, args.windows, args.steps))
     print("%-20s %6s %12s %10s" % ("arch", "batch", "images/s", "step ms"))
     out = open(args.json, "w") if args.json else None   # closed at exit
     for spec in archs:
@@ -271,6 +337,7 @@ def main():
             if out:
                 out.write(json.dumps({
                     "impl": "pytorch", "arch": spec, "batch": batch, "device": device.type,
+                    "threads": torch.get_num_threads(),
                     "topk": args.topk, "images_per_second": round(batch / seconds, 2),
                     "step_ms_median": round(seconds * 1e3, 4), "torch": torch.__version__,
                     "gpu": gpu}) + "\n")
