@@ -1,7 +1,9 @@
 // BatchLoader: a worker thread fills two batch buffers in turn (double buffering) while the
-// caller works on the batch handed out last.
+// caller works on the batch handed out last; a streamed split's batches come from an
+// ImageLoader (data/image_loader.hpp).
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <numeric>
@@ -10,6 +12,7 @@
 #include "data/augment.hpp"
 #include "data/data_random.hpp"
 #include "data/dataset.hpp"
+#include "data/image_loader.hpp"
 #include "error.hpp"
 
 namespace popup {
@@ -35,7 +38,9 @@ struct BatchLoader::Impl {
   std::condition_variable changed;
   int64_t filled = 0, released = 0, handed = 0;
   bool stop = false;
+  double waited = 0;  // seconds next() waited
   std::thread worker;
+  std::unique_ptr<ImageLoader> stream;  // a streamed split's
 
   explicit Impl(const DataSplit& s) : split(s) {}
   void fill(int64_t batch, int buffer);
@@ -103,6 +108,13 @@ BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffl
     d.order.resize(static_cast<size_t>(split.n));
     std::iota(d.order.begin(), d.order.end(), int64_t{0});
   }
+  if (split.streamed()) {
+    if (!images)
+      throw InvalidArgument("", "a streamed split has no examples for a backend to hold");
+    d.stream = std::make_unique<ImageLoader>(split, d.order.data(), batch_size, first_batch,
+                                             augment, seed, epoch);
+    return;
+  }
   d.padding = split.padding();
   d.decoded.resize(static_cast<size_t>(split.example_size()));
   const int64_t capacity = std::min(batch_size, split.n);
@@ -117,6 +129,7 @@ BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffl
 }
 
 BatchLoader::~BatchLoader() {
+  if (!impl_->worker.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->stop = true;
@@ -127,11 +140,16 @@ BatchLoader::~BatchLoader() {
 
 bool BatchLoader::next(Batch& batch) {
   Impl& d = *impl_;
+  if (d.stream) return d.stream->next(batch);
   std::unique_lock<std::mutex> lock(d.mutex);
   d.released = d.handed;
   d.changed.notify_all();
   if (d.handed == d.batches - d.first_batch) return false;
-  d.changed.wait(lock, [&] { return d.filled > d.handed; });
+  if (d.filled <= d.handed) {
+    const auto start = std::chrono::steady_clock::now();
+    d.changed.wait(lock, [&] { return d.filled > d.handed; });
+    d.waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   const int buffer = static_cast<int>(d.handed % 2);
   ++d.handed;
   batch.n = d.counts[buffer];
@@ -143,5 +161,11 @@ bool BatchLoader::next(Batch& batch) {
 }
 
 int64_t BatchLoader::batches() const { return impl_->batches; }
+
+double BatchLoader::wait_seconds() const {
+  if (impl_->stream) return impl_->stream->wait_seconds();
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->waited;
+}
 
 }  // namespace popup

@@ -2,10 +2,13 @@
 #include <cstddef>
 
 #include "data/dataset.hpp"
+#include "error.hpp"
 
 namespace popup {
 
 void DataSplit::example_values(int64_t example, float* out) const {
+  if (streamed())
+    throw InvalidArgument(files->folder, "a streamed split's examples exist only in batches");
   const int64_t plane = shape.h * shape.w;
   const uint8_t* in = pixels.data() + example * example_size();
   for (int64_t c = 0; c < shape.c; ++c) {
@@ -15,6 +18,8 @@ void DataSplit::example_values(int64_t example, float* out) const {
 }
 
 std::vector<float> DataSplit::images() const {
+  if (streamed())
+    throw InvalidArgument(files->folder, "a streamed split's examples exist only in batches");
   std::vector<float> all(pixels.size());
 #pragma omp parallel for
   for (int64_t i = 0; i < n; ++i) example_values(i, all.data() + i * example_size());

@@ -2,13 +2,17 @@
 // hold-out; dataset_check_shape.
 #include "data/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <thread>
 #include <utility>
 
 #include "net/arch.hpp"
 #include "data/cifar.hpp"
 #include "data/data_random.hpp"
 #include "data/idx.hpp"
+#include "data/image_folders.hpp"
 #include "data/normalise.hpp"
 #include "data/png_folders.hpp"
 #include "error.hpp"
@@ -64,9 +68,74 @@ Source source_read(const std::string& family, const std::string& dir, const std:
   } else {
     throw InvalidArgument("", "unknown data set '" + name +
                                   "' (known: fashion-mnist[:DIR], mnist:DIR, idx:DIR, cifar10:DIR, "
-                                  "cifar100:DIR, png:DIR)");
+                                  "cifar100:DIR, png:DIR, images:DIR, imagenet:DIR)");
   }
   return source;
+}
+
+// A streamed split over `files` (the data set's stream and transform shared).
+DataSplit streamed_split(ImageIndex files, const DataSplit& like) {
+  DataSplit split;
+  split.shape = like.shape;
+  split.classes = like.classes;
+  split.transform = like.transform;
+  split.stream = like.stream;
+  split.n = files.size();
+  split.labels = files.labels;
+  split.files = std::make_shared<const ImageIndex>(std::move(files));
+  return split;
+}
+
+// images:DIR and imagenet:DIR: the file lists of train/ and val/ (or test/), limited and
+// split as the in-memory sets are, streamed.
+Dataset images_load(const std::string& family, const std::string& dir, const std::string& name,
+                    const DatasetOptions& options) {
+  ImageFolders folders = image_folders_read(dir);
+  folders.train.limit(options.train_limit);
+  folders.test.limit(options.test_limit);
+  Dataset data;
+  data.name = name;
+  data.augment = true;
+  data.classes = folders.train.classes;
+  DataSplit like;
+  like.shape = {3, options.image_size, options.image_size};
+  like.classes = static_cast<int64_t>(data.classes.size());
+  like.transform.size = options.image_size;
+  like.transform.resize = std::llround(static_cast<double>(options.image_size) * 256.0 / 224.0);
+  data.mean.assign(like.transform.mean, like.transform.mean + 3);
+  data.stddev.assign(like.transform.stddev, like.transform.stddev + 3);
+  like.stream = std::make_shared<ImageStream>();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  like.stream->workers = options.workers > 0 ? options.workers : std::min(cores, 8);
+  like.stream->max_bad_images = options.max_bad_images;
+  like.stream->warn = options.warn;
+  for (const ImageIndex* index : {&folders.train, &folders.test})
+    if (index->other_files > 0)
+      data.notes.push_back(index->folder + ": " + std::to_string(index->other_files) +
+                           " files without a .jpg, .jpeg or .png name skipped");
+  if (family == "imagenet" && data.classes.size() != 1000)
+    data.notes.push_back(dir + "/train: " + std::to_string(data.classes.size()) +
+                         " classes, not ImageNet's 1000");
+
+  const int64_t n = folders.train.size();
+  const int64_t held_out = std::llround(options.val_split * static_cast<double>(n));
+  if (options.val_split > 0 && (held_out == 0 || held_out >= n))
+    throw InvalidArgument("", "validation split " + double_format(options.val_split) + " of " +
+                                  std::to_string(n) + " training examples " +
+                                  (held_out == 0 ? "holds out none" : "leaves none to train on"));
+  data.test = streamed_split(std::move(folders.test), like);
+  if (held_out == 0) {
+    data.val = streamed_split(ImageIndex(), like);
+    data.val.files = nullptr;
+    data.train = streamed_split(std::move(folders.train), like);
+    return data;
+  }
+  const std::vector<int64_t> order = data_permutation(n, options.seed, kHoldOutTensor);
+  std::vector<bool> is_val(static_cast<size_t>(n), false);
+  for (int64_t i = 0; i < held_out; ++i) is_val[static_cast<size_t>(order[i])] = true;
+  data.val = streamed_split(folders.train.select(is_val, true), like);
+  data.train = streamed_split(folders.train.select(is_val, false), like);
+  return data;
 }
 
 void options_check(const DatasetOptions& options) {
@@ -75,6 +144,12 @@ void options_check(const DatasetOptions& options) {
         "", "validation split " + double_format(options.val_split) + " is not in [0, 1)");
   if (options.train_limit < 0 || options.test_limit < 0)
     throw InvalidArgument("", "example limits must not be negative");
+  if (options.image_size < kMinImageSize || options.image_size > kMaxImageSize)
+    throw InvalidArgument("", "image size " + std::to_string(options.image_size) + " is not in " +
+                                  std::to_string(kMinImageSize) + ".." +
+                                  std::to_string(kMaxImageSize));
+  if (options.workers < 0 || options.max_bad_images < 0)
+    throw InvalidArgument("", "workers and the bad image limit must not be negative");
 }
 
 }  // namespace
@@ -86,6 +161,11 @@ Dataset dataset_load(const std::string& name, const DatasetOptions& options) {
   const std::string dir = colon == std::string::npos ? "" : name.substr(colon + 1);
   if (colon != std::string::npos && dir.empty())
     throw InvalidArgument("", "data set '" + name + "': empty folder name after ':'");
+  if (family == "images" || family == "imagenet") {
+    if (dir.empty())
+      throw InvalidArgument("", "data set '" + name + "' needs a folder: " + family + ":DIR");
+    return images_load(family, dir, name, options);
+  }
 
   Source source = source_read(family, dir, name);
   RawDataset& raw = source.raw;
