@@ -27,11 +27,13 @@ void ProgressPrinter::step(const StepReport& s) {
   // Seconds left in this epoch, from the mean time per batch so far.
   const double per_batch = s.images_per_second > 0 ? s.batch_seconds : 0;
   const double eta = per_batch * static_cast<double>(s.batches - s.batch);
+  // "data": the share of the step spent waiting for the data pipeline's batches
   std::fprintf(out_,
-               "\r\033[Kepoch %lld [%.*s%*s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s eta %.0f s",
+               "\r\033[Kepoch %lld [%.*s%*s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s data %.0f%% "
+               "eta %.0f s",
                static_cast<long long>(s.epoch), filled, "########################", width - filled,
                "", static_cast<long long>(s.batch), static_cast<long long>(s.batches), s.loss,
-               100 * s.acc, s.images_per_second, eta);
+               100 * s.acc, s.images_per_second, 100 * s.data_share, eta);
   std::fflush(out_);
 }
 

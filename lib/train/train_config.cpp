@@ -7,6 +7,7 @@
 #include "data/dataset_info.hpp"
 #include "error.hpp"
 #include "format/json.hpp"
+#include "format/json_write.hpp"
 #include "format/number_text.hpp"
 
 namespace popup {
@@ -21,6 +22,35 @@ void train_config_method_defaults(TrainConfig& c, const GivenOptions& given) {
     if (!given.lr) c.schedule.base_lr = 200;
     if (!given.weight_decay) c.optimizer.weight_decay = 0;
   }
+}
+
+std::string classes_json(const std::vector<std::string>& classes) {
+  JsonWriter w;
+  w.array_begin();
+  for (const std::string& c : classes) w.string(c);
+  return w.array_end().text();
+}
+
+void classes_check(const std::string& data_name, const std::vector<std::string>& classes,
+                   const Metadata& metadata, const std::string& file) {
+  const auto it = metadata.find("popup.data.classes");
+  if (classes.empty() || it == metadata.end() || it->second == classes_json(classes)) return;
+  std::vector<std::string> recorded;
+  try {
+    const JsonDocument doc(it->second);
+    doc.root().for_each_item([&](JsonView item) { recorded.push_back(item.text()); });
+  } catch (const JsonError& e) {
+    throw FormatError(file, std::string("popup.data.classes is not a JSON array: ") + e.what());
+  }
+  size_t i = 0;
+  while (i < classes.size() && i < recorded.size() && classes[i] == recorded[i]) ++i;
+  const auto name = [](const std::vector<std::string>& list, size_t k) {
+    return k < list.size() ? "'" + text_excerpt(list[k]) + "'" : std::string("none");
+  };
+  throw MismatchError(data_name, "its " + std::to_string(classes.size()) +
+                                     " classes differ from the " + std::to_string(recorded.size()) +
+                                     " " + file + " was trained on: class " + std::to_string(i) +
+                                     " is " + name(classes, i) + ", not " + name(recorded, i));
 }
 
 Metadata train_config_metadata(const TrainConfig& c) {
@@ -57,6 +87,8 @@ Metadata train_config_metadata(const TrainConfig& c) {
     m["popup.train.gamma"] = double_format(c.schedule.gamma);
   }
   if (c.precision != Precision::fp32) m["popup.train.precision"] = precision_name(c.precision);
+  if (c.image_size > 0) m["popup.train.image_size"] = std::to_string(c.image_size);
+  if (!c.classes.empty()) m["popup.data.classes"] = classes_json(c.classes);
   if (c.learn_bn) m["popup.train.learn_bn"] = "1";  // absent otherwise: masks as they were
   // Method-specific keys; edge-popup's are as they always were.
   if (c.method == Method::dense || c.method == Method::supermask) {
@@ -107,6 +139,7 @@ const KeyRule kRules[] = {
     {"ramp_epochs", Rule::integer, 0, kCount},
     {"step_size", Rule::integer, 1, kCount},
     {"batch_size", Rule::integer, 1, 65536},
+    {"image_size", Rule::integer, 16, 1024},
     {"limit_train", Rule::integer, 0, kCount},
     {"limit_test", Rule::integer, 0, kCount},
     {"seed", Rule::integer, 0, 0},  // any 64-bit unsigned integer

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "backend/executor.hpp"
 #include "format/safetensors.hpp"
@@ -37,6 +38,11 @@ struct TrainConfig {
   double val_split = 0;     // recorded
   int64_t limit_train = 0;  // recorded: only the first N training / test images (0: all)
   int64_t limit_test = 0;
+  // Image folders (images:DIR, imagenet:DIR): the input size S, recorded as
+  // popup.train.image_size, and the class names, recorded as popup.data.classes (a JSON array
+  // of strings, in label order); 0 and empty otherwise, and then not recorded.
+  int64_t image_size = 0;
+  std::vector<std::string> classes;
   // The executor's number format (scores, masks and updates stay fp32); recorded only when
   // bf16, so that fp32 masks keep the keys and bytes they always had.
   Precision precision = Precision::fp32;
@@ -55,6 +61,15 @@ void train_config_method_defaults(TrainConfig& config, const GivenOptions& given
 // Training options as popup.train.* metadata (written in masks and checkpoints; a checkpoint
 // resumes only under the same keys).
 Metadata train_config_metadata(const TrainConfig& config);
+
+// popup.data.classes: the class names as a JSON array of strings.
+std::string classes_json(const std::vector<std::string>& classes);
+
+// popup-eval: a data set's class names (image folders) against the popup.data.classes of
+// `file`'s metadata, when both have them. Throws MismatchError naming the data set and the
+// file, and the first class that differs.
+void classes_check(const std::string& data_name, const std::vector<std::string>& classes,
+                   const Metadata& metadata, const std::string& file);
 
 // Check every popup.train.* value of a file's metadata that this build knows (those above, the
 // results and the per-layer density.* and alpha.* keys): names among the known ones, flags 0 or

@@ -130,9 +130,13 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
   keep_fraction_apply();
   engine_->refresh();
   // Backends that can (the GPU) keep the data and cut batches themselves.
-  data_train_ = exec_->data_upload(data.train);
-  if (data.val.n > 0) data_val_ = exec_->data_upload(data.val);
-  data_test_ = exec_->data_upload(data.test);
+  // A streamed split (image folders) exists only in the loader's batches.
+  const auto upload = [&](const DataSplit& split) {
+    return split.streamed() || split.n == 0 ? -1 : exec_->data_upload(split);
+  };
+  data_train_ = upload(data.train);
+  data_val_ = upload(data.val);
+  data_test_ = upload(data.test);
 }
 
 Trainer::~Trainer() = default;
@@ -203,6 +207,20 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   return r;
 }
 
+// loader.next(b); when it throws (too many unreadable images), first the checkpoint of the
+// steps done, if a path was given, so that the run can resume once the files are mended.
+bool Trainer::next_batch(BatchLoader& loader, Batch& b, const std::string& checkpoint_path) {
+  try {
+    return loader.next(b);
+  } catch (const FormatError&) {
+    if (!checkpoint_path.empty() && (batch_ > 0 || epoch_ > 0)) {
+      stats_take();
+      write_checkpoint(checkpoint_path);
+    }
+    throw;
+  }
+}
+
 void Trainer::run(const TrainHooks& hooks) {
   stopped_ = false;
   const CheckpointEvery& every = hooks.checkpoint_every;
@@ -219,25 +237,30 @@ void Trainer::run(const TrainHooks& hooks) {
     BatchLoader loader(data_.train, config_.batch_size, /*shuffle=*/true, data_.augment,
                        config_.seed, epoch_, batch_, /*images=*/data_train_ < 0);
     const int64_t batches = loader.batches();
+    const int64_t first_batch = batch_;
     double lr = 0, train_seconds = 0;
     int64_t trained = 0;  // images trained by this process in this epoch (not by a resumed run)
     Batch b;
     while (true) {
       const auto step_start = std::chrono::steady_clock::now();
-      if (!loader.next(b)) break;
+      if (!next_batch(loader, b, hooks.checkpoint_path)) break;
       lr = schedule_lr(config_.schedule, epoch_, batch_, batches);
-      if (data_train_ >= 0)
-        exec_->forward_queue_examples(data_train_, b.examples, b.draws, b.n, /*training=*/true);
-      else
-        exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
-      engine_->step(lr);
-      if (config_.learn_bn) bn_step(lr);
+      // A streamed batch whose every image was unreadable is no step (its position counts).
+      if (b.n > 0) {
+        if (data_train_ >= 0)
+          exec_->forward_queue_examples(data_train_, b.examples, b.draws, b.n,
+                                        /*training=*/true);
+        else
+          exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
+        engine_->step(lr);
+        if (config_.learn_bn) bn_step(lr);
+      }
       ++batch_;
       queued_ += b.n;
       trained += b.n;
       const bool stop = hooks.stop && hooks.stop->load();
       const bool due = !hooks.checkpoint_path.empty() &&
-                       ((every.steps > 0 && engine_->steps() % every.steps == 0) ||
+                       ((every.steps > 0 && b.n > 0 && engine_->steps() % every.steps == 0) ||
                         (every.seconds > 0 && seconds_since(last_checkpoint) >= every.seconds));
       if (due && batch_ == batches) checkpoint_waiting = true;
       const bool checkpoint = due && batch_ < batches && !stop;
@@ -247,14 +270,16 @@ void Trainer::run(const TrainHooks& hooks) {
           batch_ % exec_->stats_interval() == 0 || batch_ == batches || stop || checkpoint;
       if (take) stats_take();
       train_seconds += seconds_since(step_start);
-      if (take && hooks.on_step) {
-        StepReport s{epoch_ + 1,
-                     batch_,
-                     batches,
-                     loss_sum_ / static_cast<double>(seen_),
-                     static_cast<double>(correct_) / static_cast<double>(seen_),
-                     static_cast<double>(trained) / train_seconds,
-                     train_seconds / static_cast<double>(trained) * static_cast<double>(b.n)};
+      if (take && hooks.on_step && seen_ > 0 && trained > 0) {
+        StepReport s;
+        s.epoch = epoch_ + 1;
+        s.batch = batch_;
+        s.batches = batches;
+        s.loss = loss_sum_ / static_cast<double>(seen_);
+        s.acc = static_cast<double>(correct_) / static_cast<double>(seen_);
+        s.images_per_second = static_cast<double>(trained) / train_seconds;
+        s.batch_seconds = train_seconds / static_cast<double>(batch_ - first_batch);
+        s.data_share = train_seconds > 0 ? loader.wait_seconds() / train_seconds : 0;
         hooks.on_step(s);
       }
       if (stop && batch_ < batches) {

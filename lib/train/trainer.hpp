@@ -48,6 +48,7 @@ struct StepReport {
   double loss = 0, acc = 0;  // running means over the epoch so far
   double images_per_second = 0;
   double batch_seconds = 0;  // wall time per batch so far (for the ETA)
+  double data_share = 0;     // the fraction of that time spent waiting for data
 };
 
 // When checkpoints are written besides on a stop: every `epochs` epochs (at an epoch's end,
@@ -103,6 +104,7 @@ class Trainer {
 
  private:
   void stats_take();
+  bool next_batch(BatchLoader& loader, Batch& b, const std::string& checkpoint_path);
   void keep_fraction_apply();  // global: the ramp's fraction for epoch_
   void bn_step(double lr);     // learn_bn: one optimiser step of every gamma and beta
   void bn_hand();              // learn_bn: gamma and beta to the executor
