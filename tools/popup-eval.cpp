@@ -19,6 +19,7 @@
 #include "format/output_file.hpp"
 #include "format/safetensors.hpp"
 #include "format/state_tensors.hpp"
+#include "image_options.hpp"
 #include "tool_common.hpp"
 
 namespace {
@@ -30,6 +31,8 @@ struct Options {
   uint64_t sample_seed = 0;
   popup::DeviceChoice device_choice;
   popup::Precision precision = popup::Precision::fp32;
+  popup_tool::ImageOptions images;
+  bool image_size_given = false;
   int64_t batch_size = 0, limit = 0;
   int threads = 0;
   bool json = false;
@@ -73,8 +76,16 @@ void run(const Options& o) {
   popup::DatasetOptions data_options;
   data_options.train_limit = o.split == "train" ? o.limit : 0;
   data_options.test_limit = o.split == "test" ? o.limit : 0;
+  popup_tool::ImageOptions images = o.images;
+  uint64_t recorded_size = 0;  // the mask's input size, unless --image-size is given
+  if (!o.image_size_given &&
+      popup::uint_parse(recorded(file, "popup.train.image_size", ""), recorded_size))
+    images.image_size = static_cast<int64_t>(recorded_size);
+  popup_tool::image_options_apply(images, "popup-eval", data_options);
   stage = "loading the data set " + data_name;
   const popup::Dataset data = popup::dataset_load(data_name, data_options);
+  popup_tool::dataset_notes_print(data, "popup-eval");
+  popup::classes_check(data_name, data.classes, file.metadata, o.input);
   // The data's shape against the recipe's before any weight is generated.
   popup::dataset_check_shape(data, file.recipe.input, file.recipe.classes);
   stage = o.weights.empty() && file.kind == popup::FileKind::mask
@@ -133,7 +144,8 @@ void run(const Options& o) {
 
   stage = "evaluating";
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
-  const int data_handle = exec->data_upload(split);
+  // a streamed split (image folders) exists only in the loader's batches
+  const int data_handle = split.streamed() ? -1 : exec->data_upload(split);
   const popup::EvalResult r =
       popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle, !o.logits.empty());
   if (!o.logits.empty()) {
@@ -205,6 +217,7 @@ int main(int argc, char** argv) {
   app.add_option("--limit", o.limit, "Evaluate only the first N images (default 0: all)")
       ->check(popup_tool::integer_in(0, int64_t{1} << 40))
       ->group("Data");
+  popup_tool::image_options_add(app, o.images);
   app.add_option("--logits", o.logits,
                  "Also write the logits [n, classes] (F32 \"logits\") and labels (I32 "
                  "\"labels\") of the evaluated examples to FILE (safetensors)")
@@ -232,6 +245,7 @@ int main(int argc, char** argv) {
           throw popup_tool::UsageError("--scores goes with --eval-samples N");
         if (!popup::uint_parse(o.sample_seed_text, o.sample_seed))
           throw popup_tool::UsageError("--sample-seed must be an integer from 0 to 2^64-1");
+        o.image_size_given = app.count("--image-size") > 0;
         if (o.logits == "-")
           throw popup_tool::UsageError("--logits needs a file name (stdout carries the report)");
         if (o.split != "test" && o.split != "train")

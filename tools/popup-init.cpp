@@ -7,6 +7,7 @@
 #include <string>
 
 #include "net/arch.hpp"
+#include "data/dataset.hpp"
 #include "data/dataset_info.hpp"
 #include "format/popup_file.hpp"
 #include "format/recipe.hpp"
@@ -18,6 +19,7 @@ namespace {
 struct Options {
   std::string arch, init = "kaiming-normal", input, data, from, output;
   int64_t classes = 0;
+  int64_t image_size = 224;  // --data images:DIR / imagenet:DIR
   double k = 0;
   bool scale = false, recipe_only = false, summary = false, list = false;
   std::string seed_text = "0";
@@ -35,8 +37,8 @@ uint64_t seed_parse(const std::string& text) {
 popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
   using popup_tool::UsageError;
   if (!o.from.empty()) {
-    for (const char* opt :
-         {"--arch", "--init", "--seed", "--scale", "--k", "--input", "--classes", "--data"})
+    for (const char* opt : {"--arch", "--init", "--seed", "--scale", "--k", "--input", "--classes",
+                            "--data", "--image-size"})
       if (app.count(opt)) throw UsageError(std::string(opt) + " cannot be used with --from");
     popup_tool::stage() = "reading " + o.from;
     return popup::popup_file_read(o.from, /*keep_data=*/false).recipe;
@@ -48,6 +50,9 @@ popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
     throw UsageError("give either --data or --input and --classes, not both");
   if (o.input.empty() != (app.count("--classes") == 0))
     throw UsageError("--input and --classes go together");
+  const std::string family = o.data.substr(0, o.data.find(':'));
+  if (app.count("--image-size") && family != "images" && family != "imagenet")
+    throw UsageError("--image-size goes with --data images:DIR or imagenet:DIR");
   popup::Recipe r;
   r.arch = o.arch;
   if (!o.input.empty()) {
@@ -55,7 +60,7 @@ popup::Recipe recipe_from_options(const Options& o, const CLI::App& app) {
     r.classes = o.classes;
   } else {
     const popup::DatasetInfo d =
-        popup::dataset_info(o.data.empty() ? popup::kDefaultDataset : o.data);
+        popup::dataset_info(o.data.empty() ? popup::kDefaultDataset : o.data, o.image_size);
     r.input = d.input;
     r.classes = d.classes;
   }
@@ -95,7 +100,13 @@ int main(int argc, char** argv) {
       ->group("Network");
   app.add_option("--data", o.data,
                  "Take input shape and classes from a data set: fashion-mnist (default), mnist, "
-                 "cifar10, cifar100 (a :DIR suffix is ignored)")
+                 "cifar10, cifar100 (a :DIR suffix is ignored), images:DIR, imagenet:DIR (the "
+                 "class folders of DIR/train)")
+      ->group("Network");
+  app.add_option("--image-size", o.image_size,
+                 "With --data images:DIR or imagenet:DIR: the input 3 x S x S, 16 to 1024 "
+                 "(default 224)")
+      ->check(popup_tool::integer_in(popup::kMinImageSize, popup::kMaxImageSize))
       ->group("Network");
   app.add_flag("--list", o.list, "List the architectures, distributions and data sets, then exit")
       ->group("Network");

@@ -16,6 +16,7 @@
 #include "format/signals.hpp"
 #include "report/train_report.hpp"
 #include "train/trainer.hpp"
+#include "image_options.hpp"
 #include "tool_common.hpp"
 
 namespace {
@@ -27,6 +28,7 @@ struct Options {
   std::string precision = "fp32", method = "edge-popup";
   popup::DeviceChoice device_choice;
   popup::TrainConfig train;
+  popup_tool::ImageOptions images;
   double lr = 0.1;
   std::vector<std::string> checkpoint_every;
   popup::CheckpointEvery every;
@@ -95,7 +97,8 @@ void options_check(Options& o, const CLI::App& app) {
   if (!popup::dataset_name_known(o.data))
     throw popup::InvalidArgument("--data", "unknown data set '" + o.data +
                                                "' (known: fashion-mnist, mnist:DIR, idx:DIR, "
-                                               "cifar10:DIR, cifar100:DIR, png:DIR)");
+                                               "cifar10:DIR, cifar100:DIR, png:DIR, images:DIR, "
+                                               "imagenet:DIR)");
   if ((o.output == "-") && isatty(STDOUT_FILENO))
     throw UsageError(std::string("refusing to write the ") +
                      (method == popup::Method::dense ? "weights" : "mask") +
@@ -123,8 +126,10 @@ void train(const Options& o) {
   data_options.seed = o.train.seed;
   data_options.train_limit = o.train.limit_train;
   data_options.test_limit = o.train.limit_test;
+  popup_tool::image_options_apply(o.images, "popup-train", data_options);
   stage = "loading the data set " + o.data;
   const popup::Dataset data = popup::dataset_load(o.data, data_options);
+  popup_tool::dataset_notes_print(data, "popup-train");
   // The data's shape against the recipe's before any weight is generated.
   popup::dataset_check_shape(data, recipe.input, recipe.classes);
   const popup::Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
@@ -135,6 +140,10 @@ void train(const Options& o) {
   stage = popup_tool::generating_stage(recipe);
   std::vector<std::vector<float>> weights = popup::weights_of(input);
   popup::TrainConfig config = o.train;
+  if (data.train.streamed()) {  // recorded, so that popup-eval prepares the images alike
+    config.image_size = o.images.image_size;
+    config.classes = data.classes;
+  }
   // Learned dense weights train every parameter: a ResNet's BatchNorm is affine and learned.
   if (config.method == popup::Method::dense && !popup::network_batchnorms(net).empty())
     config.learn_bn = true;
@@ -223,8 +232,10 @@ int main(int argc, char** argv) {
       ->group("Output");
   app.add_option("--data", o.data,
                  "Data set: fashion-mnist[:DIR] (default), mnist:DIR, idx:DIR, "
-                 "cifar10:DIR, cifar100:DIR, png:DIR")
+                 "cifar10:DIR, cifar100:DIR, png:DIR, images:DIR, imagenet:DIR (JPEG and PNG "
+                 "class folders, streamed)")
       ->group("Data");
+  popup_tool::image_options_add(app, o.images);
   app.add_option("--val-split", o.train.val_split,
                  "Hold out this fraction of the training set, in [0, 1), "
                  "as a validation set (default 0)")
