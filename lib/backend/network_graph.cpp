@@ -32,7 +32,7 @@ Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes
   const Op& op = net.ops[i];
   const Shape in = shape_of(net, shapes, op.inputs[0]);
   const bool image_op =
-      op.kind == OpKind::conv || op.kind == OpKind::maxpool2 || op.kind == OpKind::global_avgpool;
+      op.kind == OpKind::conv || op.kind == OpKind::maxpool || op.kind == OpKind::global_avgpool;
   if (in.flat && image_op)
     throw InvalidArgument("", op_label(i) + " needs an image input, not a flat one");
   switch (op.kind) {
@@ -47,10 +47,18 @@ Shape shape_expected(const Network& net, int i, const std::vector<Shape>& shapes
           (conv && (t.stride < 1 || t.pad < 0)))
         throw InvalidArgument("", op_label(i) + ": tensor " + t.name + " does not fit its input");
       if (!conv) return {t.shape[0], 1, 1, true};
-      return {t.shape[0], (in.h + 2 * t.pad - t.shape[2]) / t.stride + 1,
-              (in.w + 2 * t.pad - t.shape[3]) / t.stride + 1, false};
+      return {t.shape[0], window_positions(in.h, t.shape[2], t.stride, t.pad),
+              window_positions(in.w, t.shape[3], t.stride, t.pad), false};
     }
-    case OpKind::maxpool2: return {in.c, in.h / 2, in.w / 2, false};
+    case OpKind::maxpool:
+      // pad <= kernel / 2: every window holds at least one input value (as PyTorch requires)
+      if (op.kernel < 1 || op.stride < 1 || op.pad < 0 || op.pad > op.kernel / 2)
+        throw InvalidArgument("", op_label(i) + ": max-pool " + std::to_string(op.kernel) + "x" +
+                                      std::to_string(op.kernel) + " stride " +
+                                      std::to_string(op.stride) + " pad " + std::to_string(op.pad) +
+                                      " is not a valid window");
+      return {in.c, window_positions(in.h, op.kernel, op.stride, op.pad),
+              window_positions(in.w, op.kernel, op.stride, op.pad), false};
     case OpKind::global_avgpool: return {in.c, 1, 1, false};
     case OpKind::add: {
       const Shape b = shape_of(net, shapes, op.inputs[1]);

@@ -62,11 +62,14 @@ memory::dims DnnlPlanBuilder::dims(int j) const {
   return {n_, s.c, s.h, s.w};
 }
 
-// The window of pooling op i: 2x2 for maxpool2, the whole image for global_avgpool.
-memory::dims DnnlPlanBuilder::pool_window(int i) const {
-  if (net_.ops[i].kind == OpKind::maxpool2) return {2, 2};
-  const OpShape in = op_shape(net_, net_.ops[i].inputs[0]);
-  return {in.h, in.w};
+// The windows of pooling op i: the max-pool's own, or one over the whole image for
+// global_avgpool.
+DnnlPlanBuilder::PoolWindow DnnlPlanBuilder::pool_window(int i) const {
+  const Op& op = net_.ops[i];
+  if (op.kind == OpKind::maxpool)
+    return {{op.kernel, op.kernel}, {op.stride, op.stride}, {op.pad, op.pad}};
+  const OpShape in = op_shape(net_, op.inputs[0]);
+  return {{in.h, in.w}, {in.h, in.w}, {0, 0}};
 }
 
 memory::desc DnnlPlanBuilder::any_desc(int j) const {

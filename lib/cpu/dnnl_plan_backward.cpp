@@ -32,7 +32,7 @@ void DnnlPlanBuilder::backward(float* diff_logits) {
       case OpKind::conv: backward_conv(i); break;
       case OpKind::linear: backward_linear(i); break;
       case OpKind::relu: backward_relu(i); break;
-      case OpKind::maxpool2:
+      case OpKind::maxpool:
       case OpKind::global_avgpool: backward_pool(i); break;
       case OpKind::batchnorm: backward_bn(i); break;
       case OpKind::add: backward_add(i); break;
@@ -186,11 +186,11 @@ void DnnlPlanBuilder::backward_relu(int i) {
 void DnnlPlanBuilder::backward_pool(int i) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
-  const bool max = op.kind == OpKind::maxpool2;
-  const memory::dims window = pool_window(i);
+  const bool max = op.kind == OpKind::maxpool;
+  const PoolWindow window = pool_window(i);
   const dnnl::pooling_backward::desc desc(
       max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, act_desc(j),
-      act_desc_[i], window, window, {0, 0}, {0, 0});
+      act_desc_[i], window.strides, window.kernel, window.pad, window.pad);
   const dnnl::pooling_backward::primitive_desc pd(desc, attr_, state_.engine, fwd_[i].pool);
   const memory target = contribution(j, pd.diff_src_desc());
   Args args{{DNNL_ARG_DIFF_DST, diff(i)}, {DNNL_ARG_DIFF_SRC, target}};

@@ -72,7 +72,12 @@ class DnnlPlanBuilder {
   // shapes (dnnl_plan.cpp)
   bool flat(int j) const { return j >= 0 && graph_.flat[j]; }
   memory::dims dims(int j) const;
-  memory::dims pool_window(int i) const;
+  // The windows of pooling op i: size, strides, padding on each side (oneDNN's max-pool
+  // lets padding never win, as -inf).
+  struct PoolWindow {
+    memory::dims kernel, strides, pad;
+  };
+  PoolWindow pool_window(int i) const;
   memory::desc plain_desc(int j) const;
   memory::desc any_desc(int j) const;
 

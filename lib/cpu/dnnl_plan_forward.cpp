@@ -26,7 +26,7 @@ void DnnlPlanBuilder::forward() {
       case OpKind::conv: forward_conv(i); break;
       case OpKind::linear: forward_linear(i); break;
       case OpKind::relu: forward_relu(i); break;
-      case OpKind::maxpool2:
+      case OpKind::maxpool:
       case OpKind::global_avgpool: forward_pool(i); break;
       case OpKind::batchnorm: forward_bn(i); break;
       case OpKind::add: forward_add(i); break;
@@ -123,17 +123,18 @@ void DnnlPlanBuilder::forward_relu(int i) {
   step_forward(step_make(f.relu, {{DNNL_ARG_SRC, act(j)}, {DNNL_ARG_DST, act(i)}}));
 }
 
-// maxpool2 (2x2, stride 2; the floor of odd sizes drops the last row and column) and
-// global_avgpool (one window over the whole image).
+// maxpool (the floor of the output size drops what no window reaches; the training forward
+// keeps the position of each maximum in the workspace for the backward) and global_avgpool
+// (one window over the whole image).
 void DnnlPlanBuilder::forward_pool(int i) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
-  const bool max = op.kind == OpKind::maxpool2;
-  const memory::dims window = pool_window(i);
+  const bool max = op.kind == OpKind::maxpool;
+  const PoolWindow window = pool_window(i);
   const dnnl::pooling_forward::desc desc(
       train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
       max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, src_desc(j, false),
-      any_desc(i), window, window, {0, 0}, {0, 0});
+      any_desc(i), window.strides, window.kernel, window.pad, window.pad);
   DnnlOpForward& f = fwd_[i];
   f.pool = dnnl::pooling_forward::primitive_desc(desc, attr_, state_.engine);
   act_define(i, f.pool.dst_desc());

@@ -88,9 +88,9 @@ void ExecutorCudaImpl::backward_op(int i, const BatchPlan& p, const std::vector<
     case OpKind::relu:
       relu_backward(out_[i], grad_[i], grad_[j], n * per_example(i), contribution_start(j), stream);
       break;
-    case OpKind::maxpool2:
-      maxpool2_backward(act(j), grad_[i], grad_[j], n * in.c, in.h, in.w, contribution_start(j),
-                        stream);
+    case OpKind::maxpool:
+      maxpool_backward(act(j), grad_[i], grad_[j], n * in.c, pool_windows(i), contribution_start(j),
+                       stream);
       break;
     case OpKind::batchnorm: bn_backward(i, p); break;
     case OpKind::add: add_backward(i, n); break;

@@ -80,7 +80,9 @@ void ExecutorCudaImpl::forward_op(int i, const BatchPlan& p, bool training) {
     case OpKind::conv: conv_forward(i, p); break;
     case OpKind::linear: linear_forward(i, n); break;
     case OpKind::relu: relu_forward(act(j), out_[i], n * per_example(i), stream); break;
-    case OpKind::maxpool2: maxpool2_forward(act(j), out_[i], n * in.c, in.h, in.w, stream); break;
+    case OpKind::maxpool:
+      maxpool_forward(act(j), out_[i], n * in.c, pool_windows(i), stream);
+      break;
     case OpKind::batchnorm: bn_forward(i, p, training); break;
     case OpKind::add:
       add_forward(act(j), act(op.inputs[1]), out_[i], n * per_example(i), stream);

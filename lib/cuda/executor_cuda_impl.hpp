@@ -127,6 +127,11 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   // op j's output size per example (j = -1: the network input)
   int64_t per_example(int j) const { return op_shape(net_, j).numel(); }
   float* act(int j) { return j < 0 ? images_.data() : out_[j]; }
+  PoolWindows pool_windows(int i) const {  // of max-pool op i
+    const Op& op = net_.ops[static_cast<size_t>(i)];
+    const OpShape in = op_shape(net_, op.inputs[0]);
+    return {in.h, in.w, op.h, op.w, op.kernel, op.stride, op.pad};
+  }
   static cudnnTensorDescriptor_t desc(const BatchPlan& p, int j) { return p.act[j + 1].get(); }
   void tensor_check(size_t t) const;
   size_t bn_op(size_t b) const;

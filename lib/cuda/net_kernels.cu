@@ -74,36 +74,52 @@ __global__ void gradient_pass_kernel(const float* dy, float* dx, int64_t count, 
     gradient_store(dx, k, dy[k], accumulate);
 }
 
-// Offset (within its plane of width w) of the maximum of window (oy, ox): the first in
-// row-major order among equals, as the CPU reference picks it.
-__device__ int64_t window_argmax(const float* plane, int64_t w, int64_t oy, int64_t ox) {
-  int64_t best = 2 * oy * w + 2 * ox;
-  const int64_t candidates[3] = {best + 1, best + w, best + w + 1};
-  for (int64_t c : candidates)
-    if (plane[c] > plane[best]) best = c;
+// Offset (within its plane) of the maximum of window (oy, ox): the first in row-major order
+// among equals, as the CPU executor picks it; padding never wins (pad <= kernel / 2, so every
+// window holds an input value).
+__device__ int64_t window_argmax(const float* plane, const PoolWindows& g, int64_t oy, int64_t ox) {
+  const int64_t y0 = oy * g.stride - g.pad, x0 = ox * g.stride - g.pad;
+  const int64_t y1 = min(y0 + g.kernel, g.h), x1 = min(x0 + g.kernel, g.w);
+  int64_t best = -1;
+  for (int64_t y = max(y0, int64_t{0}); y < y1; ++y)
+    for (int64_t x = max(x0, int64_t{0}); x < x1; ++x)
+      if (best < 0 || plane[y * g.w + x] > plane[best]) best = y * g.w + x;
   return best;
 }
 
-__global__ void maxpool2_forward_kernel(const float* x, float* y, int64_t planes, int64_t h,
-                                        int64_t w) {
-  const int64_t oh = h / 2, ow = w / 2, count = planes * oh * ow;
+__global__ void maxpool_forward_kernel(const float* x, float* y, int64_t planes, PoolWindows g) {
+  const int64_t count = planes * g.oh * g.ow;
   for (int64_t k = grid_start(); k < count; k += grid_step()) {
-    const int64_t p = k / (oh * ow), oy = k / ow % oh, ox = k % ow;
-    const float* plane = x + p * h * w;
-    y[k] = plane[window_argmax(plane, w, oy, ox)];
+    const int64_t p = k / (g.oh * g.ow), oy = k / g.ow % g.oh, ox = k % g.ow;
+    const float* plane = x + p * g.h * g.w;
+    y[k] = plane[window_argmax(plane, g, oy, ox)];
   }
 }
 
-// One thread per input element: no two threads write the same gradient.
-__global__ void maxpool2_backward_kernel(const float* x, const float* dy, float* dx, int64_t planes,
-                                         int64_t h, int64_t w, bool accumulate) {
-  const int64_t oh = h / 2, ow = w / 2, count = planes * h * w;
+// The windows along one axis that hold input position i: first .. last (empty when last <
+// first).
+__device__ void windows_holding(int64_t i, int64_t outputs, const PoolWindows& g, int64_t& first,
+                                int64_t& last) {
+  const int64_t shifted = i + g.pad;  // window o covers shifted in [o s, o s + kernel)
+  first = shifted < g.kernel ? 0 : (shifted - g.kernel) / g.stride + 1;
+  last = min(shifted / g.stride, outputs - 1);
+}
+
+// One thread per input element, summing over the windows that hold it in row-major order: no
+// two threads write the same gradient.
+__global__ void maxpool_backward_kernel(const float* x, const float* dy, float* dx, int64_t planes,
+                                        PoolWindows g, bool accumulate) {
+  const int64_t count = planes * g.h * g.w;
   for (int64_t k = grid_start(); k < count; k += grid_step()) {
-    const int64_t p = k / (h * w), iy = k / w % h, ix = k % w;
-    const int64_t oy = iy / 2, ox = ix / 2;
+    const int64_t p = k / (g.h * g.w), iy = k / g.w % g.h, ix = k % g.w;
+    int64_t oy0, oy1, ox0, ox1;
+    windows_holding(iy, g.oh, g, oy0, oy1);
+    windows_holding(ix, g.ow, g, ox0, ox1);
     float value = 0.f;
-    if (oy < oh && ox < ow && window_argmax(x + p * h * w, w, oy, ox) == iy * w + ix)
-      value = dy[(p * oh + oy) * ow + ox];
+    for (int64_t oy = oy0; oy <= oy1; ++oy)
+      for (int64_t ox = ox0; ox <= ox1; ++ox)
+        if (window_argmax(x + p * g.h * g.w, g, oy, ox) == iy * g.w + ix)
+          value += dy[(p * g.oh + oy) * g.ow + ox];
     gradient_store(dx, k, value, accumulate);
   }
 }
@@ -258,20 +274,20 @@ void gradient_pass(const float* dy, float* dx, int64_t count, bool accumulate,
   launch_check();
 }
 
-void maxpool2_forward(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
-                      cudaStream_t stream) {
-  const int64_t count = planes * (h / 2) * (w / 2);
+void maxpool_forward(const float* x, float* y, int64_t planes, const PoolWindows& g,
+                     cudaStream_t stream) {
+  const int64_t count = planes * g.oh * g.ow;
   if (count == 0) return;
-  maxpool2_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, y, planes, h, w);
+  maxpool_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, y, planes, g);
   launch_check();
 }
 
-void maxpool2_backward(const float* x, const float* dy, float* dx, int64_t planes, int64_t h,
-                       int64_t w, bool accumulate, cudaStream_t stream) {
-  const int64_t count = planes * h * w;
+void maxpool_backward(const float* x, const float* dy, float* dx, int64_t planes,
+                      const PoolWindows& g, bool accumulate, cudaStream_t stream) {
+  const int64_t count = planes * g.h * g.w;
   if (count == 0) return;
-  maxpool2_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, dy, dx, planes, h, w,
-                                                                       accumulate);
+  maxpool_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(x, dy, dx, planes, g,
+                                                                      accumulate);
   launch_check();
 }
 

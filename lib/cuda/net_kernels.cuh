@@ -43,14 +43,21 @@ void add_forward(const float* a, const float* b, float* y, int64_t count, cudaSt
 // dx (+)= dy.
 void gradient_pass(const float* dy, float* dx, int64_t count, bool accumulate, cudaStream_t stream);
 
-// 2x2 windows, stride 2, floor: x [planes, h, w] -> y [planes, h/2, w/2].
-void maxpool2_forward(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
-                      cudaStream_t stream);
+// Max-pool windows over planes of h x w: kernel x kernel, moved by stride, padded by pad on
+// each side with values that never win (pad <= kernel / 2), giving oh x ow outputs (floor).
+struct PoolWindows {
+  int64_t h, w, oh, ow, kernel, stride, pad;
+};
 
-// dx (+)= dy at each window's maximum (the first in row-major order among equals), found again
-// from x; 0 elsewhere, including the rows and columns the floor dropped.
-void maxpool2_backward(const float* x, const float* dy, float* dx, int64_t planes, int64_t h,
-                       int64_t w, bool accumulate, cudaStream_t stream);
+// x [planes, h, w] -> y [planes, oh, ow]: the maximum of each window.
+void maxpool_forward(const float* x, float* y, int64_t planes, const PoolWindows& g,
+                     cudaStream_t stream);
+
+// dx (+)= dy at each window's maximum (the first in row-major order among equals, as the CPU
+// executor picks it), found again from x; summed where windows overlap; 0 where no window's
+// maximum is.
+void maxpool_backward(const float* x, const float* dy, float* dx, int64_t planes,
+                      const PoolWindows& g, bool accumulate, cudaStream_t stream);
 
 // y [planes] = mean of each plane of x [planes, hw].
 void global_avgpool_forward(const float* x, float* y, int64_t planes, int64_t hw,

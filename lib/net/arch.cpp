@@ -159,16 +159,13 @@ void build_resnet_cifar(const BuildInput& b, NetBuilder& n, const std::vector<in
   build_resnet_layers(b, n, blocks, basic_block);
 }
 
-// ImageNet stem: 7x7 conv, stride 2, then a 3x3 stride-2 max-pool (not executable yet: the
-// graph records the tensors and is refused for training).
+// ImageNet stem: 7x7 conv, stride 2, pad 3, then a 3x3 max-pool, stride 2, pad 1.
 void build_resnet_imagenet(const BuildInput& b, NetBuilder& n, const std::vector<int>& blocks,
                            int64_t width_per_group) {
   n.conv("conv1", 64, 7, 2, 3);
   n.batchnorm("bn1");
   n.relu();
-  n.unsupported(b.options.name +
-                ": the ImageNet stem's 3x3 max-pool is not implemented by the "
-                "backends yet");
+  n.maxpool(3, 2, 1);
   auto block = [width_per_group](NetBuilder& nb, const std::string& prefix, int64_t inplanes,
                                  int64_t planes, int64_t stride) {
     return bottleneck_block(nb, prefix, inplanes, planes, stride, width_per_group);
@@ -208,6 +205,10 @@ const std::vector<Family>& families() {
       {"wide-resnet50", "Wide ResNet-50-2, ImageNet stem, bottlenecks twice as wide", 0,
        [](const BuildInput& b, NetBuilder& n) {
          build_resnet_imagenet(b, n, {3, 4, 6, 3}, 128);
+       }},
+      {"wide-resnet101", "Wide ResNet-101-2, ImageNet stem, bottlenecks twice as wide", 0,
+       [](const BuildInput& b, NetBuilder& n) {
+         build_resnet_imagenet(b, n, {3, 4, 23, 3}, 128);
        }},
   };
   return table;
@@ -309,9 +310,8 @@ std::string arch_canonical(const std::string& spec) {
 
 namespace {
 
-// The graph and the reason it cannot be executed ("" when it can).
-Network network_build(const std::string& spec, const InputShape& input, int64_t classes,
-                      std::string& unsupported) {
+// The graph of `spec` (arch_tensors and arch_network throw what this throws).
+Network network_build(const std::string& spec, const InputShape& input, int64_t classes) {
   const ArchOptions options = spec_parse(spec);
   if (classes < 1)
     fail(options.name + ": classes must be at least 1, got " + std::to_string(classes));
@@ -335,7 +335,6 @@ Network network_build(const std::string& spec, const InputShape& input, int64_t 
          " classes has " + (total == INT64_MAX ? "over 2^63" : std::to_string(total)) +
          " weights, more than the " + std::to_string(budget) +
          " a recipe may have (POPUP_MAX_PARAMS raises it)");
-  unsupported = builder.unsupported_reason();
   return net;
 }
 
@@ -343,15 +342,11 @@ Network network_build(const std::string& spec, const InputShape& input, int64_t 
 
 std::vector<TensorSpec> arch_tensors(const std::string& spec, const InputShape& input,
                                      int64_t classes) {
-  std::string unsupported;
-  return network_build(spec, input, classes, unsupported).tensors;
+  return network_build(spec, input, classes).tensors;
 }
 
 Network arch_network(const std::string& spec, const InputShape& input, int64_t classes) {
-  std::string unsupported;
-  Network net = network_build(spec, input, classes, unsupported);
-  if (!unsupported.empty()) fail(unsupported);
-  return net;
+  return network_build(spec, input, classes);
 }
 
 std::vector<std::string> network_batchnorms(const Network& net) {

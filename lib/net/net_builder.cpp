@@ -48,9 +48,9 @@ int NetBuilder::conv(const std::string& layer, int64_t out, int64_t kernel, int6
                      int64_t pad, int from) {
   const OpShape in = op_shape(net_, resolve(from));
   net_.tensors.push_back(conv_tensor(layer, out, in.c, kernel, stride, pad));
-  return add_op(
-      OpKind::conv, {resolve(from)}, "",
-      {out, (in.h + 2 * pad - kernel) / stride + 1, (in.w + 2 * pad - kernel) / stride + 1});
+  return add_op(OpKind::conv, {resolve(from)}, "",
+                {out, window_positions(in.h, kernel, stride, pad),
+                 window_positions(in.w, kernel, stride, pad)});
 }
 
 int NetBuilder::linear(const std::string& layer, int64_t out, int from) {
@@ -64,9 +64,15 @@ int NetBuilder::relu(int from) {
   return add_op(OpKind::relu, {resolve(from)}, "", op_shape(net_, resolve(from)));
 }
 
-int NetBuilder::maxpool2(int from) {
+int NetBuilder::maxpool(int64_t kernel, int64_t stride, int64_t pad, int from) {
   const OpShape in = op_shape(net_, resolve(from));
-  return add_op(OpKind::maxpool2, {resolve(from)}, "", {in.c, in.h / 2, in.w / 2});
+  const int i = add_op(OpKind::maxpool, {resolve(from)}, "",
+                       {in.c, window_positions(in.h, kernel, stride, pad),
+                        window_positions(in.w, kernel, stride, pad)});
+  net_.ops.back().kernel = kernel;
+  net_.ops.back().stride = stride;
+  net_.ops.back().pad = pad;
+  return i;
 }
 
 int NetBuilder::batchnorm(const std::string& name, int from) {

@@ -24,14 +24,11 @@ class NetBuilder {
            int from = kLast);
   int linear(const std::string& layer, int64_t out, int from = kLast);  // flattens C, H, W
   int relu(int from = kLast);
-  int maxpool2(int from = kLast);
+  int maxpool(int64_t kernel, int64_t stride, int64_t pad, int from = kLast);
+  int maxpool2(int from = kLast) { return maxpool(2, 2, 0, from); }  // 2x2, stride 2
   int batchnorm(const std::string& name, int from = kLast);
   int add(int a, int b);  // the shape of a
   int global_avgpool(int from = kLast);
-
-  // A stage that cannot be executed yet (the graph is then refused by arch_network).
-  void unsupported(const std::string& why) { unsupported_ = why; }
-  const std::string& unsupported_reason() const { return unsupported_; }
 
   int last() const { return last_; }
   int64_t channels() const { return op_shape(net_, last_).c; }  // of the last op's output
@@ -45,7 +42,6 @@ class NetBuilder {
 
   Network net_;
   int last_ = -1;
-  std::string unsupported_;
 };
 
 }  // namespace popup

@@ -14,7 +14,7 @@ enum class OpKind {
   conv,    // tensors[tensor] as [out, in, kh, kw], stride/pad from the TensorSpec, no bias
   linear,  // tensors[tensor] as [out, in]; a 3-d input is flattened in C, H, W order
   relu,
-  maxpool2,        // 2x2, stride 2, floor
+  maxpool,         // kernel x kernel windows, stride, pad (as -inf), floor; see Op
   batchnorm,       // non-affine, eps 1e-5, momentum 0.1; running stats "<name>.running_mean/var"
   add,             // inputs[0] + inputs[1] (residual)
   global_avgpool,  // mean over H and W: [c, h, w] -> [c, 1, 1]
@@ -26,6 +26,10 @@ struct Op {
   int tensor = -1;              // conv, linear
   std::string name;             // batchnorm: e.g. "layer1.0.bn1"; others: ""
   int64_t c = 0, h = 1, w = 1;  // shape of this op's output, per example
+  // maxpool: square windows of kernel x kernel, moved by stride, over the input padded by pad
+  // on each side with values that never win (PyTorch's MaxPool2d(kernel, stride, pad)); the
+  // gradient goes to the first maximum of each window in row-major order
+  int64_t kernel = 0, stride = 1, pad = 0;
 };
 
 struct Network {
@@ -45,6 +49,13 @@ inline OpShape op_shape(const Network& net, int j) {
   if (j < 0) return {net.input.c, net.input.h, net.input.w};
   const Op& op = net.ops[static_cast<size_t>(j)];
   return {op.c, op.h, op.w};
+}
+
+// Positions of a window of `kernel` moved by `stride` over `size` padded by `pad` on each side
+// (a conv's or a max-pool's output size, floor): 0 when the window does not fit or stride < 1.
+inline int64_t window_positions(int64_t size, int64_t kernel, int64_t stride, int64_t pad) {
+  if (stride < 1 || size + 2 * pad < kernel) return 0;
+  return (size + 2 * pad - kernel) / stride + 1;
 }
 
 // The graph of `spec` for this input shape and class count (throws as arch_tensors does).
