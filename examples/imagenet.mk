@@ -18,6 +18,9 @@ WORKERS          ?=
 DEVICE           ?=
 CHECKPOINT_EVERY ?= 1000steps
 IMAGENET_ARGS    ?=
+# for trials on a small folder: the input size and class count of the recipe
+IMAGE_SIZE       ?= 224
+CLASSES          ?= 1000
 
 IMAGENET_NETS    := resnet50 resnet101 wide-resnet50 wide-resnet101
 IMAGENET_TARGETS := $(IMAGENET_NETS:%=imagenet-%) $(IMAGENET_NETS:%=imagenet-%-dense)
@@ -42,12 +45,14 @@ imagenet_ext   = $(if $(call imagenet_dense,$1),weights,mask)
 # without scaling; SCALED=1 follows resnet50-sc-unsigned.yaml instead: popup-init --scale (std
 # times 1/sqrt(k)) and lr 0.1. The dense baselines (baselines/*-dense.yaml): kaiming-normal,
 # learned affine BatchNorm (popup-train --method dense), the same recipe.
-imagenet_init  = popup-init --arch $(call imagenet_net,$1) --input 3x224x224 --classes 1000 \
+imagenet_init  = popup-init --arch $(call imagenet_net,$1) --input 3x$(IMAGE_SIZE)x$(IMAGE_SIZE) \
+  --classes $(CLASSES) \
   $(if $(call imagenet_dense,$1),--init kaiming-normal,--init signed-constant) \
   $(if $(call imagenet_scale,$1),--scale --k $(K)) --seed $(SEED) --recipe
 imagenet_train = popup-train --data imagenet:$(or $(IMAGENET),DIR) --preset imagenet \
   $(if $(call imagenet_dense,$1),--method dense,--k $(K)) \
-  $(if $(call imagenet_scale,$1),--lr 0.1) --seed $(SEED) $(IMAGENET_ARGS)
+  $(if $(call imagenet_scale,$1),--lr 0.1) $(if $(filter-out 224,$(IMAGE_SIZE)),--image-size \
+  $(IMAGE_SIZE)) --seed $(SEED) $(IMAGENET_ARGS)
 # what NAME.done records (paths, threads, workers and device change no result)
 imagenet_cmd   = $(strip $(call imagenet_init,$1)) | $(strip $(call imagenet_train,$1))
 imagenet_run_options = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKERS),--workers \
