@@ -111,8 +111,8 @@ void row_to_rgb(const uint8_t* in, int components, JDIMENSION width, uint8_t* ou
 }
 
 // Skips `top` scanlines, reads `rows` into `out` (RGB rows `stride` bytes apart; `spare`: room
-// for kRowsAtOnce rows of libjpeg's output when it is grey or CMYK), skips the rest and
-// finishes, reading the file to its end. False on a libjpeg error.
+// for kRowsAtOnce rows of libjpeg's output), skips the rest and finishes, reading the file to
+// its end. False on a libjpeg error.
 bool jpeg_rows(JpegState* state, JDIMENSION top, JDIMENSION rows, uint8_t* out, size_t stride,
                uint8_t* spare) {
   if (setjmp(state->jump)) return false;
@@ -132,8 +132,13 @@ bool jpeg_rows(JpegState* state, JDIMENSION top, JDIMENSION rows, uint8_t* out, 
         row_to_rgb(pointers[r], components, width, out + (done + r) * stride);
     done += got;
   }
-  if (cinfo->output_scanline < cinfo->output_height)
-    jpeg_skip_scanlines(cinfo, cinfo->output_height - cinfo->output_scanline);
+  // Skipping to the last row would not read the data (libjpeg marks the end as reached): skip
+  // to the row before it and read it, so that the entropy-coded data is read to its end.
+  if (cinfo->output_scanline < cinfo->output_height) {
+    jpeg_skip_scanlines(cinfo, cinfo->output_height - 1 - cinfo->output_scanline);
+    JSAMPROW last = spare;
+    jpeg_read_scanlines(cinfo, &last, 1);
+  }
   jpeg_finish_decompress(cinfo);
   return true;
 }
@@ -223,7 +228,7 @@ ImageRegion ImageDecoder::decode(int scale, int64_t top, int64_t left, int64_t r
   std::vector<uint8_t> spare;
   data_allocate(name_, bytes, [&] {
     if (buffer.size() < bytes) buffer.resize(bytes);
-    if (components != 3) spare.resize(size_t{crop_columns} * components * kRowsAtOnce);
+    spare.resize(size_t{crop_columns} * components * kRowsAtOnce);
   });
   if (!jpeg_rows(jpeg_.get(), static_cast<JDIMENSION>(top), static_cast<JDIMENSION>(rows),
                  buffer.data(), stride, spare.data()))
