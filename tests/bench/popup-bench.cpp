@@ -4,6 +4,7 @@
 // resident memory is its own. A training step is what popup-train does per batch: the batch
 // from the loader (shuffled, augmented for 3x32x32 inputs), forward, backward, the
 // straight-through score gradient, the SGD update, the per-layer top-k and w * mask.
+// --loader DATA measures the streamed image pipeline alone instead (loader_bench.hpp).
 #include <omp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include "backend/device.hpp"
 #include "error.hpp"
 #include "format/json_write.hpp"
+#include "loader_bench.hpp"
 #include "machine_peak.hpp"
 #include "format/number_text.hpp"
 #include "train/topk.hpp"
@@ -44,8 +46,10 @@ struct Options {
   std::string input = "3x32x32", device = "auto", json, precision = "fp32";
   std::vector<int64_t> batches{128};
   double k = 0.5;
+  int64_t classes = 10;
   int warmup = 5, steps = 100, windows = 5, threads = 0;
   bool no_peak = false;
+  popup_bench::LoaderOptions loader;  // --loader: the data pipeline alone
 };
 
 // The standard set: the paper's small networks on Fashion-MNIST's shape, and conv4 and
@@ -89,22 +93,23 @@ struct Row {
 
 // A synthetic split shaped like the workload's data: 8 batches of uniformly random 8-bit
 // images, normalised to mean 0 and standard deviation 1.
-popup::DataSplit synthetic_split(const popup::InputShape& shape, int64_t batch) {
+popup::DataSplit synthetic_split(const popup::InputShape& shape, int64_t batch, int64_t classes) {
   popup::DataSplit s;
   s.shape = shape;
-  s.classes = 10;
+  s.classes = classes;
   s.n = 8 * batch;
   std::mt19937_64 rng(7);
   s.pixels.resize(static_cast<size_t>(s.n * s.example_size()));
   for (uint8_t& v : s.pixels) v = static_cast<uint8_t>(rng() % 256);
-  for (int64_t i = 0; i < s.n; ++i) s.labels.push_back(static_cast<int32_t>(rng() % 10));
+  for (int64_t i = 0; i < s.n; ++i)
+    s.labels.push_back(static_cast<int32_t>(rng() % static_cast<uint64_t>(classes)));
   for (int64_t c = 0; c < shape.c; ++c)
     for (int x = 0; x < 256; ++x) s.levels.push_back(static_cast<float>((x - 127.5) / 73.9));
   return s;
 }
 
 Row bench(const Options& o, const Workload& w, int64_t batch) {
-  const popup::Network net = popup::arch_network(w.arch, w.input, 10);
+  const popup::Network net = popup::arch_network(w.arch, w.input, o.classes);
   popup::ExecutorConfig config;
   config.max_batch = batch;
   std::string note;
@@ -125,9 +130,9 @@ Row bench(const Options& o, const Workload& w, int64_t batch) {
                  popup::topk_keep_count(spec.numel(), o.k));
   }
   engine->refresh();
-  const popup::DataSplit split = synthetic_split(w.input, batch);
+  const popup::DataSplit split = synthetic_split(w.input, batch, o.classes);
   const int data = exec->data_upload(split);
-  const bool augment = w.input.c == 3;  // CIFAR-shaped: crop and flip, as popup-train does
+  const bool augment = w.input.c == 3 && w.input.h == 32;  // CIFAR: crop and flip, as popup-train
   Row r;
   r.device = exec->device_name();
   r.precision = o.precision;
@@ -283,7 +288,7 @@ int run(const Options& o) {
       throw popup::InvalidArgument("--workload", "expected ARCH@CxHxW, got '" + spec + "'");
     workloads.push_back({spec.substr(0, at), popup::input_shape_parse(spec.substr(at + 1))});
   }
-  for (const Workload& w : workloads) popup::arch_network(w.arch, w.input, 10);  // checked first
+  for (const Workload& w : workloads) popup::arch_network(w.arch, w.input, o.classes);  // first
   std::FILE* json = nullptr;
   if (!o.json.empty() && !(json = std::fopen(o.json.c_str(), "w")))
     throw popup::IoError(o.json, "cannot open for writing");
@@ -366,8 +371,29 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_flag("--no-peak", o.no_peak, "Skip measuring the machine's fp32 limit");
   app.add_option("--json", o.json, "Also write one JSON object per row to FILE");
+  app.add_option("--classes", o.classes, "Classes of the last layer (default 10)")
+      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+  app.add_option("--loader", o.loader.data,
+                 "Instead: images/s of the streamed training pipeline alone on this image-folder "
+                 "data set (images:DIR or imagenet:DIR), one epoch (see --loader-images)");
+  app.add_option("--workers", o.loader.workers, "--loader: decoding threads (default 2)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--loader-images", o.loader.images,
+                 "--loader: stop after N images (default 0: one epoch)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--image-size", o.loader.size, "--loader: output S x S (default 224)")
+      ->check(CLI::Range(int64_t{16}, int64_t{1024}));
   CLI11_PARSE(app, argc, argv);
   try {
+    if (!o.loader.data.empty()) {
+      // --batch: the first size given, else 64
+      o.loader.batch = app.count("--batch") ? o.batches.front() : 64;
+      std::FILE* json = o.json.empty() ? nullptr : std::fopen(o.json.c_str(), "w");
+      if (!o.json.empty() && !json) throw popup::IoError(o.json, "cannot open for writing");
+      popup_bench::loader_bench(o.loader, json);
+      if (json && std::fclose(json) != 0) throw popup::IoError(o.json, "write error");
+      return 0;
+    }
     return run(o);
   } catch (const popup::Error& e) {
     std::fprintf(stderr, "popup-bench: error: %s\n", e.what());
