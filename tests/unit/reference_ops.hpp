@@ -154,45 +154,55 @@ inline Tensor add_forward(const Tensor& a, const Tensor& b) {
 
 // ---- pooling ----------------------------------------------------------------------------
 
-// 2x2 stride 2, floor: the position of the maximum of window (oy, ox), the first in row-major
-// order among equals.
-inline void maxpool2_argmax(const Tensor& x, int64_t n, int64_t c, int64_t oy, int64_t ox,
-                            int64_t& my, int64_t& mx) {
-  my = 2 * oy;
-  mx = 2 * ox;
-  for (int64_t y = 2 * oy; y < 2 * oy + 2; ++y)
-    for (int64_t xx = 2 * ox; xx < 2 * ox + 2; ++xx)
-      if (x.at(n, c, y, xx) > x.at(n, c, my, mx)) {
+// Square windows of `kernel`, moved by `stride`, over the input padded by `pad` on each side
+// with values that never win (pad <= kernel / 2), floor (PyTorch's MaxPool2d).
+struct PoolShape {
+  int64_t kernel = 2, stride = 2, pad = 0;
+  int64_t out(int64_t size) const { return (size + 2 * pad - kernel) / stride + 1; }
+};
+
+// The position of the maximum of window (oy, ox): the first in row-major order among equals,
+// as oneDNN's backward (and PyTorch's CPU kernel) gives it the gradient.
+inline void maxpool_argmax(const Tensor& x, const PoolShape& g, int64_t n, int64_t c, int64_t oy,
+                           int64_t ox, int64_t& my, int64_t& mx) {
+  my = -1;
+  mx = -1;
+  const int64_t y0 = oy * g.stride - g.pad, x0 = ox * g.stride - g.pad;
+  for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + g.kernel, x.h); ++y)
+    for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x0 + g.kernel, x.w); ++xx)
+      if (my < 0 || x.at(n, c, y, xx) > x.at(n, c, my, mx)) {
         my = y;
         mx = xx;
       }
 }
 
-inline Tensor maxpool2_forward(const Tensor& x) {
-  Tensor y(x.n, x.c, x.h / 2, x.w / 2);
+inline Tensor maxpool_forward(const Tensor& x, const PoolShape& g = {}) {
+  Tensor y(x.n, x.c, g.out(x.h), g.out(x.w));
   for (int64_t n = 0; n < x.n; ++n)
     for (int64_t c = 0; c < x.c; ++c)
       for (int64_t oy = 0; oy < y.h; ++oy)
         for (int64_t ox = 0; ox < y.w; ++ox) {
           int64_t my, mx;
-          maxpool2_argmax(x, n, c, oy, ox, my, mx);
+          maxpool_argmax(x, g, n, c, oy, ox, my, mx);
           y.at(n, c, oy, ox) = x.at(n, c, my, mx);
         }
   return y;
 }
 
-inline Tensor maxpool2_backward(const Tensor& x, const Tensor& dy) {
+inline Tensor maxpool_backward(const Tensor& x, const Tensor& dy, const PoolShape& g = {}) {
   Tensor dx = x.zeros_like();
   for (int64_t n = 0; n < x.n; ++n)
     for (int64_t c = 0; c < x.c; ++c)
       for (int64_t oy = 0; oy < dy.h; ++oy)
         for (int64_t ox = 0; ox < dy.w; ++ox) {
           int64_t my, mx;
-          maxpool2_argmax(x, n, c, oy, ox, my, mx);
+          maxpool_argmax(x, g, n, c, oy, ox, my, mx);
           dx.at(n, c, my, mx) += dy.at(n, c, oy, ox);
         }
   return dx;
 }
+
+inline PoolShape pool_shape(const popup::Op& op) { return {op.kernel, op.stride, op.pad}; }
 
 inline Tensor global_avgpool_forward(const Tensor& x) {
   Tensor y(x.n, x.c, 1, 1);
@@ -416,7 +426,7 @@ inline NetworkResult network_run(
         act[i] = linear_forward(x, weights[static_cast<size_t>(op.tensor)], op.c);
         break;
       case OpKind::relu: act[i] = relu_forward(x); break;
-      case OpKind::maxpool2: act[i] = maxpool2_forward(x); break;
+      case OpKind::maxpool: act[i] = maxpool_forward(x, pool_shape(op)); break;
       case OpKind::global_avgpool: act[i] = global_avgpool_forward(x); break;
       case OpKind::add: act[i] = add_forward(x, in(op.inputs[1])); break;
       case OpKind::batchnorm:
@@ -459,7 +469,7 @@ inline NetworkResult network_run(
         break;
       }
       case OpKind::relu: pass(j, relu_backward(act[i], dy)); break;
-      case OpKind::maxpool2: pass(j, maxpool2_backward(x, dy)); break;
+      case OpKind::maxpool: pass(j, maxpool_backward(x, dy, pool_shape(op))); break;
       case OpKind::global_avgpool: pass(j, global_avgpool_backward(x, dy)); break;
       case OpKind::batchnorm: {
         if (!affine) {

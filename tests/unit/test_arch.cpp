@@ -82,9 +82,11 @@ BOOST_AUTO_TEST_CASE(torchvision_weight_counts) {
   BOOST_TEST(weight_count("resnet50", imagenet, 1000) == 25502912);
   BOOST_TEST(weight_count("resnet101", imagenet, 1000) == 44442816);
   BOOST_TEST(weight_count("wide-resnet50", imagenet, 1000) == 68814016);
+  BOOST_TEST(weight_count("wide-resnet101", imagenet, 1000) == 126747840);
   BOOST_TEST(weight_count("resnet50", cifar, 10) == 23475392);
   BOOST_TEST(weight_count("resnet101", cifar, 10) == 42415296);
   BOOST_TEST(weight_count("wide-resnet50", cifar, 10) == 66786496);
+  BOOST_TEST(weight_count("wide-resnet101", cifar, 10) == 124720320);
 }
 
 BOOST_AUTO_TEST_CASE(conv_n_shapes) {
@@ -311,8 +313,9 @@ BOOST_AUTO_TEST_CASE(bottleneck_shapes) {
 
 BOOST_AUTO_TEST_CASE(registry_listing) {
   const std::vector<popup::ArchInfo>& list = popup::arch_list();
-  const char* names[] = {"fc",       "conv2",    "conv4",    "conv6",     "conv8",
-                         "resnet18", "resnet34", "resnet50", "resnet101", "wide-resnet50"};
+  const char* names[] = {"fc",        "conv2",         "conv4",         "conv6",
+                         "conv8",     "resnet18",      "resnet34",      "resnet50",
+                         "resnet101", "wide-resnet50", "wide-resnet101"};
   BOOST_TEST_REQUIRE(list.size() == std::size(names));
   for (size_t i = 0; i < list.size(); ++i) {
     BOOST_TEST(list[i].name == names[i]);

@@ -151,9 +151,9 @@ void check_bn_grads(const std::string& what, const Executor& gpu, const Executor
 // backends: logits, loss, counts, every weight gradient, running statistics. affine: with
 // affine BatchNorm (random gamma and beta, the same on both), whose gradients are compared
 // too, also from a backward that asks for no weight gradient.
-void check_network(const std::string& what, const Network& net, int64_t batch, float smoothing,
-                   bool affine = false) {
-  const Problem p(net, batch, 7);
+void check_problem(const std::string& what, const Problem& p, float smoothing, bool affine) {
+  const Network& net = p.net;
+  const int64_t batch = p.n;
   std::unique_ptr<Executor> ex[2] = {backend(net, false, batch, smoothing, true, affine),
                                      backend(net, true, batch, smoothing, true, affine)};
   popup::BatchStats stats[2];
@@ -207,6 +207,11 @@ void check_network(const std::string& what, const Network& net, int64_t batch, f
   }
   check_scaled(what + " inference logits", logits[1].data(), logits[0].data(), logits[0].size(),
                logits_tol);
+}
+
+void check_network(const std::string& what, const Network& net, int64_t batch, float smoothing,
+                   bool affine = false) {
+  check_problem(what, Problem(net, batch, 7), smoothing, affine);
 }
 
 // Scores U(-1, 1) rounded to multiples of 1/64 (many ties, zeros), with a few NaN and
@@ -320,6 +325,23 @@ BOOST_AUTO_TEST_SUITE(cuda_parity, *utf::precondition(&cuda_device))
 
 BOOST_AUTO_TEST_CASE(conv_relu_maxpool_linear_match_cpu) {
   check_network("plain network", plain_network(), 16, 0);
+}
+
+// Max-pool 3x3/2 pad 1 on an odd and an even size, on random values and on small integers
+// (exact in fp32: many windows hold equal maxima, and the GPU must give the gradient to the
+// input the CPU picks, the first maximum in row-major order); then the ImageNet stem network.
+BOOST_AUTO_TEST_CASE(maxpool_3x3_stride_2_pad_1_matches_cpu) {
+  for (const int64_t size : {7, 8})
+    for (const bool relu : {false, true}) {
+      const std::string what = "max-pool network " + std::to_string(size) + (relu ? " relu" : "");
+      check_network(what, pool_network(size, relu), 8, 0);
+      Problem ties(pool_network(size, relu), 8, 41);
+      std::mt19937_64 rng(42);
+      for (float& v : ties.images) v = static_cast<float>(rng() % 3);          // 0, 1, 2
+      for (float& v : ties.weights[0]) v = static_cast<float>(rng() % 3) - 1;  // -1, 0, 1
+      check_problem(what + " ties", ties, 0, false);
+    }
+  check_network("ImageNet stem network", imagenet_stem_network(), 16, 0.1f);
 }
 
 BOOST_AUTO_TEST_CASE(batchnorm_add_avgpool_shortcut_match_cpu) {
@@ -442,6 +464,11 @@ BOOST_AUTO_TEST_CASE(resnet18_training_step_matches_cpu) {
   sgd.nesterov = true;
   sgd.weight_decay = 5e-4;
   check_training_step("resnet18", {3, 32, 32}, 32, sgd);
+}
+
+BOOST_AUTO_TEST_CASE(resnet50_training_step_matches_cpu) {
+  popup::OptimizerConfig sgd;
+  check_training_step("resnet50", {3, 64, 64}, 8, sgd);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,6 +16,7 @@
 #include "cpu/dnnl_arena.hpp"
 #include "error.hpp"
 #include "backend/executor.hpp"
+#include "init/weights_generate.hpp"
 #include "net/network.hpp"
 #include "reference_ops.hpp"
 #include "train/softmax_cross_entropy.hpp"
@@ -119,10 +120,10 @@ std::unique_ptr<Executor> executor_make(const Problem& p, int64_t max_batch, flo
 }
 
 // After a training forward: every weight gradient is finite and not all zero.
-void check_gradients_finite_and_nonzero(Executor& ex, const Problem& p) {
+void check_gradients_finite_and_nonzero(Executor& ex, const Network& net) {
   std::vector<std::vector<float>> grads;
   std::vector<float*> grad_ptrs;
-  for (const auto& t : p.net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+  for (const auto& t : net.tensors) grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
   for (auto& g : grads) grad_ptrs.push_back(g.data());
   ex.backward(grad_ptrs);
   for (size_t t = 0; t < grads.size(); ++t) {
@@ -131,8 +132,32 @@ void check_gradients_finite_and_nonzero(Executor& ex, const Problem& p) {
       finite = finite && std::isfinite(g);
       nonzero = nonzero || g != 0;
     }
-    BOOST_TEST((finite && nonzero), p.net.tensors[t].name);
+    BOOST_TEST((finite && nonzero), net.tensors[t].name);
   }
+}
+
+// A training step of registry architecture `spec` on 3x32x32, batch 2 (with train false one
+// inference forward): finite loss; training: finite weight gradients, none all zero. Weights
+// signed-constant (popup-init's default), cheap to generate even for 125 million.
+void check_registry_step(const std::string& spec, bool train) {
+  const Network net = popup::arch_network(spec, {3, 32, 32}, 10);
+  ExecutorConfig config;
+  config.max_batch = 2;
+  config.label_smoothing = 0.1f;
+  config.train = train;
+  auto ex = popup::executor_cpu_create(net, config);
+  std::vector<float> w;
+  for (size_t t = 0; t < net.tensors.size(); ++t) {
+    w.resize(static_cast<size_t>(net.tensors[t].numel()));
+    popup::weights_generate(popup::InitKind::signed_constant, 1.0, 1, static_cast<uint32_t>(t),
+                            net.tensors[t], w.data());
+    ex->set_weights(t, w.data());
+  }
+  const std::vector<float> images = floats(normal_values(2 * 3 * 32 * 32, 1.0, 62));
+  const std::vector<int32_t> labels{3, 8};
+  const popup::BatchStats stats = ex->forward(images.data(), labels.data(), 2, train);
+  BOOST_TEST(std::isfinite(stats.loss_sum));
+  if (train) check_gradients_finite_and_nonzero(*ex, net);
 }
 
 // Loss sum, top-k counts and logits of one forward against the reference.
@@ -319,6 +344,34 @@ void check_affine_against_reference(const Problem& p, float smoothing, uint64_t 
   }
 }
 
+// The network-level backward (fan-out sums, shortcuts) against finite differences of the
+// mean loss, on a few elements of every tensor.
+void network_fd_check(const Problem& p) {
+  const RunningStats running(p.net);
+  auto w = p.weights_double();
+  const auto images = doubles(p.images);
+  const auto r =
+      reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1, running.mean, running.var);
+  for (size_t t = 0; t < w.size(); ++t) {
+    for (size_t k = 0; k < w[t].size(); k += w[t].size() / 4 + 1) {
+      const double saved = w[t][k];
+      auto loss = [&](double value) {
+        w[t][k] = value;
+        return reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1, running.mean,
+                                      running.var)
+                   .loss.loss_sum /
+               static_cast<double>(p.n);
+      };
+      const double numeric = (loss(saved + fd_step) - loss(saved - fd_step)) / (2 * fd_step);
+      w[t][k] = saved;
+      BOOST_CHECK_MESSAGE(
+          std::fabs(numeric - r.grads[t][k]) <= fd_atol + fd_rtol * std::fabs(numeric),
+          p.net.tensors[t].name << "[" << k << "]: backward " << r.grads[t][k]
+                                << ", finite differences " << numeric);
+    }
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(executor_cpu)
@@ -351,15 +404,22 @@ BOOST_AUTO_TEST_CASE(reference_linear_gradients_match_finite_differences) {
 }
 
 BOOST_AUTO_TEST_CASE(reference_relu_pool_add_gradients_match_finite_differences) {
-  Tensor x = random_tensor(2, 3, 5, 5, 7);  // odd: maxpool2 drops the last row and column
+  Tensor x = random_tensor(2, 3, 5, 5, 7);
   const Tensor dy_same = random_tensor(2, 3, 5, 5, 8);
   auto relu = [&] { return dot(dy_same, reference::relu_forward(x)); };
   check_fd("relu", reference::relu_backward(reference::relu_forward(x), dy_same).v,
            fd_gradient(x.v, relu));
 
-  const Tensor dy_pool = random_tensor(2, 3, 2, 2, 9);
-  auto pool = [&] { return dot(dy_pool, reference::maxpool2_forward(x)); };
-  check_fd("maxpool2", reference::maxpool2_backward(x, dy_pool).v, fd_gradient(x.v, pool));
+  for (const reference::PoolShape g :
+       {reference::PoolShape{2, 2, 0}, reference::PoolShape{3, 2, 1}}) {
+    for (const int64_t size : {5, 6}) {  // odd sizes: the floor drops what no window reaches
+      Tensor xp = random_tensor(2, 3, size, size, 7 + static_cast<uint64_t>(size));
+      const Tensor dy_pool = random_tensor(2, 3, g.out(size), g.out(size), 9);
+      auto pool = [&] { return dot(dy_pool, reference::maxpool_forward(xp, g)); };
+      check_fd("maxpool " + std::to_string(g.kernel) + " on " + std::to_string(size),
+               reference::maxpool_backward(xp, dy_pool, g).v, fd_gradient(xp.v, pool));
+    }
+  }
 
   const Tensor dy_avg = random_tensor(2, 3, 1, 1, 10);
   auto avg = [&] { return dot(dy_avg, reference::global_avgpool_forward(x)); };
@@ -369,6 +429,26 @@ BOOST_AUTO_TEST_CASE(reference_relu_pool_add_gradients_match_finite_differences)
   const Tensor b = random_tensor(2, 3, 5, 5, 11);
   auto add = [&] { return dot(dy_same, reference::add_forward(x, b)); };
   check_fd("add", dy_same.v, fd_gradient(x.v, add));
+}
+
+// The tie rule: among equal values the first in row-major window order gets the gradient,
+// padding never. All zeros, 3x3/2 pad 1 on 4x4: window (oy, ox) starts at input row 2 oy - 1,
+// column 2 ox - 1, so its first input value is (max(2 oy - 1, 0), max(2 ox - 1, 0)).
+BOOST_AUTO_TEST_CASE(reference_maxpool_gives_ties_to_the_first_maximum) {
+  const Tensor x(1, 1, 4, 4);
+  Tensor dy(1, 1, 2, 2);
+  dy.v = {1, 10, 100, 1000};
+  const Tensor dx = reference::maxpool_backward(x, dy, {3, 2, 1});
+  const std::vector<double> want{1, 10, 0, 0, 100, 1000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  BOOST_TEST(dx.v == want, boost::test_tools::per_element());
+  Tensor y(1, 1, 5, 5);  // 2x2 windows of (3 3 / 3 3): the top left
+  for (double& v : y.v) v = 3;
+  Tensor dy2(1, 1, 2, 2);
+  dy2.v = {1, 2, 3, 4};
+  const Tensor dx2 = reference::maxpool_backward(y, dy2, {2, 2, 0});
+  BOOST_TEST(dx2.at(0, 0, 0, 0) == 1);
+  BOOST_TEST(dx2.at(0, 0, 2, 2) == 4);
+  BOOST_TEST(dx2.at(0, 0, 1, 1) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(reference_batchnorm_gradient_matches_finite_differences) {
@@ -430,33 +510,10 @@ BOOST_AUTO_TEST_CASE(loss_accuracy_ties_and_nan) {
   BOOST_TEST(n.correct5 == 0);
 }
 
-// The network-level backward (fan-out sums, shortcuts) against finite differences of the
-// mean loss, on a few elements of every tensor.
+// network_fd_check on the residual network and on the ImageNet stem (with its max-pool).
 BOOST_AUTO_TEST_CASE(reference_network_gradients_match_finite_differences) {
-  const Problem p(residual_network(), 3, 20);
-  const RunningStats running(p.net);
-  auto w = p.weights_double();
-  const auto images = doubles(p.images);
-  const auto r =
-      reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1, running.mean, running.var);
-  for (size_t t = 0; t < w.size(); ++t) {
-    for (size_t k = 0; k < w[t].size(); k += w[t].size() / 4 + 1) {
-      const double saved = w[t][k];
-      auto loss = [&](double value) {
-        w[t][k] = value;
-        return reference::network_run(p.net, w, images, p.labels, p.n, true, 0.1, running.mean,
-                                      running.var)
-                   .loss.loss_sum /
-               static_cast<double>(p.n);
-      };
-      const double numeric = (loss(saved + fd_step) - loss(saved - fd_step)) / (2 * fd_step);
-      w[t][k] = saved;
-      BOOST_CHECK_MESSAGE(
-          std::fabs(numeric - r.grads[t][k]) <= fd_atol + fd_rtol * std::fabs(numeric),
-          p.net.tensors[t].name << "[" << k << "]: backward " << r.grads[t][k]
-                                << ", finite differences " << numeric);
-    }
-  }
+  for (const Network& net : {residual_network(), imagenet_stem_network()})
+    network_fd_check(Problem(net, 3, 20));
 }
 
 // ---- the executor against the reference --------------------------------------------------
@@ -467,6 +524,29 @@ BOOST_AUTO_TEST_CASE(executor_matches_reference_plain_network) {
 
 BOOST_AUTO_TEST_CASE(executor_matches_reference_residual_network) {
   check_against_reference(Problem(residual_network(), 4, 31), 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(executor_matches_reference_imagenet_stem_network) {
+  check_against_reference(Problem(imagenet_stem_network(), 4, 33), 0.1f);
+}
+
+// Max-pool 3x3/2 pad 1 on an odd and an even size (windows clipped at every border), after a
+// conv alone and after conv + relu, on random values and on tie-heavy ones (small integers:
+// exact in fp32, so many windows hold equal maxima): oneDNN's backward must give each window's
+// gradient to the input the reference picks (the first maximum in row-major order), or the
+// conv's weight gradient differs.
+BOOST_AUTO_TEST_CASE(executor_matches_reference_maxpool_3x3_stride_2_pad_1) {
+  for (const int64_t size : {7, 8})
+    for (const bool relu : {false, true}) {
+      BOOST_TEST_CONTEXT("size " << size << (relu ? " relu" : "")) {
+        check_against_reference(Problem(pool_network(size, relu), 3, 40), 0.0f);
+        Problem ties(pool_network(size, relu), 3, 41);
+        std::mt19937_64 rng(42);
+        for (float& v : ties.images) v = static_cast<float>(rng() % 3);          // 0, 1, 2
+        for (float& v : ties.weights[0]) v = static_cast<float>(rng() % 3) - 1;  // -1, 0, 1
+        check_against_reference(ties, 0.0f);
+      }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(executor_matches_reference_flat_network_with_label_smoothing) {
@@ -745,9 +825,18 @@ BOOST_AUTO_TEST_CASE(executor_trains_registry_architectures) {
       auto ex = executor_make(p, 2, 0.1f);
       const popup::BatchStats stats = ex->forward(p.images.data(), p.labels.data(), 2, true);
       BOOST_TEST(std::isfinite(stats.loss_sum));
-      check_gradients_finite_and_nonzero(*ex, p);
+      check_gradients_finite_and_nonzero(*ex, p.net);
     }
   }
+}
+
+// The ImageNet ResNets (7x7/2 stem, 3x3/2 max-pool, bottlenecks; 32 -> 16 -> 8 after the
+// stem, layer4 at 1x1): resnet50 a training step, the deeper and wider ones, whose weights
+// make a step cost seconds, one inference forward (their training steps: scripts and RESULTS).
+BOOST_AUTO_TEST_CASE(executor_runs_imagenet_resnets) {
+  check_registry_step("resnet50", true);
+  for (const char* spec : {"resnet101", "wide-resnet50", "wide-resnet101"})
+    BOOST_TEST_CONTEXT(spec) { check_registry_step(spec, false); }
 }
 
 // The buffers that plans of different batch sizes share: a slot grows (and the generation
@@ -1042,6 +1131,7 @@ BOOST_AUTO_TEST_CASE(bf16_close_to_reference_networks_with_relu_and_maxpool) {
   check_bf16_against_reference(Problem(plain_network(), 6, 30), 0.0f, true);
   check_bf16_against_reference(Problem(residual_network(), 4, 31), 0.0f, true);
   check_bf16_against_reference(Problem(flat_network(), 7, 32), 0.1f, true);
+  check_bf16_against_reference(Problem(imagenet_stem_network(), 4, 33), 0.1f, true);
 }
 
 // Affine BatchNorm in bf16: oneDNN keeps gamma, beta and their gradients in f32.
@@ -1079,7 +1169,7 @@ BOOST_AUTO_TEST_CASE(bf16_trains_registry_architectures) {
       const Problem p(popup::arch_network(spec, {3, 32, 32}, 10), 2, 61);
       auto ex = executor_bf16(p, 2, 0.0f);
       BOOST_TEST(std::isfinite(ex->forward(p.images.data(), p.labels.data(), 2, true).loss_sum));
-      check_gradients_finite_and_nonzero(*ex, p);
+      check_gradients_finite_and_nonzero(*ex, p.net);
     }
   }
 }

@@ -39,7 +39,7 @@ inline std::vector<float> floats(const std::vector<double>& v) {
 // Built with the library's NetBuilder; tensors are named by their position (conv1, conv2,
 // fc3, ...) and BatchNorms by their op index (bn1 is op 1).
 
-// conv -> relu -> maxpool2 (odd size: floor) -> conv (stride 2, pad 1) -> relu -> linear.
+// conv -> relu -> 2x2 max-pool (odd size: floor) -> conv (stride 2, pad 1) -> relu -> linear.
 inline Network plain_network() {
   NetBuilder b({3, 9, 9}, 5);
   b.conv("conv1", 8, 3, 1, 1);
@@ -74,6 +74,42 @@ inline Network residual_network() {
   b.relu();
   b.global_avgpool();
   b.linear("fc7", 10);
+  return b.network();
+}
+
+// The ImageNet stem and one bottleneck block in miniature: conv 7x7/2 pad 3 -> bn -> relu ->
+// max-pool 3x3/2 pad 1 (15 -> 8 -> 4), then 1x1 -> 3x3 -> 1x1 convs with BatchNorms and a
+// downsample shortcut, global average pool, linear.
+inline Network imagenet_stem_network() {
+  NetBuilder b({3, 15, 15}, 6);
+  b.conv("conv1", 8, 7, 2, 3);
+  b.batchnorm("bn1");
+  b.relu();
+  const int x0 = b.maxpool(3, 2, 1);
+  b.conv("conv2", 4, 1, 1, 0);
+  b.batchnorm("bn5");
+  b.relu();
+  b.conv("conv3", 4, 3, 1, 1);
+  b.batchnorm("bn8");
+  b.relu();
+  b.conv("conv4", 16, 1, 1, 0);
+  const int main = b.batchnorm("bn11");
+  b.conv("conv5", 16, 1, 1, 0, x0);
+  b.add(main, b.batchnorm("bn13"));
+  b.relu();
+  b.global_avgpool();
+  b.linear("fc6", 6);
+  return b.network();
+}
+
+// conv 3x3 pad 1 (-> relu) -> max-pool 3x3/2 pad 1 -> linear on a c x size x size input: the
+// conv's weight gradient shows which input of each window the pool's backward picked.
+inline Network pool_network(int64_t size, bool relu) {
+  NetBuilder b({2, size, size}, 3);
+  b.conv("conv1", 3, 3, 1, 1);
+  if (relu) b.relu();
+  b.maxpool(3, 2, 1);
+  b.linear("fc2", 3);
   return b.network();
 }
 
