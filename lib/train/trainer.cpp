@@ -213,7 +213,7 @@ bool Trainer::next_batch(BatchLoader& loader, Batch& b, const std::string& check
   try {
     return loader.next(b);
   } catch (const FormatError&) {
-    if (!checkpoint_path.empty() && (batch_ > 0 || epoch_ > 0)) {
+    if (!checkpoint_path.empty()) {
       stats_take();
       write_checkpoint(checkpoint_path);
     }
