@@ -116,6 +116,9 @@ NVCC_FLAGS := -std=c++17 -O2 -fmad=false -Ilib -gencode arch=compute_80,code=sm_
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
               -Xcompiler -fPIC,-Wall,-Wextra,-Werror -MMD -MP
 $(BUILD)/lib/%.o: POPUP_CXXFLAGS += -fPIC
+# The image resize's integer loops: about 10% more images/s with -O3 and unrolling (exact
+# integer arithmetic, so the pixels are the same).
+$(BUILD)/lib/data/image_transform.o: POPUP_CXXFLAGS += -O3 -funroll-loops
 $(BUILD)/lib/cuda/%.o: POPUP_CXXFLAGS += -isystem $(CUDA_INC) -isystem $(CUDNN_INC) \
                                          -isystem $(CUBLAS_INC)
 # DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).

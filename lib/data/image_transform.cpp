@@ -100,17 +100,24 @@ void resize_run(const RgbView& in, int64_t in_top, int64_t in_left, const Resize
       dst[3 * x + 2] = clip8(s2);
     }
   }
-  // Vertical pass.
+  // Vertical pass: each output row accumulated a whole input row at a time (vectorised).
   const int64_t row_bytes = out_columns * 3;
+  std::vector<int32_t> sum(static_cast<size_t>(row_bytes));
+  int32_t* acc = sum.data();
   for (int64_t y = 0; y < out_rows; ++y) {
     const int32_t* w = rows.weight.data() + y * rows.taps;
     const uint8_t* src = between.data() + (rows.first[y] - row_first) * row_bytes;
-    uint8_t* dst = out + y * row_bytes;
-    for (int64_t x = 0; x < row_bytes; ++x) {
-      int32_t s = 1 << (kPrecisionBits - 1);
-      for (int64_t t = 0; t < rows.count[y]; ++t) s += src[t * row_bytes + x] * w[t];
-      dst[x] = clip8(s);
+#pragma omp simd
+    for (int64_t x = 0; x < row_bytes; ++x) acc[x] = 1 << (kPrecisionBits - 1);
+    for (int64_t t = 0; t < rows.count[y]; ++t) {
+      const uint8_t* line = src + t * row_bytes;
+      const int32_t weight = w[t];
+#pragma omp simd
+      for (int64_t x = 0; x < row_bytes; ++x) acc[x] += line[x] * weight;
     }
+    uint8_t* dst = out + y * row_bytes;
+#pragma omp simd
+    for (int64_t x = 0; x < row_bytes; ++x) dst[x] = clip8(acc[x]);
   }
 }
 
