@@ -29,6 +29,8 @@ py=$top/scripts/bench-data-pipeline.py
 pin=""
 [ -n "${CPUS:-}" ] && pin="taskset -c $CPUS"
 
+# show: a copy of the input on stderr (every run's own report), the input on stdout
+show() { while IFS= read -r line; do printf '%s\n' "$line" >&2; printf '%s\n' "$line"; done; }
 die() { echo "bench-data-pipeline: error: $1" >&2; exit "${2:-1}"; }
 for v in IMAGES WORKERS BATCH RUNS; do
   eval "val=\$$v"
@@ -48,11 +50,11 @@ fi
 
 popup_run() {
   $pin "$bench" --loader "images:$DIR" --workers "$WORKERS" --batch "$BATCH" |
-    tee /dev/stderr | sed -n 's/.* \([0-9.]*\) images\/s .*/\1/p'
+    show | sed -n 's/.* \([0-9.]*\) images\/s .*/\1/p'
 }
 torch_run() {
   $pin "$PYTHON" "$py" torchvision "$DIR" --workers "$WORKERS" --batch "$BATCH" |
-    tee /dev/stderr | sed -n 's/^torchvision images\/s //p'
+    show | sed -n 's/^torchvision images\/s //p'
 }
 
 echo "# $(grep -m 1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores;" \

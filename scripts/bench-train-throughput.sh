@@ -25,6 +25,8 @@ KTHVALUE=${KTHVALUE:-0}
 bench=$BUILD/tests/popup-bench
 script=$top/scripts/pytorch-edgepopup-bench.py
 
+# show: a copy of the input on stderr (every run's own report), the input on stdout
+show() { while IFS= read -r line; do printf '%s\n' "$line" >&2; printf '%s\n' "$line"; done; }
 die() { echo "bench-train-throughput: error: $1" >&2; exit "${2:-1}"; }
 for v in CLASSES BATCH THREADS WARMUP STEPS RUNS; do
   eval "val=\$$v"
@@ -35,12 +37,12 @@ done
 popup_run() {
   OMP_NUM_THREADS=$THREADS "$bench" --workload "$ARCH@$INPUT" --batch "$BATCH" \
     --classes "$CLASSES" --threads "$THREADS" --warmup "$WARMUP" --steps "$STEPS" --no-peak |
-    tee /dev/stderr | awk -v w="$ARCH@$INPUT" '$1 == w { print $3 }'
+    show | awk -v w="$ARCH@$INPUT" '$1 == w { print $3 }'
 }
 torch_run() {  # PYTHON TOPK
   OMP_NUM_THREADS=$THREADS "$1" "$script" --device cpu --threads "$THREADS" --arch "$ARCH" \
     --classes "$CLASSES" --batch "$BATCH" --warmup "$WARMUP" --steps 1 --windows "$STEPS" \
-    --topk "$2" | tee /dev/stderr | awk -v a="$ARCH" '$1 == a { print $3 }'
+    --topk "$2" | show | awk -v a="$ARCH" '$1 == a { print $3 }'
 }
 
 echo "# $(grep -m 1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores;" \
