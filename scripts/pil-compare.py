@@ -8,6 +8,8 @@ Writes N images of varied size, content and JPEG settings (baseline, progressive
   decode  popup's RGB against Image.open(f).convert("RGB")
   eval    image_prepare_eval against Resize(R) + CenterCrop(S) + ToTensor + Normalize
   crop    image_prepare_crop against F.resized_crop with the same (top, left, h, w) + the rest
+  draw    image_crop_draw (image-dump train) against data_random.hpp's documented draw,
+          reimplemented here from Philox's definition (mismatches counted)
 for each decoding MODE of image-dump: full (torchvision's pixels expected), crop (crop
 decoding only: the same), scaled (DCT-scaled decoding: close, not equal). Differences are in
 0-255 levels (normalised differences times 255 * std) and as normalised values.
@@ -21,7 +23,7 @@ import sys
 import tempfile
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 import torch
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
@@ -29,6 +31,7 @@ import torchvision.transforms.functional as F
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 MODES = ["full", "crop", "scaled"]
+ImageFile.MAXBLOCK = 1 << 26  # PIL's progressive encoder needs its output in one block
 
 
 def photo_like(rng, h, w):
@@ -103,6 +106,48 @@ class Stats:
                   f"{s / total:>15.4f}")
 
 
+def philox(counter, key):
+    """Philox4x32-10 from its definition (Salmon et al.)."""
+    c, k, m = list(counter), list(key), 0xFFFFFFFF
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [((p1 >> 32) ^ c[1] ^ k[0]) & m, p1 & m, ((p0 >> 32) ^ c[3] ^ k[1]) & m, p0 & m]
+        k = [(k[0] + 0x9E3779B9) & m, (k[1] + 0xBB67AE85) & m]
+    return c
+
+
+def crop_draw(seed, epoch, example, height, width):
+    """data_random.hpp's image_crop_draw as its comment describes it."""
+    def block(index):  # RandomStream::data = 2
+        return philox([index & 0xFFFFFFFF, index >> 32, 0x80000000 + epoch, 2],
+                      [seed & 0xFFFFFFFF, seed >> 32])
+
+    def u53(lo, hi):
+        return (((hi << 32) | lo) >> 11) * 2.0 ** -53
+    lo, hi = np.log(3 / 4), np.log(4 / 3)
+    found = None
+    for a in range(10):
+        x = block(example * 16 + a)
+        target = height * width * (0.08 + (1 - 0.08) * u53(x[0], x[1]))
+        ratio = float(np.exp(lo + (hi - lo) * u53(x[2], x[3])))
+        w, h = round(np.sqrt(target * ratio)), round(np.sqrt(target / ratio))
+        if 0 < w <= width and 0 < h <= height:
+            found = (h, w)
+            break
+    x = block(example * 16 + 10)
+    if found:
+        h, w = found
+        top, left = (x[0] * (height - h + 1)) >> 32, (x[1] * (width - w + 1)) >> 32
+    else:
+        h, w = height, width
+        if width / height < 3 / 4:
+            h = round(width / (3 / 4))
+        elif width / height > 4 / 3:
+            w = round(height * (4 / 3))
+        top, left = (height - h) // 2, (width - w) // 2
+    return [top, left, h, w, x[2] >> 31]
+
+
 def run(dump, *args):
     return subprocess.run([dump, *map(str, args)], check=True, capture_output=True,
                           text=True).stdout
@@ -123,10 +168,11 @@ def main():
     normalize = T.Normalize(MEAN, STD)
     to255 = np.array(STD, dtype=np.float64).reshape(3, 1, 1) * 255
     stats = Stats()
+    draw_mismatches = 0
     with tempfile.TemporaryDirectory() as folder:
         images = write_images(folder, a.count, rng)
         raw = os.path.join(folder, "out.raw")
-        for path, kind in images:
+        for index, (path, kind) in enumerate(images):
             pil = Image.open(path).convert("RGB")
             ref = np.asarray(pil)
             h, w = map(int, run(a.dump, "decode", path, raw).split())
@@ -139,6 +185,13 @@ def main():
                 got = np.fromfile(raw, np.float32).reshape(3, size, size)
                 diff = np.abs(got.astype(np.float64) - want)
                 stats.add(f"eval {mode} {kind}", diff * to255, diff)
+
+            example = index * 7919 + 1
+            got = list(map(int, run(a.dump, "train", path, size, 42, 3, example, "full",
+                                    raw).split()))
+            if got != crop_draw(42, 3, example, h, w):
+                draw_mismatches += 1
+                print(f"draw mismatch: {path} {got} {crop_draw(42, 3, example, h, w)}")
 
             # A crop as RandomResizedCrop draws them: area 8-100%, ratio 3/4-4/3.
             for _ in range(10):
@@ -160,6 +213,7 @@ def main():
     print(f"pil-compare: {a.count} images, seed {a.seed}, size {size}, resize {resize}; "
           f"torch {torch.__version__}, PIL {Image.__version__}")
     stats.print()
+    print(f"draw: {draw_mismatches} mismatches in {len(images)} draws")
 
 
 if __name__ == "__main__":
