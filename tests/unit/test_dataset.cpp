@@ -947,8 +947,7 @@ BOOST_AUTO_TEST_CASE(png_folders_refuse_early_and_read_only_regular_files,
 // ---- names, options, shapes ------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(names_and_options_are_checked) {
-  expect_error<popup::InvalidArgument>([] { load("jpegs:/x"); }, "",
-                                       "unknown data set 'jpegs:/x'");
+  expect_error<popup::InvalidArgument>([] { load("jpegs:/x"); }, "", "unknown data set 'jpegs:/x'");
   expect_error<popup::InvalidArgument>([] { load("imagenet"); }, "",
                                        "needs a folder: imagenet:DIR");
   expect_error<popup::IoError>([] { load("images:/nonexistent"); }, "/nonexistent/train",
