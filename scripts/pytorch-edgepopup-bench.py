@@ -332,7 +332,7 @@ def main():
     for spec in archs:
         for batch in batches:
             seconds = bench(spec, batch, device, args)
-            print("%-20s %6d %12.1f %10.3f" % (spec, batch, batch / seconds, seconds * 1e3),
+            print("%-20s %6d %12.2f %10.3f" % (spec, batch, batch / seconds, seconds * 1e3),
                   flush=True)
             if out:
                 out.write(json.dumps({

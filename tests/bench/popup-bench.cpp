@@ -324,7 +324,7 @@ int run(const Options& o) {
             omp_set_num_threads(threads);
             const Row r = bench(o, w, batch);
             std::printf(
-                "%-20s %5lld %11.1f %10.1f %8.0f %7.1f %6.1f  %.2f %.1f %.1f %.2f %.2f %.2f\n",
+                "%-20s %5lld %11.2f %10.1f %8.0f %7.1f %6.1f  %.2f %.1f %.1f %.2f %.2f %.2f\n",
                 name.c_str(), static_cast<long long>(batch), r.train_ips, r.eval_ips, r.rss_mb,
                 r.gflop_train, peak > 0 ? 100 * r.gflop_train / peak : 0, r.data, r.forward,
                 r.backward, r.optimizer, r.topk, r.masked);
