@@ -35,7 +35,9 @@ struct JpegState;
 // uses it; grey is replicated into R, G, B; CMYK and YCCK (libjpeg converts YCCK to CMYK) are
 // taken as Adobe's inverted CMYK and converted as Pillow 9.4's cmyk2rgb: with n = 255 - (255 -
 // K), each channel n - (255 - C) * n / 255 (rounded as Pillow's MULDIV255). PNG (its signature):
-// png_decode_memory, grey replicated. Warnings of corrupt-but-decodable JPEG data (extraneous
+// png_decode_memory, grey replicated; as PIL except 16-bit samples, which libpng scales
+// (round(v * 255 / 65535)) where PIL 9.4 keeps the high byte (RGB) or clips the value to 255
+// (grey, read as 32-bit integers). Warnings of corrupt-but-decodable JPEG data (extraneous
 // bytes, a data segment ending early) are ignored as PIL ignores them; a file that ends before
 // its image does (libjpeg's "premature end of JPEG file") is an error, as in PIL. The data must
 // outlive the decoder. Throws FormatError naming `name`: neither JPEG nor PNG, a corrupt or

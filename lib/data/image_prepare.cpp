@@ -83,7 +83,7 @@ void image_prepare_eval(const uint8_t* data, size_t size, const std::string& nam
   const int64_t height = decoder.height(), width = decoder.width();
   const EvalGeometry g = eval_geometry(height, width, t.resize, t.size);
   int scale = 1;
-  if (t.scaled_decode && decoder.is_jpeg())
+  if (t.scaled_decode_eval && decoder.is_jpeg())
     for (int s : {8, 4, 2})
       if (std::min(ceil_div(height, s), ceil_div(width, s)) >= t.resize) {
         scale = s;

@@ -41,7 +41,7 @@ popup::ImageTransform transform(const std::string& size, const std::string& mode
   popup::ImageTransform t;
   t.size = std::stoll(size);
   t.resize = (t.size * 256 + 112) / 224;
-  t.scaled_decode = mode == "scaled";
+  t.scaled_decode = t.scaled_decode_eval = mode == "scaled";
   t.crop_decode = mode != "full";
   if (mode != "scaled" && mode != "crop" && mode != "full")
     throw popup::InvalidArgument("", "mode " + mode + ": scaled, crop or full");

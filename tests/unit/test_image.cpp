@@ -480,13 +480,18 @@ BOOST_AUTO_TEST_CASE(train_and_eval_outputs) {
     for (size_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(fast[i] - exact[i]));
     BOOST_TEST(worst < 0.25f, "example " << example);
   }
-  popup::image_prepare_eval(jpeg.data(), jpeg.size(), "a.jpg", t, scratch, fast.data());
+  popup::ImageTransform scaled = t;
+  scaled.scaled_decode_eval = true;
+  popup::image_prepare_eval(jpeg.data(), jpeg.size(), "a.jpg", scaled, scratch, fast.data());
+  popup::image_prepare_eval(jpeg.data(), jpeg.size(), "a.jpg", t, scratch, again.data());
   popup::ImageTransform slow = t;
-  slow.scaled_decode = slow.crop_decode = false;
+  slow.crop_decode = false;
   popup::image_prepare_eval(jpeg.data(), jpeg.size(), "a.jpg", slow, scratch, exact.data());
   float worst = 0;
   for (size_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(fast[i] - exact[i]));
   BOOST_TEST(worst < 0.25f);
+  BOOST_TEST(worst > 0.0f);    // scaled decoding did happen (shorter side 520 >= 2 * 73)
+  BOOST_TEST(again == exact);  // evaluation decodes at full size by default
   expect_error<popup::FormatError>(
       [&] { popup::image_prepare_eval(jpeg.data(), 100, "cut.jpg", t, scratch, fast.data()); },
       "cut.jpg", "bad JPEG");
