@@ -5,7 +5,9 @@
 # statistics) or an edge-popup, global or supermask mask (weights regenerated with
 # popup-init --from, times the mask bits; its BatchNorm state, affine with --learn-bn). The
 # network is torchvision's ResNet-18/34 turned into popup's CIFAR-stem variant (3x3 stride-1
-# first convolution, no max-pool, no bias in the last linear layer), loaded by tensor name,
+# first convolution, no max-pool, no bias in the last linear layer), or its ResNet-50/101 or
+# Wide ResNet-50-2/101-2 (first convolution on the data's channels, no bias in fc; the
+# Fashion-MNIST images are 28x28, small for them, but they run), loaded by tensor name,
 # so the check also shows that popup's files are PyTorch state_dicts. Needs Debian's
 # python3-torch and python3-torchvision:
 #     /usr/bin/python3 scripts/pytorch-eval-resnet.py FILE [--limit N] [--bin DIR]
@@ -55,16 +57,27 @@ def state_dict_of(path, meta, tensors, popup_bin):
     return state
 
 
+# popup's ImageNet-stem ResNets and torchvision's builders of the same networks.
+IMAGENET = {"resnet50": "resnet50", "resnet101": "resnet101",
+            "wide-resnet50": "wide_resnet50_2", "wide-resnet101": "wide_resnet101_2"}
+
+
 def build(meta):
+    """torchvision's model of the file's architecture, turned into popup's: conv1 on the data's
+    channels, no bias in fc; resnet18/34 with the CIFAR stem (3x3 stride-1 conv1, no max-pool)."""
     arch = meta["popup.arch"]
-    if arch not in ("resnet18", "resnet34"):
-        sys.exit("%s: only resnet18 and resnet34 are handled" % arch)
     channels = int(meta["popup.input"].split("x")[0])
     classes = int(meta["popup.classes"])
-    model = getattr(torchvision.models, arch)(num_classes=classes)
-    model.conv1 = torch.nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
-    model.maxpool = torch.nn.Identity()
-    model.fc = torch.nn.Linear(512, classes, bias=False)
+    if arch in ("resnet18", "resnet34"):
+        model = getattr(torchvision.models, arch)(num_classes=classes)
+        model.conv1 = torch.nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        model.maxpool = torch.nn.Identity()
+    elif arch in IMAGENET:
+        model = getattr(torchvision.models, IMAGENET[arch])(num_classes=classes)
+        model.conv1 = torch.nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
+    else:
+        sys.exit("%s: only resnet18, resnet34 and %s are handled" % (arch, ", ".join(IMAGENET)))
+    model.fc = torch.nn.Linear(model.fc.in_features, classes, bias=False)
     return model
 
 
