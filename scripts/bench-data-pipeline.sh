@@ -13,7 +13,8 @@
 # Variables: BUILD (default build: popup-bench is BUILD/tests/popup-bench, made by make bench or
 # make BUILD/tests/popup-bench), PYTHON (default /usr/bin/python3, with PIL and torchvision),
 # DIR (default ${TMPDIR:-/tmp}/popup-bench-jpeg-IMAGES), IMAGES, WORKERS, BATCH, RUNS, CPUS (a
-# taskset list, e.g. 0,1, to pin both to the same cores).
+# taskset list, e.g. 0,1, to pin both to the same cores), POPUP_ARGS (more popup-bench options:
+# --full-decode decodes JPEGs at full size, as torchvision does, instead of DCT-scaled).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -49,7 +50,7 @@ if [ ! -e "$DIR/.complete" ]; then
 fi
 
 popup_run() {
-  $pin "$bench" --loader "images:$DIR" --workers "$WORKERS" --batch "$BATCH" |
+  $pin "$bench" --loader "images:$DIR" --workers "$WORKERS" --batch "$BATCH" ${POPUP_ARGS:-} |
     show | sed -n 's/.* \([0-9.]*\) images\/s .*/\1/p'
 }
 torch_run() {

@@ -23,7 +23,8 @@ double loader_bench(const LoaderOptions& o, std::FILE* json) {
     std::fprintf(stderr, "popup-bench: %s\n", line.c_str());
   };
   const Clock::time_point t_scan = Clock::now();
-  const popup::Dataset data = popup::dataset_load(o.data, options);
+  popup::Dataset data = popup::dataset_load(o.data, options);
+  if (o.full_decode) data.train.transform.scaled_decode = false;
   const double scan = std::chrono::duration<double>(Clock::now() - t_scan).count();
   if (!data.train.streamed())
     throw popup::InvalidArgument("--loader", o.data +
@@ -42,15 +43,17 @@ double loader_bench(const LoaderOptions& o, std::FILE* json) {
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double rate = static_cast<double>(images) / seconds;
   std::printf(
-      "loader %s: %lld images, %d workers, batch %lld, %lldx%lld: %.2f s, %.1f images/s "
+      "loader %s: %lld images, %d workers, batch %lld, %lldx%lld%s: %.2f s, %.1f images/s "
       "(folder scan %.2f s, not counted; %lld unreadable; checksum %.3f)\n",
       o.data.c_str(), static_cast<long long>(images), o.workers, static_cast<long long>(o.batch),
-      static_cast<long long>(o.size), static_cast<long long>(o.size), seconds, rate, scan,
-      static_cast<long long>(bad), std::isfinite(checksum) ? checksum : 0.0);
+      static_cast<long long>(o.size), static_cast<long long>(o.size),
+      o.full_decode ? ", full-size decoding" : "", seconds, rate, scan, static_cast<long long>(bad),
+      std::isfinite(checksum) ? checksum : 0.0);
   if (json) {
     popup::JsonWriter j;
     j.object_begin().key("loader").string(o.data).key("workers").integer(o.workers);
     j.key("batch").integer(o.batch).key("size").integer(o.size).key("images").integer(images);
+    j.key("full_decode").boolean(o.full_decode);
     j.key("seconds").number(seconds).key("images_per_second").number(rate);
     j.key("scan_seconds").number(scan).key("unreadable").integer(bad);
     std::fputs((j.object_end().text() + "\n").c_str(), json);

@@ -17,6 +17,7 @@ struct LoaderOptions {
   int64_t images = 0;  // stop after this many images (0: one whole epoch)
   int64_t size = 224;  // output S x S (--image-size)
   uint64_t seed = 0;
+  bool full_decode = false;  // JPEGs decoded at full size (no DCT scaling): torchvision's pixels
 };
 
 // Times one epoch (or `images` images) from the loader's creation to its last batch; prints

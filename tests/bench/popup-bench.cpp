@@ -381,6 +381,9 @@ int main(int argc, char** argv) {
   app.add_option("--loader-images", o.loader.images,
                  "--loader: stop after N images (default 0: one epoch)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_flag("--full-decode", o.loader.full_decode,
+               "--loader: decode JPEGs at full size, as torchvision does (default: DCT-scaled "
+               "when the crop allows)");
   app.add_option("--image-size", o.loader.size, "--loader: output S x S (default 224)")
       ->check(CLI::Range(int64_t{16}, int64_t{1024}));
   CLI11_PARSE(app, argc, argv);
