@@ -57,6 +57,7 @@ std::string epoch_json(const EpochReport& e) {
   if (e.val_acc >= 0) w.key("val_acc").number(e.val_acc, digits);
   w.key("test_loss").number(e.test_loss, digits).key("test_acc").number(e.test_acc, digits);
   w.key("images_per_second").number(e.images_per_second, digits);
+  w.key("data_share").number(e.data_share, digits);
   w.key("seconds").number(e.seconds, digits).key("device").string(e.device);
   return w.non_finite_member().object_end().text();
 }

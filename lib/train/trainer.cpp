@@ -290,6 +290,7 @@ void Trainer::run(const TrainHooks& hooks) {
       if (checkpoint) checkpoint_write();
     }
     last_ = finish_epoch(lr, seconds_since(epoch_start), train_seconds, trained);
+    last_.data_share = train_seconds > 0 ? loader.wait_seconds() / train_seconds : 0;
     ++epoch_;
     batch_ = 0;
     loss_sum_ = 0;

@@ -39,6 +39,7 @@ struct EpochReport {
   double val_acc = -1;  // -1 without a validation split
   double test_loss = 0, test_acc = 0;
   double images_per_second = 0;  // training images per second of this epoch
+  double data_share = 0;         // the share of its training time spent waiting for data
   double seconds = 0;            // wall time of the epoch, evaluation included
   std::string device;            // what trained it: Executor::device_name()
 };
