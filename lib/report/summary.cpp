@@ -71,7 +71,9 @@ std::string catalogue_text() {
     out += format("  %-15s %s\n", a.name.c_str(), a.description.c_str());
   out += "distributions (--init):\n";
   for (const std::string& name : init_names()) out += "  " + name + "\n";
-  out += "data sets (--data): fashion-mnist (default), mnist, cifar10, cifar100\n";
+  out +=
+      "data sets (--data): fashion-mnist (default), mnist, cifar10, cifar100, images:DIR, "
+      "imagenet:DIR (with --image-size S)\n";
   return out;
 }
 
