@@ -24,7 +24,8 @@ def main():
     for name, build in (("resnet18", models.resnet18), ("resnet34", models.resnet34)):
         print(f"{name} 3x32x32 classes=10: {weight_count(cifar_resnet(build, 10))}")
     imagenet = (("resnet50", models.resnet50), ("resnet101", models.resnet101),
-                ("wide-resnet50", models.wide_resnet50_2))
+                ("wide-resnet50", models.wide_resnet50_2),
+                ("wide-resnet101", models.wide_resnet101_2))
     for name, build in imagenet:
         for classes in (1000, 10):
             print(f"{name} classes={classes}: {weight_count(build(num_classes=classes))}")

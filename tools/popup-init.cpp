@@ -87,10 +87,11 @@ int main(int argc, char** argv) {
       "  popup-init --from c4.mask -o c4.weights    # the weights a mask selects from\n\n" +
       app.get_footer());
   Options o;
-  app.add_option("--arch", o.arch,
-                 "Architecture spec: fc, conv2, conv4, conv6, conv8 (with "
-                 ":width=W), resnet18, resnet34, resnet50, resnet101, wide-resnet50; e.g. "
-                 "conv6:width=2 (see --list)")
+  app.add_option(
+         "--arch", o.arch,
+         "Architecture spec: fc, conv2, conv4, conv6, conv8 (with "
+         ":width=W), resnet18, resnet34, resnet50, resnet101, wide-resnet50, wide-resnet101; e.g. "
+         "conv6:width=2 (see --list)")
       ->group("Network");
   app.add_option("--input", o.input,
                  "Input shape CxHxW, e.g. 3x32x32 (with --classes; for idx: and png: data sets)")

@@ -15,6 +15,7 @@
 #include "format/popup_file.hpp"
 #include "format/signals.hpp"
 #include "report/train_report.hpp"
+#include "train/train_preset.hpp"
 #include "train/trainer.hpp"
 #include "image_options.hpp"
 #include "tool_common.hpp"
@@ -25,7 +26,7 @@ struct Options {
   std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume,
               log;
   std::string optimizer = "sgd", schedule = "cosine", device = "auto", seed_text = "0";
-  std::string precision = "fp32", method = "edge-popup";
+  std::string precision = "fp32", method = "edge-popup", preset;
   popup::DeviceChoice device_choice;
   popup::TrainConfig train;
   popup_tool::ImageOptions images;
@@ -68,8 +69,6 @@ void options_check(Options& o, const CLI::App& app) {
   refuse("--scores-out", method == popup::Method::dense);
   refuse("--ramp-epochs", method != popup::Method::global);
   refuse("--score-init", method != popup::Method::supermask);
-  if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
-    throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k",
                                  "must be in (0, 1], got " + popup::double_format(o.train.k));
@@ -90,7 +89,15 @@ void options_check(Options& o, const CLI::App& app) {
   given.weight_decay = app.count("--weight-decay") > 0;
   given.batch_size = app.count("--batch-size") > 0;
   given.schedule = app.count("--schedule") > 0;
+  // --preset: the official recipe's values for every option not on the command line
+  if (!o.preset.empty()) {
+    popup::train_preset_apply(o.preset, o.train, given,
+                              [&](const std::string& option) { return app.count(option) > 0; });
+    o.epochs = o.train.schedule.epochs;
+  }
   popup::train_config_method_defaults(o.train, given);
+  if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
+    throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
   if (o.train.schedule.warmup_epochs >= o.epochs && app.count("--warmup"))
     throw UsageError("--warmup must be shorter than --epochs");
   o.train.data_name = o.data;
@@ -278,6 +285,10 @@ int main(int argc, char** argv) {
                  "Seed of the initial scores, the data order, the hold-out, "
                  "the augmentation and the supermask's samples (default 0)")
       ->group("Method");
+  app.add_option(
+         "--preset", o.preset,
+         "Official recipe as defaults (options given override it):\n" + popup::train_presets_help())
+      ->group("Optimisation");
   app.add_option("--epochs", o.epochs, "Epochs, 1 to 1000000 (default 20)")
       ->check(popup_tool::integer_in(1, kEpochsMax))
       ->group("Optimisation");
