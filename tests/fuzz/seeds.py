@@ -11,7 +11,9 @@ were written by the tools, on the IDX seed (corpus/idx/valid cut at POPUPSEP int
   popup-train t.recipe --data idx:D --epochs 2 --batch-size 2 --method dense -o dense.weights
     --checkpoint dense.ckpt --checkpoint-every 1
   popup-init --arch conv2:width=0.05 --data cifar10 --init signed-constant --scale --k 0.3
-    --seed 5 --recipe; popup-init --arch resnet18 --input 3x8x8 --classes 3 --recipe"""
+    --seed 5 --recipe; popup-init --arch resnet18 --input 3x8x8 --classes 3 --recipe
+corpus/jpeg/ was written by PIL (Image.save with quality 75-90, subsampling 0 or 2, progressive;
+modes RGB, L and CMYK; one file cut to 2/3; one small RGB PNG)."""
 import gzip, json, os, struct, zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
