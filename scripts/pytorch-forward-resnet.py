@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+sys.dont_write_bytecode = True  # no __pycache__ for the modules imported below
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
 from independent_reader import read as read_safetensors  # noqa: E402
@@ -85,7 +86,8 @@ def normalised(pixels, train_pixels):
 
 
 def logits_read(path):
-    """The tensors of popup-eval --logits (safetensors: F32 logits, I32 labels) by name."""
+    """The tensors of popup-eval --logits (safetensors: F32 logits, I32 labels) by name; read
+    here since independent_reader also demands popup.crc32, which a logits file does not have."""
     with open(path, "rb") as f:
         data = f.read()
     size = int.from_bytes(data[:8], "little")
