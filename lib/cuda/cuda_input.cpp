@@ -29,7 +29,7 @@ int ExecutorCudaImpl::data_upload(const DataSplit& split) {
   if (split.shape.c != in.c || split.shape.h != in.h || split.shape.w != in.w)
     throw MismatchError("", "data of shape " + shape_text(split.shape) +
                                 " for a network whose input is " + shape_text(in));
-  if (split.n == 0) return -1;
+  if (split.n == 0 || split.streamed()) return -1;  // streamed: batches come from the host
   labels_check(split.labels.data(), split.n, net_.classes);
   const size_t bytes = split.pixels.size() * sizeof(float) + split.labels.size() * sizeof(int32_t);
   size_t free = 0, total = 0;

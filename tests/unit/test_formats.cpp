@@ -358,7 +358,7 @@ BOOST_AUTO_TEST_CASE(train_metadata_is_checked_when_read) {
                                                              {"optimizer", "lion"},
                                                              {"schedule", ""},
                                                              {"precision", "fp8"},
-                                                             {"data", "imagenet"},
+                                                             {"data", "imagenet21k"},
                                                              {"density.fc1.weight", "2"},
                                                              {"alpha.fc1.weight", "nan"},
                                                              {"test_acc", "1.01"},
