@@ -126,7 +126,7 @@ PLUGIN_LIBS = -L$(CUDNN_LIB) -l:$(CUDNN_SO) -L$(CUBLAS_LIB) -l:$(CUBLAS_SO) $(su
               -ldl -lrt -lpthread -fopenmp -Wl,--disable-new-dtags,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
 comma := ,
 
-.PHONY: all config check demo install clean deps deps-fuzz test-run bench gpu-check help format fuzz \
+.PHONY: all config check demo install clean deps deps-fuzz test-run bench bench-imagenet gpu-check help format fuzz \
         image-dump
 .DEFAULT_GOAL := all
 
@@ -219,6 +219,7 @@ help:
 	@echo "  deps       install the Debian packages popup uses (as root)"
 	@echo "  demo       make deps, build, and run examples/demo.sh"
 	@echo "  bench      throughput of the standard workloads, into BUILD/bench.json"
+	@echo "  bench-imagenet  the JPEG pipeline and resnet50 training against torchvision/PyTorch"
 	@echo "  gpu-check  on an NVIDIA GPU: build, parity tests, GPU against CPU and PyTorch"
 	@echo "  fuzz       make deps-fuzz, build the libFuzzer targets, run each FUZZ_S seconds"
 	@echo "  image-dump a developer tool: popup's decoded images and transforms (scripts/pil-compare.py)"
@@ -268,6 +269,13 @@ fuzz: deps-fuzz
 bench: all
 	$(BENCH_BIN) --json $(BUILD)/bench.json $(BENCH_ARGS)
 	@echo "bench: results in $(BUILD)/bench.json"
+
+# The streamed JPEG pipeline against torchvision's ImageFolder + DataLoader, and resnet50
+# training steps against the official PyTorch formulation, side by side on the same cores
+# (needs python3-torch, python3-torchvision, python3-pil; tens of minutes; never part of check).
+bench-imagenet: all
+	@BUILD=$(BUILD) scripts/bench-data-pipeline.sh
+	@BUILD=$(BUILD) scripts/bench-train-throughput.sh
 
 # On a machine with an NVIDIA GPU and a CUDA toolkit: build, parity tests, conv4 on the GPU
 # against the CPU, benchmark against PyTorch; results in $(BUILD)/gpu-check/results.md.
