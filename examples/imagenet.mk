@@ -26,15 +26,14 @@ IMAGENET_NETS    := resnet50 resnet101 wide-resnet50 wide-resnet101
 IMAGENET_TARGETS := $(IMAGENET_NETS:%=imagenet-%) $(IMAGENET_NETS:%=imagenet-%-dense)
 .PHONY: $(IMAGENET_TARGETS) imagenet-plan
 
-# Training images/s of edge-popup steps of batch 32 at 3x224x224 on the 2-core machine
-# examples/README.md names (resnet50: measured with scripts/bench-train-throughput.sh, median of
-# 3 runs under a load average of about 3.7; the others: resnet50's scaled by forward FLOPs, not
-# measured), for the time a plan prints: an extrapolation, not a measured run. Evaluation
-# measured about 4x faster per image.
-IMAGENET_IPS_resnet50       := 2.3
-IMAGENET_IPS_resnet101      := 1.21
-IMAGENET_IPS_wide-resnet50  := 0.83
-IMAGENET_IPS_wide-resnet101 := 0.41
+# Training images/s of edge-popup steps of batch 32 at 3x224x224 on the quiet 2-core machine
+# examples/README.md names (popup-bench, medians; see RESULTS.md), for the time a plan prints:
+# an extrapolation, not a measured run. Evaluation is taken as 4x faster per image (measured
+# 2.4-3.1x for these nets, so the plan errs short by well under 1%).
+IMAGENET_IPS_resnet50       := 7.03
+IMAGENET_IPS_resnet101      := 3.81
+IMAGENET_IPS_wide-resnet50  := 2.80
+IMAGENET_IPS_wide-resnet101 := 1.36
 
 # $(call imagenet_*,TARGET)
 imagenet_net   = $(patsubst imagenet-%,%,$(patsubst %-dense,%,$1))
@@ -100,5 +99,5 @@ imagenet-plan:
 	  echo "    $(strip $(call imagenet_cmd,$t) $(imagenet_run_options)) --checkpoint-every $(CHECKPOINT_EVERY)"; \
 	  echo "    about $(shell echo '$(IMAGENET_IPS_$(call imagenet_net,$t))' | \
 	    awk '{ printf "%.0f", 100 * (1281167 / $$1 + 50000 / (4 * $$1)) / 86400 }') days on the" \
-	    "shared 2-core CPU at $(IMAGENET_IPS_$(call imagenet_net,$t)) training images/s" \
+	    "2-core CPU at $(IMAGENET_IPS_$(call imagenet_net,$t)) training images/s" \
 	    "(extrapolated to 100 epochs; see examples/README.md)";)

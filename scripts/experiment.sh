@@ -436,12 +436,7 @@ fi
 # ---- results.tsv, results.md, plots -------------------------------------------------------
 FIGURE=$figure OUT_DIR=$out DENSE_ON=$dense EPOCHS=$EPOCHS LIMIT_TRAIN=$LIMIT_TRAIN \
   LIMIT_TEST=$LIMIT_TEST SEEDS=$SEEDS THREADS=$THREADS STATS="$bin/popup-stats" \
-  "$PYTHON" "$top/scripts/experiment_table.py"
-# experiment_table.py titles its tables "on Fashion-MNIST"; name the data set run
-if [ "$data_label" != Fashion-MNIST ]; then
-  sed "1s/ on Fashion-MNIST: / on $data_label: /" "$out/results.md" >"$out/results.md.tmp"
-  mv "$out/results.md.tmp" "$out/results.md"
-fi
+  DATA_LABEL=$data_label "$PYTHON" "$top/scripts/experiment_table.py"
 
 # plots: the figure, and the accuracy per epoch of a few runs
 plot() { "$PYTHON" "$top/scripts/plot.py" "$@"; }

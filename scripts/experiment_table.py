@@ -115,7 +115,7 @@ titles = {"figure3": "test accuracy against k (% of weights kept), signed-consta
           "figure7": "test accuracy against k per weight distribution"}
 lt = env["LIMIT_TRAIN"] if env["LIMIT_TRAIN"] != "0" else "60000 (all)"
 lte = env["LIMIT_TEST"] if env["LIMIT_TEST"] != "0" else "10000 (all)"
-md = [f"# {figure} on Fashion-MNIST: {titles[figure]}", "",
+md = [f"# {figure} on {env.get('DATA_LABEL', 'Fashion-MNIST')}: {titles[figure]}", "",
       f"edge-popup, {env['EPOCHS']} epochs on the first {lt} training images, test accuracy "
       f"(%) after the last epoch on the first {lte} test images; SGD lr 0.1 cosine, momentum "
       f"0.9, weight decay 1e-4, batch 128; seeds {', '.join(env['SEEDS'].split())} "

@@ -37,7 +37,6 @@ struct ImageTransform {
 // that a worker allocates only when an image is larger than any before.
 struct ImageScratch {
   std::vector<uint8_t> decoded, resized;
-  std::vector<float> rows;       // unused
   std::vector<uint8_t> between;  // the resize's horizontal pass
 };
 
