@@ -144,8 +144,7 @@ void run(const Options& o) {
 
   stage = "evaluating";
   const popup::DataSplit& split = o.split == "train" ? data.train : data.test;
-  // a streamed split (image folders) exists only in the loader's batches
-  const int data_handle = split.streamed() ? -1 : exec->data_upload(split);
+  const int data_handle = exec->data_upload(split);
   const popup::EvalResult r =
       popup::evaluate(*exec, split, batch, /*confusion=*/o.json, data_handle, !o.logits.empty());
   if (!o.logits.empty()) {

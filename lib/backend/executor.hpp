@@ -86,8 +86,9 @@ class Executor {
 
   // Keep a split in the backend's own memory, so that batches are cut there by index rather
   // than copied in each step: returns a handle, or -1 when the backend keeps no data (the CPU
-  // reads the loader's batches where they are) or the split does not fit. The split's shape
-  // must be the network's input.
+  // reads the loader's batches where they are), the split does not fit, or it is streamed
+  // (image folders: its examples exist only in a loader's batches). The split's shape must be
+  // the network's input.
   virtual int data_upload(const DataSplit& split) {
     static_cast<void>(split);
     return -1;

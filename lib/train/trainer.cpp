@@ -130,9 +130,8 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
   keep_fraction_apply();
   engine_->refresh();
   // Backends that can (the GPU) keep the data and cut batches themselves.
-  // A streamed split (image folders) exists only in the loader's batches.
   const auto upload = [&](const DataSplit& split) {
-    return split.streamed() || split.n == 0 ? -1 : exec_->data_upload(split);
+    return split.n == 0 ? -1 : exec_->data_upload(split);
   };
   data_train_ = upload(data.train);
   data_val_ = upload(data.val);
