@@ -39,7 +39,7 @@ ifeq ($(SANITIZE),thread)
 $(BUILD)/lib/init/weights_generate.o: POPUP_CXXFLAGS += -fno-sanitize=thread
 endif
 
-LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data
+LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data lib/dist
 LIB_SRC   := $(wildcard $(LIB_DIRS:%=%/*.cpp) lib/cpu/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/lib/libpopup.a

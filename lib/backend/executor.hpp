@@ -18,6 +18,7 @@ namespace popup {
 
 struct DataSplit;
 struct AugmentDraw;
+class Communicator;
 
 // The number format inside the network's primitives. bf16 (CPU only): weights, activations
 // and their gradients in bfloat16, accumulation in fp32 as oneDNN does; the interface stays
@@ -45,6 +46,19 @@ struct ExecutorConfig {
   // with gamma and beta set by the caller (initially 1 and 0; Executor::set_bn_params) and
   // their gradients given by backward() (Executor::bn_grads). Running statistics as without.
   bool affine_bn = false;
+  // Data-parallel training (DESIGN.md §14): this executor is rank comm->rank() of
+  // comm->size(), each running its share of every global batch (comm outlives the executor).
+  // A training forward of n examples then sums n over the ranks (the global batch M), and
+  // backward() gives the gradient of the mean loss over all M examples, every rank's
+  // contribution summed rank-ordered (Communicator::sum), the same bits on every rank: weight
+  // gradients and, with affine_bn, bn_grads. Every rank's forward has n >= 1.
+  // Without sync_bn each rank's BatchNorm normalises with its own share's statistics and
+  // updates its own running statistics (PyTorch's DistributedDataParallel); with sync_bn a
+  // training BatchNorm uses the statistics of the global batch, so N ranks compute what one
+  // process does with the whole batch (PyTorch's SyncBatchNorm), running statistics included.
+  // Inference forwards are local. Null: one process.
+  Communicator* comm = nullptr;
+  bool sync_bn = false;
 };
 
 // A named float array: BatchNorm running statistics.
@@ -163,7 +177,7 @@ std::unique_ptr<Executor> executor_cpu_create(const Network& net, const Executor
 // The CUDA backend lives in libpopup-cuda.so (lib/cuda/), loaded by device.hpp. Its entry
 // point, resolved with dlsym; it returns null and fills `error` when it cannot start.
 // The version changes whenever Executor, ScoreEngine or these structs change layout.
-constexpr int kCudaPluginAbi = 3;
+constexpr int kCudaPluginAbi = 4;
 extern "C" {
 using CudaPluginAbi = int();
 using CudaPluginCreate = Executor*(const Network* net, const ExecutorConfig* config, int device,
