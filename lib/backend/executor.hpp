@@ -46,7 +46,7 @@ struct ExecutorConfig {
   // with gamma and beta set by the caller (initially 1 and 0; Executor::set_bn_params) and
   // their gradients given by backward() (Executor::bn_grads). Running statistics as without.
   bool affine_bn = false;
-  // Data-parallel training (DESIGN.md §14): this executor is rank comm->rank() of
+  // Data-parallel training (DESIGN.md §8): this executor is rank comm->rank() of
   // comm->size(), each running its share of every global batch (comm outlives the executor).
   // A training forward of n examples then sums n over the ranks (the global batch M), and
   // backward() gives the gradient of the mean loss over all M examples, every rank's

@@ -1,4 +1,4 @@
-// Data-parallel training's collectives (DESIGN.md §14): one process's view of N ranks that run
+// Data-parallel training's collectives (DESIGN.md §8): one process's view of N ranks that run
 // the same program, each on its share of every global batch. Every collective must be called
 // by every rank in the same order. Sums are rank-ordered: element i of the result is
 // ((x_0[i] + x_1[i]) + x_2[i]) + ... + x_{N-1}[i], whatever the timing, the same bits on every

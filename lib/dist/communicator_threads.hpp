@@ -1,4 +1,4 @@
-// A Communicator over the threads of one process (DESIGN.md §14): n communicators, one per
+// A Communicator over the threads of one process (DESIGN.md §8): n communicators, one per
 // thread, whose collectives meet in shared memory, with the same results (bits included) as
 // the MPI plugin's. For tests of data-parallel training without launching processes.
 #pragma once

@@ -1,4 +1,4 @@
-// Starting a data-parallel run (DESIGN.md §14): a process started by mpirun (Open MPI) or by
+// Starting a data-parallel run (DESIGN.md §8): a process started by mpirun (Open MPI) or by
 // Slurm's srun with more than one rank joins its ranks through libpopup-mpi.so, loaded with
 // dlopen, so the tools link no MPI library and run unchanged as one process otherwise.
 #pragma once
