@@ -12,6 +12,7 @@
 
 #include "data/dataset_info.hpp"
 #include "backend/device.hpp"
+#include "dist/launch.hpp"
 #include "format/popup_file.hpp"
 #include "format/signals.hpp"
 #include "report/train_report.hpp"
@@ -36,6 +37,7 @@ struct Options {
   int64_t epochs = 20;
   int threads = 0;
   bool quiet = false;
+  bool sync_bn = false;
 };
 
 // Upper bounds of counts given on the command line: far beyond any real run, but checked,
@@ -120,8 +122,27 @@ void options_check(Options& o, const CLI::App& app) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
 }
 
-void train(const Options& o) {
+void train(Options o) {
   std::string& stage = popup_tool::stage();
+  // Under mpirun or srun with several ranks (DESIGN.md §8): every rank trains its share of each
+  // batch; rank 0 alone reports and writes.
+  stage = "joining the ranks of mpirun";
+  popup_tool::communicator() = popup::communicator_from_launcher();
+  popup::Communicator* comm = popup_tool::communicator().get();
+  const bool writer = !comm || comm->rank() == 0;
+  if (comm) {
+    o.train.ranks = comm->size();
+    if (!writer) {
+      o.quiet = true;
+      o.log.clear();
+    }
+    // --device cuda (or auto) without an index: the GPU of the local rank
+    if (o.device == "cuda" || o.device == "auto") o.device_choice.index = comm->local_rank();
+    if (writer && !o.quiet)
+      std::fprintf(stderr, "popup-train: %s, batch %lld split into shares of %lld\n",
+                   comm->name().c_str(), static_cast<long long>(o.train.batch_size),
+                   static_cast<long long>(o.train.batch_size / comm->size()));
+  }
   stage = "reading " + o.input;
   const popup::PopupFile input = popup::popup_file_read(o.input);
   const popup::Recipe recipe = input.recipe;
@@ -136,7 +157,7 @@ void train(const Options& o) {
   popup_tool::image_options_apply(o.images, "popup-train", data_options);
   stage = "loading the data set " + o.data;
   const popup::Dataset data = popup::dataset_load(o.data, data_options);
-  popup_tool::dataset_notes_print(data, "popup-train");
+  if (writer) popup_tool::dataset_notes_print(data, "popup-train");
   // The data's shape against the recipe's before any weight is generated.
   popup::dataset_check_shape(data, recipe.input, recipe.classes);
   const popup::Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
@@ -154,10 +175,13 @@ void train(const Options& o) {
   // Learned dense weights train every parameter: a ResNet's BatchNorm is affine and learned.
   if (config.method == popup::Method::dense && !popup::network_batchnorms(net).empty())
     config.learn_bn = true;
+  // --sync-bn changes nothing in one process or without BatchNorm: recorded only where it acts
+  config.sync_bn = o.sync_bn && comm && !popup::network_batchnorms(net).empty();
   stage = "setting up training (scores, optimiser state, data on the device)";
   popup::Trainer trainer(recipe, std::move(weights), data, config,
-                         popup_tool::executor_for(net, popup::trainer_executor_config(config),
-                                                  o.device_choice, "popup-train"));
+                         popup_tool::executor_for(net, popup::trainer_executor_config(config, comm),
+                                                  o.device_choice, "popup-train"),
+                         comm);
   if (!o.resume.empty()) {
     stage = "reading " + o.resume;
     trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
@@ -182,10 +206,15 @@ void train(const Options& o) {
   trainer.run(hooks);
   popup::signals_interrupt_flag(nullptr);
   if (trainer.stopped()) {
-    std::fprintf(stderr, "popup-train: interrupted%s\n",
-                 o.checkpoint.empty() ? "" : ("; resume with --resume " + o.checkpoint).c_str());
+    if (writer)
+      std::fprintf(stderr, "popup-train: interrupted%s\n",
+                   o.checkpoint.empty() ? "" : ("; resume with --resume " + o.checkpoint).c_str());
     throw popup_tool::Interrupted();
   }
+  // Data-parallel: every rank's result must be rank 0's, which alone is written.
+  stage = "comparing the ranks' results";
+  trainer.replicas_check();
+  if (!writer) return;
   // Every output is written before any appears (OutputGroup), the scores first: a mask
   // going to stdout cannot be held back.
   stage = "writing the outputs";
@@ -354,6 +383,10 @@ int main(int argc, char** argv) {
                  "input and training options)")
       ->group("Checkpoints");
   popup_tool::device_options_add(app, o.threads, o.device);
+  app.add_flag("--sync-bn", o.sync_bn,
+               "Under mpirun: BatchNorm statistics of the whole batch, over every rank "
+               "(default: each rank's share, as PyTorch's DistributedDataParallel)")
+      ->group("Device");
   app.add_option("--precision", o.precision,
                  "fp32 (default) or bf16 (CPU: bfloat16 weights "
                  "and activations, fp32 scores and updates)")

@@ -7,9 +7,11 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "backend/device.hpp"
+#include "dist/communicator.hpp"
 #include "error.hpp"
 #include "format/output_file.hpp"
 #include "format/recipe.hpp"
@@ -36,6 +38,14 @@ inline std::string& stage() {
   return what;
 }
 
+// Data-parallel runs (DESIGN.md §8): this process's ranks, when it is one of several. An
+// error is then reported with the rank, and ends every rank (Communicator::abort) rather than
+// leaving the others waiting in a collective.
+inline std::unique_ptr<popup::Communicator>& communicator() {
+  static std::unique_ptr<popup::Communicator> comm;
+  return comm;
+}
+
 // The stage of generating a recipe's weights: "generating the weights of fc (4195328
 // weights, 16.8 MB)".
 inline std::string generating_stage(const popup::Recipe& recipe) {
@@ -55,8 +65,16 @@ inline int tool_main(CLI::App& app, int argc, char** argv,
   popup::signals_watch();  // before any thread: every thread inherits the blocked signals
   const std::string name = app.get_name();
   const auto report = [&](const std::string& what, int code) {
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), what.c_str());
-    return code;
+    popup::Communicator* comm = communicator().get();
+    if (!comm) {
+      std::fprintf(stderr, "%s: error: %s\n", name.c_str(), what.c_str());
+      return code;
+    }
+    std::fprintf(stderr, "%s: error: rank %d of %d: %s\n", name.c_str(), comm->rank(), comm->size(),
+                 what.c_str());
+    std::fflush(stderr);
+    comm->abort(code);
+    return code;  // not reached
   };
   try {
     app.parse(argc, argv);
@@ -96,9 +114,11 @@ inline int tool_main(CLI::App& app, int argc, char** argv,
     return report(e.what(), kExitUsage);
   } catch (const std::bad_alloc&) {
     return out_of_memory();
-  } catch (const Interrupted&) {
+  } catch (const Interrupted&) {  // every rank stopped at the same step
+    communicator().reset();
     return 130;
   }
+  communicator().reset();
   if (std::fflush(stdout) != 0 || std::ferror(stdout))
     return report("-: write error on standard output", kExitError);
   return kExitOk;

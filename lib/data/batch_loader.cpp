@@ -19,13 +19,15 @@ namespace popup {
 
 struct BatchLoader::Impl {
   const DataSplit& split;
-  int64_t batch_size = 0, batches = 0, first_batch = 0;
+  int64_t batch_size = 0, batches = 0, first_batch = 0;  // batch_size: this rank's share
+  int64_t count = 0;  // positions in `order`: the split's, or this rank's shares
   bool augment = false, make_images = true;
   uint64_t seed = 0;
   int64_t epoch = 0;
-  std::vector<int64_t> order;  // example at each position of the epoch
-  std::vector<float> padding;  // per channel
-  std::vector<float> decoded;  // one example's values before augmentation
+  std::vector<int64_t> order;      // example at each position of the epoch (or of the shares)
+  std::vector<int64_t> positions;  // with shares: each one's position in the epoch
+  std::vector<float> padding;      // per channel
+  std::vector<float> decoded;      // one example's values before augmentation
 
   std::array<std::vector<float>, 2> images;
   std::array<std::vector<int32_t>, 2> labels;
@@ -43,17 +45,20 @@ struct BatchLoader::Impl {
   std::unique_ptr<ImageLoader> stream;  // a streamed split's
 
   explicit Impl(const DataSplit& s) : split(s) {}
+  void shares_take(int rank, int ranks);
   void fill(int64_t batch, int buffer);
   void run();
 };
 
 void BatchLoader::Impl::fill(int64_t batch, int buffer) {
   const int64_t size = split.example_size();
-  const int64_t begin = batch * batch_size, end = std::min(split.n, begin + batch_size);
+  const int64_t begin = std::min(count, batch * batch_size);
+  const int64_t end = std::min(count, begin + batch_size);
   float* out = images[buffer].data();
-  for (int64_t position = begin; position < end; ++position, out += size) {
-    const int64_t example = order[position];
-    const size_t k = static_cast<size_t>(position - begin);
+  for (int64_t p = begin; p < end; ++p, out += size) {
+    const int64_t example = order[p];
+    const int64_t position = positions.empty() ? p : positions[p];
+    const size_t k = static_cast<size_t>(p - begin);
     if (augment) draws[buffer][k] = augment_draw(seed, epoch, position, kAugmentPad);
     labels[buffer][k] = split.labels[example];
     if (!make_images) continue;
@@ -84,11 +89,33 @@ void BatchLoader::Impl::run() {
   }
 }
 
+// Keeps of the epoch's order only rank's share of each batch (dataset.hpp), with the positions
+// they had; the batch size becomes the share's.
+void BatchLoader::Impl::shares_take(int rank, int ranks) {
+  const int64_t n = static_cast<int64_t>(order.size());
+  std::vector<int64_t> kept;
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t m = std::min(batch_size, n - begin);
+    for (int64_t p = begin + rank * m / ranks; p < begin + (rank + 1) * m / ranks; ++p) {
+      kept.push_back(order[static_cast<size_t>(p)]);
+      positions.push_back(p);
+    }
+  }
+  order.swap(kept);
+  count = static_cast<int64_t>(order.size());
+  batch_size /= ranks;
+}
+
 BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment,
-                         uint64_t seed, int64_t epoch, int64_t first_batch, bool images)
+                         uint64_t seed, int64_t epoch, int64_t first_batch, bool images, int rank,
+                         int ranks)
     : impl_(std::make_unique<Impl>(split)) {
   if (batch_size < 1)
     throw InvalidArgument("", "batch size " + std::to_string(batch_size) + " is below 1");
+  if (ranks < 1 || rank < 0 || rank >= ranks || batch_size % ranks != 0)
+    throw InvalidArgument("--batch-size", "a batch of " + std::to_string(batch_size) +
+                                              " does not split into " + std::to_string(ranks) +
+                                              " equal shares (give a multiple of the ranks)");
   if (epoch < 0 || epoch >= kMaxEpoch)
     throw InvalidArgument("", "epoch " + std::to_string(epoch) + " is out of range");
   Impl& d = *impl_;
@@ -108,16 +135,18 @@ BatchLoader::BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffl
     d.order.resize(static_cast<size_t>(split.n));
     std::iota(d.order.begin(), d.order.end(), int64_t{0});
   }
+  d.count = split.n;
+  if (ranks > 1) d.shares_take(rank, ranks);
   if (split.streamed()) {
     if (!images)
       throw InvalidArgument("", "a streamed split has no examples for a backend to hold");
-    d.stream = std::make_unique<ImageLoader>(split, d.order.data(), batch_size, first_batch,
-                                             augment, seed, epoch);
+    d.stream = std::make_unique<ImageLoader>(split, d.order.data(), d.count, d.batch_size,
+                                             first_batch, d.batches, augment, seed, epoch);
     return;
   }
   d.padding = split.padding();
   d.decoded.resize(static_cast<size_t>(split.example_size()));
-  const int64_t capacity = std::min(batch_size, split.n);
+  const int64_t capacity = std::max(int64_t{1}, std::min(d.batch_size, d.count));
   for (int buffer = 0; buffer < 2; ++buffer) {
     if (images)
       d.images[buffer].resize(
@@ -155,7 +184,8 @@ bool BatchLoader::next(Batch& batch) {
   batch.n = d.counts[buffer];
   batch.images = d.make_images ? d.images[buffer].data() : nullptr;
   batch.labels = d.labels[buffer].data();
-  batch.examples = d.order.data() + (d.first_batch + d.handed - 1) * d.batch_size;
+  batch.examples =
+      d.order.data() + std::min(d.count, (d.first_batch + d.handed - 1) * d.batch_size);
   batch.draws = d.augment ? d.draws[buffer].data() : nullptr;
   return true;
 }

@@ -134,10 +134,16 @@ struct Batch {
 // out of its batch (Batch::n smaller, possibly 0), warned about once (ImageStream::warn) and
 // counted; next() throws FormatError naming it when the data set's count passes
 // max_bad_images. `images` must be true.
+// Data-parallel training (DESIGN.md §8): with ranks > 1 the loader gives rank `rank` only its
+// share of each batch of batch_size: of a batch of m examples, positions floor(r m / ranks) to
+// floor((r + 1) m / ranks) - 1, so that the examples a step sees, their augmentation and the
+// number of batches do not depend on the number of ranks. batch_size must be a multiple of
+// ranks (InvalidArgument otherwise); a share of the last batch may be empty (Batch::n 0).
 class BatchLoader {
  public:
   BatchLoader(const DataSplit& split, int64_t batch_size, bool shuffle, bool augment, uint64_t seed,
-              int64_t epoch, int64_t first_batch = 0, bool images = true);
+              int64_t epoch, int64_t first_batch = 0, bool images = true, int rank = 0,
+              int ranks = 1);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

@@ -65,7 +65,7 @@ struct Slot {
 struct ImageLoader::Impl {
   const DataSplit& split;
   const int64_t* order;
-  int64_t batch_size, first_batch, batches;
+  int64_t count, batch_size, first_batch, batches;
   bool augment;
   uint64_t seed;
   int64_t epoch;
@@ -119,16 +119,16 @@ void ImageLoader::Impl::run() {
     {
       std::unique_lock<std::mutex> lock(mutex);
       work.wait(lock, [&] {
-        return stop || next_position >= split.n ||
+        return stop || next_position >= count ||
                next_position / batch_size - first_batch < released + kSlots;
       });
-      if (stop || next_position >= split.n) return;
+      if (stop || next_position >= count) return;
       position = next_position++;
       const int64_t batch = position / batch_size - first_batch;
       slot = &slots[batch % kSlots];
       if (position % batch_size == 0) {  // the batch's first position: the slot is its own
         slot->batch = batch;
-        slot->count = std::min(batch_size, split.n - position);
+        slot->count = std::min(batch_size, count - position);
         slot->pending = slot->count;
       }
     }
@@ -140,19 +140,21 @@ void ImageLoader::Impl::run() {
   }
 }
 
-ImageLoader::ImageLoader(const DataSplit& split, const int64_t* order, int64_t batch_size,
-                         int64_t first_batch, bool augment, uint64_t seed, int64_t epoch)
+ImageLoader::ImageLoader(const DataSplit& split, const int64_t* order, int64_t count,
+                         int64_t batch_size, int64_t first_batch, int64_t batches, bool augment,
+                         uint64_t seed, int64_t epoch)
     : impl_(std::make_unique<Impl>(split, order)) {
   Impl& d = *impl_;
+  d.count = count;
   d.batch_size = batch_size;
   d.first_batch = first_batch;
-  d.batches = (split.n + batch_size - 1) / batch_size - first_batch;
+  d.batches = batches - first_batch;
   d.augment = augment;
   d.seed = seed;
   d.epoch = epoch;
   d.example_size = split.example_size();
   d.next_position = first_batch * batch_size;
-  const int64_t capacity = std::min(batch_size, split.n);
+  const int64_t capacity = std::max(int64_t{1}, std::min(batch_size, count));
   for (Slot& slot : d.slots) {
     slot.images.resize(static_cast<size_t>(capacity * d.example_size));
     slot.labels.resize(static_cast<size_t>(capacity));
@@ -178,6 +180,11 @@ bool ImageLoader::next(Batch& batch) {
   d.released = d.handed;
   d.work.notify_all();
   if (d.handed == d.batches) return false;
+  if ((d.first_batch + d.handed) * d.batch_size >= d.count) {  // a rank's empty last share
+    ++d.handed;
+    batch = Batch();
+    return true;
+  }
   Slot& slot = d.slots[d.handed % kSlots];
   const auto ready = [&] { return slot.batch == d.handed && slot.pending == 0; };
   if (!ready()) {

@@ -11,10 +11,11 @@ namespace popup {
 
 class ImageLoader {
  public:
-  // `order`: the example at each position of the epoch (split.n of them; must outlive the
-  // loader); batches from `first_batch` to the last are prepared.
-  ImageLoader(const DataSplit& split, const int64_t* order, int64_t batch_size, int64_t first_batch,
-              bool augment, uint64_t seed, int64_t epoch);
+  // `order`: the example at each of `count` positions (the epoch's, or a rank's shares of it;
+  // must outlive the loader), cut into batches of batch_size; batches from `first_batch` to
+  // batches - 1 are handed out, those past the last position empty.
+  ImageLoader(const DataSplit& split, const int64_t* order, int64_t count, int64_t batch_size,
+              int64_t first_batch, int64_t batches, bool augment, uint64_t seed, int64_t epoch);
   ~ImageLoader();
   ImageLoader(const ImageLoader&) = delete;
   ImageLoader& operator=(const ImageLoader&) = delete;

@@ -15,8 +15,8 @@ namespace popup {
 // What the float sums moved and waited for since the communicator was made: bytes this rank
 // sent, and seconds it spent inside sum calls (start, progress, finish), for the log.
 struct CommTraffic {
-  int64_t sums = 0;   // float sums finished (blocking or started)
-  int64_t floats = 0; // floats summed (the sum of their n)
+  int64_t sums = 0;    // float sums finished (blocking or started)
+  int64_t floats = 0;  // floats summed (the sum of their n)
   int64_t bytes_sent = 0;
   double seconds = 0;
 };
@@ -27,7 +27,7 @@ class Communicator {
 
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  virtual int local_rank() const = 0;  // among the ranks on this machine (picks the GPU)
+  virtual int local_rank() const = 0;    // among the ranks on this machine (picks the GPU)
   virtual std::string name() const = 0;  // e.g. "Open MPI 4.1.4, 4 ranks on 2 hosts"
 
   // Rank-ordered sums in place (see above). Blocking.

@@ -72,7 +72,8 @@ class ThreadCommunicator final : public Communicator {
 
   void broadcast(void* data, int64_t bytes, int root) override {
     post(data);
-    if (rank_ != root) std::memcpy(data, shared_->posted[static_cast<size_t>(root)], static_cast<size_t>(bytes));
+    if (rank_ != root)
+      std::memcpy(data, shared_->posted[static_cast<size_t>(root)], static_cast<size_t>(bytes));
     shared_->barrier();
   }
   void all_gather(const void* mine, void* all, int64_t bytes) override {
@@ -90,8 +91,8 @@ class ThreadCommunicator final : public Communicator {
       shared_->aborted = true;
     }
     shared_->changed.notify_all();
-    throw Error("", "rank " + std::to_string(rank_) + " aborted with status " +
-                        std::to_string(status));
+    throw Error("",
+                "rank " + std::to_string(rank_) + " aborted with status " + std::to_string(status));
   }
 
   CommTraffic traffic() const override { return traffic_; }

@@ -43,8 +43,12 @@ void ProgressPrinter::epoch(const EpochReport& e) {
                static_cast<long long>(e.epoch), static_cast<long long>(e.epochs), e.lr,
                e.train_loss, 100 * e.train_acc);
   if (e.val_acc >= 0) std::fprintf(out_, "  val %.2f%%", 100 * e.val_acc);
-  std::fprintf(out_, "  test %.2f%%  %.0f img/s  %.1f s\n", 100 * e.test_acc, e.images_per_second,
+  std::fprintf(out_, "  test %.2f%%  %.0f img/s  %.1f s", 100 * e.test_acc, e.images_per_second,
                e.seconds);
+  if (e.ranks > 1)
+    std::fprintf(out_, "  %lld ranks, sums %.1f ms/step (%.2f MB)", static_cast<long long>(e.ranks),
+                 1e3 * e.reduce_seconds, e.reduce_bytes / 1e6);
+  std::fputc('\n', out_);
   std::fflush(out_);
 }
 
@@ -59,6 +63,10 @@ std::string epoch_json(const EpochReport& e) {
   w.key("images_per_second").number(e.images_per_second, digits);
   w.key("data_share").number(e.data_share, digits);
   w.key("seconds").number(e.seconds, digits).key("device").string(e.device);
+  if (e.ranks > 1) {  // data-parallel: per training step, this rank's
+    w.key("ranks").integer(e.ranks).key("reduce_seconds").number(e.reduce_seconds, digits);
+    w.key("reduce_bytes").number(e.reduce_bytes, digits);
+  }
   return w.non_finite_member().object_end().text();
 }
 

@@ -112,6 +112,16 @@ void Trainer::resume(const PopupFile& f) {
     throw MismatchError(f.path, std::string("checkpoint was made ") +
                                     (learned_bn ? "with" : "without") + " --learn-bn, this run " +
                                     (config_.learn_bn ? "has it" : "has not"));
+  // ranks and sync_bn likewise (recorded only when above 1, when on): the same -np to resume
+  const auto ranks_found = f.metadata.find("popup.train.ranks");
+  const std::string ranks = ranks_found == f.metadata.end() ? "1" : ranks_found->second;
+  if (ranks != std::to_string(config_.ranks))
+    throw MismatchError(f.path, "checkpoint was made by " + ranks + " ranks (mpirun -np " + ranks +
+                                    "), this run has " + std::to_string(config_.ranks));
+  if ((f.metadata.count("popup.train.sync_bn") > 0) != config_.sync_bn)
+    throw MismatchError(
+        f.path, std::string("checkpoint was made ") + (config_.sync_bn ? "without" : "with") +
+                    " --sync-bn, this run " + (config_.sync_bn ? "has it" : "has not"));
   for (const auto& [key, value] : train_config_metadata(config_)) {
     const auto it = f.metadata.find(key);
     const std::string found = it == f.metadata.end() ? "(missing)" : it->second;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "dist/communicator.hpp"
 #include "format/json_write.hpp"
 #include "train/method.hpp"
 
@@ -73,15 +74,16 @@ std::string eval_result_json(const EvalResult& r, int64_t classes, const std::st
 }
 
 EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion, int data,
-                    bool logits) {
+                    bool logits, Communicator* comm) {
   EvalResult r;
   const auto start = std::chrono::steady_clock::now();
   const int64_t classes = split.classes;
   if (confusion) r.confusion.assign(static_cast<size_t>(classes * classes), 0);
   BatchLoader loader(split, batch, /*shuffle=*/false, /*augment=*/false, 0, 0, 0,
-                     /*images=*/data < 0);
+                     /*images=*/data < 0, comm ? comm->rank() : 0, comm ? comm->size() : 1);
   Batch b;
   while (loader.next(b)) {
+    if (b.n == 0) continue;  // a rank's empty share of the last batch
     // Queued: a backend may run ahead; the sums are taken once at the end. The confusion
     // matrix needs each batch's logits.
     if (data >= 0)
@@ -104,8 +106,15 @@ EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool 
     }
   }
   const BatchStats s = exec.stats_take();
-  const int64_t correct1 = s.correct1, correct5 = s.correct5;
-  const double loss = s.loss_sum;
+  int64_t correct1 = s.correct1, correct5 = s.correct5;
+  double loss = s.loss_sum;
+  if (comm) {  // every rank's share, summed in rank order: the same result on every rank
+    int64_t counts[3] = {r.n, correct1, correct5};
+    comm->sum(counts, 3);
+    r.n = counts[0], correct1 = counts[1], correct5 = counts[2];
+    comm->sum(&loss, 1);
+    if (confusion) comm->sum(r.confusion.data(), static_cast<int64_t>(r.confusion.size()));
+  }
   if (r.n > 0) {
     r.top1 = static_cast<double>(correct1) / static_cast<double>(r.n);
     r.top5 = static_cast<double>(correct5) / static_cast<double>(r.n);

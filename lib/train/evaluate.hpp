@@ -14,6 +14,8 @@
 
 namespace popup {
 
+class Communicator;
+
 struct EvalResult {
   int64_t n = 0;
   double top1 = 0, top5 = 0;  // fractions
@@ -36,8 +38,12 @@ void executor_load_state(Executor& exec, const std::vector<Tensor>& state);
 // `data`: the handle of `split` uploaded to the executor (Executor::data_upload), or -1.
 // `logits`: also keep every example's logits and label. n counts the examples evaluated: a
 // streamed split's unreadable images are not (data/dataset.hpp).
+// `comm` (data-parallel training, DESIGN.md §8): each rank evaluates its share of every batch
+// (BatchLoader's shares) and the counts and loss are summed over the ranks, so that every rank
+// returns the same result; the confusion matrix likewise; logits are not gathered (the caller
+// asks for none).
 EvalResult evaluate(Executor& exec, const DataSplit& split, int64_t batch, bool confusion,
-                    int data = -1, bool logits = false);
+                    int data = -1, bool logits = false, Communicator* comm = nullptr);
 
 // popup-eval --eval-samples: a supermask evaluated with `samples` masks drawn from
 // sigmoid(logits) (method.hpp's supermask_sample, RandomStream::supermask_eval, draw = the

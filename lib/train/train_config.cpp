@@ -90,6 +90,8 @@ Metadata train_config_metadata(const TrainConfig& c) {
   if (c.image_size > 0) m["popup.train.image_size"] = std::to_string(c.image_size);
   if (!c.classes.empty()) m["popup.data.classes"] = classes_json(c.classes);
   if (c.learn_bn) m["popup.train.learn_bn"] = "1";  // absent otherwise: masks as they were
+  if (c.ranks > 1) m["popup.train.ranks"] = std::to_string(c.ranks);
+  if (c.sync_bn) m["popup.train.sync_bn"] = "1";
   // Method-specific keys; edge-popup's are as they always were.
   if (c.method == Method::dense || c.method == Method::supermask) {
     m.erase("popup.train.k");  // no fraction is asked
@@ -133,6 +135,8 @@ const KeyRule kRules[] = {
     {"last_layer_dense", Rule::flag, 0, 1},
     {"nesterov", Rule::flag, 0, 1},
     {"learn_bn", Rule::flag, 0, 1},
+    {"sync_bn", Rule::flag, 0, 1},
+    {"ranks", Rule::integer, 2, 1e6},
     {"epochs", Rule::integer, 1, kCount},
     {"epochs_done", Rule::integer, 0, kCount},
     {"warmup_epochs", Rule::integer, 0, kCount},

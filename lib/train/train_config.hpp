@@ -46,6 +46,12 @@ struct TrainConfig {
   // The executor's number format (scores, masks and updates stay fp32); recorded only when
   // bf16, so that fp32 masks keep the keys and bytes they always had.
   Precision precision = Precision::fp32;
+  // Data-parallel training (DESIGN.md §8): the number of ranks, each training its share of
+  // every batch, recorded as popup.train.ranks when above 1 (a checkpoint resumes only with
+  // as many); sync_bn: BatchNorm statistics of the whole batch (popup.train.sync_bn = 1,
+  // absent otherwise).
+  int64_t ranks = 1;
+  bool sync_bn = false;
 };
 
 // The defaults of --method for what the command line did not give (DESIGN.md §4): dense with

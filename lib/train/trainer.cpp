@@ -4,16 +4,26 @@
 // run writes (mask, scores, dense weights).
 #include "train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <utility>
 
+#include "dist/communicator.hpp"
 #include "error.hpp"
+#include "format/crc32.hpp"
 #include "format/number_text.hpp"
 #include "train/topk.hpp"
 
 namespace popup {
 namespace {
+
+std::string crc32_hex(uint32_t crc) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", crc);
+  return text;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -58,8 +68,10 @@ void checkpoint_every_parse(const std::string& text, CheckpointEvery& every) {
     throw bad("unit must be epochs (the default), steps, s, min or h");
 }
 
-ExecutorConfig trainer_executor_config(const TrainConfig& config) {
+ExecutorConfig trainer_executor_config(const TrainConfig& config, Communicator* comm) {
   ExecutorConfig ec;
+  ec.comm = comm;
+  ec.sync_bn = comm && config.sync_bn;
   ec.max_batch = config.batch_size;
   ec.label_smoothing = static_cast<float>(config.label_smoothing);
   ec.precision = config.precision;
@@ -68,11 +80,20 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config) {
 }
 
 Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
-                 const TrainConfig& config, std::unique_ptr<Executor> executor)
-    : recipe_(recipe), config_(config), data_(data), exec_(std::move(executor)) {
+                 const TrainConfig& config, std::unique_ptr<Executor> executor, Communicator* comm)
+    : recipe_(recipe), config_(config), data_(data), exec_(std::move(executor)), comm_(comm) {
   net_ = arch_network(recipe.arch, recipe.input, recipe.classes);
   dataset_check_shape(data, recipe.input, recipe.classes);
-  if (!exec_) exec_ = executor_cpu_create(net_, trainer_executor_config(config));
+  if ((comm ? comm->size() : 1) != config.ranks)
+    throw InvalidArgument("", "the training configuration has " + std::to_string(config.ranks) +
+                                  " ranks, the communicator " +
+                                  std::to_string(comm ? comm->size() : 1));
+  if (config.batch_size % config.ranks != 0)
+    throw InvalidArgument("--batch-size", std::to_string(config.batch_size) +
+                                              " does not split into " +
+                                              std::to_string(config.ranks) +
+                                              " equal shares (give a multiple of the ranks)");
+  if (!exec_) exec_ = executor_cpu_create(net_, trainer_executor_config(config, comm));
   if (config.method == Method::edge_popup) {
     engine_ = exec_->score_engine(config.optimizer);
   } else {  // the host engine of the other methods, whatever the executor's device
@@ -171,16 +192,60 @@ void Trainer::keep_fraction_apply() {
   if (!first) engine_->refresh();
 }
 
-// Adds the executor's statistics of the batches queued since the last take.
+// Adds the executor's statistics of the batches queued since the last take (data-parallel:
+// every rank's, summed in rank order, so that every rank has the same sums).
 void Trainer::stats_take() {
   const BatchStats s = exec_->stats_take();
-  loss_sum_ += s.loss_sum;
-  correct_ += s.correct1;
-  seen_ += queued_;
+  double loss = s.loss_sum;
+  int64_t counts[2] = {s.correct1, queued_};
+  if (comm_) {
+    comm_->sum(&loss, 1);
+    comm_->sum(counts, 2);
+  }
+  loss_sum_ += loss;
+  correct_ += counts[0];
+  seen_ += counts[1];
   queued_ = 0;
   if (!std::isfinite(loss_sum_))
     throw DivergenceError("", "training diverged: the loss is not finite at epoch " +
                                   std::to_string(epoch_ + 1) + ", batch " + std::to_string(batch_));
+}
+
+bool Trainer::writer() const { return !comm_ || comm_->rank() == 0; }
+
+void Trainer::running_stats_share() {
+  if (!comm_ || config_.sync_bn) return;  // sync_bn: every rank has the same statistics
+  std::vector<NamedArray> stats = exec_->running_stats();
+  if (stats.empty()) return;
+  for (NamedArray& a : stats)
+    comm_->broadcast(a.values.data(), static_cast<int64_t>(a.values.size() * sizeof(float)), 0);
+  exec_->set_running_stats(stats);
+}
+
+void Trainer::replicas_check() const {
+  if (!comm_) return;
+  uint32_t crc = 0;
+  std::vector<float> values;
+  std::vector<uint8_t> bits;
+  for (size_t t = 0; t < net_.tensors.size(); ++t) {
+    const size_t n = static_cast<size_t>(net_.tensors[t].numel());
+    bits.resize(n);
+    engine_->mask(t, bits.data());
+    crc = crc32_update(crc, bits.data(), n);
+    if (dense_[t]) continue;
+    values.resize(n);
+    engine_->scores(t, values.data());
+    crc = crc32_update(crc, values.data(), n * sizeof(float));
+  }
+  for (const Tensor& state : state_tensors())
+    crc = crc32_update(crc, state.f32.data(), state.f32.size() * sizeof(float));
+  std::vector<uint32_t> all(static_cast<size_t>(comm_->size()));
+  comm_->all_gather(&crc, all.data(), sizeof crc);
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0])
+      throw Error("", "rank " + std::to_string(r) + " finished with other scores, masks or " +
+                          "BatchNorm state than rank 0 (CRC-32 " + crc32_hex(all[r]) + " against " +
+                          crc32_hex(all[0]) + "): the ranks diverged");
 }
 
 EpochReport Trainer::finish_epoch(double lr, double seconds, double train_seconds,
@@ -194,9 +259,12 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   // Evaluation batches have the training batch size, as popup-eval's default for this mask.
   // The supermask is evaluated with its deterministic mask, the one the mask file holds.
   if (method_) method_->set_evaluation(true);
+  running_stats_share();
   if (data_.val.n > 0)
-    r.val_acc = evaluate(*exec_, data_.val, config_.batch_size, false, data_val_).top1;
-  const EvalResult test = evaluate(*exec_, data_.test, config_.batch_size, false, data_test_);
+    r.val_acc =
+        evaluate(*exec_, data_.val, config_.batch_size, false, data_val_, false, comm_).top1;
+  const EvalResult test =
+      evaluate(*exec_, data_.test, config_.batch_size, false, data_test_, false, comm_);
   if (method_) method_->set_evaluation(false);
   r.test_acc = test.top1;
   r.test_loss = test.loss;
@@ -212,7 +280,7 @@ bool Trainer::next_batch(BatchLoader& loader, Batch& b, const std::string& check
   try {
     return loader.next(b);
   } catch (const FormatError&) {
-    if (!checkpoint_path.empty()) {
+    if (!checkpoint_path.empty() && writer()) {  // data-parallel: rank 0 has the run's state
       stats_take();
       write_checkpoint(checkpoint_path);
     }
@@ -225,8 +293,12 @@ void Trainer::run(const TrainHooks& hooks) {
   const CheckpointEvery& every = hooks.checkpoint_every;
   auto last_checkpoint = std::chrono::steady_clock::now();
   const auto checkpoint_write = [&] {
-    write_checkpoint(hooks.checkpoint_path);
+    if (writer()) write_checkpoint(hooks.checkpoint_path);
     last_checkpoint = std::chrono::steady_clock::now();
+  };
+  const auto stop_seen = [&] { return hooks.stop && hooks.stop->load(); };
+  const auto time_due = [&] {
+    return every.seconds > 0 && seconds_since(last_checkpoint) >= every.seconds;
   };
   // a step or time checkpoint that fell on the last batch of an epoch, for the epoch's end
   bool checkpoint_waiting = false;
@@ -234,18 +306,33 @@ void Trainer::run(const TrainHooks& hooks) {
     const auto epoch_start = std::chrono::steady_clock::now();
     keep_fraction_apply();
     BatchLoader loader(data_.train, config_.batch_size, /*shuffle=*/true, data_.augment,
-                       config_.seed, epoch_, batch_, /*images=*/data_train_ < 0);
+                       config_.seed, epoch_, batch_, /*images=*/data_train_ < 0,
+                       comm_ ? comm_->rank() : 0, static_cast<int>(config_.ranks));
     const int64_t batches = loader.batches();
     const int64_t first_batch = batch_;
+    const int64_t first_step = engine_->steps();
+    const CommTraffic traffic = comm_ ? comm_->traffic() : CommTraffic();
     double lr = 0, train_seconds = 0;
-    int64_t trained = 0;  // images trained by this process in this epoch (not by a resumed run)
+    int64_t trained = 0;  // images trained in this epoch by this run (every rank's)
     Batch b;
     while (true) {
       const auto step_start = std::chrono::steady_clock::now();
       if (!next_batch(loader, b, hooks.checkpoint_path)) break;
       lr = schedule_lr(config_.schedule, epoch_, batch_, batches);
       // A streamed batch whose every image was unreadable is no step (its position counts).
-      if (b.n > 0) {
+      // Data-parallel: the ranks agree before the step on its images, on whether some share
+      // is empty (then no rank steps), on a stop and on rank 0's clock for a checkpoint.
+      bool step = b.n > 0, stop = false, timed = false;
+      int64_t images = b.n;
+      if (comm_) {
+        int64_t agreed[4] = {b.n, b.n == 0, stop_seen(), comm_->rank() == 0 && time_due()};
+        comm_->sum(agreed, 4);
+        images = agreed[0];
+        step = agreed[1] == 0;
+        stop = agreed[2] > 0;
+        timed = agreed[3] > 0;
+      }
+      if (step) {
         if (data_train_ >= 0)
           exec_->forward_queue_examples(data_train_, b.examples, b.draws, b.n,
                                         /*training=*/true);
@@ -255,12 +342,16 @@ void Trainer::run(const TrainHooks& hooks) {
         if (config_.learn_bn) bn_step(lr);
       }
       ++batch_;
-      queued_ += b.n;
-      trained += b.n;
-      const bool stop = hooks.stop && hooks.stop->load();
+      if (step) {
+        queued_ += b.n;
+        trained += images;
+      }
+      if (!comm_) {  // one process: what holds after the step
+        stop = stop_seen();
+        timed = time_due();
+      }
       const bool due = !hooks.checkpoint_path.empty() &&
-                       ((every.steps > 0 && b.n > 0 && engine_->steps() % every.steps == 0) ||
-                        (every.seconds > 0 && seconds_since(last_checkpoint) >= every.seconds));
+                       ((every.steps > 0 && step && engine_->steps() % every.steps == 0) || timed);
       if (due && batch_ == batches) checkpoint_waiting = true;
       const bool checkpoint = due && batch_ < batches && !stop;
       // A checkpoint takes the statistics at its step; a run resumed from it takes them
@@ -283,19 +374,28 @@ void Trainer::run(const TrainHooks& hooks) {
       }
       if (stop && batch_ < batches) {
         stopped_ = true;
-        if (!hooks.checkpoint_path.empty()) write_checkpoint(hooks.checkpoint_path);
+        if (!hooks.checkpoint_path.empty() && writer()) write_checkpoint(hooks.checkpoint_path);
         return;
       }
       if (checkpoint) checkpoint_write();
     }
     last_ = finish_epoch(lr, seconds_since(epoch_start), train_seconds, trained);
     last_.data_share = train_seconds > 0 ? loader.wait_seconds() / train_seconds : 0;
+    if (comm_) {
+      const CommTraffic now = comm_->traffic();
+      const double steps = static_cast<double>(std::max<int64_t>(1, engine_->steps() - first_step));
+      last_.ranks = comm_->size();
+      last_.reduce_seconds = (now.seconds - traffic.seconds) / steps;
+      last_.reduce_bytes = static_cast<double>(now.bytes_sent - traffic.bytes_sent) / steps;
+    }
     ++epoch_;
     batch_ = 0;
     loss_sum_ = 0;
     correct_ = seen_ = 0;
     if (hooks.on_epoch) hooks.on_epoch(last_);
-    const bool stop = hooks.stop && hooks.stop->load();
+    int64_t stop_count = stop_seen();
+    if (comm_) comm_->sum(&stop_count, 1);
+    const bool stop = stop_count > 0;
     const bool due = checkpoint_waiting || (every.epochs > 0 && epoch_ % every.epochs == 0);
     checkpoint_waiting = false;
     if (!hooks.checkpoint_path.empty() && (due || (stop && !finished()))) checkpoint_write();

@@ -27,9 +27,11 @@
 
 namespace popup {
 
+class Communicator;
+
 // The executor a Trainer needs for this configuration (max_batch = batch size, smoothing,
-// precision, affine_bn = learn_bn).
-ExecutorConfig trainer_executor_config(const TrainConfig& config);
+// precision, affine_bn = learn_bn; comm and sync_bn for a data-parallel rank).
+ExecutorConfig trainer_executor_config(const TrainConfig& config, Communicator* comm = nullptr);
 
 struct EpochReport {
   int64_t epoch = 0;  // 1-based, of epochs
@@ -42,6 +44,10 @@ struct EpochReport {
   double data_share = 0;         // the share of its training time spent waiting for data
   double seconds = 0;            // wall time of the epoch, evaluation included
   std::string device;            // what trained it: Executor::device_name()
+  // Data-parallel: the ranks, and per training step of the epoch the seconds this rank spent
+  // in the gradient sums and the bytes it sent for them (Communicator::traffic).
+  int64_t ranks = 1;
+  double reduce_seconds = 0, reduce_bytes = 0;
 };
 
 struct StepReport {
@@ -74,12 +80,24 @@ struct TrainHooks {
   CheckpointEvery checkpoint_every;         // all 0: only when stopped
 };
 
+// Data-parallel training (DESIGN.md §8), with a communicator of config.ranks ranks: every rank
+// runs a Trainer of the same recipe, data and configuration on its share of each batch
+// (BatchLoader's shares); the executor (made with trainer_executor_config(config, comm)) sums
+// the gradients over the ranks, so every rank takes the same optimiser step and finds the same
+// masks. Per step the ranks agree on the batch's size, on a stop (a signal seen by any rank) and
+// on rank 0's clock for time checkpoints; a step in which some rank's share is empty (the last
+// batch holding fewer images than ranks, or a share whose every image was unreadable) is
+// skipped by all. Statistics and evaluations are summed over the ranks; without sync_bn the
+// BatchNorm running statistics of rank 0 are the run's (handed to the others before each
+// evaluation, as DistributedDataParallel broadcasts its buffers). Only rank 0 writes
+// checkpoints; replicas_check() compares every rank's result with rank 0's.
 class Trainer {
  public:
   // `executor` runs the network (created for the recipe with max_batch = batch size); null
-  // selects the CPU backend.
+  // selects the CPU backend. `comm`: one rank of a data-parallel run (outlives the trainer).
   Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, const Dataset& data,
-          const TrainConfig& config, std::unique_ptr<Executor> executor = nullptr);
+          const TrainConfig& config, std::unique_ptr<Executor> executor = nullptr,
+          Communicator* comm = nullptr);
   ~Trainer();
 
   // Continue from a checkpoint written by a trainer of the same recipe and configuration
@@ -103,8 +121,15 @@ class Trainer {
   void write_checkpoint(const std::string& path) const;
   const EpochReport& last_epoch() const { return last_; }
 
+  // Data-parallel: a CRC-32 of this rank's scores, masks and BatchNorm state gathered from
+  // every rank; throws Error naming the first rank whose CRC differs from rank 0's. Nothing
+  // without a communicator.
+  void replicas_check() const;
+
  private:
   void stats_take();
+  void running_stats_share();  // data-parallel, without sync_bn: rank 0's to every rank
+  bool writer() const;         // writes checkpoints: rank 0, or the only process
   bool next_batch(BatchLoader& loader, Batch& b, const std::string& checkpoint_path);
   void keep_fraction_apply();  // global: the ramp's fraction for epoch_
   void bn_step(double lr);     // learn_bn: one optimiser step of every gamma and beta
@@ -119,6 +144,7 @@ class Trainer {
   Network net_;
   std::vector<bool> dense_;  // layers whose mask keeps every weight (no scores)
   std::unique_ptr<Executor> exec_;
+  Communicator* comm_ = nullptr;         // data-parallel: this rank's (null: one process)
   std::unique_ptr<ScoreEngine> engine_;  // frozen weights, scores, masks, optimiser state
   MethodEngine* method_ = nullptr;       // engine_ for the methods other than edge-popup
   double keep_fraction_ = -1;            // global: the fraction applied last
