@@ -1,6 +1,8 @@
 // The CUDA executor's backward: from the loss gradient of the last training forward, the ops
 // in reverse order, computing only the gradients that lead to an asked-for weight gradient
-// (or, with affine_bn, to a BatchNorm's scale and shift).
+// (or, with affine_bn, to a BatchNorm's scale and shift). In a data-parallel run each weight
+// and BatchNorm gradient goes to gradient_done as soon as it is written, to be summed over the
+// ranks (cuda_reduce.cpp) while the backward goes on.
 #include <cublas_v2.h>
 #include <cudnn.h>
 
@@ -55,8 +57,9 @@ void ExecutorCudaImpl::backward_device(const std::vector<float*>& grads) {
     for (int j : op.inputs) wanted = wanted || (j >= 0 && wanted_[j]);
     wanted_[i] = wanted;
   }
-  bn_grads_ready_ = true;      // (computed below: every BatchNorm is wanted with affine_bn)
-  if (!wanted_[last]) return;  // no gradient asked for
+  bn_grads_ready_ = true;  // (computed below: every BatchNorm is wanted with affine_bn)
+  reduce_pending_.clear();
+  if (!wanted_[last]) return;  // no gradient asked for (on any rank: they ask alike)
   const BatchPlan& p = *last_;
   // copied, not computed in place, so that a backward may be repeated
   CUDA_CHECK(cudaMemcpyAsync(grad_[last], diff_logits_.data(),
@@ -65,6 +68,7 @@ void ExecutorCudaImpl::backward_device(const std::vector<float*>& grads) {
   written_.assign(net_.ops.size(), false);
   for (int i = last; i >= 0; --i)
     if (wanted_[i]) backward_op(i, p, grads);
+  gradients_reduce();  // stream_ waits for the sums over the ranks
 }
 
 // Whether a contribution to op j's gradient adds to it (false for the first, which writes).
@@ -113,6 +117,7 @@ void ExecutorCudaImpl::conv_backward(int i, const BatchPlan& p, const std::vecto
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_.get(), &kOne, desc(p, j), act(j), desc(p, i),
                                                grad_[i], conv, a.filter.algo, workspace_.data(),
                                                workspace_.bytes(), &kZero, filter_[i].get(), dw));
+    gradient_done(dw, net_.tensors[op.tensor].numel());
   }
   if (j < 0 || !wanted_[j]) return;
   const float* beta = contribution_start(j) ? &kOne : &kZero;
@@ -129,9 +134,11 @@ void ExecutorCudaImpl::linear_backward(int i, int64_t n, const std::vector<float
   const int j = op.inputs[0];
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int out = to_int(spec.shape[0]), in = to_int(spec.shape[1]), rows = to_int(n);
-  if (float* dw = grads[op.tensor])
+  if (float* dw = grads[op.tensor]) {
     CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, &kOne, act(j),
                              in, grad_[i], out, &kZero, dw, in));
+    gradient_done(dw, spec.numel());
+  }
   if (j < 0 || !wanted_[j]) return;
   const float* beta = contribution_start(j) ? &kOne : &kZero;
   CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, &kOne,
@@ -153,6 +160,14 @@ void ExecutorCudaImpl::bn_backward(int i, const BatchPlan& p) {
   CUDNN_CHECK(cudnnBatchNormalizationBackward(
       cudnn_.get(), CUDNN_BATCHNORM_SPATIAL, &kOne, beta, &kOne, &kZero, x, act(j), x, grad_[i], x,
       dx, bn_param_[i].get(), b.scale, b.dscale, b.dbias, kBnEpsilon, b.save_mean, b.save_inv_var));
+  if (!config_.affine_bn) return;  // dscale and dbias are read only with affine_bn
+  const int64_t c = net_.ops[i].c;
+  if (b.dbias == b.dscale + c) {  // adjacent (batchnorm_allocate): one sum
+    gradient_done(b.dscale, 2 * c);
+  } else {
+    gradient_done(b.dscale, c);
+    gradient_done(b.dbias, c);
+  }
 }
 
 // An add passes its gradient to both inputs: nothing to do for an input that shares it.

@@ -37,15 +37,18 @@ void ExecutorCudaImpl::forward_run(const float* images, const int32_t* labels, i
   bn_grads_ready_ = false;
   const BatchPlan& p = plan_for(n);
   input_stage(images, labels, n);
-  forward_compute(p, training, slot);
+  forward_compute(p, training, training ? global_batch(n) : n, slot);
 }
 
-// The network, the loss and its sums, on the batch in images_ and labels_.
-void ExecutorCudaImpl::forward_compute(const BatchPlan& p, bool training, int slot) {
+// The network, the loss and its sums, on the batch in images_ and labels_. The loss gradient
+// is that of the mean over mean_over examples: the batch's n, or in a data-parallel run the
+// global batch (global_batch), so that the ranks' gradients sum to the global mean's.
+void ExecutorCudaImpl::forward_compute(const BatchPlan& p, bool training, int64_t mean_over,
+                                       int slot) {
   const int64_t n = p.n;
   for (size_t i = 0; i < net_.ops.size(); ++i) forward_op(static_cast<int>(i), p, training);
   softmax_cross_entropy_rows(out_.back(), labels_.data(), n, net_.classes, config_.label_smoothing,
-                             training ? diff_logits_.data() : nullptr, examples_.data(),
+                             training ? diff_logits_.data() : nullptr, mean_over, examples_.data(),
                              stream_.get());
   loss_totals_add(examples_.data(), n, totals_.data() + slot, stream_.get());
   last_ = &p;
@@ -67,7 +70,7 @@ void ExecutorCudaImpl::forward_queue_examples(int data, const int64_t* examples,
   bn_grads_ready_ = false;
   const BatchPlan& p = plan_for(n);
   examples_stage(split, examples, draws, n);
-  forward_compute(p, training, kQueuedSlot);
+  forward_compute(p, training, training ? global_batch(n) : n, kQueuedSlot);
 }
 
 void ExecutorCudaImpl::forward_op(int i, const BatchPlan& p, bool training) {

@@ -13,6 +13,7 @@
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/executor_cuda_impl.hpp"
+#include "dist/communicator.hpp"
 #include "error.hpp"
 
 namespace popup {
@@ -31,6 +32,10 @@ NetworkGraph graph_checked(const Network& net, const ExecutorConfig& config) {
     throw InvalidArgument("",
                           "precision bf16 is a CPU option (the CUDA backend computes "
                           "in fp32)");
+  // SyncBatchNorm needs global per-channel sums in the forward and the backward (kernels and
+  // NCCL sums around cuDNN's BatchNorm): not written yet. With one rank it is plain BatchNorm.
+  if (config.sync_bn && config.train && config.comm && config.comm->size() > 1)
+    throw InvalidArgument("", "--sync-bn is not implemented on the CUDA backend yet");
   return network_graph(net, config.affine_bn);  // throws for a graph that cannot be executed
 }
 
@@ -50,10 +55,12 @@ ExecutorCudaImpl::ExecutorCudaImpl(const Network& net, const ExecutorConfig& con
   io_allocate();
   plan_for(config_.max_batch);  // fails here, not at the first step, when cuDNN cannot
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  reduce_setup(device);  // last: a collective, which every rank reaches unless it failed above
 }
 
 ExecutorCudaImpl::~ExecutorCudaImpl() {
   if (stream_) static_cast<void>(cudaStreamSynchronize(stream_.get()));
+  reduce_close();
 }
 
 void ExecutorCudaImpl::handles_create(int device) {

@@ -1,5 +1,6 @@
 // The CUDA executor (DESIGN.md §7): a Network on one GPU with cuDNN (convolution, pooling,
-// BatchNorm) and cuBLAS (linear layers), everything queued on one stream. Besides the
+// BatchNorm) and cuBLAS (linear layers), everything queued on one stream (in a data-parallel
+// run, DESIGN.md §8, NCCL's gradient sums on a second one). Besides the
 // Executor interface it gives the CUDA score engine its weight and gradient buffers, so that
 // a training step never goes through host memory.
 #pragma once
@@ -31,7 +32,8 @@ class ExecutorCuda : public Executor {
 
   // Executor::backward with device outputs: gradients of the mean loss with respect to each
   // tensor's effective weights into grads[t] (device, numel floats, row-major; null skipped),
-  // queued on stream() without waiting.
+  // queued on stream() without waiting. In a data-parallel run (ExecutorConfig::comm) they are
+  // already summed over the ranks for whatever stream() runs next.
   virtual void backward_device(const std::vector<float*>& grads) = 0;
 };
 

@@ -1,7 +1,7 @@
 // Internal to lib/cuda/: the class behind ExecutorCuda::create and the per-batch-size plans
 // and buffers it works with. Its members are defined by job: executor_cuda.cpp (construction,
 // weights, BatchNorm state), cuda_buffers.cpp, cuda_algorithms.cpp, cuda_plan.cpp,
-// cuda_input.cpp, cuda_forward.cpp and cuda_backward.cpp.
+// cuda_input.cpp, cuda_forward.cpp, cuda_backward.cpp and cuda_reduce.cpp.
 #pragma once
 
 #include <cublas_v2.h>
@@ -12,12 +12,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/network_graph.hpp"
 #include "cuda/cuda_descriptors.hpp"
 #include "cuda/device_buffer.hpp"
 #include "cuda/executor_cuda.hpp"
+#include "cuda/nccl_api.hpp"
 #include "cuda/net_kernels.cuh"
 #include "data/augment.hpp"
 #include "data/dataset.hpp"
@@ -161,7 +163,7 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   void input_stage(const float* images, const int32_t* labels, int64_t n);
   void examples_stage(const DeviceSplit& split, const int64_t* examples, const AugmentDraw* draws,
                       int64_t n);
-  void forward_compute(const BatchPlan& p, bool training, int slot);
+  void forward_compute(const BatchPlan& p, bool training, int64_t mean_over, int slot);
   void forward_op(int i, const BatchPlan& p, bool training);
   void conv_forward(int i, const BatchPlan& p);
   void linear_forward(int i, int64_t n);
@@ -176,6 +178,13 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   void linear_backward(int i, int64_t n, const std::vector<float*>& grads);
   void bn_backward(int i, const BatchPlan& p);
   void add_backward(int i, int64_t n);
+
+  // data-parallel runs (cuda_reduce.cpp)
+  void reduce_setup(int device);
+  int64_t global_batch(int64_t n);
+  void gradient_done(float* data, int64_t count);
+  void gradients_reduce();
+  void reduce_close() noexcept;
 
   const Network net_;
   const ExecutorConfig config_;
@@ -228,6 +237,18 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   bool last_training_ = false;
   std::vector<bool> written_;  // during a backward: gradients holding a contribution
   std::vector<bool> wanted_;   // during a backward: gradients it computes
+
+  // Data-parallel runs with more than one rank (cuda_reduce.cpp): how the gradients are
+  // summed over the ranks; none for one process or an inference-only executor.
+  enum class Reduce { none, nccl, host };
+  Reduce reduce_ = Reduce::none;
+  NcclCommunicator nccl_;  // closed by the destructor once the streams are idle
+  Stream reduce_stream_;   // nccl: the sums, behind the backward
+  Event reduce_produced_;  // nccl: recorded on stream_ when a gradient is written
+  Event reduce_done_;      // nccl: recorded on reduce_stream_ after the last sum
+  bool reduce_issued_ = false;
+  std::vector<std::pair<float*, int64_t>> reduce_pending_;  // host: the backward's gradients
+  PinnedArray<float> reduce_host_;                          // host: their concatenation
 };
 
 }  // namespace cuda_impl

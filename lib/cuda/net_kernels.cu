@@ -173,7 +173,7 @@ __device__ int warp_sum_int(int v) {
 // One warp per example, in double like softmax_cross_entropy.cpp.
 __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, int64_t n,
                                              int64_t classes, double eps, float* diff,
-                                             LossExample* examples) {
+                                             int64_t mean_over, LossExample* examples) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
   if (row >= n) return;  // the whole warp leaves together
   const int lane = threadIdx.x % kWarp;
@@ -205,7 +205,7 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   for (int64_t c = lane; c < classes; c += kWarp) {
     const double p = exp(z[c] - log_sum);
     const double target = (c == y ? 1 - eps : 0) + eps / static_cast<double>(classes);
-    diff[row * classes + c] = static_cast<float>((p - target) / static_cast<double>(n));
+    diff[row * classes + c] = static_cast<float>((p - target) / static_cast<double>(mean_over));
   }
 }
 
@@ -317,12 +317,12 @@ void bn_running_update(const float* batch_mean, const float* batch_var, float* r
 
 void softmax_cross_entropy_rows(const float* logits, const int32_t* labels, int64_t n,
                                 int64_t classes, float label_smoothing, float* diff,
-                                LossExample* examples, cudaStream_t stream) {
+                                int64_t mean_over, LossExample* examples, cudaStream_t stream) {
   if (n == 0) return;
   constexpr int rows_per_block = kThreads / kWarp;
   const auto blocks = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
   softmax_cross_entropy_kernel<<<blocks, kThreads, 0, stream>>>(
-      logits, labels, n, classes, static_cast<double>(label_smoothing), diff, examples);
+      logits, labels, n, classes, static_cast<double>(label_smoothing), diff, mean_over, examples);
   launch_check();
 }
 

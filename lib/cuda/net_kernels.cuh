@@ -75,10 +75,12 @@ void bn_running_update(const float* batch_mean, const float* batch_var, float* r
 
 // Softmax cross-entropy of logits [n, classes] as softmax_cross_entropy.hpp defines it: each
 // example's smoothed loss and top-1/top-K hits (K = min(5, classes)) into examples[n], and,
-// when diff is not null, d(mean loss)/d logits into diff [n, classes].
+// when diff is not null, the gradient of the loss summed over the batch and divided by
+// mean_over into diff [n, classes] ((softmax - target) / mean_over, in double): d(mean loss)/d
+// logits when mean_over is n; a data-parallel rank passes the global batch.
 void softmax_cross_entropy_rows(const float* logits, const int32_t* labels, int64_t n,
                                 int64_t classes, float label_smoothing, float* diff,
-                                LossExample* examples, cudaStream_t stream);
+                                int64_t mean_over, LossExample* examples, cudaStream_t stream);
 
 // totals += the sums over examples[n], added in a fixed order (the same bits every run).
 void loss_totals_add(const LossExample* examples, int64_t n, LossTotals* totals,

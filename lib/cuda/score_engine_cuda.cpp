@@ -170,6 +170,8 @@ void ScoreEngineCuda::step(double lr) {
   std::vector<float*> grads(layers_.size(), nullptr);
   for (size_t t = 0; t < layers_.size(); ++t)
     if (!layers_[t].dense) grads[t] = layers_[t].grad.data();
+  // In a data-parallel run backward_device leaves the gradients summed over the ranks (the
+  // stream waits for the sums), so every rank's update below sees the same gradient.
   exec_.backward_device(grads);
   started_ = true;
   ++steps_;  // Optimizer::begin_step

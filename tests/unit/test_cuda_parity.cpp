@@ -1,21 +1,27 @@
 // CPU-vs-CUDA parity (DESIGN.md §7): every backend operation through small hand-built
 // networks, the score engine's masks and updates, and one whole training step of conv4 and
 // resnet18, each run on both backends with identical inputs. The CPU backend is the reference.
-// Without a CUDA device every case reports "skipped (no CUDA device)", never "passed".
+// Then data-parallel runs (ExecutorConfig::comm): two ranks as threads of this process, their
+// summed gradients against one executor. Without a CUDA device every case reports "skipped (no
+// CUDA device)", never "passed"; the NCCL case needs two devices and says so.
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "data/dataset.hpp"
 #include "backend/device.hpp"
+#include "dist/communicator.hpp"
+#include "dist/communicator_threads.hpp"
 #include "error.hpp"
 #include "backend/executor.hpp"
 #include "test_networks.hpp"
@@ -147,6 +153,17 @@ void check_bn_grads(const std::string& what, const Executor& gpu, const Executor
         got[k], want[k]);
 }
 
+// p's weights and, with affine BatchNorm, random gamma and beta (the same for every executor).
+void problem_load(Executor& ex, const Problem& p) {
+  for (size_t t = 0; t < p.net.tensors.size(); ++t) ex.set_weights(t, p.weights[t].data());
+  for (size_t k = 0; k < ex.bn_count(); ++k) {
+    const auto c = static_cast<size_t>(ex.bn_channels(k));
+    std::vector<float> gamma = floats(normal_values(c, 0.5, 200 + 2 * k));
+    for (float& g : gamma) g += 1;
+    ex.set_bn_params(k, gamma.data(), floats(normal_values(c, 0.5, 201 + 2 * k)).data());
+  }
+}
+
 // A training forward and backward, then an inference forward of a smaller batch, on both
 // backends: logits, loss, counts, every weight gradient, running statistics. affine: with
 // affine BatchNorm (random gamma and beta, the same on both), whose gradients are compared
@@ -160,13 +177,7 @@ void check_problem(const std::string& what, const Problem& p, float smoothing, b
   std::vector<float> logits[2];
   std::vector<std::vector<float>> grads[2];
   for (int b = 0; b < 2; ++b) {
-    for (size_t t = 0; t < net.tensors.size(); ++t) ex[b]->set_weights(t, p.weights[t].data());
-    for (size_t k = 0; k < ex[b]->bn_count(); ++k) {
-      const auto c = static_cast<size_t>(ex[b]->bn_channels(k));
-      std::vector<float> gamma = floats(normal_values(c, 0.5, 200 + 2 * k));
-      for (float& g : gamma) g += 1;
-      ex[b]->set_bn_params(k, gamma.data(), floats(normal_values(c, 0.5, 201 + 2 * k)).data());
-    }
+    problem_load(*ex[b], p);
     stats[b] = ex[b]->forward(p.images.data(), p.labels.data(), batch, true);
     logits[b].assign(ex[b]->logits(), ex[b]->logits() + batch * net.classes);
     std::vector<float*> ptrs;
@@ -231,20 +242,28 @@ struct Run {
   std::unique_ptr<ScoreEngine> engine;
 };
 
+// A run's score engine on `exec`, with the given weights and scores (the first tensor dense)
+// and the top fraction k of each scored layer kept.
+void run_start(Run& run, const Network& net, const std::vector<std::vector<float>>& weights,
+               const std::vector<std::vector<float>>& scores, double k,
+               const popup::OptimizerConfig& opt) {
+  run.engine = run.exec->score_engine(opt);
+  for (size_t t = 0; t < net.tensors.size(); ++t) {
+    const int64_t n = net.tensors[t].numel();
+    const bool dense = t == 0;
+    run.engine->load(t, n, weights[t].data(), dense ? nullptr : scores[t].data(),
+                     dense ? n : popup::topk_keep_count(n, k));
+  }
+  run.engine->refresh();
+}
+
 // Both backends with the same weights, scores and per-layer counts.
 void runs_load(Run (&runs)[2], const Network& net, const std::vector<std::vector<float>>& weights,
                const std::vector<std::vector<float>>& scores, double k,
                const popup::OptimizerConfig& opt, int64_t batch) {
   for (int b = 0; b < 2; ++b) {
     runs[b].exec = backend(net, b == 1, batch);
-    runs[b].engine = runs[b].exec->score_engine(opt);
-    for (size_t t = 0; t < net.tensors.size(); ++t) {
-      const int64_t n = net.tensors[t].numel();
-      const bool dense = t == 0;
-      runs[b].engine->load(t, n, weights[t].data(), dense ? nullptr : scores[t].data(),
-                           dense ? n : popup::topk_keep_count(n, k));
-    }
-    runs[b].engine->refresh();
+    run_start(runs[b], net, weights, scores, k, opt);
   }
 }
 
@@ -319,6 +338,236 @@ void check_training_step(const std::string& spec, const popup::InputShape& input
   check_masks_identical(spec + " after the CPU's scores", runs, net);
 }
 
+// ---- data-parallel runs (ExecutorConfig::comm) ---------------------------------------------
+
+// Two ranks on one GPU sum their gradients through host memory (NCCL wants a GPU per rank):
+// the communicator's rank-ordered sum; on two GPUs NCCL sums them. Either way every rank must
+// end with the same bits, and those within the gradient tolerances of one executor (the ranks'
+// shares are computed apart and summed: rounding in a different order).
+
+boost::test_tools::assertion_result two_cuda_devices(utf::test_unit_id) {
+  std::string why;
+  const int devices = popup::cuda_device_count(why);
+  boost::test_tools::assertion_result r(devices >= 2);
+  r.message() << "skipped (NCCL needs a GPU per rank; " << devices << " CUDA device"
+              << (devices == 1 ? "" : "s") << (why.empty() ? "" : ": " + why) << ")";
+  return r;
+}
+
+int cuda_devices() {
+  std::string why;
+  return popup::cuda_device_count(why);
+}
+
+// Rank comm.rank()'s CUDA executor on cuda:device.
+std::unique_ptr<Executor> rank_backend(const Network& net, int device, popup::Communicator& comm,
+                                       int64_t max_batch, bool affine, bool sync_bn = false) {
+  ExecutorConfig config;
+  config.max_batch = max_batch;
+  config.affine_bn = affine;
+  config.comm = &comm;
+  config.sync_bn = sync_bn;
+  popup::DeviceChoice device_choice;
+  device_choice.kind = popup::DeviceChoice::cuda;
+  device_choice.index = device;
+  std::string note;
+  return popup::executor_create(net, config, device_choice, note);
+}
+
+// body(rank, its communicator) in one thread per rank of an in-process run (Boost.Test's
+// checks stay in this thread). Returns each rank's error text, "" where it finished; a rank
+// that fails aborts the communicator so that the others' collectives fail rather than wait.
+std::vector<std::string> ranks_run(int ranks,
+                                   const std::function<void(int, popup::Communicator&)>& body) {
+  std::vector<std::unique_ptr<popup::Communicator>> comms = popup::communicators_in_process(ranks);
+  std::vector<std::string> errors(static_cast<size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        body(r, *comms[static_cast<size_t>(r)]);
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(r)] = e.what();
+        try {
+          comms[static_cast<size_t>(r)]->abort(1);
+        } catch (const std::exception&) {  // the threads version throws rather than exits
+        }
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  return errors;
+}
+
+void require_no_errors(const std::vector<std::string>& errors) {
+  for (size_t r = 0; r < errors.size(); ++r)
+    BOOST_REQUIRE_MESSAGE(errors[r].empty(), "rank " << r << ": " << errors[r]);
+}
+
+// One training forward and backward of examples [begin, begin + count) of p: the loss sums,
+// every weight gradient, and the affine BatchNorms' (gamma then beta each).
+struct StepOutput {
+  popup::BatchStats stats;
+  std::vector<std::vector<float>> grads, bn;
+  std::string device;
+};
+
+StepOutput step_of(Executor& ex, const Problem& p, int64_t begin, int64_t count) {
+  const int64_t image = p.net.input.c * p.net.input.h * p.net.input.w;
+  problem_load(ex, p);
+  StepOutput out;
+  out.stats = ex.forward(p.images.data() + begin * image, p.labels.data() + begin, count, true);
+  std::vector<float*> ptrs;
+  for (const auto& t : p.net.tensors) {
+    out.grads.emplace_back(static_cast<size_t>(t.numel()), 0.f);
+    ptrs.push_back(out.grads.back().data());
+  }
+  ex.backward(ptrs);
+  out.bn = bn_grads_of(ex);
+  out.device = ex.device_name();
+  return out;
+}
+
+// sum_k weight_k * arrays_k, in double.
+std::vector<std::vector<float>> weighted_sum(const std::vector<const StepOutput*>& parts,
+                                             const std::vector<double>& weight,
+                                             std::vector<std::vector<float>> StepOutput::*field) {
+  std::vector<std::vector<float>> sum = parts[0]->*field;
+  for (size_t a = 0; a < sum.size(); ++a)
+    for (size_t e = 0; e < sum[a].size(); ++e) {
+      double v = 0;
+      for (size_t k = 0; k < parts.size(); ++k) v += weight[k] * (parts[k]->*field)[a][e];
+      sum[a][e] = static_cast<float>(v);
+    }
+  return sum;
+}
+
+bool same_bits(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (a[k].size() != b[k].size() ||
+        std::memcmp(a[k].data(), b[k].data(), a[k].size() * sizeof(float)) != 0)
+      return false;
+  return true;
+}
+
+// Two ranks on cuda:device0 and cuda:device1, with unequal shares of a batch (the gradient is
+// the mean over the global batch, not the mean of the ranks' means), against one executor on
+// each share alone, combined as n_r / M times its mean gradient; and, for a network without
+// BatchNorm (whose training statistics are each rank's own), against one executor on the
+// whole batch.
+void check_data_parallel(const std::string& what, const Network& net, int64_t batch, bool affine,
+                         int device0, int device1) {
+  const Problem p(net, batch, 7);
+  const int64_t share[2] = {batch / 2 - 1, batch - (batch / 2 - 1)};
+  const int64_t begin[2] = {0, share[0]};
+  StepOutput ranks[2];
+  require_no_errors(ranks_run(2, [&](int r, popup::Communicator& comm) {
+    std::unique_ptr<Executor> ex =
+        rank_backend(net, r == 0 ? device0 : device1, comm, batch, affine);
+    ranks[r] = step_of(*ex, p, begin[r], share[r]);
+  }));
+  const bool nccl = device0 != device1;
+  const std::string by = nccl ? "gradients summed by NCCL" : "gradients summed through host memory";
+  for (const StepOutput& r : ranks)
+    BOOST_CHECK_MESSAGE(r.device.find(by) != std::string::npos,
+                        what << ": device '" << r.device << "' does not say '" << by << "'");
+  BOOST_CHECK_MESSAGE(same_bits(ranks[0].grads, ranks[1].grads),
+                      what << ": the ranks' weight gradients differ");
+  BOOST_CHECK_MESSAGE(same_bits(ranks[0].bn, ranks[1].bn),
+                      what << ": the ranks' BatchNorm gradients differ");
+  StepOutput alone[2];
+  for (int r = 0; r < 2; ++r) {
+    std::unique_ptr<Executor> ex = backend(net, true, batch, 0, true, affine);
+    alone[r] = step_of(*ex, p, begin[r], share[r]);
+  }
+  const std::vector<const StepOutput*> parts = {&alone[0], &alone[1]};
+  const std::vector<double> weight = {static_cast<double>(share[0]) / static_cast<double>(batch),
+                                      static_cast<double>(share[1]) / static_cast<double>(batch)};
+  const std::vector<std::vector<float>> want = weighted_sum(parts, weight, &StepOutput::grads),
+                                        want_bn = weighted_sum(parts, weight, &StepOutput::bn);
+  for (size_t t = 0; t < net.tensors.size(); ++t)
+    check_gradient(what + " summed gradient of " + net.tensors[t].name, ranks[0].grads[t], want[t]);
+  BOOST_REQUIRE_EQUAL(ranks[0].bn.size(), want_bn.size());
+  for (size_t k = 0; k < want_bn.size(); ++k)
+    check_gradient(what + " summed BatchNorm " + std::to_string(k / 2) +
+                       (k % 2 ? " beta" : " gamma") + " gradient",
+                   ranks[0].bn[k], want_bn[k]);
+  for (int r = 0; r < 2; ++r)  // the loss of each share is the rank's own
+    BOOST_CHECK_MESSAGE(std::fabs(ranks[r].stats.loss_sum - alone[r].stats.loss_sum) <=
+                            loss_rtol * std::fabs(alone[r].stats.loss_sum),
+                        what << ": rank " << r << " loss " << ranks[r].stats.loss_sum << " against "
+                             << alone[r].stats.loss_sum);
+  const bool batchnorm = std::any_of(net.ops.begin(), net.ops.end(), [](const popup::Op& op) {
+    return op.kind == popup::OpKind::batchnorm;
+  });
+  if (batchnorm) return;
+  std::unique_ptr<Executor> whole = backend(net, true, batch, 0, true, affine);
+  const StepOutput one = step_of(*whole, p, 0, batch);
+  for (size_t t = 0; t < net.tensors.size(); ++t)
+    check_gradient(what + " gradient of " + net.tensors[t].name + " against the whole batch",
+                   ranks[0].grads[t], one.grads[t]);
+}
+
+// Random weights and scores for a run of a registry network (as check_training_step).
+void weights_scores(const Network& net, std::vector<std::vector<float>>& weights,
+                    std::vector<std::vector<float>>& scores) {
+  for (size_t t = 0; t < net.tensors.size(); ++t) {
+    weights.emplace_back(static_cast<size_t>(net.tensors[t].numel()));
+    popup::weights_generate(popup::InitKind::signed_constant, 1.0, 1, static_cast<uint32_t>(t),
+                            net.tensors[t], weights.back().data());
+    scores.push_back(floats(normal_values(weights.back().size(), 0.05, 100 + t)));
+  }
+}
+
+// Two steps of the CUDA score engine on two ranks (cuda:device0 and cuda:device1), each on
+// its share of every batch: the same scores and masks on both, bit for bit, and close to one
+// engine's on the whole batch.
+void check_data_parallel_steps(const std::string& spec, const popup::InputShape& input,
+                               int64_t batch, int device0, int device1) {
+  const Network net = popup::arch_network(spec, input, 10);
+  std::vector<std::vector<float>> weights, scores;
+  weights_scores(net, weights, scores);
+  popup::OptimizerConfig opt;
+  const Problem data(net, batch, 11);
+  const int64_t image = net.input.c * net.input.h * net.input.w;
+  const int64_t share[2] = {batch / 2 + 1, batch - (batch / 2 + 1)};
+  const int64_t begin[2] = {0, share[0]};
+  const size_t tensors = net.tensors.size();
+  std::vector<std::vector<float>> rank_scores[2];
+  std::vector<std::vector<uint8_t>> rank_masks[2];
+  require_no_errors(ranks_run(2, [&](int r, popup::Communicator& comm) {
+    Run run;
+    run.exec = rank_backend(net, r == 0 ? device0 : device1, comm, batch, false);
+    run_start(run, net, weights, scores, 0.5, opt);
+    for (int step = 0; step < 2; ++step) {
+      run.exec->forward_queue(data.images.data() + begin[r] * image, data.labels.data() + begin[r],
+                              share[r], true);
+      run.engine->step(0.1);
+    }
+    for (size_t t = 0; t < tensors; ++t) {
+      rank_masks[r].push_back(mask_of(*run.engine, net, t));
+      rank_scores[r].push_back(t == 0 ? std::vector<float>() : scores_of(*run.engine, net, t));
+    }
+  }));
+  Run one;
+  one.exec = backend(net, true, batch);
+  run_start(one, net, weights, scores, 0.5, opt);
+  for (int step = 0; step < 2; ++step) {
+    one.exec->forward_queue(data.images.data(), data.labels.data(), batch, true);
+    one.engine->step(0.1);
+  }
+  BOOST_CHECK_MESSAGE(same_bits(rank_scores[0], rank_scores[1]),
+                      spec << ": the ranks' scores differ after two steps");
+  BOOST_CHECK_MESSAGE(rank_masks[0] == rank_masks[1], spec << ": the ranks' masks differ");
+  for (size_t t = 1; t < tensors; ++t) {
+    const std::vector<float> want = scores_of(*one.engine, net, t);
+    check_scaled(spec + " " + net.tensors[t].name + " scores of two ranks after two steps",
+                 rank_scores[0][t].data(), want.data(), want.size(), scores_tol);
+    BOOST_CHECK_MESSAGE(
+        rank_scores[0][t] != scores[t],
+        spec << " " << net.tensors[t].name << ": the steps did not move the scores");
+  }
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cuda_parity, *utf::precondition(&cuda_device))
@@ -469,6 +718,38 @@ BOOST_AUTO_TEST_CASE(resnet18_training_step_matches_cpu) {
 BOOST_AUTO_TEST_CASE(resnet50_training_step_matches_cpu) {
   popup::OptimizerConfig sgd;
   check_training_step("resnet50", {3, 64, 64}, 8, sgd);
+}
+
+// ---- data-parallel runs --------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(two_ranks_on_one_gpu_sum_gradients_through_the_host) {
+  check_data_parallel("plain network, 2 ranks on cuda:0", plain_network(), 16, false, 0, 0);
+  check_data_parallel("residual network, affine BatchNorm, 2 ranks on cuda:0", residual_network(),
+                      16, true, 0, 0);
+}
+
+BOOST_AUTO_TEST_CASE(two_ranks_on_two_gpus_sum_gradients_with_nccl,
+                     *utf::precondition(&two_cuda_devices)) {
+  check_data_parallel("plain network, ranks on cuda:0 and cuda:1", plain_network(), 16, false, 0,
+                      1);
+  check_data_parallel("residual network, affine BatchNorm, ranks on cuda:0 and cuda:1",
+                      residual_network(), 16, true, 0, 1);
+}
+
+// On two GPUs where there are two (NCCL), else both on cuda:0 (through the host).
+BOOST_AUTO_TEST_CASE(two_ranks_score_engine_steps_agree) {
+  const int second = cuda_devices() >= 2 ? 1 : 0;
+  check_data_parallel_steps("conv4", {1, 28, 28}, 32, 0, second);
+}
+
+BOOST_AUTO_TEST_CASE(sync_bn_is_refused_with_two_ranks) {
+  const Network net = residual_network();
+  const std::vector<std::string> errors = ranks_run(
+      2, [&](int, popup::Communicator& comm) { rank_backend(net, 0, comm, 8, false, true); });
+  for (size_t r = 0; r < errors.size(); ++r)
+    BOOST_CHECK_MESSAGE(
+        errors[r].find("--sync-bn is not implemented on the CUDA backend yet") != std::string::npos,
+        "rank " << r << ": '" << errors[r] << "'");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
