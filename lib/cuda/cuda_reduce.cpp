@@ -173,6 +173,7 @@ void ExecutorCudaImpl::gradients_reduce() {
                                cudaMemcpyDeviceToHost, stream_.get()));
     total += count;
   }
+  if (total == 0) return;  // nothing asked for, on any rank
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   config_.comm->sum(host, total);
   total = 0;
