@@ -98,6 +98,13 @@ void options_check(Options& o, const CLI::App& app) {
     o.epochs = o.train.schedule.epochs;
   }
   popup::train_config_method_defaults(o.train, given);
+  // Under mpirun: each rank takes an equal share of every batch (checked before MPI starts)
+  const int ranks = popup::launcher_ranks();
+  if (o.train.batch_size % ranks != 0)
+    throw UsageError("--batch-size " + std::to_string(o.train.batch_size) +
+                     " does not split into " + std::to_string(ranks) +
+                     " equal shares, one per rank (give a multiple of " + std::to_string(ranks) +
+                     ")");
   if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
     throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
   if (o.train.schedule.warmup_epochs >= o.epochs && app.count("--warmup"))
