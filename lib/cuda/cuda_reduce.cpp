@@ -11,6 +11,7 @@
 // backward (no overlap).
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -60,7 +61,9 @@ void ExecutorCudaImpl::reduce_setup(int device) {
   RankPlace mine;
   mine.asked = reduce_asked();
   if (gethostname(mine.host, sizeof mine.host - 1) != 0) mine.host[0] = 0;
-  CUDA_CHECK(cudaDeviceGetPCIBusId(mine.bus, sizeof mine.bus - 1, device));
+  // (no throw before the gather, where the other ranks wait: an unknown bus matches no other)
+  if (cudaDeviceGetPCIBusId(mine.bus, sizeof mine.bus - 1, device) != cudaSuccess)
+    std::snprintf(mine.bus, sizeof mine.bus, "unknown (rank %d)", rank);
   std::vector<RankPlace> places(static_cast<size_t>(ranks));
   comm->all_gather(&mine, places.data(), sizeof mine);
   if (mine.asked < 0)
