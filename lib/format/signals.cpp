@@ -33,7 +33,7 @@ void watch(sigset_t set) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     std::atomic<bool>* flag = interrupt_flag.load();
-    if (sig == SIGINT && flag && !flag->exchange(true)) continue;
+    if ((sig == SIGINT || sig == SIGUSR1) && flag && !flag->exchange(true)) continue;
     die_by(sig);
   }
 }
@@ -43,7 +43,7 @@ void watch(sigset_t set) {
 void signals_watch() {
   sigset_t set;
   sigemptyset(&set);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread(watch, set).detach();
   signal(SIGPIPE, on_sigpipe);
