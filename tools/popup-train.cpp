@@ -143,8 +143,7 @@ void train(Options o) {
       o.quiet = true;
       o.log.clear();
     }
-    // --device cuda (or auto) without an index: the GPU of the local rank
-    if (o.device == "cuda" || o.device == "auto") o.device_choice.index = comm->local_rank();
+    o.device_choice = popup_tool::device_of_rank(o.device_choice, o.device, *comm);
     if (writer && !o.quiet)
       std::fprintf(stderr, "popup-train: %s, batch %lld split into shares of %lld\n",
                    comm->name().c_str(), static_cast<long long>(o.train.batch_size),
@@ -184,6 +183,10 @@ void train(Options o) {
     config.learn_bn = true;
   // --sync-bn changes nothing in one process or without BatchNorm: recorded only where it acts
   config.sync_bn = o.sync_bn && comm && !popup::network_batchnorms(net).empty();
+  if (config.sync_bn && o.device_choice.kind == popup::DeviceChoice::cuda)
+    throw popup_tool::UsageError(
+        "--sync-bn is not implemented on the CUDA backend yet (give --device cpu, or leave "
+        "out --sync-bn)");
   stage = "setting up training (scores, optimiser state, data on the device)";
   popup::Trainer trainer(recipe, std::move(weights), data, config,
                          popup_tool::executor_for(net, popup::trainer_executor_config(config, comm),

@@ -152,6 +152,24 @@ inline void device_options_add(CLI::App& app, int& threads, std::string& device)
       ->group("Device");
 }
 
+// A data-parallel rank's device: auto becomes CUDA only when every rank has a GPU (else the
+// CPU for all, so that no rank falls back alone), without the CPU fallback; cuda (or auto)
+// without an index takes GPU local_rank modulo the machine's GPUs; cuda:N stays N.
+inline popup::DeviceChoice device_of_rank(popup::DeviceChoice choice, const std::string& text,
+                                          popup::Communicator& comm) {
+  std::string why;
+  const int devices = choice.kind == popup::DeviceChoice::cpu ? 0 : popup::cuda_device_count(why);
+  if (choice.kind == popup::DeviceChoice::automatic) {
+    int64_t with_gpu = devices > 0;
+    comm.sum(&with_gpu, 1);
+    choice.kind = with_gpu == comm.size() ? popup::DeviceChoice::cuda : popup::DeviceChoice::cpu;
+  }
+  if (choice.kind == popup::DeviceChoice::cuda && text.find(':') == std::string::npos &&
+      devices > 0)
+    choice.index = comm.local_rank() % devices;
+  return choice;
+}
+
 // Standard set-up: --version flag, a footer pointing at the man page, options grouped.
 inline void app_setup(CLI::App& app) {
   app.set_version_flag("--version", std::string(POPUP_VERSION));
