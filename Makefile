@@ -93,6 +93,10 @@ $(CONFIG): Makefile scripts/find-cuda.sh $(wildcard /var/lib/dpkg/status)
 	  $(call probe_cxx,HAVE_ONEDNN,oneapi/dnnl/dnnl.hpp,-ldnnl); \
 	  $(call probe_cxx,HAVE_LIBPNG,png.h,-lpng); \
 	  $(call probe_cxx,HAVE_LIBJPEG,jpeglib.h,-include cstdio -ljpeg); \
+	  $(call probe_cxx,HAVE_MPI,mpi.h,-DOMPI_SKIP_MPICXX $$(pkg-config --cflags --libs ompi-c 2>/dev/null)); \
+	  echo "MPI_CFLAGS := $$(pkg-config --cflags ompi-c 2>/dev/null)"; \
+	  echo "MPI_LIBS := $$(pkg-config --libs ompi-c 2>/dev/null)"; \
+	  echo "MPI_VERSION := $$(pkg-config --modversion ompi-c 2>/dev/null)"; \
 	  $(call probe_sh,HAVE_MANDOC,command -v mandoc); \
 	  $(call probe_sh,HAVE_NUMPY,$(PYTHON) -c 'import numpy'); \
 	  [ "$(CUDA)" = 0 ] || CUDA_HOME='$(CUDA_HOME)' CUDNN_HOME='$(CUDNN_HOME)' PYTHON='$(PYTHON)' \
@@ -126,11 +130,24 @@ PLUGIN_LIBS = -L$(CUDNN_LIB) -l:$(CUDNN_SO) -L$(CUBLAS_LIB) -l:$(CUBLAS_SO) $(su
               -ldl -lrt -lpthread -fopenmp -Wl,--disable-new-dtags,-rpath,$(CUDNN_LIB):$(CUBLAS_LIB)
 comma := ,
 
+# The MPI plugin, libpopup-mpi.so (DESIGN.md §8): built where Open MPI's mpi.h and libmpi are
+# found (pkg-config ompi-c, from libopenmpi-dev); not in SANITIZE builds, where Open MPI's own
+# leaks and threads would bury the sanitizers' reports.
+BUILD_MPI  := $(if $(SANITIZE),0,$(if $(filter 1,$(HAVE_MPI)),1,0))
+MPI_STATUS = $(strip $(if $(SANITIZE),not built: SANITIZE builds skip it,$(if $(filter 1,$(HAVE_MPI)),\
+  Open MPI $(MPI_VERSION): libpopup-mpi.so,not built: libopenmpi-dev not found)))
+MPI_PLUGIN := $(BUILD)/lib/popup/libpopup-mpi.so
+MPI_PLUGIN_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard lib/mpi/*.cpp))
+$(BUILD)/lib/mpi/%.o: POPUP_CXXFLAGS += -DOMPI_SKIP_MPICXX $(MPI_CFLAGS:-I%=-isystem %)
+# A test and benchmark of the communicator under mpirun (make test-run builds it; it links no MPI).
+COMM_CHECK := $(BUILD)/tests/comm-check
+
 .PHONY: all config check demo install clean deps deps-fuzz test-run bench bench-imagenet gpu-check help format fuzz \
         image-dump
 .DEFAULT_GOAL := all
 
-all: config $(LIB_A) $(TOOLS) $(BENCH_BIN) $(if $(filter 1,$(HAVE_CUDA)),$(PLUGIN))
+all: config $(LIB_A) $(TOOLS) $(BENCH_BIN) $(if $(filter 1,$(HAVE_CUDA)),$(PLUGIN)) \
+     $(if $(filter 1,$(BUILD_MPI)),$(MPI_PLUGIN))
 
 config:
 	@echo "popup build configuration:"
@@ -144,6 +161,7 @@ config:
 	@echo "  $(call mark,$(HAVE_MANDOC)) mandoc          (make check: man page lint)"
 	@echo "  $(call mark,$(HAVE_NUMPY)) python3-numpy   (make check: independent safetensors reader)"
 	@echo "  $(call mark,$(HAVE_CUDA)) CUDA backend    ($(CUDA_STATUS))"
+	@echo "  $(call mark,$(BUILD_MPI)) MPI             ($(MPI_STATUS))"
 	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_ONEDNN)$(HAVE_LIBPNG)$(HAVE_LIBJPEG)" != 111111 ]; then \
 	  echo "popup: required components missing: run 'make deps' as root"; exit 1; fi
 
@@ -159,6 +177,11 @@ $(PLUGIN): $(PLUGIN_OBJ) $(LIB_A) lib/cuda/plugin.map
 	@mkdir -p $(@D)
 	$(CXX) -shared -o $@ $(PLUGIN_OBJ) $(LIB_A) -Wl,--version-script=lib/cuda/plugin.map \
 	  -Wl,--no-undefined $(PLUGIN_LIBS)
+
+$(MPI_PLUGIN): $(MPI_PLUGIN_OBJ) lib/mpi/plugin.map
+	@mkdir -p $(@D)
+	$(CXX) -shared -o $@ $(MPI_PLUGIN_OBJ) -Wl,--version-script=lib/mpi/plugin.map -Wl,--no-undefined \
+	  $(MPI_LIBS)
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -190,6 +213,10 @@ $(IMAGE_DUMP): $(BUILD)/tests/tools/image-dump.o $(LIB_A)
 	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_CORE) -o $@
 image-dump: $(IMAGE_DUMP)
 
+$(COMM_CHECK): $(BUILD)/tests/tools/comm-check.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_CORE) -o $@
+
 # ---- libFuzzer (make fuzz): clang; the library's readers and what they use (no backend, no
 # training), instrumented for coverage and the sanitizers.
 FUZZ_CXX    ?= clang++-14
@@ -212,7 +239,7 @@ $(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o \
 # ---- the public targets -------------------------------------------------------------------
 help:
 	@echo "make [TARGET] [VARIABLE=VALUE...]   targets:"
-	@echo "  all        libpopup, the tools, popup-bench and (where CUDA is found) the CUDA plugin"
+	@echo "  all        libpopup, the tools, popup-bench and (where found) the CUDA and MPI plugins"
 	@echo "  config     print the build configuration (probes cached in BUILD/config.mk)"
 	@echo "  check      make deps, then build and run every test suite (test-run)"
 	@echo "  test-run   build and run every test suite, installing nothing"
@@ -253,7 +280,7 @@ check: deps
 	@$(MAKE) --no-print-directory test-run
 
 # The tools are built unless SUITES names only suites that need none (unit, fuzz: as in CI).
-test-run: $(if $(filter-out unit fuzz,$(or $(SUITES),all)),all) $(TEST_BIN) $(REPLAY_BINS)
+test-run: $(if $(filter-out unit fuzz,$(or $(SUITES),all)),all $(COMM_CHECK)) $(TEST_BIN) $(REPLAY_BINS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) CLANG_FORMAT=$(CLANG_FORMAT) SANITIZE=$(SANITIZE) \
 	  tests/run-all.sh $(SUITES)
 
@@ -291,6 +318,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
 	$(if $(filter 1,$(HAVE_CUDA)),install -D -m 755 $(PLUGIN) $(DESTDIR)$(PREFIX)/lib/popup/libpopup-cuda.so)
+	$(if $(filter 1,$(BUILD_MPI)),install -D -m 755 $(MPI_PLUGIN) $(DESTDIR)$(PREFIX)/lib/popup/libpopup-mpi.so)
 	install -m 644 $(wildcard man/man1/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(wildcard man/man5/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 644 $(wildcard man/man7/*.7) $(DESTDIR)$(PREFIX)/share/man/man7
@@ -299,5 +327,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(wildcard $(BUILD)/tests/fuzz/*.d $(FUZZ_OBJ:.o=.d) $(FUZZ_BUILD)/tests/fuzz/*.d)
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/tools/image-dump.d $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/tools/image-dump.d $(BENCH_OBJ:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/tools/%.d) $(PLUGIN_OBJ:.o=.d) \
+  $(MPI_PLUGIN_OBJ:.o=.d) $(BUILD)/tests/tools/comm-check.d
 .SECONDARY:

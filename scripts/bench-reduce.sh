@@ -1,0 +1,51 @@
+#!/bin/sh
+# The time of a rank-ordered float sum (Communicator::sum, DESIGN.md §8) over Open MPI, for the
+# step-time model of data-parallel training: NP ranks on this machine (mpirun --oversubscribe,
+# one thread each) sum buffers of 1 KB to 64 MB; the medians of REPS repetitions (the slowest
+# rank's time) and the fit t = alpha + beta * bytes (least squares on relative error).
+#   scripts/bench-reduce.sh                      BUILD=build NP=2 REPS=11
+#   SIZES="10000000 275000000" REPS=5 scripts/bench-reduce.sh   other sizes, in bytes
+# Needs `make` with Open MPI found (BUILD/lib/popup/libpopup-mpi.so) and BUILD/tests/comm-check
+# (make BUILD/tests/comm-check). A developer script: never part of make check.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+NP=${NP:-2}
+REPS=${REPS:-11}
+SIZES=${SIZES:-1024 4096 16384 65536 262144 1048576 4194304 16777216 67108864}
+PYTHON=${PYTHON:-/usr/bin/python3}
+check=$BUILD/tests/comm-check
+[ -x "$check" ] || { echo "bench-reduce: no $check: run make $check" >&2; exit 1; }
+[ -f "$BUILD/lib/popup/libpopup-mpi.so" ] ||
+  { echo "bench-reduce: no $BUILD/lib/popup/libpopup-mpi.so: Open MPI not found by make" >&2; exit 1; }
+if [ "$(id -u)" = 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+echo "# $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores; $NP ranks, $REPS repetitions"
+# shellcheck disable=SC2086
+OMP_NUM_THREADS=1 mpirun --oversubscribe --bind-to none -np "$NP" "$check" bench "$REPS" $SIZES |
+  tee "$out"
+"$PYTHON" - "$out" <<'EOF'
+import sys
+rows = [tuple(map(float, line.split()[:2])) for line in open(sys.argv[1]) if line[:1].isdigit()]
+
+def fit(points):
+    """alpha, beta minimising sum(((alpha + beta x - t) / t)^2), and the worst relative error."""
+    sw = swx = swxx = swt = swxt = 0.0
+    for x, t in points:
+        w = 1.0 / (t * t)
+        sw += w; swx += w * x; swxx += w * x * x; swt += w * t; swxt += w * x * t
+    det = sw * swxx - swx * swx
+    alpha = (swxx * swt - swx * swxt) / det
+    beta = (sw * swxt - swx * swt) / det
+    return alpha, beta, max(abs(alpha + beta * x - t) / t for x, t in points)
+
+# Every size, then the sizes of 1 MB and more (gradient buckets: caches no longer hold them).
+for name, points in (("all sizes", rows), (">= 1 MB", [p for p in rows if p[0] >= 1 << 20])):
+    if len(points) >= 2:
+        alpha, beta, worst = fit(points)
+        print("# fit (%s): alpha %.1f us, beta %.3f ns/byte (%.2f GB/s); worst relative error %.0f%%"
+              % (name, alpha * 1e6, beta * 1e9, 1e-9 / beta, 100 * worst))
+EOF
