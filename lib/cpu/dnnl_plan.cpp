@@ -110,6 +110,13 @@ DnnlStep DnnlPlanBuilder::reorder_step(const memory& from, const memory& to) {
   return step_make(pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
 }
 
+// Host code between primitives; args name the memories it touches (for backward_slots_share).
+DnnlStep DnnlPlanBuilder::host_step(std::function<void()> host, Args args) {
+  DnnlStep step = dnnl_step_make(dnnl::primitive(), std::move(args));
+  step.host = std::move(host);
+  return step;
+}
+
 // Gives every step that needs scratch memory the one shared scratchpad.
 void DnnlPlanBuilder::scratchpad_attach() {
   if (scratchpad_bytes_ == 0) return;

@@ -4,12 +4,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
 
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_step.hpp"
+#include "cpu/dnnl_sync_bn.hpp"
 #include "net/network.hpp"
 
 namespace popup {
@@ -39,13 +41,18 @@ struct DnnlState {
   bool affine_bn = false;
   std::vector<std::vector<float>> bn_scale_shift;
   std::vector<std::vector<float>> bn_diff_scale_shift;
+  // Data-parallel SyncBatchNorm (ExecutorConfig::sync_bn with comm): training BatchNorms
+  // combine every rank's statistics through comm (host steps, dnnl_sync_bn.hpp).
+  Communicator* comm = nullptr;
+  bool sync_bn = false;
 };
 
 // Batch statistics written by one BatchNorm during a training forward.
 struct DnnlBatchStats {
   int op = -1;
-  dnnl::memory mean, var;  // biased variance
-  int64_t count = 0;       // values per channel (n h w)
+  dnnl::memory mean, var;            // biased variance
+  int64_t count = 0;                 // values per channel (n h w)
+  std::shared_ptr<DnnlSyncBn> sync;  // sync_bn: mean, var and sync->global_count are global
 };
 
 struct DnnlPlan {

@@ -1,8 +1,11 @@
 // The backward half of a DnnlPlan: backward-data and backward-weights primitives in reverse
 // op order, gradients summed where an output feeds several ops, weight gradients to plain.
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "error.hpp"
 
 namespace popup {
 namespace {
@@ -203,6 +206,7 @@ void DnnlPlanBuilder::backward_pool(int i) {
 // gradients of gamma and beta, into the shared state (Executor::bn_grads); an input that needs
 // no gradient (e.g. the images) still gets one from oneDNN, in the temporary buffer, unused.
 void DnnlPlanBuilder::backward_bn(int i) {
+  if (state_.sync_bn) return backward_bn_sync(i);
   const int j = net_.ops[i].inputs[0];
   const DnnlOpForward& f = fwd_[i];
   const bool affine = state_.affine_bn;
@@ -226,6 +230,39 @@ void DnnlPlanBuilder::backward_bn(int i) {
                       bn_params_memory(i, pd.diff_weights_desc(), state_.bn_diff_scale_shift[i]));
   }
   plan_.backward.push_back(step_make(pd, std::move(args)));
+  plan_.backward.back().bn_op = i;
+  if (input_diff) contribution_done(j, target);
+}
+
+// SyncBatchNorm's backward (dnnl_sync_bn_backward): host code over the activations' layout,
+// with the global statistics of the forward; gamma and beta's gradients come out summed over
+// the ranks.
+void DnnlPlanBuilder::backward_bn_sync(int i) {
+  const int j = net_.ops[i].inputs[0];
+  const DnnlOpForward& f = fwd_[i];
+  if (act_desc_[i] != act_desc(j))
+    throw Error("", "sync_bn: BatchNorm " + net_.ops[i].name +
+                        "'s output is in another layout than its input");
+  const bool input_diff = j >= 0 && graph_.needs_diff[j];
+  const memory x = act(j), dy = diff(i), mean = f.mean, var = f.var;
+  const memory target = input_diff ? contribution(j, act_desc(j)) : memory();
+  const std::shared_ptr<DnnlSyncBn> sync = sync_[i];
+  const float* gamma = state_.affine_bn ? state_.bn_scale_shift[i].data() : nullptr;
+  float* diff_scale_shift = state_.affine_bn ? state_.bn_diff_scale_shift[i].data() : nullptr;
+  Args args{
+      {DNNL_ARG_SRC, x}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_DST, dy}};
+  if (input_diff) args.emplace_back(DNNL_ARG_DIFF_SRC, target);
+  plan_.backward.push_back(host_step(
+      [=] {
+        dnnl_sync_bn_backward(*sync, static_cast<const float*>(x.get_data_handle()),
+                              static_cast<const float*>(dy.get_data_handle()),
+                              target ? static_cast<float*>(target.get_data_handle()) : nullptr,
+                              static_cast<const float*>(mean.get_data_handle()),
+                              static_cast<const float*>(var.get_data_handle()), gamma,
+                              diff_scale_shift);
+      },
+      std::move(args)));
+  plan_.backward.back().bn_op = i;
   if (input_diff) contribution_done(j, target);
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
@@ -87,6 +89,7 @@ class DnnlPlanBuilder {
   DnnlStep step_make(const dnnl::primitive_desc_base& pd, Args args, int tensor = -1);
   void step_forward(const DnnlStep& step);
   DnnlStep reorder_step(const memory& from, const memory& to);
+  static DnnlStep host_step(std::function<void()> host, Args args);
   void scratchpad_attach();
   void backward_slots_share();
   void weights_forward(int t, const memory::dims& plain_dims, const memory::desc& md);
@@ -124,6 +127,7 @@ class DnnlPlanBuilder {
   void backward_relu(int i);
   void backward_pool(int i);
   void backward_bn(int i);
+  void backward_bn_sync(int i);
   void backward_add(int i);
 
   const Network& net_;
@@ -142,6 +146,7 @@ class DnnlPlanBuilder {
   std::vector<memory> act_;
   std::vector<memory::desc> act_desc_;
   std::vector<DnnlOpForward> fwd_;
+  std::vector<std::shared_ptr<DnnlSyncBn>> sync_;  // sync_bn: per batchnorm op
 
   std::vector<memory> diff_;
   std::vector<bool> written_;                 // the gradient holds its first contribution

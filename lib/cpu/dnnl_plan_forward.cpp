@@ -185,7 +185,29 @@ void DnnlPlanBuilder::forward_bn(int i) {
                             bn_params_memory(i, f.bn.weights_desc(), state_.bn_scale_shift[i]));
   plan_.forward_train.push_back(step_make(f.bn, std::move(train_args)));
   const OpShape in = op_shape(net_, j);
-  plan_.batch_stats.push_back({i, f.mean, f.var, n_ * in.h * in.w});
+  plan_.batch_stats.push_back({i, f.mean, f.var, n_ * in.h * in.w, nullptr});
+  if (!state_.sync_bn) return;
+  // SyncBatchNorm: the step above gives this rank's statistics (its output is overwritten);
+  // they become the global batch's, with which the inference primitive then normalises.
+  if (sync_.empty()) sync_.resize(net_.ops.size());
+  const auto sync = std::make_shared<DnnlSyncBn>(state_.comm, src, bn_epsilon);
+  sync_[i] = sync;
+  plan_.batch_stats.back().sync = sync;
+  const memory mean = f.mean, var = f.var;
+  plan_.forward_train.push_back(host_step(
+      [sync, mean, var] {
+        dnnl_sync_bn_stats(*sync, static_cast<float*>(mean.get_data_handle()),
+                           static_cast<float*>(var.get_data_handle()));
+      },
+      {{DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}}));
+  Args global_args{{DNNL_ARG_SRC, act(j)},
+                   {DNNL_ARG_MEAN, mean},
+                   {DNNL_ARG_VARIANCE, var},
+                   {DNNL_ARG_DST, act(i)}};
+  if (state_.affine_bn)
+    global_args.emplace_back(DNNL_ARG_SCALE_SHIFT,
+                             bn_params_memory(i, infer.weights_desc(), state_.bn_scale_shift[i]));
+  plan_.forward_train.push_back(step_make(infer, std::move(global_args)));
 }
 
 // A memory over `values`, BatchNorm op i's scale_shift or its gradient ([2, c] f32 in either

@@ -1,9 +1,12 @@
 // The CPU backend (DESIGN.md §7): a Network executed with oneDNN, one plan of primitives per
 // batch size, weights kept in the primitives' layouts (and data type: f32, or bf16 when asked),
-// BatchNorm running statistics and, with affine_bn, BatchNorm scales and shifts.
+// BatchNorm running statistics and, with affine_bn, BatchNorm scales and shifts. Data-parallel
+// (DESIGN.md §8): the loss gradient over the global batch, the weight gradients summed over the
+// ranks in buckets that start while the backward still runs, SyncBatchNorm (dnnl_sync_bn.hpp).
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -11,6 +14,8 @@
 
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_plan.hpp"
+#include "cpu/executor_cpu.hpp"
+#include "dist/communicator.hpp"
 #include "backend/network_graph.hpp"
 #include "train/softmax_cross_entropy.hpp"
 #include "error.hpp"
@@ -31,9 +36,13 @@ auto dnnl_checked(F&& f) -> decltype(f()) {
   }
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 class ExecutorCpu final : public Executor {
  public:
-  ExecutorCpu(const Network& net, const ExecutorConfig& config);
+  ExecutorCpu(const Network& net, const ExecutorConfig& config, const CpuReduceOptions& reduce);
 
   void set_weights(size_t t, const float* weights) override;
   BatchStats forward(const float* images, const int32_t* labels, int64_t n, bool training) override;
@@ -46,11 +55,29 @@ class ExecutorCpu final : public Executor {
   void set_bn_params(size_t b, const float* gamma, const float* beta) override;
   void bn_params(size_t b, float* gamma, float* beta) const override;
   void bn_grads(size_t b, float* dgamma, float* dbeta) const override;
+  const CpuReduceTimes& reduce_times() const { return times_; }
 
  private:
+  // A gradient array that backward() sums over the ranks, final after backward step `step`.
+  struct ReduceItem {
+    size_t step;
+    float* data;
+    int64_t n;
+    int64_t offset;  // in staging_ when its bucket is packed, else -1
+  };
+  // Consecutive items summed as one array: in place (one item) or packed into staging_.
+  struct ReduceBucket {
+    size_t first, end;  // items_[first, end)
+    size_t step;        // the step after which all of them are final
+    float* data;
+    int64_t n;
+  };
   size_t bn_op(size_t b) const;
   DnnlPlan& plan_for(int64_t n);
   void running_stats_update(const DnnlPlan& plan);
+  void reduce_plan(const DnnlPlan& plan, const std::vector<float*>& grads);
+  void bucket_pack(const ReduceBucket& bucket);
+  void backward_reduced(const std::vector<float*>& grads);
 
   const Network net_;
   const ExecutorConfig config_;
@@ -64,13 +91,22 @@ class ExecutorCpu final : public Executor {
   bool last_training_ = false;
   std::vector<int> bn_ops_;      // affine_bn: the BatchNorm ops, numbered as bn_* number them
   bool bn_grads_ready_ = false;  // a backward has followed the last training forward
+  // data-parallel (config_.comm)
+  const CpuReduceOptions reduce_;
+  int64_t global_n_ = 0;  // the global batch of the last training forward
+  std::vector<ReduceItem> items_;
+  std::vector<ReduceBucket> buckets_;
+  std::vector<float> staging_;
+  CpuReduceTimes times_;
 };
 
-ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
+ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config,
+                         const CpuReduceOptions& reduce)
     : net_(net),
       config_(config),
       weights_set_(net.tensors.size(), false),
-      bn_ops_(affine_bn_ops(net, config)) {
+      bn_ops_(affine_bn_ops(net, config)),
+      reduce_(reduce) {
   if (config.max_batch < 1)
     throw InvalidArgument("",
                           "max_batch must be at least 1, not " + std::to_string(config.max_batch));
@@ -99,6 +135,10 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config)
   }
   state_.tensors.resize(net.tensors.size());
   const bool bf16 = config.precision == Precision::bf16;
+  state_.comm = config.comm;
+  state_.sync_bn = config.comm && config.sync_bn && config.train;
+  if (state_.sync_bn && bf16)
+    throw InvalidArgument("", "sync_bn: the CPU backend synchronises BatchNorm in fp32 only");
   if (bf16) state_.data_type = dnnl::memory::data_type::bf16;
   dnnl_checked([&] {
     state_.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
@@ -146,6 +186,8 @@ BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int6
   executor_forward_check(net_, config_, weights_set_, labels, n, training);
   last_training_ = false;
   bn_grads_ready_ = false;
+  global_n_ = n;
+  if (training && config_.comm) config_.comm->sum(&global_n_, 1);
   dnnl_checked([&] {
     last_ = &plan_for(n);
     last_->images.set_data_handle(const_cast<float*>(images));  // only read
@@ -156,6 +198,12 @@ BatchStats ExecutorCpu::forward(const float* images, const int32_t* labels, int6
   const BatchStats stats =
       softmax_cross_entropy(logits_.data(), labels, n, net_.classes, config_.label_smoothing,
                             training ? diff_logits_.data() : nullptr);
+  if (training && global_n_ != n) {
+    // the gradient of the global batch's mean loss: (softmax - target) / M, not / n
+    const double scale = static_cast<double>(n) / static_cast<double>(global_n_);
+    for (int64_t k = 0; k < n * net_.classes; ++k)
+      diff_logits_[k] = static_cast<float>(diff_logits_[k] * scale);
+  }
   last_training_ = training;
   return stats;
 }
@@ -165,8 +213,8 @@ void ExecutorCpu::running_stats_update(const DnnlPlan& plan) {
   for (const DnnlBatchStats& batch : plan.batch_stats) {
     const auto* mean = static_cast<const float*>(batch.mean.get_data_handle());
     const auto* var = static_cast<const float*>(batch.var.get_data_handle());
-    const double unbiased =
-        batch.count > 1 ? static_cast<double>(batch.count) / (batch.count - 1) : 1.0;
+    const int64_t count = batch.sync ? batch.sync->global_count : batch.count;
+    const double unbiased = count > 1 ? static_cast<double>(count) / (count - 1) : 1.0;
     std::vector<float>& running_mean = state_.running_mean[batch.op];
     std::vector<float>& running_var = state_.running_var[batch.op];
     for (size_t c = 0; c < running_mean.size(); ++c) {
@@ -186,10 +234,114 @@ void ExecutorCpu::backward(const std::vector<float*>& grads) {
     for (size_t t = 0; t < grads.size(); ++t)
       if (grads[t]) state_.tensors[t].grad.set_data_handle(grads[t]);
     dnnl_plan_bind(*last_, arena_);
-    dnnl_steps_run(last_->backward, stream_, &grads);
-    stream_.wait();
+    if (config_.comm) {
+      backward_reduced(grads);
+    } else {
+      dnnl_steps_run(last_->backward, stream_, &grads);
+      stream_.wait();
+    }
   });
   bn_grads_ready_ = true;
+}
+
+// The arrays to sum over the ranks in the order the backward finishes them: each asked-for
+// weight gradient (after its reorder into the caller's array, the last step of its tensor)
+// and, with affine_bn but without sync_bn (whose gradients come out global), each BatchNorm's
+// gamma/beta gradient. The backward visits the ops in reverse network order in every plan, so
+// the items, and the buckets cut from them by size alone, are the same on every rank whatever
+// its share of the batch; only the steps after which they start differ.
+void ExecutorCpu::reduce_plan(const DnnlPlan& plan, const std::vector<float*>& grads) {
+  items_.clear();
+  buckets_.clear();
+  const std::vector<DnnlStep>& steps = plan.backward;
+  std::vector<int64_t> tensor_step(grads.size(), -1);
+  for (size_t k = 0; k < steps.size(); ++k)
+    if (steps[k].tensor >= 0) tensor_step[static_cast<size_t>(steps[k].tensor)] = int64_t(k);
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const int t = steps[k].tensor;
+    if (t >= 0 && grads[static_cast<size_t>(t)] &&
+        tensor_step[static_cast<size_t>(t)] == int64_t(k))
+      items_.push_back(
+          {k, grads[static_cast<size_t>(t)], net_.tensors[static_cast<size_t>(t)].numel(), -1});
+    const int b = steps[k].bn_op;
+    if (b >= 0 && state_.affine_bn && !state_.sync_bn) {
+      std::vector<float>& d = state_.bn_diff_scale_shift[static_cast<size_t>(b)];
+      items_.push_back({k, d.data(), static_cast<int64_t>(d.size()), -1});
+    }
+  }
+  const int64_t limit = reduce_.bucket_bytes / static_cast<int64_t>(sizeof(float));
+  int64_t packed = 0;
+  size_t first = 0;
+  int64_t floats = 0;
+  const auto close = [&](size_t end) {
+    if (end == first) return;
+    ReduceBucket bucket{first, end, items_[end - 1].step, items_[first].data, floats};
+    if (end - first > 1) {
+      for (size_t k = first; k < end; ++k) {
+        items_[k].offset = packed;
+        packed += items_[k].n;
+      }
+    }
+    buckets_.push_back(bucket);
+    first = end;
+    floats = 0;
+  };
+  for (size_t k = 0; k < items_.size(); ++k) {
+    if (limit > 0 && items_[k].n >= limit) close(k);  // alone, in place
+    floats += items_[k].n;
+    if (floats >= limit) close(k + 1);
+  }
+  close(items_.size());
+  if (staging_.size() < static_cast<size_t>(packed)) staging_.resize(static_cast<size_t>(packed));
+  for (ReduceBucket& bucket : buckets_)
+    if (bucket.end - bucket.first > 1) bucket.data = staging_.data() + items_[bucket.first].offset;
+}
+
+void ExecutorCpu::bucket_pack(const ReduceBucket& bucket) {
+  if (bucket.end - bucket.first < 2) return;
+  for (size_t k = bucket.first; k < bucket.end; ++k)
+    std::copy(items_[k].data, items_[k].data + items_[k].n, staging_.data() + items_[k].offset);
+}
+
+// The backward with the sums over the ranks: each bucket packed and started after the step
+// that finishes it (overlap), the started sums advanced after every later step, and waited
+// for at the end; or, without overlap, blocking sums after the steps. The results are the
+// same bits either way (rank-ordered sums of the same arrays).
+void ExecutorCpu::backward_reduced(const std::vector<float*>& grads) {
+  const auto start = std::chrono::steady_clock::now();
+  Communicator& comm = *config_.comm;
+  reduce_plan(*last_, grads);
+  size_t next = 0;  // the next bucket to start
+  dnnl_steps_run(last_->backward, stream_, &grads, [&](size_t k) {
+    if (!reduce_.overlap) return;
+    for (; next < buckets_.size() && buckets_[next].step <= k; ++next) {
+      bucket_pack(buckets_[next]);
+      comm.sum_start(buckets_[next].data, buckets_[next].n);
+    }
+    if (next > 0) comm.sum_progress();
+  });
+  stream_.wait();
+  const auto finish = std::chrono::steady_clock::now();
+  if (reduce_.overlap) {
+    comm.sum_finish();
+  } else {
+    for (const ReduceBucket& bucket : buckets_) {
+      bucket_pack(bucket);
+      comm.sum(bucket.data, bucket.n);
+    }
+  }
+  times_.floats = 0;
+  for (const ReduceBucket& bucket : buckets_) {
+    times_.floats += bucket.n;
+    if (bucket.end - bucket.first < 2) continue;
+    for (size_t k = bucket.first; k < bucket.end; ++k)
+      std::copy(staging_.data() + items_[k].offset,
+                staging_.data() + items_[k].offset + items_[k].n, items_[k].data);
+  }
+  times_.buckets = static_cast<int64_t>(buckets_.size());
+  times_.finish = seconds_since(finish);
+  times_.steps = std::chrono::duration<double>(finish - start).count();
+  times_.backward = seconds_since(start);
 }
 
 std::vector<NamedArray> ExecutorCpu::running_stats() const {
@@ -246,7 +398,19 @@ void ExecutorCpu::bn_grads(size_t b, float* dgamma, float* dbeta) const {
 }  // namespace
 
 std::unique_ptr<Executor> executor_cpu_create(const Network& net, const ExecutorConfig& config) {
-  return std::make_unique<ExecutorCpu>(net, config);
+  return std::make_unique<ExecutorCpu>(net, config, CpuReduceOptions());
+}
+
+std::unique_ptr<Executor> executor_cpu_create(const Network& net, const ExecutorConfig& config,
+                                              const CpuReduceOptions& reduce) {
+  if (reduce.bucket_bytes < 0) throw InvalidArgument("", "bucket_bytes must not be negative");
+  return std::make_unique<ExecutorCpu>(net, config, reduce);
+}
+
+CpuReduceTimes executor_cpu_reduce_times(const Executor& executor) {
+  const auto* cpu = dynamic_cast<const ExecutorCpu*>(&executor);
+  if (!cpu) throw InvalidArgument("", "not a CPU executor");
+  return cpu->reduce_times();
 }
 
 }  // namespace popup
