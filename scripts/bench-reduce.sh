@@ -42,10 +42,18 @@ def fit(points):
     beta = (sw * swxt - swx * swt) / det
     return alpha, beta, max(abs(alpha + beta * x - t) / t for x, t in points)
 
-# Every size, then the sizes of 1 MB and more (gradient buckets: caches no longer hold them).
-for name, points in (("all sizes", rows), (">= 1 MB", [p for p in rows if p[0] >= 1 << 20])):
-    if len(points) >= 2:
-        alpha, beta, worst = fit(points)
-        print("# fit (%s): alpha %.1f us, beta %.3f ns/byte (%.2f GB/s); worst relative error %.0f%%"
-              % (name, alpha * 1e6, beta * 1e9, 1e-9 / beta, 100 * worst))
+# Latency from the small sizes (<= 256 KB); time per byte from the large ones (>= 4 MB, which
+# no cache holds: gradient buckets), with that latency: t = alpha + beta * bytes.
+small = [p for p in rows if p[0] <= 1 << 18]
+large = [p for p in rows if p[0] >= 1 << 22]
+alpha = fit(small)[0] if len(small) >= 2 else 0.0
+if large:
+    beta = sum((t - alpha) * x for x, t in large) / sum(x * x for x, t in large)
+    worst = max(abs(alpha + beta * x - t) / t for x, t in large)
+    print("# alpha %.1f us (sizes <= 256 KB), beta %.3f ns/byte = %.2f GB/s (sizes >= 4 MB, "
+          "worst relative error %.0f%%)" % (alpha * 1e6, beta * 1e9, 1e-9 / beta, 100 * worst))
+if len(rows) >= 2:
+    a, b, worst = fit(rows)
+    print("# one line through every size: alpha %.1f us, beta %.3f ns/byte; worst relative error %.0f%%"
+          % (a * 1e6, b * 1e9, 100 * worst))
 EOF

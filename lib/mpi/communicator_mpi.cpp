@@ -38,22 +38,30 @@ void check(int status, const char* call) {
 // (the sum is element-wise, so the pieces give the same bits).
 constexpr int64_t kPiece = int64_t{1} << 30;
 
-// Adds `ranks` contributions of `count` elements each, stored one after the other at `parts`,
-// in rank order into `out`.
-using Reduce = void(const void* parts, int ranks, int64_t count, void* out);
+// Adds `ranks` contributions of `count` elements, parts[r] being rank r's, in rank order into
+// `out`, which may be one of the parts (this rank's own, summed in place): block by block, each
+// block's parts read before its result is written.
+using Reduce = void(const char* const* parts, int ranks, int64_t count, char* out);
 
 template <typename T>
-void reduce_in_rank_order(const void* parts, int ranks, int64_t count, void* out) {
-  const T* x = static_cast<const T*>(parts);
-  T* y = static_cast<T*>(out);
-  if (ranks == 1) {
-    std::copy(x, x + count, y);
-    return;
-  }
-  for (int64_t i = 0; i < count; ++i) y[i] = x[i] + x[count + i];
-  for (int r = 2; r < ranks; ++r) {
-    const T* xr = x + static_cast<int64_t>(r) * count;
-    for (int64_t i = 0; i < count; ++i) y[i] = y[i] + xr[i];
+void reduce_in_rank_order(const char* const* parts, int ranks, int64_t count, char* out) {
+  constexpr int64_t kBlock = 1024;
+  T sum[kBlock];
+  T* y = reinterpret_cast<T*>(out);
+  for (int64_t start = 0; start < count; start += kBlock) {
+    const int64_t m = std::min(kBlock, count - start);
+    const T* x0 = reinterpret_cast<const T*>(parts[0]) + start;
+    if (ranks == 1) {
+      std::copy(x0, x0 + m, sum);
+    } else {
+      const T* x1 = reinterpret_cast<const T*>(parts[1]) + start;
+      for (int64_t i = 0; i < m; ++i) sum[i] = x0[i] + x1[i];
+    }
+    for (int r = 2; r < ranks; ++r) {
+      const T* xr = reinterpret_cast<const T*>(parts[r]) + start;
+      for (int64_t i = 0; i < m; ++i) sum[i] = sum[i] + xr[i];
+    }
+    std::copy(sum, sum + m, y + start);
   }
 }
 
@@ -72,17 +80,21 @@ MPI_Datatype mpi_type<int64_t>() {
   return MPI_INT64_T;
 }
 
-// One sum of at most kPiece elements: the chunks' layout, the contributions to this rank's
-// chunk, and (when started) its request and stage. Kept and reused from step to step, so that
-// equal sums allocate nothing after the first.
+// One sum of at most kPiece elements: the chunks' layout, the other ranks' contributions to
+// this rank's chunk (its own stays where it is: nothing is sent to itself), and (when started)
+// its request and stage. Kept and reused from step to step, so that equal sums allocate
+// nothing after the first.
 struct Exchange {
   enum Stage { exchanging, gathering, finished };
   char* data = nullptr;
   MPI_Datatype type = MPI_DATATYPE_NULL;
+  size_t element = 0;
   Reduce* reduce = nullptr;
   std::vector<int> counts, displs;            // chunk r: counts[r] elements from displs[r]
+  std::vector<int> send_counts;               // counts, but none to this rank itself
   std::vector<int> recv_counts, recv_displs;  // rank r's copy of this rank's chunk
   std::vector<char> received;
+  std::vector<const char*> parts;  // each rank's contribution to this rank's chunk
   MPI_Request request = MPI_REQUEST_NULL;
   Stage stage = finished;
 
@@ -90,39 +102,44 @@ struct Exchange {
   void lay_out(T* sum_data, int64_t n, int size, int rank) {
     data = reinterpret_cast<char*>(sum_data);
     type = mpi_type<T>();
+    element = sizeof(T);
     reduce = &reduce_in_rank_order<T>;
-    counts.resize(static_cast<size_t>(size));
-    displs.resize(static_cast<size_t>(size));
-    recv_counts.resize(static_cast<size_t>(size));
-    recv_displs.resize(static_cast<size_t>(size));
+    const size_t ranks = static_cast<size_t>(size), me = static_cast<size_t>(rank);
+    counts.resize(ranks);
+    displs.resize(ranks);
+    recv_counts.resize(ranks);
+    recv_displs.resize(ranks);
+    parts.resize(ranks);
     int64_t offset = 0;
-    for (int r = 0; r < size; ++r) {
-      const int64_t count = n / size + (r < n % size ? 1 : 0);
-      counts[static_cast<size_t>(r)] = static_cast<int>(count);
-      displs[static_cast<size_t>(r)] = static_cast<int>(offset);
+    for (size_t r = 0; r < ranks; ++r) {
+      const int64_t count = n / size + (static_cast<int64_t>(r) < n % size ? 1 : 0);
+      counts[r] = static_cast<int>(count);
+      displs[r] = static_cast<int>(offset);
       offset += count;
     }
-    const int mine = counts[static_cast<size_t>(rank)];
-    for (int r = 0; r < size; ++r) {
-      recv_counts[static_cast<size_t>(r)] = mine;
-      recv_displs[static_cast<size_t>(r)] = r * mine;
-    }
-    const size_t bytes = static_cast<size_t>(mine) * static_cast<size_t>(size) * sizeof(T);
+    send_counts = counts;
+    send_counts[me] = 0;
+    const int mine = counts[me];
+    const size_t bytes = static_cast<size_t>(mine) * (ranks - 1) * sizeof(T);
     if (received.size() < bytes) received.resize(bytes);
+    for (size_t r = 0; r < ranks; ++r) {
+      const size_t slot = r < me ? r : r - 1;
+      recv_counts[r] = r == me ? 0 : mine;
+      recv_displs[r] = r == me ? 0 : static_cast<int>(slot) * mine;
+      parts[r] = r == me ? mine_in_data(rank)
+                         : received.data() + slot * static_cast<size_t>(mine) * sizeof(T);
+    }
   }
 
-  // This rank's chunk of the result, from the received contributions.
-  void reduce_mine(int size, int rank, size_t element) {
-    const size_t r = static_cast<size_t>(rank);
-    reduce(received.data(), size, counts[r], data + static_cast<size_t>(displs[r]) * element);
+  char* mine_in_data(int rank) const {
+    return data + static_cast<size_t>(displs[static_cast<size_t>(rank)]) * element;
+  }
+
+  // This rank's chunk of the result, in place, from its own part and the received ones.
+  void reduce_mine(int size, int rank) {
+    reduce(parts.data(), size, counts[static_cast<size_t>(rank)], mine_in_data(rank));
   }
 };
-
-size_t type_size(MPI_Datatype type) {
-  int bytes = 0;
-  check(MPI_Type_size(type, &bytes), "MPI_Type_size");
-  return static_cast<size_t>(bytes);
-}
 
 // MPI_Init_thread and MPI_Finalize, unless the process had initialised MPI itself.
 class MpiSession {
@@ -234,7 +251,7 @@ class MpiCommunicator final : public Communicator {
       if (started_count_ == started_.size()) started_.push_back(std::make_unique<Exchange>());
       Exchange& e = *started_[started_count_++];
       e.lay_out(data + offset, std::min(kPiece, n - offset), size_, rank_);
-      check(MPI_Ialltoallv(e.data, e.counts.data(), e.displs.data(), e.type, e.received.data(),
+      check(MPI_Ialltoallv(e.data, e.send_counts.data(), e.displs.data(), e.type, e.received.data(),
                            e.recv_counts.data(), e.recv_displs.data(), e.type, exchanges_.get(),
                            &e.request),
             "MPI_Ialltoallv");
@@ -299,10 +316,10 @@ class MpiCommunicator final : public Communicator {
     for (int64_t offset = 0; offset < n; offset += kPiece) {
       Exchange& e = blocking_;
       e.lay_out(data + offset, std::min(kPiece, n - offset), size_, rank_);
-      check(MPI_Alltoallv(e.data, e.counts.data(), e.displs.data(), e.type, e.received.data(),
+      check(MPI_Alltoallv(e.data, e.send_counts.data(), e.displs.data(), e.type, e.received.data(),
                           e.recv_counts.data(), e.recv_displs.data(), e.type, comm_.get()),
             "MPI_Alltoallv");
-      e.reduce_mine(size_, rank_, sizeof(T));
+      e.reduce_mine(size_, rank_);
       check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, e.data, e.counts.data(),
                            e.displs.data(), e.type, comm_.get()),
             "MPI_Allgatherv");
@@ -323,7 +340,7 @@ class MpiCommunicator final : public Communicator {
         check(MPI_Test(&e.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
       }
       if (!done) break;
-      e.reduce_mine(size_, rank_, type_size(e.type));
+      e.reduce_mine(size_, rank_);
       check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, e.data, e.counts.data(),
                             e.displs.data(), e.type, gathers_.get(), &e.request),
             "MPI_Iallgatherv");
