@@ -62,7 +62,8 @@ FUZZ_BUILD  := $(BUILD)/fuzz
 # them.
 CONFIG     := $(BUILD)/config.mk
 CONFIG_KEY := CXX=$(CXX) CUDA=$(CUDA) CUDA_HOME=$(CUDA_HOME) CUDNN_HOME=$(CUDNN_HOME) \
-              PYTHON=$(PYTHON) CPATH=$(CPATH) LIBRARY_PATH=$(LIBRARY_PATH)
+              PYTHON=$(PYTHON) CPATH=$(CPATH) LIBRARY_PATH=$(LIBRARY_PATH) \
+              PKG_CONFIG_PATH=$(PKG_CONFIG_PATH)
 NO_PROBES  := clean help deps deps-fuzz format gpu-check check demo fuzz $(FUZZ_BUILD)/%
 ifneq ($(filter-out $(NO_PROBES),$(or $(MAKECMDGOALS),all)),)
 -include $(CONFIG)
