@@ -1,8 +1,10 @@
 #!/bin/sh
 # The time of a rank-ordered float sum (Communicator::sum, DESIGN.md §8) over Open MPI, for the
 # step-time model of data-parallel training: NP ranks on this machine (mpirun --oversubscribe,
-# one thread each) sum buffers of 1 KB to 64 MB; the medians of REPS repetitions (the slowest
-# rank's time) and the fit t = alpha + beta * bytes (least squares on relative error).
+# one thread each) sum buffers of 1 KB to 64 MB. Per size, medians of REPS repetitions of the
+# slowest rank's time: sum(), sum_start + sum_finish, and the time a started sum adds to work of
+# twice its length that calls sum_progress() every 100 us (what overlap leaves exposed); then
+# the fit t = alpha + beta * bytes of sum() (least squares on relative error).
 #   scripts/bench-reduce.sh                      BUILD=build NP=2 REPS=11
 #   SIZES="10000000 275000000" REPS=5 scripts/bench-reduce.sh   other sizes, in bytes
 # Needs `make` with Open MPI found (BUILD/lib/popup/libpopup-mpi.so) and BUILD/tests/comm-check

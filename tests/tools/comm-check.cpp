@@ -5,9 +5,11 @@
 //                                      sums the same, broadcast, all_gather and traffic(); rank 0
 //                                      prints "comm-check: ok ..." (exit 0) or the first failure
 //                                      of each failing rank goes to stderr (exit 1)
-//   mpirun -np N comm-check bench REPS BYTES...   rank 0 prints "bytes seconds bytes/s started_s"
-//                                      per size: medians over REPS of the slowest rank's float
-//                                      sum(), blocking and started (sum_start + sum_finish)
+//   mpirun -np N comm-check bench REPS BYTES...   rank 0 prints "bytes seconds bytes/s started_s
+//                                      exposed_s" per size: medians over REPS of the slowest
+//                                      rank's float sum(), blocking, started (sum_start +
+//                                      sum_finish), and started beside work with sum_progress()
+//                                      (the time beyond the work's)
 // Exit 2 without a launcher (one process), 1 when the communicator cannot start.
 #include <algorithm>
 #include <chrono>
@@ -211,14 +213,33 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
+// Work that takes `seconds` of this thread (no memory traffic), calling sum_progress() every
+// `every` seconds, as the CPU executor does between the backward's steps.
+void work_with_progress(Communicator& comm, double seconds, double every) {
+  using clock = std::chrono::steady_clock;
+  const auto end = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(seconds));
+  for (auto next = clock::now(); next < end; next = clock::now()) {
+    const auto until = std::min(end, next + std::chrono::duration_cast<clock::duration>(
+                                                std::chrono::duration<double>(every)));
+    volatile double x = 1;
+    while (clock::now() < until) x = x * 1.0000001;
+    comm.sum_progress();
+  }
+}
+
 int bench(Communicator& comm, int reps, const std::vector<int64_t>& sizes) {
   if (comm.rank() == 0)
-    std::printf("# %s\n# bytes seconds bytes/s started_seconds\n", comm.name().c_str());
+    std::printf(
+        "# %s\n# bytes seconds bytes/s started_seconds exposed_seconds\n"
+        "# (exposed: a started sum's time beyond work of twice its time, with "
+        "sum_progress() every 100 us)\n",
+        comm.name().c_str());
   for (const int64_t bytes : sizes) {
     const int64_t n = bytes / 4;
     std::vector<float> data(static_cast<size_t>(n), 0.0f);  // zeros: no overflow, no denormals
     comm.sum(data.data(), n);                               // the first, allocating, not timed
-    std::vector<double> blocking, started;
+    std::vector<double> blocking, started, exposed;
     for (int r = 0; r < reps; ++r) {
       blocking.push_back(slowest(comm, [&] { comm.sum(data.data(), n); }));
       started.push_back(slowest(comm, [&] {
@@ -227,9 +248,17 @@ int bench(Communicator& comm, int reps, const std::vector<int64_t>& sizes) {
       }));
     }
     const double s = median(blocking);
+    for (int r = 0; r < reps; ++r)
+      exposed.push_back(slowest(comm,
+                                [&] {
+                                  comm.sum_start(data.data(), n);
+                                  work_with_progress(comm, 2 * s, 100e-6);
+                                  comm.sum_finish();
+                                }) -
+                        2 * s);
     if (comm.rank() == 0)
-      std::printf("%" PRId64 " %.9f %.6g %.9f\n", n * 4, s, static_cast<double>(n * 4) / s,
-                  median(started));
+      std::printf("%" PRId64 " %.9f %.6g %.9f %.9f\n", n * 4, s, static_cast<double>(n * 4) / s,
+                  median(started), median(exposed));
     std::fflush(stdout);
   }
   return 0;
