@@ -25,6 +25,7 @@
 #include "cpu/executor_cpu.hpp"
 #include "dist/communicator.hpp"
 #include "dist/communicator_threads.hpp"
+#include "dist/launch.hpp"
 #include "error.hpp"
 #include "net/network.hpp"
 #include "test_networks.hpp"
@@ -433,12 +434,18 @@ BOOST_AUTO_TEST_SUITE(parallel_cpu_bench, *boost::unit_test::disabled())
 
 // Times the backward of 2 ranks of 64 examples (1 OpenMP thread each) on conv4 over
 // Fashion-MNIST shapes and resnet18 over CIFAR shapes: without a communicator, with the
-// overlapped bucketed reduction, and with blocking sums after the backward. Disabled: it takes
-// a while and prints figures (POPUP_BENCH_STEPS, default 3; POPUP_BENCH_ARCH, default both).
+// overlapped bucketed reduction, and with blocking sums after the backward. The ranks are
+// threads of this process, or, under mpirun (e.g. mpirun -np 2 -x OMP_NUM_THREADS=1
+// unit_tests --run_test=parallel_cpu_bench), the launcher's processes over libpopup-mpi.so.
+// Disabled: it takes a while and prints figures (POPUP_BENCH_STEPS, default 3;
+// POPUP_BENCH_ARCH, default both).
 BOOST_AUTO_TEST_CASE(backward) {
   const char* steps_env = std::getenv("POPUP_BENCH_STEPS");
   const int steps = steps_env ? std::atoi(steps_env) : 3;
   const char* arch_env = std::getenv("POPUP_BENCH_ARCH");
+  const std::unique_ptr<Communicator> launched = popup::communicator_from_launcher();
+  const int ranks = launched ? launched->size() : 2;
+  constexpr int64_t share = 64;
   struct Bench {
     std::string arch;
     popup::InputShape input;
@@ -447,26 +454,30 @@ BOOST_AUTO_TEST_CASE(backward) {
   for (const Bench& bench : benches) {
     if (arch_env && bench.arch != arch_env) continue;
     const Network net = popup::arch_network(bench.arch, bench.input, 10);
-    const Problem p(net, 128, 61);
+    const Problem p(net, share * ranks, 61);
     struct Mode {
       const char* name;
       bool comm;
       CpuReduceOptions reduce;
+      bool sync_bn = false;
     };
     const std::vector<Mode> modes{
         {"local (no reduction)", false, {}},
         {"per-tensor, overlap", true, {0, true}},
         {"1 MB buckets, overlap", true, {int64_t{1} << 20, true}},
         {"4 MB buckets, overlap", true, {int64_t{4} << 20, true}},
-        {"1 MB buckets, blocking after", true, {int64_t{1} << 20, false}}};
+        {"per-tensor, blocking after", true, {0, false}},
+        {"4 MB buckets, blocking after", true, {int64_t{4} << 20, false}},
+        {"4 MB buckets, overlap, sync_bn", true, {int64_t{4} << 20, true}, true}};
     for (const Mode& mode : modes) {
-      const auto comms = popup::communicators_in_process(2);
-      std::vector<double> backward(2, 0), finish(2, 0), steps_time(2, 0);
-      std::vector<int64_t> buckets(2, 0);
-      threads_run(2, &comms, [&](int r) {
+      std::vector<double> backward(static_cast<size_t>(ranks), 0), finish(backward),
+          steps_time(backward), forward(backward);
+      int64_t buckets = 0, floats = 0;
+      const auto rank_run = [&](int r, Communicator* comm) {
         ExecutorConfig config;
-        config.max_batch = 64;
-        config.comm = mode.comm ? comms[static_cast<size_t>(r)].get() : nullptr;
+        config.max_batch = share;
+        config.comm = mode.comm ? comm : nullptr;
+        config.sync_bn = mode.sync_bn;
         const auto executor = popup::executor_cpu_create(p.net, config, mode.reduce);
         for (size_t t = 0; t < p.weights.size(); ++t) executor->set_weights(t, p.weights[t].data());
         std::vector<std::vector<float>> storage;
@@ -474,29 +485,48 @@ BOOST_AUTO_TEST_CASE(backward) {
         for (const auto& spec : p.net.tensors) storage.emplace_back(spec.numel());
         for (auto& g : storage) grads.push_back(g.data());
         const int64_t per = p.net.input.c * p.net.input.h * p.net.input.w;
+        const auto k = static_cast<size_t>(r);
         for (int step = 0; step <= steps; ++step) {  // step 0 warms up
-          executor->forward(p.images.data() + 64 * r * per, p.labels.data() + 64 * r, 64, true);
+          if (comm) comm->barrier();
+          const auto forward_start = std::chrono::steady_clock::now();
+          executor->forward(p.images.data() + share * r * per, p.labels.data() + share * r, share,
+                            true);
+          const double forward_seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start)
+                  .count();
+          if (comm) comm->barrier();
           const auto start = std::chrono::steady_clock::now();
           executor->backward(grads);
           const double seconds =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           if (step == 0) continue;
-          backward[static_cast<size_t>(r)] += seconds / steps;
+          backward[k] += seconds / steps;
+          forward[k] += forward_seconds / steps;
           if (!mode.comm) continue;
           const CpuReduceTimes times = popup::executor_cpu_reduce_times(*executor);
-          finish[static_cast<size_t>(r)] += times.finish / steps;
-          steps_time[static_cast<size_t>(r)] += times.steps / steps;
-          buckets[static_cast<size_t>(r)] = times.buckets;
+          finish[k] += times.finish / steps;
+          steps_time[k] += times.steps / steps;
+          if (r == 0) buckets = times.buckets, floats = times.floats;
         }
-      });
+      };
+      if (launched) {
+        const int r = launched->rank();
+        rank_run(r, launched.get());
+        if (r != 0) continue;
+      } else {
+        const auto comms = popup::communicators_in_process(ranks);
+        threads_run(ranks, &comms,
+                    [&](int r) { rank_run(r, comms[static_cast<size_t>(r)].get()); });
+      }
       std::printf(
-          "%-9s %-30s backward %7.1f ms (steps %7.1f ms, wait for sums %6.1f ms, %lld sums)\n",
-          bench.arch.c_str(), mode.name, 1e3 * (backward[0] + backward[1]) / 2,
-          1e3 * (steps_time[0] + steps_time[1]) / 2, 1e3 * (finish[0] + finish[1]) / 2,
-          static_cast<long long>(buckets[0]));
+          "%-9s %-32s forward %7.1f ms, backward %7.1f ms (steps %7.1f ms, wait for sums %6.1f "
+          "ms; %lld sums, %.1f MB)\n",
+          bench.arch.c_str(), mode.name, 1e3 * forward[0], 1e3 * backward[0], 1e3 * steps_time[0],
+          1e3 * finish[0], static_cast<long long>(buckets), 4e-6 * static_cast<double>(floats));
       std::fflush(stdout);
     }
   }
+  if (launched) std::printf("rank %d: %s\n", launched->rank(), launched->name().c_str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
