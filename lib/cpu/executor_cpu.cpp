@@ -97,6 +97,7 @@ class ExecutorCpu final : public Executor {
   std::vector<ReduceItem> items_;
   std::vector<ReduceBucket> buckets_;
   std::vector<float> staging_;
+  std::vector<int64_t> tensor_step_;
   CpuReduceTimes times_;
 };
 
@@ -254,7 +255,8 @@ void ExecutorCpu::reduce_plan(const DnnlPlan& plan, const std::vector<float*>& g
   items_.clear();
   buckets_.clear();
   const std::vector<DnnlStep>& steps = plan.backward;
-  std::vector<int64_t> tensor_step(grads.size(), -1);
+  std::vector<int64_t>& tensor_step = tensor_step_;  // the last step of each tensor
+  tensor_step.assign(grads.size(), -1);
   for (size_t k = 0; k < steps.size(); ++k)
     if (steps[k].tensor >= 0) tensor_step[static_cast<size_t>(steps[k].tensor)] = int64_t(k);
   for (size_t k = 0; k < steps.size(); ++k) {
