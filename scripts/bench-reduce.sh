@@ -3,8 +3,8 @@
 # step-time model of data-parallel training: NP ranks on this machine (mpirun --oversubscribe,
 # one thread each) sum buffers of 1 KB to 64 MB. Per size, medians of REPS repetitions of the
 # slowest rank's time: sum(), sum_start + sum_finish, and the time a started sum adds to work of
-# twice its length that calls sum_progress() every 100 us (what overlap leaves exposed); then
-# the fit t = alpha + beta * bytes of sum() (least squares on relative error).
+# twice its length that calls sum_progress() every 100 us (the CPU time of progress included:
+# what overlap leaves exposed); then the fit t = alpha + beta * bytes of sum().
 #   scripts/bench-reduce.sh                      BUILD=build NP=2 REPS=11
 #   SIZES="10000000 275000000" REPS=5 scripts/bench-reduce.sh   other sizes, in bytes
 # Needs `make` with Open MPI found (BUILD/lib/popup/libpopup-mpi.so) and BUILD/tests/comm-check

@@ -213,33 +213,32 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-// Work that takes `seconds` of this thread (no memory traffic), calling sum_progress() every
-// `every` seconds, as the CPU executor does between the backward's steps.
-void work_with_progress(Communicator& comm, double seconds, double every) {
-  using clock = std::chrono::steady_clock;
-  const auto end = clock::now() + std::chrono::duration_cast<clock::duration>(
-                                      std::chrono::duration<double>(seconds));
-  for (auto next = clock::now(); next < end; next = clock::now()) {
-    const auto until = std::min(end, next + std::chrono::duration_cast<clock::duration>(
-                                                std::chrono::duration<double>(every)));
-    volatile double x = 1;
-    while (clock::now() < until) x = x * 1.0000001;
-    comm.sum_progress();
-  }
+// Compute without memory traffic: `iterations` dependent multiplications.
+void spin(int64_t iterations) {
+  volatile double x = 1;
+  for (int64_t i = 0; i < iterations; ++i) x = x * 1.0000001;
+}
+
+// Multiplications per 100 us on this rank (the slowest rank's count is the same work for all).
+int64_t spin_per_100us(Communicator& comm) {
+  const int64_t trial = 1000000;
+  const double seconds = slowest(comm, [&] { spin(trial); });
+  return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(trial) * 100e-6 / seconds));
 }
 
 int bench(Communicator& comm, int reps, const std::vector<int64_t>& sizes) {
   if (comm.rank() == 0)
     std::printf(
         "# %s\n# bytes seconds bytes/s started_seconds exposed_seconds\n"
-        "# (exposed: a started sum's time beyond work of twice its time, with "
+        "# (exposed: what a started sum adds to compute of twice its time that calls "
         "sum_progress() every 100 us)\n",
         comm.name().c_str());
+  const int64_t chunk = spin_per_100us(comm);
   for (const int64_t bytes : sizes) {
     const int64_t n = bytes / 4;
     std::vector<float> data(static_cast<size_t>(n), 0.0f);  // zeros: no overflow, no denormals
     comm.sum(data.data(), n);                               // the first, allocating, not timed
-    std::vector<double> blocking, started, exposed;
+    std::vector<double> blocking, started, alone, beside;
     for (int r = 0; r < reps; ++r) {
       blocking.push_back(slowest(comm, [&] { comm.sum(data.data(), n); }));
       started.push_back(slowest(comm, [&] {
@@ -248,17 +247,24 @@ int bench(Communicator& comm, int reps, const std::vector<int64_t>& sizes) {
       }));
     }
     const double s = median(blocking);
-    for (int r = 0; r < reps; ++r)
-      exposed.push_back(slowest(comm,
-                                [&] {
-                                  comm.sum_start(data.data(), n);
-                                  work_with_progress(comm, 2 * s, 100e-6);
-                                  comm.sum_finish();
-                                }) -
-                        2 * s);
+    const int64_t chunks = std::max<int64_t>(1, static_cast<int64_t>(2 * s / 100e-6));
+    const auto work = [&] {
+      for (int64_t c = 0; c < chunks; ++c) {
+        spin(chunk);
+        comm.sum_progress();
+      }
+    };
+    for (int r = 0; r < reps; ++r) {
+      alone.push_back(slowest(comm, work));
+      beside.push_back(slowest(comm, [&] {
+        comm.sum_start(data.data(), n);
+        work();
+        comm.sum_finish();
+      }));
+    }
     if (comm.rank() == 0)
       std::printf("%" PRId64 " %.9f %.6g %.9f %.9f\n", n * 4, s, static_cast<double>(n * 4) / s,
-                  median(started), median(exposed));
+                  median(started), median(beside) - median(alone));
     std::fflush(stdout);
   }
   return 0;
