@@ -18,7 +18,9 @@ namespace {
 // The variables launchers set in each process they start, with the number of processes:
 // Open MPI's mpirun; MPICH's mpiexec and Slurm's srun --mpi=pmi2 (PMI-1/2); Slurm's srun
 // (every plugin, pmix included). SLURM_NTASKS is no sign: sbatch and salloc set it in the
-// one shell that runs the job script.
+// one shell that runs the job script. A shell started by srun passes SLURM_STEP_NUM_TASKS on
+// to what it runs: then MPI joins fewer ranks than announced, which communicator_from_launcher
+// reports.
 struct LauncherVariable {
   const char* name;
   const char* launcher;
