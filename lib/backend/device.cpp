@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "backend/plugin_path.hpp"
 #include "error.hpp"
 #include "format/number_text.hpp"
 
@@ -18,15 +19,6 @@ namespace {
 using CuInit = int(unsigned int flags);
 using CuDeviceGetCount = int(int* count);
 using CuGetErrorString = int(int error, const char** text);
-
-std::string executable_dir() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  const std::string path(buf, static_cast<size_t>(n));
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
 
 std::unique_ptr<Executor> cuda_plugin_create(const Network& net, const ExecutorConfig& config,
                                              int device) {
@@ -101,10 +93,7 @@ int cuda_device_count(std::string& why) {
   return n;
 }
 
-std::string cuda_plugin_path() {
-  if (const char* env = std::getenv("POPUP_CUDA_PLUGIN"); env && *env) return env;
-  return executable_dir() + "/../lib/popup/libpopup-cuda.so";
-}
+std::string cuda_plugin_path() { return plugin_path("POPUP_CUDA_PLUGIN", "libpopup-cuda.so"); }
 
 std::unique_ptr<Executor> executor_create(const Network& net, const ExecutorConfig& config,
                                           const DeviceChoice& choice, std::string& note) {

@@ -38,7 +38,9 @@ class Communicator {
   // The same float sum, started without waiting, so that it can overlap computation: the
   // data must stay untouched until sum_finish(). sum_progress() lets started sums advance
   // (call it between pieces of work); sum_finish() waits for every started sum. Sums started
-  // in the same order on every rank; their results are those of sum().
+  // in the same order on every rank; their results are those of sum(). Blocking
+  // collectives (sum() and those below) may be called while started sums are pending
+  // (SyncBatchNorm's backward sums per channel between the buckets of weight gradients).
   virtual void sum_start(float* data, int64_t n) = 0;
   virtual void sum_progress() = 0;
   virtual void sum_finish() = 0;

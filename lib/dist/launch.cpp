@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "backend/plugin_path.hpp"
 #include "error.hpp"
 #include "format/number_text.hpp"
 
@@ -45,15 +46,6 @@ const LauncherVariable* launcher_variable(int& ranks) {
   return nullptr;
 }
 
-std::string executable_dir() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  const std::string path(buf, static_cast<size_t>(n));
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 }  // namespace
 
 int launcher_ranks() {
@@ -62,10 +54,7 @@ int launcher_ranks() {
   return ranks;
 }
 
-std::string mpi_plugin_path() {
-  if (const char* env = std::getenv("POPUP_MPI_PLUGIN"); env && *env) return env;
-  return executable_dir() + "/../lib/popup/libpopup-mpi.so";
-}
+std::string mpi_plugin_path() { return plugin_path("POPUP_MPI_PLUGIN", "libpopup-mpi.so"); }
 
 std::unique_ptr<Communicator> communicator_from_launcher() {
   int ranks = 1;

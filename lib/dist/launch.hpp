@@ -10,17 +10,19 @@
 
 namespace popup {
 
-// The number of ranks the launcher's environment announces (OMPI_COMM_WORLD_SIZE,
-// PMIX_SIZE / PMI_SIZE, SLURM_NTASKS with SLURM_PROCID), 1 when none.
+// The number of ranks the launcher's environment announces (OMPI_COMM_WORLD_SIZE from Open
+// MPI's mpirun, PMI_SIZE from MPICH's mpiexec and srun --mpi=pmi2, SLURM_STEP_NUM_TASKS from
+// srun; not SLURM_NTASKS, which sbatch and salloc also set in the job's one shell), 1 when none.
 int launcher_ranks();
 
 // Where the plugin is looked for: $POPUP_MPI_PLUGIN, else lib/popup/libpopup-mpi.so beside
-// the executable's folder (as the CUDA plugin).
+// the executable's folder (backend/plugin_path.hpp, as the CUDA plugin).
 std::string mpi_plugin_path();
 
 // Null when launcher_ranks() is 1. Otherwise the communicator of this process's ranks
 // (MPI_Init happens here; the communicator's destruction finalises). Throws popup::Error
-// saying why when the plugin is missing (a build without MPI) or cannot start.
+// saying why when the plugin is missing (a build without MPI), cannot start, or MPI joins
+// fewer ranks than the launcher announced (e.g. srun without PMIx).
 std::unique_ptr<Communicator> communicator_from_launcher();
 
 // The MPI plugin's entry points, resolved with dlsym. The version changes whenever
