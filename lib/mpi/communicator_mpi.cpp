@@ -150,12 +150,19 @@ class MpiSession {
     if (initialized) return;
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
-    finalize_ = true;
-    check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-    if (provided < MPI_THREAD_FUNNELED)
+    // A throwing constructor runs no destructor: finalise here on the way out.
+    if (provided < MPI_THREAD_FUNNELED) {
+      MPI_Finalize();
       throw Error("",
                   "MPI: the library offers no MPI_THREAD_FUNNELED (the threads of training "
                   "run beside MPI's calls)");
+    }
+    if (const int status = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        status != MPI_SUCCESS) {
+      MPI_Finalize();
+      check(status, "MPI_Comm_set_errhandler");
+    }
+    finalize_ = true;
   }
   ~MpiSession() {
     if (finalize_) MPI_Finalize();
