@@ -78,7 +78,7 @@ for net in $NETS; do
   args="$work/$net.recipe --epochs $EPOCHS --batch-size $BATCH --quiet $EXTRA"
   $mpi popup-train $args -o "$work/$net.ranks.mask"
   OMP_NUM_THREADS=$RANKS popup-train $args --threads "$RANKS" -o "$work/$net.single.mask"
-  acc() { grep -ao '"popup.train.test_acc":"[0-9.e-]*"' "$1" | grep -o '[0-9][0-9.e-]*$'; }
+  acc() { grep -ao '"popup.train.test_acc":"[0-9.e-]*"' "$1" | cut -d'"' -f4; }
   agree=$(popup-stats "$work/$net.ranks.mask" "$work/$net.single.mask" |
     awk '$1 == "total" && NF == 11 { printf "%.5f%% (%d of %d differ)", 100 * (1 - $8 / $2), $8, $2 }')
   printf '%-8s %12s %12s %14s\n' "$net" "$(acc "$work/$net.ranks.mask")" \
