@@ -333,20 +333,23 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
+  // Whether `request` has completed: waits for it with `wait`, else only tests it.
+  static bool request_done(MPI_Request& request, bool wait) {
+    int done = 1;
+    if (wait)
+      check(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait");
+    else
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+
   // Moves started sums on: those whose exchange has finished are reduced and their gathers
   // started, strictly in start order (the gathers' communicator must see the same order on
   // every rank). With `wait`, until every started sum has finished.
   void advance(bool wait) {
     for (; next_gather_ < started_count_; ++next_gather_) {
       Exchange& e = *started_[next_gather_];
-      int done = 0;
-      if (wait) {
-        check(MPI_Wait(&e.request, MPI_STATUS_IGNORE), "MPI_Wait");
-        done = 1;
-      } else {
-        check(MPI_Test(&e.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-      }
-      if (!done) break;
+      if (!request_done(e.request, wait)) break;
       e.reduce_mine(size_, rank_);
       check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, e.data, e.counts.data(),
                             e.displs.data(), e.type, gathers_.get(), &e.request),
@@ -356,14 +359,7 @@ class MpiCommunicator final : public Communicator {
     for (size_t i = 0; i < next_gather_; ++i) {
       Exchange& e = *started_[i];
       if (e.stage != Exchange::gathering) continue;
-      int done = 0;
-      if (wait) {
-        check(MPI_Wait(&e.request, MPI_STATUS_IGNORE), "MPI_Wait");
-        done = 1;
-      } else {
-        check(MPI_Test(&e.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-      }
-      if (done) e.stage = Exchange::finished;
+      if (request_done(e.request, wait)) e.stage = Exchange::finished;
     }
   }
 

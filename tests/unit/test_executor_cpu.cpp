@@ -18,6 +18,7 @@
 #include "backend/executor.hpp"
 #include "init/weights_generate.hpp"
 #include "net/network.hpp"
+#include "check_close.hpp"
 #include "reference_ops.hpp"
 #include "train/softmax_cross_entropy.hpp"
 #include "test_networks.hpp"
@@ -56,26 +57,7 @@ constexpr double grad_rtol = 1e-4, grad_atol = 1e-5;
 // (Observed: at most 7% of these bounds.)
 constexpr double stats_rtol = 1e-5, stats_atol = 1e-6;
 
-// |got - want| <= atol * max|want| + rtol |want| for every element; names the first that is not.
-template <typename T>
-void check_close(const std::string& what, const T* got, const std::vector<double>& want,
-                 double rtol, double atol_scale) {
-  double scale = 0;
-  for (double w : want) scale = std::max(scale, std::fabs(w));
-  size_t bad = 0, first = want.size();
-  for (size_t k = 0; k < want.size(); ++k) {
-    const double g = static_cast<double>(got[k]);
-    if (!(std::fabs(g - want[k]) <= atol_scale * scale + rtol * std::fabs(want[k]))) {
-      if (bad++ == 0) first = k;
-    }
-  }
-  std::ostringstream message;
-  message << what << ": " << bad << " of " << want.size() << " elements outside tolerance";
-  if (bad > 0)
-    message << ", first at index " << first << ": got " << got[first] << ", want " << want[first]
-            << " (largest |want| " << scale << ")";
-  BOOST_CHECK_MESSAGE(bad == 0, message.str());
-}
+using popup_test::check_close;
 
 Tensor random_tensor(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) {
   Tensor t(n, c, h, w);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backend/executor.hpp"
+#include "check_close.hpp"
 #include "cpu/executor_cpu.hpp"
 #include "dist/communicator.hpp"
 #include "dist/communicator_threads.hpp"
@@ -60,27 +61,11 @@ constexpr double stats_rtol = 2e-5, stats_atol = 2e-6;
 // O(1 / sqrt(share)) relative, far above stats_rtol; the test asks for at least this.
 constexpr double unsynced_min_gap = 1e-3;
 
-// |got - want| <= atol * max|want| + rtol |want| for every element; names the first that is not.
+// check_close.hpp's check, for whole arrays of the same length.
 void check_close(const std::string& what, const std::vector<float>& got,
                  const std::vector<float>& want, double rtol, double atol_scale) {
   BOOST_REQUIRE_EQUAL(got.size(), want.size());
-  double scale = 0;
-  for (float w : want) scale = std::max(scale, std::fabs(static_cast<double>(w)));
-  size_t bad = 0, first = want.size();
-  double worst = 0;  // the largest error as a fraction of its bound
-  for (size_t k = 0; k < want.size(); ++k) {
-    const double bound = atol_scale * scale + rtol * std::fabs(static_cast<double>(want[k]));
-    const double error = std::fabs(static_cast<double>(got[k]) - want[k]);
-    worst = std::max(worst, bound > 0 ? error / bound : (error > 0 ? 1e30 : 0));
-    if (!(error <= bound) && bad++ == 0) first = k;
-  }
-  std::ostringstream message;
-  message << what << ": " << bad << " of " << want.size() << " elements outside tolerance";
-  if (bad > 0)
-    message << ", first at index " << first << ": got " << got[first] << ", want " << want[first]
-            << " (largest |want| " << scale << ")";
-  BOOST_CHECK_MESSAGE(bad == 0, message.str());
-  BOOST_TEST_MESSAGE(what << ": largest error " << worst << " of its bound");
+  popup_test::check_close(what, got.data(), want, rtol, atol_scale);
 }
 
 // The same bits; names the first differing index.
