@@ -143,7 +143,8 @@ $(BUILD)/lib/mpi/%.o: POPUP_CXXFLAGS += -DOMPI_SKIP_MPICXX $(MPI_CFLAGS:-I%=-isy
 # A test and benchmark of the communicator under mpirun (make test-run builds it; it links no MPI).
 COMM_CHECK := $(BUILD)/tests/comm-check
 
-.PHONY: all config check demo install clean deps deps-fuzz test-run bench bench-imagenet gpu-check help format fuzz \
+.PHONY: all config check demo install clean deps deps-fuzz test-run bench bench-imagenet bench-data-parallel \
+        gpu-check help format fuzz \
         image-dump
 .DEFAULT_GOAL := all
 
@@ -248,6 +249,7 @@ help:
 	@echo "  demo       make deps, build, and run examples/demo.sh"
 	@echo "  bench      throughput of the standard workloads, into BUILD/bench.json"
 	@echo "  bench-imagenet  the JPEG pipeline and resnet50 training against torchvision/PyTorch"
+	@echo "  bench-data-parallel  2 ranks under mpirun against 1 process (throughput, gradient sums)"
 	@echo "  gpu-check  on an NVIDIA GPU: build, parity tests, GPU against CPU and PyTorch"
 	@echo "  fuzz       make deps-fuzz, build the libFuzzer targets, run each FUZZ_S seconds"
 	@echo "  image-dump a developer tool: popup's decoded images and transforms (scripts/pil-compare.py)"
@@ -304,6 +306,11 @@ bench: all
 bench-imagenet: all
 	@BUILD=$(BUILD) scripts/bench-data-pipeline.sh
 	@BUILD=$(BUILD) scripts/bench-train-throughput.sh
+
+# Data-parallel popup-train under mpirun against one process, side by side on the same cores:
+# throughput, gradient-sum time and bytes (needs Open MPI; a few minutes; never part of check).
+bench-data-parallel: all
+	@BUILD=$(BUILD) scripts/bench-data-parallel.sh
 
 # On a machine with an NVIDIA GPU and a CUDA toolkit: build, parity tests, conv4 on the GPU
 # against the CPU, benchmark against PyTorch; results in $(BUILD)/gpu-check/results.md.
