@@ -280,7 +280,9 @@ bool Trainer::next_batch(BatchLoader& loader, Batch& b, const std::string& check
   try {
     return loader.next(b);
   } catch (const FormatError&) {
-    if (!checkpoint_path.empty() && writer()) {  // data-parallel: rank 0 has the run's state
+    // Data-parallel: none (taking the statistics is a collective the other ranks are not in;
+    // the error ends every rank and the last checkpoint stays).
+    if (!checkpoint_path.empty() && !comm_) {
       stats_take();
       write_checkpoint(checkpoint_path);
     }
