@@ -39,7 +39,7 @@ ifeq ($(SANITIZE),thread)
 $(BUILD)/lib/init/weights_generate.o: POPUP_CXXFLAGS += -fno-sanitize=thread
 endif
 
-LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data lib/dist
+LIB_DIRS  := lib/format lib/net lib/init lib/backend lib/train lib/report lib/data lib/dist lib/export
 LIB_SRC   := $(wildcard $(LIB_DIRS:%=%/*.cpp) lib/cpu/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/lib/libpopup.a
@@ -82,6 +82,9 @@ probe_cxx = echo "$(1) := $$(printf '\043include <$(2)>\nint main(){return 0;}\n
 # $(call probe_sh,NAME,COMMAND): NAME := 1 when COMMAND succeeds, else NAME := 0.
 probe_sh  = echo "$(1) := $$($(2) >/dev/null 2>&1 && echo 1 || echo 0)"
 BOOST_TEST_FLAGS := -DBOOST_TEST_DYN_LINK -lboost_unit_test_framework
+# ONNX's protobuf classes (libonnx-dev, libprotobuf-dev), as Debian's ONNX CMake package defines them.
+ONNX_FLAGS := -DONNX_ML=1 -DONNX_NAMESPACE=onnx
+ONNX_LIBS  := -lonnx_proto -lprotobuf
 
 $(CONFIG): Makefile scripts/find-cuda.sh $(wildcard /var/lib/dpkg/status)
 	@mkdir -p $(@D)
@@ -98,6 +101,7 @@ $(CONFIG): Makefile scripts/find-cuda.sh $(wildcard /var/lib/dpkg/status)
 	  echo "MPI_CFLAGS := $$(pkg-config --cflags ompi-c 2>/dev/null)"; \
 	  echo "MPI_LIBS := $$(pkg-config --libs ompi-c 2>/dev/null)"; \
 	  echo "MPI_VERSION := $$(pkg-config --modversion ompi-c 2>/dev/null)"; \
+	  $(call probe_cxx,HAVE_ONNX,onnx/onnx_pb.h,$(ONNX_FLAGS) $(ONNX_LIBS)); \
 	  $(call probe_sh,HAVE_MANDOC,command -v mandoc); \
 	  $(call probe_sh,HAVE_NUMPY,$(PYTHON) -c 'import numpy'); \
 	  [ "$(CUDA)" = 0 ] || CUDA_HOME='$(CUDA_HOME)' CUDNN_HOME='$(CUDNN_HOME)' PYTHON='$(PYTHON)' \
@@ -140,6 +144,11 @@ MPI_STATUS = $(strip $(if $(SANITIZE),not built: SANITIZE builds skip it,$(if $(
 MPI_PLUGIN := $(BUILD)/lib/popup/libpopup-mpi.so
 MPI_PLUGIN_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard lib/mpi/*.cpp))
 $(BUILD)/lib/mpi/%.o: POPUP_CXXFLAGS += -DOMPI_SKIP_MPICXX $(MPI_CFLAGS:-I%=-isystem %)
+# popup-export --format onnx (DESIGN.md §14): the ONNX writer uses ONNX's protobuf classes where
+# libonnx-dev and libprotobuf-dev are found; without them popup-export writes the other formats.
+$(BUILD)/lib/export/onnx_export.o: POPUP_CXXFLAGS += -DPOPUP_HAVE_ONNX=$(HAVE_ONNX) \
+  $(if $(filter 1,$(HAVE_ONNX)),$(ONNX_FLAGS))
+$(BUILD)/bin/popup-export: LDLIBS_TOOL = $(if $(filter 1,$(HAVE_ONNX)),$(ONNX_LIBS))
 # A test and benchmark of the communicator under mpirun (make test-run builds it; it links no MPI).
 COMM_CHECK := $(BUILD)/tests/comm-check
 
@@ -164,6 +173,7 @@ config:
 	@echo "  $(call mark,$(HAVE_NUMPY)) python3-numpy   (make check: independent safetensors reader)"
 	@echo "  $(call mark,$(HAVE_CUDA)) CUDA backend    ($(CUDA_STATUS))"
 	@echo "  $(call mark,$(BUILD_MPI)) MPI             ($(MPI_STATUS))"
+	@echo "  $(call mark,$(HAVE_ONNX)) ONNX            ($(if $(filter 1,$(HAVE_ONNX)),popup-export --format onnx,not built: libonnx-dev or libprotobuf-dev not found))"
 	@if [ "$(HAVE_ZLIB)$(HAVE_OPENMP)$(HAVE_CLI11)$(HAVE_ONEDNN)$(HAVE_LIBPNG)$(HAVE_LIBJPEG)" != 111111 ]; then \
 	  echo "popup: required components missing: run 'make deps' as root"; exit 1; fi
 
@@ -191,7 +201,7 @@ $(LIB_A): $(LIB_OBJ)
 
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIB_A)
 	@mkdir -p $(@D)
-	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_CORE) -o $@
+	$(CXX) $(POPUP_CXXFLAGS) $< $(LIB_A) $(LDLIBS_TOOL) $(LDLIBS_CORE) -o $@
 
 BENCH_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard tests/bench/*.cpp))
 $(BENCH_BIN): $(BENCH_OBJ) $(LIB_A)

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="g++ make zlib1g-dev libcli11-dev libboost-test-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev
 mandoc clang-format python3 python3-numpy python3-pil dataset-fashion-mnist gnuplot-nox
-libopenmpi-dev openmpi-bin"
+libopenmpi-dev openmpi-bin libonnx-dev libprotobuf-dev python3-onnx python3-opencv"
 if [ "${1:-}" = --fuzz ]; then
   PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev"
 fi

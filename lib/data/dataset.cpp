@@ -11,6 +11,7 @@
 #include "net/arch.hpp"
 #include "data/cifar.hpp"
 #include "data/data_random.hpp"
+#include "data/dataset_info.hpp"
 #include "data/idx.hpp"
 #include "data/image_folders.hpp"
 #include "data/normalise.hpp"
@@ -42,11 +43,9 @@ Source source_read(const std::string& family, const std::string& dir, const std:
                                            "or give fashion-mnist:DIR)"
                                          : "";
     source.raw = idx_read(dir.empty() ? kFashionMnistDir : dir, 10, hint);
-    source.stats = {{0.2860}, {0.3530}};
   } else if (family == "mnist") {
     require_dir();
     source.raw = idx_read(dir, 10, "");
-    source.stats = {{0.1307}, {0.3081}};
   } else if (family == "idx") {
     require_dir();
     source.raw = idx_read(dir, 0, "");
@@ -54,12 +53,10 @@ Source source_read(const std::string& family, const std::string& dir, const std:
   } else if (family == "cifar10") {
     require_dir();
     source.raw = cifar_read(dir, false);
-    source.stats = {{0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616}};
     source.augment = true;
   } else if (family == "cifar100") {
     require_dir();
     source.raw = cifar_read(dir, true);
-    source.stats = {{0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762}};
     source.augment = true;
   } else if (family == "png") {
     require_dir();
@@ -70,6 +67,8 @@ Source source_read(const std::string& family, const std::string& dir, const std:
                                   "' (known: fashion-mnist[:DIR], mnist:DIR, idx:DIR, cifar10:DIR, "
                                   "cifar100:DIR, png:DIR, images:DIR, imagenet:DIR)");
   }
+  if (source.stats.mean.empty())
+    dataset_fixed_normalisation(family, source.stats.mean, source.stats.stddev);
   return source;
 }
 

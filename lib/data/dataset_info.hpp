@@ -22,6 +22,16 @@ struct DatasetInfo {
 // names, and for sets whose shape is only known by reading them (idx:DIR, png:DIR).
 DatasetInfo dataset_info(const std::string& name, int64_t image_size = 224);
 
+// The normalisation constants of a data set whose statistics are fixed by its name (per channel,
+// of x / 255): fashion-mnist, mnist, cifar10, cifar100, and ImageNet's for images:DIR and
+// imagenet:DIR. False for idx:DIR and png:DIR (their training set's statistics) and unknown names.
+bool dataset_fixed_normalisation(const std::string& name, std::vector<double>& mean,
+                                 std::vector<double>& stddev);
+
+// The class names a data set's name alone gives, in label order: Fashion-MNIST's, MNIST's
+// digits and CIFAR-10's; empty for the others (image folders: dataset_info's class_names).
+std::vector<std::string> dataset_known_class_names(const std::string& name);
+
 // True for the names dataset_load accepts (fashion-mnist[:DIR], mnist:DIR, idx:DIR,
 // cifar10:DIR, cifar100:DIR, png:DIR, images:DIR, imagenet:DIR), judged by the part before
 // ':' only.
