@@ -9,7 +9,6 @@
 #include "data/dataset_info.hpp"
 #include "error.hpp"
 #include "format/json.hpp"
-#include "format/json_write.hpp"
 #include "format/mask.hpp"
 #include "format/popup_file.hpp"
 #include "format/state_tensors.hpp"
@@ -183,25 +182,6 @@ ExportModel export_model_load(const ExportSource& source) {
       model.choices["popup.export.sample_seed"] = std::to_string(source.sample_seed);
   }
   return model;
-}
-
-Metadata export_metadata(const ExportModel& model, const std::string& format) {
-  Metadata m;
-  for (const auto& [key, value] : model.metadata)
-    if (key != "popup.kind" && key != "popup.version" && key != "popup.crc32") m[key] = value;
-  for (const auto& [key, value] : model.choices) m[key] = value;
-  const auto numbers = [](const std::vector<float>& values) {
-    JsonWriter w;
-    w.array_begin();
-    for (const float v : values) w.number(static_cast<double>(v));
-    return w.array_end().text();
-  };
-  m["popup.export.format"] = format;
-  m["popup.export.data"] = model.data;
-  m["popup.export.mean"] = numbers(model.mean);
-  m["popup.export.std"] = numbers(model.stddev);
-  m["popup.export.classes"] = classes_json(model.class_names);
-  return m;
 }
 
 }  // namespace popup

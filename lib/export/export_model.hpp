@@ -63,10 +63,4 @@ struct ExportModel {
 // non-supermask mask).
 ExportModel export_model_load(const ExportSource& source);
 
-// The metadata every export carries: the source's keys (recipe, popup.train.*, ...) except
-// popup.kind, popup.version and popup.crc32 (an export is not a popup file), the choices, and
-// popup.export.format, popup.export.data, popup.export.mean and popup.export.std (JSON arrays,
-// per channel of x / 255) and popup.export.classes (JSON array of the class names).
-Metadata export_metadata(const ExportModel& model, const std::string& format);
-
 }  // namespace popup
