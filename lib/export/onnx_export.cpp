@@ -149,7 +149,8 @@ void onnx_export(OutputFile& out, const ExportModel& m, const OnnxOptions& o) {
   value_info(*graph.add_input(), "input", {net.input.c, net.input.h, net.input.w});
   std::string x = "input";
   if (o.normalise_in_graph) {
-    const std::vector<int64_t> shape = {1, net.input.c, 1, 1};
+    // [C, 1, 1], broadcast over N, H and W (OpenCV 4.6 mishandles [1, C, 1, 1] when N > 1)
+    const std::vector<int64_t> shape = {net.input.c, 1, 1};
     initializer(graph, "input.mean", shape, m.mean);
     initializer(graph, "input.std", shape, m.stddev);
     node(graph, "Sub", "input.sub_mean", {x, "input.mean"}, "input.centred");
