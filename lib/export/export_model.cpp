@@ -127,7 +127,7 @@ ExportModel export_model_load(const ExportSource& source) {
     throw FormatError(source.input, std::string("is a ") + kind_name(file.kind) +
                                         " file; popup-export reads mask or weights files");
   if (file.kind == FileKind::weights && !source.weights.empty())
-    throw InvalidArgument("", "--weights goes with a mask file, not a weights file");
+    throw FormatError(source.input, "is a weights file; --weights goes with a mask file");
   const bool supermask_choice = source.supermask != SupermaskUse::mask;
   if (file.kind == FileKind::weights && (supermask_choice || !source.scores.empty()))
     throw FormatError(source.input, "is a weights file; --supermask and --scores go with a "
