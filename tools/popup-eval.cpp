@@ -105,7 +105,7 @@ void run(const Options& o) {
   } else {
     popup::PopupFile w = popup::popup_file_read(o.weights, popup::FileKind::weights);
     popup::recipe_check_same(file.recipe, w.recipe, o.weights);
-    weights = popup::weights_from_file(std::move(w));
+    weights = popup::weights_of(w);  // must be what the recipe generates (MismatchError)
   }
   uint64_t recorded_batch = 128;
   popup::uint_parse(recorded(file, "popup.train.batch_size", "128"), recorded_batch);

@@ -24,6 +24,12 @@ std::string metadata_or(const Metadata& metadata, const std::string& key,
   return it == metadata.end() ? fallback : it->second;
 }
 
+// "an edge-popup", "a biprop", ...
+std::string method_with_article(Method method) {
+  const std::string name = method_name(method);
+  return (name[0] == 'e' ? "an " : "a ") + name;
+}
+
 // A supermask's expected network or one sampled mask, from its logits, in place of the mask.
 void supermask_apply(const ExportSource& source, const Mask& mask, ExportModel& model) {
   PopupFile s = popup_file_read(source.scores, FileKind::scores);
@@ -152,13 +158,13 @@ ExportModel export_model_load(const ExportSource& source) {
     } else {
       PopupFile w = popup_file_read(source.weights, FileKind::weights);
       recipe_check_same(file.recipe, w.recipe, source.weights);
-      model.weights = weights_from_file(std::move(w));
+      model.weights = weights_of(w);  // must be what the recipe generates
     }
     const Mask mask = mask_from_file(std::move(file));
     state = mask.state;
     const bool supermask = mask_method(mask) == Method::supermask;
     if ((supermask_choice || !source.scores.empty()) && !supermask)
-      throw FormatError(source.input, std::string("is a ") + method_name(mask_method(mask)) +
+      throw FormatError(source.input, std::string("is ") + method_with_article(mask_method(mask)) +
                                           " mask; --supermask and --scores go with a supermask "
                                           "mask");
     for (const LayerMask& layer : mask.layers) {
