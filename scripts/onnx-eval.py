@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # Runs a popup-export ONNX model in clients written apart from popup, on an IDX data set
-# (Fashion-MNIST by default), and reports their top-1: ONNX's own checker
+# (Fashion-MNIST by default) or popup's png:DIR class folders, and reports their top-1: ONNX's own checker
 # (onnx.checker.check_model, full_check: shape inference included), OpenCV's DNN module
 # (cv2.dnn.readNetFromONNX) and, when it can be imported, onnxruntime. With --compare-logits
 # it also compares each client's logits with popup-eval --logits's. Used by tests/cli/export.test
@@ -55,7 +55,42 @@ def idx_read(folder, stem):
     return data.reshape(dims)
 
 
-def dataset(folder, split, limit):
+def png_dataset(folder, split, limit):
+    """popup's png: data (DESIGN.md §6): FOLDER/train or FOLDER/test (else val)/<class>/*.png,
+    classes and files in sorted order of their names; RGB as R, G, B."""
+    import cv2
+    sub = os.path.join(folder, split)
+    if split == "test" and not os.path.isdir(sub):
+        sub = os.path.join(folder, "val")
+    if not os.path.isdir(sub):
+        fail("%s: no %s folder" % (folder, split))
+    classes = sorted(c for c in os.listdir(sub) if os.path.isdir(os.path.join(sub, c)))
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for f in sorted(os.listdir(os.path.join(sub, name))):
+            if not f.lower().endswith(".png") or f.startswith("."):
+                continue
+            path = os.path.join(sub, name, f)
+            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if img is None or img.dtype != np.uint8:
+                fail("%s: not an 8-bit PNG OpenCV reads" % path)
+            if img.ndim == 2:
+                img = img[:, :, None]
+            else:
+                img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB if img.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+            images.append(img.transpose(2, 0, 1))
+            labels.append(label)
+    if not images or len({i.shape for i in images}) != 1:
+        fail("%s: no PNG images, or images of several sizes" % sub)
+    images, labels = np.stack(images), np.array(labels, dtype=np.int64)
+    return (images[:limit], labels[:limit]) if limit > 0 else (images, labels)
+
+
+def dataset(data, split, limit):
+    """[n, C, H, W] uint8 images and their labels, in popup's order."""
+    if data.startswith("png:"):
+        return png_dataset(data[4:], split, limit)
+    folder = data.split(":", 1)[1] if data.startswith(("idx:", "mnist:")) else data
     prefix = "t10k" if split == "test" else "train"
     images = idx_read(folder, prefix + "-images-idx3-ubyte")
     labels = idx_read(folder, prefix + "-labels-idx1-ubyte")
@@ -63,7 +98,7 @@ def dataset(folder, split, limit):
         fail("%s: %d images and %d labels" % (folder, len(images), len(labels)))
     if limit > 0:
         images, labels = images[:limit], labels[:limit]
-    return images, labels.astype(np.int64)
+    return images[:, None, :, :], labels.astype(np.int64)
 
 
 def metadata_floats(meta, key):
@@ -85,10 +120,10 @@ def model_inputs(model, images):
     meta = {p.key: p.value for p in model.metadata_props}
     dims = model.graph.input[0].type.tensor_type.shape.dim
     shape = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
-    if len(shape) != 4 or list(shape[1:]) != [1] + list(images.shape[1:]):
+    if len(shape) != 4 or list(shape[1:]) != list(images.shape[1:]):
         fail("the model's input is %s; the data set's images are %s" %
              (shape, "x".join(map(str, images.shape[1:]))))
-    x = images.astype(np.float32)[:, None, :, :] / np.float32(255)
+    x = images.astype(np.float32) / np.float32(255)
     how = meta.get("popup.export.normalisation", "graph")
     if how == "metadata":
         mean = metadata_floats(meta, "popup.export.mean")
@@ -187,7 +222,9 @@ def compare(logits, reference, tolerance):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model", help="a popup-export --format onnx file")
-    parser.add_argument("--data", default=DATA, help="folder of IDX files (default %(default)s)")
+    parser.add_argument("--data", default=DATA,
+                        help="a folder of IDX files (gzipped or not; idx:DIR and mnist:DIR too) or "
+                             "png:DIR, popup's class folders (default %(default)s)")
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--limit", type=int, default=0, help="first N images (0: all)")
     parser.add_argument("--batch-size", type=int, default=250)
