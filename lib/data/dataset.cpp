@@ -174,6 +174,7 @@ Dataset dataset_load(const std::string& name, const DatasetOptions& options) {
   Dataset data;
   data.name = name;
   data.augment = source.augment;
+  data.classes = raw.class_names;
   data.mean.assign(source.stats.mean.begin(), source.stats.mean.end());
   data.stddev.assign(source.stats.stddev.begin(), source.stats.stddev.end());
   data.test = normalise(std::move(raw.test), raw.classes, source.stats);

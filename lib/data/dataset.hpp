@@ -61,7 +61,7 @@ struct Dataset {
   bool augment = false;  // CIFAR: random crop (4-pixel zero padding) + flip in training; image
                          // folders: the training transform (RandomResizedCrop + flip)
   std::vector<float> mean, stddev;   // per channel, as used for normalisation
-  std::vector<std::string> classes;  // image folders: the class names, in label order
+  std::vector<std::string> classes;  // image and png: folders: the class names, in label order
   std::vector<std::string> notes;    // what a tool should tell the user (skipped files)
 };
 

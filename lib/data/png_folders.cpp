@@ -166,6 +166,7 @@ RawDataset png_folders_read(const std::string& dir) {
 
   RawDataset data;
   data.classes = static_cast<int64_t>(train.classes.size());
+  data.class_names = train.classes;
   data.train = assemble(train_images, train, channels, train_dir);
   data.test = assemble(test_images, test, channels, test_dir);
   return data;

@@ -22,6 +22,7 @@ struct RawSplit {
 struct RawDataset {
   RawSplit train, test;
   int64_t classes = 0;
+  std::vector<std::string> class_names;  // png: folders: the class folders, in label order
 };
 
 // Keep the first `limit` examples (0: all).

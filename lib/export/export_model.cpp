@@ -91,6 +91,7 @@ void data_fill(const ExportSource& source, ExportModel& model) {
     DatasetOptions options;
     options.test_limit = 1;
     const Dataset data = dataset_load(model.data, options);
+    model.class_names = data.classes;  // png: folders' names
     mean.assign(data.mean.begin(), data.mean.end());
     stddev.assign(data.stddev.begin(), data.stddev.end());
   }
@@ -103,6 +104,7 @@ void data_fill(const ExportSource& source, ExportModel& model) {
 
   const std::string recorded = metadata_or(model.metadata, "popup.data.classes", "");
   if (!recorded.empty()) {
+    model.class_names.clear();
     try {
       const JsonDocument doc(recorded);
       doc.root().for_each_item([&](JsonView item) { model.class_names.push_back(item.text()); });
