@@ -7,6 +7,7 @@
 #include "error.hpp"
 
 #if POPUP_HAVE_ONNX
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
@@ -108,6 +109,19 @@ void fold(const BatchNormState& bn, std::vector<float>& w, std::vector<float>& b
                                  static_cast<double>(bn.mean[o]) * s);
   }
 }
+
+// protobuf's output stream over an OutputFile (which throws IoError on a failed write).
+class OutputStream : public google::protobuf::io::CopyingOutputStream {
+ public:
+  explicit OutputStream(OutputFile& out) : out_(out) {}
+  bool Write(const void* buffer, int size) override {
+    out_.write(buffer, static_cast<size_t>(size));
+    return true;
+  }
+
+ private:
+  OutputFile& out_;
+};
 
 std::string doc_string(const ExportModel& m, const OnnxOptions& o) {
   const InputShape& in = m.recipe.input;
@@ -271,10 +285,12 @@ void onnx_export(OutputFile& out, const ExportModel& m, const OnnxOptions& o) {
   shape->add_dim()->set_dim_param("N");
   shape->add_dim()->set_dim_value(net.classes);
 
-  std::string bytes;
-  if (!model.SerializeToString(&bytes))
+  // Straight into the output, without a second copy of the weights in memory.
+  OutputStream stream(out);
+  google::protobuf::io::CopyingOutputStreamAdaptor adaptor(&stream);
+  if (!model.SerializeToZeroCopyStream(&adaptor))
     throw InvalidArgument("", "the ONNX model of " + m.file + " could not be serialised");
-  out.write(bytes.data(), bytes.size());
+  adaptor.Flush();
   out.commit();
 }
 
