@@ -8,9 +8,12 @@
 # popup.export.mean and popup.export.std) and prints its top-1 beside popup-eval's on the
 # source mask or weights file. With --csr, also loads each layer of the
 # `popup-export --format csr` file of the same source with scipy.sparse.csr_matrix and checks
-# that it equals the state_dict's dense tensor exactly.
-#     python3 scripts/pytorch-eval-export.py EXPORT [--source FILE] [--csr FILE] [--limit N]
-#                                            [--bin DIR] [--tolerance POINTS]
+# that it equals the state_dict's dense tensor exactly. With --official DIR (a checkout of
+# allenai/hidden-networks, not part of popup), also loads an fc/ConvN file into the official
+# class itself (FC on 1x28x28, ConvN on 3x32x32, 10 classes), checks on random inputs that it
+# computes exactly what the module here computes, and evaluates with it.
+#     python3 scripts/pytorch-eval-export.py EXPORT [--source FILE] [--csr FILE] [--official DIR]
+#                                            [--limit N] [--bin DIR] [--tolerance POINTS]
 # Needs PyTorch and torchvision (Debian's python3-torch and python3-torchvision, or a venv);
 # the safetensors package is used when installed (else a small numpy reader), scipy for --csr.
 # Exit status: 0 when the two top-1 accuracies differ by at most --tolerance points (and the
@@ -142,11 +145,43 @@ def torch_name(meta, popup_name, popup_names):
     return "linear.%d.weight" % (2 * linears.index(popup_name))
 
 
+def official_module(directory, meta):
+    """hidden-networks' own class (models/frankle.py of a checkout at `directory`, imported with a
+    stand-in for its command-line `args`: dense nn.Conv2d layers, whose names the export has).
+    Its classes are fixed to one input and class count: FC 1x28x28, ConvN 3x32x32, 10 classes;
+    width only for Conv4Wide and Conv6Wide."""
+    import contextlib
+    import importlib.util
+    import types
+    name, width = arch_parse(meta["popup.arch"])
+    classes = {"fc": "FC", "conv2": "Conv2", "conv4": "Conv4", "conv6": "Conv6", "conv8": "Conv8"}
+    if name not in classes:
+        sys.exit("%s: --official covers hidden-networks' FC and ConvN only" % name)
+    cls = classes[name]
+    if width != 1:
+        if name not in ("conv4", "conv6"):
+            sys.exit("%s: hidden-networks has no width option for %s" % (meta["popup.arch"], cls))
+        cls += "Wide"
+    stub = types.ModuleType("args")
+    stub.args = types.SimpleNamespace(
+        conv_type="DenseConv", bn_type="NonAffineBatchNorm", first_layer_type=None,
+        init="kaiming_normal", mode="fan_in", nonlinearity="relu", scale_fan=False,
+        prune_rate=0.5, width_mult=width)
+    sys.modules["args"] = stub
+    sys.path.insert(0, directory)
+    spec = importlib.util.spec_from_file_location(
+        "hidden_networks_frankle", os.path.join(directory, "models", "frankle.py"))
+    frankle = importlib.util.module_from_spec(spec)
+    with contextlib.redirect_stdout(sys.stderr):  # its builder prints what it builds
+        spec.loader.exec_module(frankle)
+        return getattr(frankle, cls)(), "hidden-networks models/frankle.py %s (official)" % cls
+
+
 # ---- the checks ---------------------------------------------------------------------------------
 
 def test_images(meta, limit):
-    if meta["popup.input"] != "1x28x28":
-        sys.exit("input %s: this check runs Fashion-MNIST (1x28x28)" % meta["popup.input"])
+    if meta["popup.input"] != "1x28x28" or meta["popup.classes"] != "10":
+        return None, None
     with gzip.open(os.path.join(DATA, "t10k-images-idx3-ubyte.gz")) as f:
         pixels = np.frombuffer(f.read()[16:], dtype=np.uint8).reshape(-1, 1, 28, 28)
     with gzip.open(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")) as f:
@@ -188,6 +223,10 @@ def main():
     parser.add_argument("export", help="popup-export --format torch file")
     parser.add_argument("--source", help="the mask or weights file it was exported from, for popup-eval")
     parser.add_argument("--csr", help="popup-export --format csr file of the same source")
+    parser.add_argument("--official", metavar="DIR",
+                        help="a checkout of allenai/hidden-networks: load fc/ConvN files into its own "
+                             "class too, check that it computes what the module here computes, "
+                             "and evaluate with it")
     parser.add_argument("--limit", type=int, default=0, help="first N test images (0: all)")
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     parser.add_argument("--tolerance", type=float, default=0.05, help="in points of top-1")
@@ -202,10 +241,27 @@ def main():
     model = build(meta)
     model.load_state_dict(state, strict=True)  # raises on any missing or unexpected key
     model.eval()
+    module = meta["popup.export.module"]
     ok = True
     if args.csr:
         ok = csr_check(args.csr, meta, state)
+    if args.official:
+        official, module = official_module(args.official, meta)
+        official.load_state_dict(state, strict=True)
+        official.eval()
+        shape = [int(d) for d in meta["popup.input"].split("x")]
+        x = torch.randn([64] + shape, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            same = torch.equal(official(x), model(x))
+        print("%s: %s loads it with strict=True; on 64 random inputs its logits %s those of the "
+              "module here" % (args.export, module, "equal" if same else "DIFFER from"))
+        ok = ok and same
+        model = official
     images, labels = test_images(meta, args.limit)
+    if images is None:
+        print("%s: input %s, %s classes: no Fashion-MNIST evaluation" % (
+            args.export, meta["popup.input"], meta["popup.classes"]))
+        return 0 if ok else 1
     correct = 0
     with torch.no_grad():
         for begin in range(0, len(labels), 500):
@@ -213,7 +269,7 @@ def main():
             correct += int((logits.argmax(1) == labels[begin:begin + 500]).sum())
     torch_top1 = 100.0 * correct / len(labels)
     line = "%s: %s, strict=True; %d test images: PyTorch %s top-1 %.2f%%" % (
-        args.export, meta["popup.export.module"], len(labels), torch.__version__, torch_top1)
+        args.export, module, len(labels), torch.__version__, torch_top1)
     if args.source:
         out = subprocess.run([os.path.join(args.bin, "popup-eval"), args.source, "--json",
                               "--limit", str(args.limit)], check=True, capture_output=True, text=True)
