@@ -49,7 +49,7 @@ say() {
   echo "$*" >>"$log"
   "$@" || { echo "export-check.sh: failed: $*" >&2; exit 1; }
 }
-size() { wc -c <"$1" | awk '{ printf "%.2f MB", $1 / 1e6 }'; }
+size() { wc -c <"$1" | awk '{ if ($1 < 1e6) printf "%.1f kB", $1 / 1e3; else printf "%.2f MB", $1 / 1e6 }'; }
 # within A B: the two percentages differ by at most 0.05 points.
 within() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(d <= 0.05 && d >= -0.05) }'; }
 
@@ -114,7 +114,7 @@ PY
 "
 done
 
-echo "| network | test images | popup-eval top-1 % | OpenCV top-1 % | onnxruntime top-1 % | max logit diff (of the largest) | onnx.checker | PyTorch strict top-1 % | mask | .onnx | torch | csr |"
+echo "| network | test images | popup-eval top-1 % | OpenCV top-1 % | onnxruntime top-1 % | OpenCV's largest logit difference / largest logit | onnx.checker | PyTorch strict=True top-1 % | mask | .onnx | torch | csr |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s' "$rows"
 echo
