@@ -70,8 +70,10 @@ void csr_export(OutputFile& out, const ExportModel& model) {
     const TensorSpec& spec = model.net.tensors[t];
     const Csr& csr = layers.emplace_back(csr_make(model, t));
     const auto nnz = static_cast<int64_t>(csr.values.size());
-    tensors.push_back({spec.name + ".indptr", Dtype::I64,
-                       {static_cast<int64_t>(csr.indptr.size())}, csr.indptr.data()});
+    tensors.push_back({spec.name + ".indptr",
+                       Dtype::I64,
+                       {static_cast<int64_t>(csr.indptr.size())},
+                       csr.indptr.data()});
     tensors.push_back({spec.name + ".indices", Dtype::I32, {nnz}, csr.indices.data()});
     tensors.push_back({spec.name + ".values", Dtype::F32, {nnz}, csr.values.data()});
     const std::string key = "popup.csr." + spec.name;

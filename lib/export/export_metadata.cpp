@@ -68,15 +68,13 @@ void export_model_check(const ExportModel& model) {
   };
   const std::vector<TensorSpec>& tensors = model.net.tensors;
   if (model.weights.size() != tensors.size() || model.keep.size() != tensors.size())
-    fail(std::to_string(model.weights.size()) + " weight and " +
-         std::to_string(model.keep.size()) + " keep tensors for a network of " +
-         std::to_string(tensors.size()));
+    fail(std::to_string(model.weights.size()) + " weight and " + std::to_string(model.keep.size()) +
+         " keep tensors for a network of " + std::to_string(tensors.size()));
   for (size_t t = 0; t < tensors.size(); ++t) {
     const auto n = static_cast<size_t>(tensors[t].numel());
     if (model.weights[t].size() != n || model.keep[t].size() != n)
-      fail(tensors[t].name + " holds " + std::to_string(model.weights[t].size()) +
-           " weights and " + std::to_string(model.keep[t].size()) + " keep flags, expected " +
-           std::to_string(n));
+      fail(tensors[t].name + " holds " + std::to_string(model.weights[t].size()) + " weights and " +
+           std::to_string(model.keep[t].size()) + " keep flags, expected " + std::to_string(n));
   }
   for (const Op& op : model.net.ops) {
     if (op.kind != OpKind::batchnorm) continue;

@@ -16,10 +16,12 @@ namespace popup {
 namespace {
 
 // popup's ResNets and the torchvision builders of the same networks.
-const std::map<std::string, std::string> kTorchvision = {
-    {"resnet18", "resnet18"},         {"resnet34", "resnet34"},
-    {"resnet50", "resnet50"},         {"resnet101", "resnet101"},
-    {"wide-resnet50", "wide_resnet50_2"}, {"wide-resnet101", "wide_resnet101_2"}};
+const std::map<std::string, std::string> kTorchvision = {{"resnet18", "resnet18"},
+                                                         {"resnet34", "resnet34"},
+                                                         {"resnet50", "resnet50"},
+                                                         {"resnet101", "resnet101"},
+                                                         {"wide-resnet50", "wide_resnet50_2"},
+                                                         {"wide-resnet101", "wide_resnet101_2"}};
 
 // popup's fc and Conv-N and the hidden-networks classes of the same layout.
 const std::map<std::string, std::string> kFrankle = {
@@ -60,7 +62,8 @@ void torchvision_state(StateDict& state, const ExportModel& model) {
     const TensorSpec& spec = model.net.tensors[t];
     state.add(spec.name, spec.shape, model.weights[t]);
     if (op.kind == OpKind::linear) {  // torchvision's fc has a bias; popup's has none
-      const std::string layer = spec.name.substr(0, spec.name.size() - std::string(".weight").size());
+      const std::string layer =
+          spec.name.substr(0, spec.name.size() - std::string(".weight").size());
       state.owned.emplace_back(static_cast<size_t>(spec.shape[0]), 0.0f);
       state.add(layer + ".bias", {spec.shape[0]}, state.owned.back());
     }
@@ -89,12 +92,8 @@ void frankle_state(StateDict& state, const ExportModel& model) {
         state.add("linear." + std::to_string(linear++) + ".weight", shape, model.weights[t]);
         break;
       }
-      case OpKind::relu:
-        ++(in_linear ? linear : convs);
-        break;
-      case OpKind::maxpool:
-        ++convs;
-        break;
+      case OpKind::relu: ++(in_linear ? linear : convs); break;
+      case OpKind::maxpool: ++convs; break;
       default:
         throw InvalidArgument(model.file, "cannot export to PyTorch: an unexpected operation in " +
                                               model.recipe.arch);
@@ -114,7 +113,8 @@ std::string module_text(const ExportModel& model, const std::string& family) {
            (colon == std::string::npos ? "" : ", " + model.recipe.arch.substr(colon + 1)) +
            " (convs and linear as nn.Sequential, linear layers as 1x1 Conv2d, no bias)";
   }
-  std::string text = "torchvision.models." + kTorchvision.at(family) + "(num_classes=" + classes + ")";
+  std::string text =
+      "torchvision.models." + kTorchvision.at(family) + "(num_classes=" + classes + ")";
   const std::string channels = std::to_string(in.c);
   if (family == "resnet18" || family == "resnet34")
     return text + " with conv1 = Conv2d(" + channels +

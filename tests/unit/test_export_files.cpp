@@ -175,7 +175,8 @@ void dense_check(const FileRead& f, const ExportModel& model, size_t t, const st
   const std::vector<float> v = x.as<float>();
   BOOST_REQUIRE(v.size() == model.weights[t].size());
   for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] != model.weights[t][i]) BOOST_FAIL(name + ": element " + std::to_string(i) + " differs");
+    if (v[i] != model.weights[t][i])
+      BOOST_FAIL(name + ": element " + std::to_string(i) + " differs");
     if (!model.keep[t][i] && v[i] != 0) BOOST_FAIL(name + ": masked element " + std::to_string(i));
   }
 }
@@ -194,8 +195,8 @@ BOOST_AUTO_TEST_CASE(json_arrays_are_shortest) {
 BOOST_AUTO_TEST_CASE(torch_fc_is_hidden_networks_fc) {
   const ExportModel m = model_make("fc", {1, 8, 8}, 10);
   const FileRead f = torch_read(m);
-  BOOST_TEST(f.names() ==
-                 (std::vector<std::string>{"linear.0.weight", "linear.2.weight", "linear.4.weight"}),
+  BOOST_TEST(f.names() == (std::vector<std::string>{"linear.0.weight", "linear.2.weight",
+                                                    "linear.4.weight"}),
              boost::test_tools::per_element());
   dense_check(f, m, 0, "linear.0.weight", {300, 64, 1, 1});
   dense_check(f, m, 1, "linear.2.weight", {100, 300, 1, 1});
@@ -211,11 +212,11 @@ BOOST_AUTO_TEST_CASE(torch_conv4_is_hidden_networks_conv4) {
   const ExportModel m = model_make("conv4", {1, 8, 8}, 10);
   const FileRead f = torch_read(m);
   // convs: conv ReLU conv ReLU MaxPool per pair; linear: conv1x1 ReLU conv1x1 ReLU conv1x1
-  BOOST_TEST(f.names() == (std::vector<std::string>{"convs.0.weight", "convs.2.weight",
-                                                    "convs.5.weight", "convs.7.weight",
-                                                    "linear.0.weight", "linear.2.weight",
-                                                    "linear.4.weight"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      f.names() == (std::vector<std::string>{"convs.0.weight", "convs.2.weight", "convs.5.weight",
+                                             "convs.7.weight", "linear.0.weight", "linear.2.weight",
+                                             "linear.4.weight"}),
+      boost::test_tools::per_element());
   const std::vector<std::string> names = f.names();
   for (size_t t = 0; t < m.net.tensors.size(); ++t)
     dense_check(f, m, t, names[t], shape4(m.net.tensors[t].shape));
@@ -228,11 +229,10 @@ BOOST_AUTO_TEST_CASE(torch_conv4_is_hidden_networks_conv4) {
 BOOST_AUTO_TEST_CASE(torch_conv_width_scales_like_hidden_networks) {
   const ExportModel m = model_make("conv6:width=0.5", {3, 8, 8}, 4);
   const FileRead f = torch_read(m);
-  BOOST_TEST(f.names() == (std::vector<std::string>{"convs.0.weight", "convs.2.weight",
-                                                    "convs.5.weight", "convs.7.weight",
-                                                    "convs.10.weight", "convs.12.weight",
-                                                    "linear.0.weight", "linear.2.weight",
-                                                    "linear.4.weight"}),
+  BOOST_TEST(f.names() == (std::vector<std::string>{
+                              "convs.0.weight", "convs.2.weight", "convs.5.weight",
+                              "convs.7.weight", "convs.10.weight", "convs.12.weight",
+                              "linear.0.weight", "linear.2.weight", "linear.4.weight"}),
              boost::test_tools::per_element());
   BOOST_TEST(f.at("convs.0.weight").info.shape == (std::vector<int64_t>{32, 3, 3, 3}),
              boost::test_tools::per_element());
@@ -271,17 +271,20 @@ BOOST_AUTO_TEST_CASE(torch_resnet18_is_torchvisions_state_dict) {
   size_t at = 0;
   while (at < names.size() && names[at] != "layer2.0.conv1.weight") ++at;
   BOOST_REQUIRE(at + block.size() <= names.size());
-  BOOST_TEST(std::vector<std::string>(names.begin() + static_cast<long>(at),
-                                      names.begin() + static_cast<long>(at + block.size())) == block,
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      std::vector<std::string>(names.begin() + static_cast<long>(at),
+                               names.begin() + static_cast<long>(at + block.size())) == block,
+      boost::test_tools::per_element());
   BOOST_TEST(names[120] == "fc.weight");
   BOOST_TEST(names[121] == "fc.bias");
   for (size_t t = 0; t < m.net.tensors.size(); ++t)
     dense_check(f, m, t, m.net.tensors[t].name, m.net.tensors[t].shape);
   BOOST_TEST(f.at("conv1.weight").info.shape == (std::vector<int64_t>{64, 1, 3, 3}),
              boost::test_tools::per_element());
-  BOOST_TEST(f.at("fc.bias").info.shape == (std::vector<int64_t>{10}), boost::test_tools::per_element());
-  BOOST_TEST(f.at("fc.bias").as<float>() == std::vector<float>(10, 0.0f), boost::test_tools::per_element());
+  BOOST_TEST(f.at("fc.bias").info.shape == (std::vector<int64_t>{10}),
+             boost::test_tools::per_element());
+  BOOST_TEST(f.at("fc.bias").as<float>() == std::vector<float>(10, 0.0f),
+             boost::test_tools::per_element());
   // not affine: gamma 1, beta 0; the statistics as the model holds them
   const Tensor& steps = f.at("layer3.1.bn2.num_batches_tracked");
   BOOST_TEST(std::string(dtype_name(steps.info.dtype)) == "I64");
@@ -308,7 +311,8 @@ BOOST_AUTO_TEST_CASE(torch_affine_batchnorm_is_written) {
   const ExportModel m = model_make("resnet18", {3, 4, 4}, 3, true);
   const FileRead f = torch_read(m);
   const BatchNormState& state = m.batchnorms.at("layer4.1.bn2");
-  BOOST_TEST(f.at("layer4.1.bn2.weight").as<float>() == state.gamma, boost::test_tools::per_element());
+  BOOST_TEST(f.at("layer4.1.bn2.weight").as<float>() == state.gamma,
+             boost::test_tools::per_element());
   BOOST_TEST(f.at("layer4.1.bn2.bias").as<float>() == state.beta, boost::test_tools::per_element());
   BOOST_TEST(f.at("layer4.1.bn2.weight").as<float>()[3] == 2.5f);
 }
@@ -364,7 +368,8 @@ void csr_check(const FileRead& f, const ExportModel& model) {
     std::vector<float> dense(model.weights[t].size(), 0.0f);
     std::vector<uint8_t> present(dense.size(), 0);
     for (int64_t r = 0; r < rows; ++r) {
-      if (indptr[r + 1] < indptr[r]) BOOST_FAIL(name + ": indptr decreases at row " + std::to_string(r));
+      if (indptr[r + 1] < indptr[r])
+        BOOST_FAIL(name + ": indptr decreases at row " + std::to_string(r));
       for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) {
         const int32_t c = indices[k];
         if (c < 0 || c >= cols) BOOST_FAIL(name + ": column out of range at " + std::to_string(k));
@@ -375,8 +380,10 @@ void csr_check(const FileRead& f, const ExportModel& model) {
       }
     }
     for (size_t e = 0; e < dense.size(); ++e) {
-      if (dense[e] != model.weights[t][e]) BOOST_FAIL(name + ": element " + std::to_string(e) + " differs");
-      if (present[e] != model.keep[t][e]) BOOST_FAIL(name + ": element " + std::to_string(e) + " kept wrongly");
+      if (dense[e] != model.weights[t][e])
+        BOOST_FAIL(name + ": element " + std::to_string(e) + " differs");
+      if (present[e] != model.keep[t][e])
+        BOOST_FAIL(name + ": element " + std::to_string(e) + " kept wrongly");
     }
     const std::string key = "popup.csr." + name;
     BOOST_TEST(f.metadata.at(key + ".shape") == export_json_shape(spec.shape));
@@ -388,11 +395,10 @@ void csr_check(const FileRead& f, const ExportModel& model) {
 BOOST_AUTO_TEST_CASE(csr_fc_round_trips) {
   const ExportModel m = model_make("fc", {1, 8, 8}, 10);
   const FileRead f = csr_read(m);
-  BOOST_TEST(f.names() == (std::vector<std::string>{"fc1.weight.indptr", "fc1.weight.indices",
-                                                    "fc1.weight.values", "fc2.weight.indptr",
-                                                    "fc2.weight.indices", "fc2.weight.values",
-                                                    "fc3.weight.indptr", "fc3.weight.indices",
-                                                    "fc3.weight.values"}),
+  BOOST_TEST(f.names() == (std::vector<std::string>{
+                              "fc1.weight.indptr", "fc1.weight.indices", "fc1.weight.values",
+                              "fc2.weight.indptr", "fc2.weight.indices", "fc2.weight.values",
+                              "fc3.weight.indptr", "fc3.weight.indices", "fc3.weight.values"}),
              boost::test_tools::per_element());
   csr_check(f, m);
   // row 0 of fc1 keeps columns 1, 2, 4, 5, ...: element 1 is kept although it is 0
