@@ -102,8 +102,9 @@ int main(int argc, char** argv) {
         if (app.count("--sample-seed") > 0 && source.supermask != popup::SupermaskUse::sample)
           throw popup_tool::UsageError("--sample-seed goes with --supermask sample");
         if (o.format == "onnx" && !popup::onnx_export_available())
-          throw popup::Error("", "--format onnx: this popup-export was built without ONNX "
-                                 "(install libonnx-dev and libprotobuf-dev, then rebuild)");
+          throw popup::Error("",
+                             "--format onnx: this popup-export was built without ONNX "
+                             "(install libonnx-dev and libprotobuf-dev, then rebuild)");
         popup_tool::paths_check("popup-export", {{"input", o.input},
                                                  {"--weights", o.weights},
                                                  {"--scores", o.scores},

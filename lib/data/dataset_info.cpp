@@ -43,7 +43,7 @@ std::vector<std::string> dataset_known_class_names(const std::string& name) {
             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   if (family == "mnist") return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
   if (family == "cifar10")
-    return {"airplane", "automobile", "bird", "cat", "deer",
+    return {"airplane", "automobile", "bird",  "cat",  "deer",
             "dog",      "frog",       "horse", "ship", "truck"};
   return {};
 }

@@ -82,8 +82,9 @@ void batchnorms_fill(const std::vector<Tensor>& state, ExportModel& model) {
 // The data set's normalisation (fixed by its name, else its training set's statistics) and
 // class names (recorded in the file, known by the name, else the label numbers).
 void data_fill(const ExportSource& source, ExportModel& model) {
-  model.data = source.data.empty() ? metadata_or(model.metadata, "popup.train.data", kDefaultDataset)
-                                   : source.data;
+  model.data = source.data.empty()
+                   ? metadata_or(model.metadata, "popup.train.data", kDefaultDataset)
+                   : source.data;
   std::vector<double> mean, stddev;
   if (!dataset_fixed_normalisation(model.data, mean, stddev)) {
     if (!dataset_name_known(model.data))
@@ -109,17 +110,16 @@ void data_fill(const ExportSource& source, ExportModel& model) {
       const JsonDocument doc(recorded);
       doc.root().for_each_item([&](JsonView item) { model.class_names.push_back(item.text()); });
     } catch (const JsonError& e) {
-      throw FormatError(model.file, std::string("popup.data.classes is not a JSON array: ") +
-                                        e.what());
+      throw FormatError(model.file,
+                        std::string("popup.data.classes is not a JSON array: ") + e.what());
     }
   }
   if (model.class_names.empty()) model.class_names = dataset_known_class_names(model.data);
   if (static_cast<int64_t>(model.class_names.size()) != model.recipe.classes) {
     if (!recorded.empty())
-      throw FormatError(model.file, "popup.data.classes names " +
-                                        std::to_string(model.class_names.size()) +
-                                        " classes, the recipe has " +
-                                        std::to_string(model.recipe.classes));
+      throw FormatError(model.file,
+                        "popup.data.classes names " + std::to_string(model.class_names.size()) +
+                            " classes, the recipe has " + std::to_string(model.recipe.classes));
     model.class_names.clear();
     for (int64_t c = 0; c < model.recipe.classes; ++c)
       model.class_names.push_back(std::to_string(c));
@@ -138,8 +138,9 @@ ExportModel export_model_load(const ExportSource& source) {
     throw FormatError(source.input, "is a weights file; --weights goes with a mask file");
   const bool supermask_choice = source.supermask != SupermaskUse::mask;
   if (file.kind == FileKind::weights && (supermask_choice || !source.scores.empty()))
-    throw FormatError(source.input, "is a weights file; --supermask and --scores go with a "
-                                    "supermask mask");
+    throw FormatError(source.input,
+                      "is a weights file; --supermask and --scores go with a "
+                      "supermask mask");
   const FileKind file_kind = file.kind;
   ExportModel model;
   model.file = source.input;

@@ -27,7 +27,8 @@ struct ExportSource {
   std::string scores;       // a supermask's logits (popup-train --scores-out), for expected/sample
   SupermaskUse supermask = SupermaskUse::mask;
   uint64_t sample_seed = 0;
-  std::string data;  // whose normalisation and class names; "": popup.train.data, else fashion-mnist
+  std::string
+      data;  // whose normalisation and class names; "": popup.train.data, else fashion-mnist
 };
 
 // One BatchNorm, by the op's name ("bn1", "layer1.0.downsample.1"): y = gamma (x - mean) /

@@ -1,6 +1,6 @@
-// The three export formats (formats/onnx.md, formats/torch.md, formats/csr.md): ONNX (opset 13), a PyTorch state_dict in a
-// safetensors file, and per-layer compressed sparse rows. Each writes the whole file to `out`
-// and commits it.
+// The three export formats (formats/onnx.md, formats/torch.md, formats/csr.md): ONNX (opset 13), a
+// PyTorch state_dict in a safetensors file, and per-layer compressed sparse rows. Each writes the
+// whole file to `out` and commits it.
 #pragma once
 
 #include "export/export_model.hpp"
@@ -9,7 +9,7 @@
 namespace popup {
 
 struct OnnxOptions {
-  bool fold_bn = false;          // BatchNorm folded into the preceding convolution's weights and bias
+  bool fold_bn = false;  // BatchNorm folded into the preceding convolution's weights and bias
   bool normalise_in_graph = true;  // input x / 255 in [0, 1], normalised by Sub and Div nodes;
                                    // false: the input is normalised already (mean, std in metadata)
 };

@@ -105,8 +105,8 @@ void fold(const BatchNormState& bn, std::vector<float>& w, std::vector<float>& b
                      std::sqrt(static_cast<double>(bn.var[o]) + static_cast<double>(kBatchNormEps));
     for (size_t i = 0; i < per; ++i)
       w[o * per + i] = static_cast<float>(static_cast<double>(w[o * per + i]) * s);
-    bias[o] = static_cast<float>(static_cast<double>(bn.beta[o]) -
-                                 static_cast<double>(bn.mean[o]) * s);
+    bias[o] =
+        static_cast<float>(static_cast<double>(bn.beta[o]) - static_cast<double>(bn.mean[o]) * s);
   }
 }
 
@@ -249,8 +249,8 @@ void onnx_export(OutputFile& out, const ExportModel& m, const OnnxOptions& o) {
         initializer(graph, name + ".running_mean", {c}, bn.mean);
         initializer(graph, name + ".running_var", {c}, bn.var);
         onnx::NodeProto& n = node(graph, "BatchNormalization", name,
-                                  {in(0), name + ".weight", name + ".bias",
-                                   name + ".running_mean", name + ".running_var"},
+                                  {in(0), name + ".weight", name + ".bias", name + ".running_mean",
+                                   name + ".running_var"},
                                   name);
         attribute_float(n, "epsilon", kBatchNormEps);
         flat[j] = in_flat;
@@ -299,8 +299,9 @@ void onnx_export(OutputFile& out, const ExportModel& m, const OnnxOptions& o) {
 bool onnx_export_available() { return false; }
 
 void onnx_export(OutputFile&, const ExportModel&, const OnnxOptions&) {
-  throw InvalidArgument("", "this popup-export was built without ONNX (install libonnx-dev and "
-                            "libprotobuf-dev, then rebuild)");
+  throw InvalidArgument("",
+                        "this popup-export was built without ONNX (install libonnx-dev and "
+                        "libprotobuf-dev, then rebuild)");
 }
 
 #endif
