@@ -5,7 +5,8 @@
 # Markdown table: popup-eval's top-1 on the mask; OpenCV's (and onnxruntime's, when a Python
 # with it is given) on the ONNX model, whether onnx.checker (full_check) accepts it; PyTorch's
 # on the state_dict loaded with strict=True (scripts/pytorch-eval-export.py, which also loads
-# the CSR file with scipy); and the sizes of the mask and of the three exports.
+# the CSR file with scipy); each client's largest logit difference from popup-eval --logits,
+# relative to the largest logit; and the sizes of the mask and of the three exports.
 #
 # usage: scripts/export-check.sh [NETWORK...]      NETWORK: fc, conv4, resnet18 (default: all)
 # Environment:
@@ -88,8 +89,10 @@ except ValueError:
     print("error - - -"); sys.exit()
 def top1(name):
     return "%.2f" % (100 * r[name]["top1"]) if r.get(name) else "-"
-diff = "%.1e" % r["opencv"]["relative"] if r.get("opencv") else "-"
-print(r["checker"].split()[0].replace("|", "/"), top1("opencv"), top1("onnxruntime"), diff)
+def diff(name):
+    return "%.1e" % r[name]["relative"] if r.get(name) else "-"
+print(r["checker"].split()[0].replace("|", "/"), top1("opencv"), top1("onnxruntime"),
+      diff("opencv") + "/" + diff("onnxruntime"))
 PY
 )
   checker=$1 opencv=$2 ort=$3 diff=$4
@@ -98,23 +101,22 @@ PY
   [ "$ort" = - ] || within "$ort" "$popup" || status=1
 
   # PyTorch, strict=True, and the CSR file through scipy.
-  torch_top1=-
+  torch_top1=- torch_diff=-
   if [ -n "$TORCH_PYTHON" ]; then
-    echo "$TORCH_PYTHON $top/scripts/pytorch-eval-export.py $net.safetensors --csr $net.csr.safetensors --limit $limit" >>"$log"
-    if "$TORCH_PYTHON" "$top/scripts/pytorch-eval-export.py" $net.safetensors \
-      --csr $net.csr.safetensors --limit $limit >$net.torch.out 2>&1; then
-      torch_top1=$(sed -nE 's/.*PyTorch [^ ]* top-1 ([0-9.]+)%.*/\1/p' $net.torch.out | tail -n 1)
-    else
-      torch_top1="failed"
-    fi
+    echo "$TORCH_PYTHON $top/scripts/pytorch-eval-export.py $net.safetensors --csr $net.csr.safetensors --source $net.mask --bin $bin --limit $limit" >>"$log"
+    "$TORCH_PYTHON" "$top/scripts/pytorch-eval-export.py" $net.safetensors --csr $net.csr.safetensors \
+      --source $net.mask --bin "$bin" --limit $limit >$net.torch.out 2>&1 || status=1
+    torch_top1=$(sed -nE 's/.*PyTorch [^ ]* top-1 ([0-9.]+)%.*/\1/p' $net.torch.out | tail -n 1)
+    torch_diff=$(sed -nE 's/.*logits differ by ([-+.e0-9]+) of the largest.*/\1/p' $net.torch.out | tail -n 1)
+    [ -n "$torch_top1" ] || torch_top1=failed
     within "$torch_top1" "$popup" 2>/dev/null || status=1
   fi
   images=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["images"])' $net.eval.json)
-  rows="$rows| $net | $images | $popup | $opencv | $ort | $diff | $checker | $torch_top1 | $(size $net.mask) | $(size $net.onnx) | $(size $net.safetensors) | $(size $net.csr.safetensors) |
+  rows="$rows| $net | $images | $popup | $opencv | $ort | $checker | $torch_top1 | $diff/$torch_diff | $(size $net.mask) | $(size $net.onnx) | $(size $net.safetensors) | $(size $net.csr.safetensors) |
 "
 done
 
-echo "| network | test images | popup-eval top-1 % | OpenCV top-1 % | onnxruntime top-1 % | OpenCV's largest logit difference / largest logit | onnx.checker | PyTorch strict=True top-1 % | mask | .onnx | torch | csr |"
+echo "| network | test images | popup-eval top-1 % | OpenCV top-1 % | onnxruntime top-1 % | onnx.checker | PyTorch strict=True top-1 % | largest logit difference / largest logit: OpenCV/onnxruntime/PyTorch | mask | .onnx | torch | csr |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s' "$rows"
 echo
