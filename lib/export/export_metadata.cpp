@@ -7,6 +7,7 @@
 
 #include "error.hpp"
 #include "format/json_write.hpp"
+#include "train/train_config.hpp"
 
 namespace popup {
 namespace {
@@ -31,13 +32,6 @@ std::string export_json_floats(const std::vector<float>& values) {
   return w.array_end().text();
 }
 
-std::string export_json_strings(const std::vector<std::string>& values) {
-  JsonWriter w;
-  w.array_begin();
-  for (const std::string& v : values) w.string(v);
-  return w.array_end().text();
-}
-
 std::string export_json_shape(const std::vector<int64_t>& shape) {
   JsonWriter w;
   w.array_begin();
@@ -53,12 +47,13 @@ Metadata export_metadata(const ExportModel& model, const std::string& format) {
     if (key.rfind("popup.", 0) == 0 && key != "popup.kind" && key != "popup.version" &&
         key != "popup.crc32")
       metadata[key] = value;
+  for (const auto& [key, value] : model.choices) metadata[key] = value;
   metadata["popup.export.format"] = format;
   metadata["popup.export.version"] = std::to_string(kExportVersion);
   metadata["popup.export.data"] = model.data;
   metadata["popup.export.mean"] = export_json_floats(model.mean);
   metadata["popup.export.std"] = export_json_floats(model.stddev);
-  metadata["popup.export.classes"] = export_json_strings(model.class_names);
+  metadata["popup.export.classes"] = classes_json(model.class_names);
   return metadata;
 }
 

@@ -22,7 +22,6 @@ Metadata export_metadata(const ExportModel& model, const std::string& format);
 // A JSON array of the floats, each the shortest decimal text that reads back as the same
 // float ("[0.286]", not "[0.28600001335144043]").
 std::string export_json_floats(const std::vector<float>& values);
-std::string export_json_strings(const std::vector<std::string>& values);
 // A shape as a JSON array of integers ("[64,3,3,3]").
 std::string export_json_shape(const std::vector<int64_t>& shape);
 

@@ -51,7 +51,6 @@ struct ExportModel {
   std::vector<std::vector<uint8_t>> keep;
   std::map<std::string, BatchNormState> batchnorms;  // every BatchNorm op of net
   bool affine_bn = false;                            // the file held gamma and beta
-  int64_t train_steps = 0;  // optimiser steps of the run, when the file records them; else 0
   // Input: an image's values x / 255 are normalised as (x / 255 - mean[c]) / stddev[c].
   std::vector<float> mean, stddev;
   std::vector<std::string> class_names;  // in label order; "0", "1", ... when unknown

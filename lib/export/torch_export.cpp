@@ -32,7 +32,7 @@ const std::map<std::string, std::string> kFrankle = {
 struct StateDict {
   std::vector<TensorRef> tensors;
   std::deque<std::vector<float>> owned;
-  int64_t steps = 0;  // every BatchNorm's num_batches_tracked
+  int64_t steps = 0;  // every BatchNorm's num_batches_tracked: popup's files do not count them
 
   void add(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& data) {
     tensors.push_back({name, Dtype::F32, std::move(shape), data.data()});
@@ -130,7 +130,6 @@ void torch_export(OutputFile& out, const ExportModel& model) {
   export_model_check(model);
   const std::string family = export_arch_family(model.recipe.arch);
   StateDict state;
-  state.steps = model.train_steps;
   if (kTorchvision.count(family))
     torchvision_state(state, model);
   else if (kFrankle.count(family))
