@@ -25,7 +25,6 @@ using namespace popup;
 
 namespace {
 
-
 // A model of `arch` on `input` with `classes`: weight i of tensor t is (t + 1) / 16 + i / 1024
 // (exact in F32 for these sizes) where kept, 0 where not. Kept: every element whose index is
 // not a multiple of 3, except that row 1 of every tensor keeps nothing and that element 1 of
