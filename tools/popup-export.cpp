@@ -2,6 +2,7 @@
 // §14): ONNX (opset 13; formats/onnx.md), a PyTorch state_dict in safetensors
 // (formats/torch.md), or each layer's kept weights as compressed sparse rows (formats/csr.md).
 #include <string>
+#include <utility>
 
 #include "export/export_model.hpp"
 #include "export/export_writers.hpp"
@@ -119,7 +120,11 @@ int main(int argc, char** argv) {
       [&] {
         popup::OutputFile out(o.output);  // an unwritable output fails before any work
         popup_tool::stage() = "reading " + o.input;
-        const popup::ExportModel model = popup::export_model_load(source);
+        popup::PopupFile file = popup::popup_file_read(o.input);
+        if (file.kind == popup::FileKind::weights && !o.weights.empty())  // as popup-eval
+          throw popup_tool::UsageError(o.input +
+                                       ": is a weights file; --weights goes with a mask file");
+        const popup::ExportModel model = popup::export_model_load(std::move(file), source);
         popup_tool::stage() = "writing " + o.output;
         if (o.format == "onnx")
           popup::onnx_export(out, model, onnx);

@@ -128,14 +128,13 @@ void data_fill(const ExportSource& source, ExportModel& model) {
 
 }  // namespace
 
-ExportModel export_model_load(const ExportSource& source) {
-  PopupFile file = popup_file_read(source.input);
+ExportModel export_model_load(PopupFile&& file, const ExportSource& source) {
   train_metadata_check(file.metadata, source.input);
   if (file.kind != FileKind::mask && file.kind != FileKind::weights)
     throw FormatError(source.input, std::string("is a ") + kind_name(file.kind) +
                                         " file; popup-export reads mask or weights files");
   if (file.kind == FileKind::weights && !source.weights.empty())
-    throw FormatError(source.input, "is a weights file; --weights goes with a mask file");
+    throw InvalidArgument(source.input, "is a weights file; --weights goes with a mask file");
   const bool supermask_choice = source.supermask != SupermaskUse::mask;
   if (file.kind == FileKind::weights && (supermask_choice || !source.scores.empty()))
     throw FormatError(source.input,

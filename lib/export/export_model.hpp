@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "format/popup_file.hpp"
 #include "format/recipe.hpp"
 #include "format/safetensors.hpp"
 #include "net/network.hpp"
@@ -58,9 +59,9 @@ struct ExportModel {
   Metadata choices;  // popup.export.* keys of the choices made (source kind, supermask use)
 };
 
-// Read the source and build the model. Throws FormatError / MismatchError / IoError naming the
-// file at fault, InvalidArgument for a choice that does not fit the file (--scores with a
-// non-supermask mask).
-ExportModel export_model_load(const ExportSource& source);
+// Build the model of `file` (source.input, read and checked by popup_file_read). Throws
+// FormatError / MismatchError / IoError naming the file at fault (--scores with a mask that is
+// not a supermask's included), InvalidArgument for --weights with a weights file.
+ExportModel export_model_load(PopupFile&& file, const ExportSource& source);
 
 }  // namespace popup
