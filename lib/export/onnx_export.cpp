@@ -11,7 +11,6 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
-#include <cstring>
 #include <map>
 
 #include "version.hpp"
