@@ -7,6 +7,7 @@
 #include "export/export_model.hpp"
 #include "export/export_writers.hpp"
 #include "format/json.hpp"
+#include "format/popup_file.hpp"
 #include "format/number_text.hpp"
 #include "tool_common.hpp"
 

@@ -8,12 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "format/popup_file.hpp"
 #include "format/recipe.hpp"
 #include "format/safetensors.hpp"
 #include "net/network.hpp"
 
 namespace popup {
+
+struct PopupFile;
 
 // Which mask a supermask stands for (other methods have only their mask).
 enum class SupermaskUse {
