@@ -139,6 +139,7 @@ std::string doc_string(const ExportModel& m, const OnnxOptions& o) {
 bool onnx_export_available() { return true; }
 
 void onnx_export(OutputFile& out, const ExportModel& m, const OnnxOptions& o) {
+  export_model_check(m);
   onnx::ModelProto model;
   model.set_ir_version(kIrVersion);
   model.set_producer_name("popup");
