@@ -24,7 +24,7 @@
 """Evaluate a popup-export --format torch file in PyTorch, beside popup-eval on its source."""
 
 import argparse
-import gzip
+import importlib.util
 import json
 import os
 import struct
@@ -38,7 +38,11 @@ import torchvision
 from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = "/usr/share/datasets/fashion-mnist"
+sys.dont_write_bytecode = True  # no __pycache__ for the module imported below
+_spec = importlib.util.spec_from_file_location(
+    "pytorch_eval_resnet", os.path.join(ROOT, "scripts", "pytorch-eval-resnet.py"))
+eval_resnet = importlib.util.module_from_spec(_spec)  # its Fashion-MNIST test-set reader
+_spec.loader.exec_module(eval_resnet)
 
 NUMPY = {"F32": np.float32, "I32": np.int32, "I64": np.int64, "U8": np.uint8}
 
@@ -186,12 +190,7 @@ def official_module(directory, meta):
 def test_images(meta, limit):
     if meta["popup.input"] != "1x28x28" or meta["popup.classes"] != "10":
         return None, None
-    with gzip.open(os.path.join(DATA, "t10k-images-idx3-ubyte.gz")) as f:
-        pixels = np.frombuffer(f.read()[16:], dtype=np.uint8).reshape(-1, 1, 28, 28)
-    with gzip.open(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read()[8:], dtype=np.uint8)
-    if limit > 0:
-        pixels, labels = pixels[:limit], labels[:limit]
+    pixels, labels = eval_resnet.fashion_mnist_test(limit)
     mean = json.loads(meta["popup.export.mean"])[0]
     std = json.loads(meta["popup.export.std"])[0]
     table = ((np.arange(256, dtype=np.float32) / np.float32(255) - np.float32(mean))

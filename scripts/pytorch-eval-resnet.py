@@ -94,13 +94,19 @@ def load(model, state, path):
         sys.exit("%s: the file lacks %s" % (path, key))
 
 
-def test_images(limit):
+def fashion_mnist_test(limit):
+    """The first `limit` (0: all) Fashion-MNIST test images, uint8 [n, 1, 28, 28], and labels."""
     with gzip.open(os.path.join(DATA, "t10k-images-idx3-ubyte.gz")) as f:
         pixels = np.frombuffer(f.read()[16:], dtype=np.uint8).reshape(-1, 1, 28, 28)
     with gzip.open(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")) as f:
         labels = np.frombuffer(f.read()[8:], dtype=np.uint8)
     if limit > 0:
         pixels, labels = pixels[:limit], labels[:limit]
+    return pixels, labels
+
+
+def test_images(limit):
+    pixels, labels = fashion_mnist_test(limit)
     table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(np.float32)
     return torch.from_numpy(table[pixels]), torch.from_numpy(labels.astype(np.int64))
 
