@@ -103,17 +103,8 @@ void data_fill(const ExportSource& source, ExportModel& model) {
   model.mean.assign(mean.begin(), mean.end());
   model.stddev.assign(stddev.begin(), stddev.end());
 
-  const std::string recorded = metadata_or(model.metadata, "popup.data.classes", "");
-  if (!recorded.empty()) {
-    model.class_names.clear();
-    try {
-      const JsonDocument doc(recorded);
-      doc.root().for_each_item([&](JsonView item) { model.class_names.push_back(item.text()); });
-    } catch (const JsonError& e) {
-      throw FormatError(model.file,
-                        std::string("popup.data.classes is not a JSON array: ") + e.what());
-    }
-  }
+  const std::vector<std::string> recorded = classes_recorded(model.metadata, model.file);
+  if (!recorded.empty()) model.class_names = recorded;
   if (model.class_names.empty()) model.class_names = dataset_known_class_names(model.data);
   if (static_cast<int64_t>(model.class_names.size()) != model.recipe.classes) {
     if (!recorded.empty())
@@ -133,8 +124,6 @@ ExportModel export_model_load(PopupFile&& file, const ExportSource& source) {
   if (file.kind != FileKind::mask && file.kind != FileKind::weights)
     throw FormatError(source.input, std::string("is a ") + kind_name(file.kind) +
                                         " file; popup-export reads mask or weights files");
-  if (file.kind == FileKind::weights && !source.weights.empty())
-    throw InvalidArgument(source.input, "is a weights file; --weights goes with a mask file");
   const bool supermask_choice = source.supermask != SupermaskUse::mask;
   if (file.kind == FileKind::weights && (supermask_choice || !source.scores.empty()))
     throw FormatError(source.input,

@@ -60,9 +60,9 @@ struct ExportModel {
   Metadata choices;  // popup.export.* keys of the choices made (source kind, supermask use)
 };
 
-// Build the model of `file` (source.input, read and checked by popup_file_read). Throws
-// FormatError / MismatchError / IoError naming the file at fault (--scores with a mask that is
-// not a supermask's included), InvalidArgument for --weights with a weights file.
+// Build the model of `file` (source.input, read and checked by popup_file_read; the caller
+// refuses --weights with a weights file). Throws FormatError / MismatchError / IoError naming
+// the file at fault (--scores with a mask that is not a supermask's included).
 ExportModel export_model_load(PopupFile&& file, const ExportSource& source);
 
 }  // namespace popup

@@ -31,17 +31,24 @@ std::string classes_json(const std::vector<std::string>& classes) {
   return w.array_end().text();
 }
 
-void classes_check(const std::string& data_name, const std::vector<std::string>& classes,
-                   const Metadata& metadata, const std::string& file) {
-  const auto it = metadata.find("popup.data.classes");
-  if (classes.empty() || it == metadata.end() || it->second == classes_json(classes)) return;
+std::vector<std::string> classes_recorded(const Metadata& metadata, const std::string& file) {
   std::vector<std::string> recorded;
+  const auto it = metadata.find("popup.data.classes");
+  if (it == metadata.end()) return recorded;
   try {
     const JsonDocument doc(it->second);
     doc.root().for_each_item([&](JsonView item) { recorded.push_back(item.text()); });
   } catch (const JsonError& e) {
     throw FormatError(file, std::string("popup.data.classes is not a JSON array: ") + e.what());
   }
+  return recorded;
+}
+
+void classes_check(const std::string& data_name, const std::vector<std::string>& classes,
+                   const Metadata& metadata, const std::string& file) {
+  const auto it = metadata.find("popup.data.classes");
+  if (classes.empty() || it == metadata.end() || it->second == classes_json(classes)) return;
+  const std::vector<std::string> recorded = classes_recorded(metadata, file);
   size_t i = 0;
   while (i < classes.size() && i < recorded.size() && classes[i] == recorded[i]) ++i;
   const auto name = [](const std::vector<std::string>& list, size_t k) {

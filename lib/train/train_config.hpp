@@ -71,6 +71,10 @@ Metadata train_config_metadata(const TrainConfig& config);
 // popup.data.classes: the class names as a JSON array of strings.
 std::string classes_json(const std::vector<std::string>& classes);
 
+// The class names a file records in popup.data.classes, in label order; empty when it records
+// none. Throws FormatError naming `file` when the value is not a JSON array.
+std::vector<std::string> classes_recorded(const Metadata& metadata, const std::string& file);
+
 // popup-eval: a data set's class names (image folders) against the popup.data.classes of
 // `file`'s metadata, when both have them. Throws MismatchError naming the data set and the
 // file, and the first class that differs.
