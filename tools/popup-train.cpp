@@ -71,9 +71,15 @@ void options_check(Options& o, const CLI::App& app) {
   refuse("--scores-out", method == popup::Method::dense);
   refuse("--ramp-epochs", method != popup::Method::global);
   refuse("--score-init", method != popup::Method::supermask);
+  refuse("--rerandomize-every", method != popup::Method::iterand);
+  refuse("--rerandomize-rate", method != popup::Method::iterand);
   if (!(o.train.k > 0 && o.train.k <= 1))
     throw popup::InvalidArgument("--k",
                                  "must be in (0, 1], got " + popup::double_format(o.train.k));
+  if (!(o.train.rerandomize_rate > 0 && o.train.rerandomize_rate <= 1))
+    throw popup::InvalidArgument("--rerandomize-rate",
+                                 "must be in (0, 1], got " +
+                                     popup::double_format(o.train.rerandomize_rate));
   if (!(o.train.val_split >= 0 && o.train.val_split < 1))
     throw UsageError("--val-split must be in [0, 1)");
   for (const std::string& every : o.checkpoint_every) popup::checkpoint_every_parse(every, o.every);
@@ -295,8 +301,8 @@ int main(int argc, char** argv) {
       ->check(popup_tool::integer_in(0, kCountMax))
       ->group("Data");
   app.add_option("--method", o.method,
-                 "edge-popup (default), global, biprop, supermask, or "
-                 "dense (writes weights)")
+                 "edge-popup (default), iterand (edge-popup with redraws), global, biprop, "
+                 "supermask, or dense (writes weights)")
       ->group("Method");
   app.add_option("--k", o.train.k,
                  "Fraction of weights kept per layer (global: overall), in "
@@ -310,6 +316,16 @@ int main(int argc, char** argv) {
                  "global: cubic ramp of the fraction kept "
                  "from 1 to k over these epochs (default 0: none)")
       ->check(popup_tool::integer_in(0, kEpochsMax))
+      ->group("Method");
+  app.add_option("--rerandomize-every", o.train.rerandomize_every,
+                 "iterand: redraw dropped weights after every K optimiser steps "
+                 "(default 300)")
+      ->check(popup_tool::integer_in(1, kCountMax))
+      ->group("Method");
+  app.add_option("--rerandomize-rate", o.train.rerandomize_rate,
+                 "iterand: probability that a dropped weight is redrawn at each event, "
+                 "in (0, 1] (default 0.1)")
+      ->check(popup_tool::finite_in(0, 1))
       ->group("Method");
   app.add_flag("--learn-bn", o.train.learn_bn,
                "Also train affine BatchNorm (gamma, beta) with "

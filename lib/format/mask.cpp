@@ -2,6 +2,8 @@
 // validation.
 #include "format/mask.hpp"
 
+#include <cstring>
+
 #include "error.hpp"
 #include "format/json.hpp"
 #include "format/state_tensors.hpp"
@@ -26,6 +28,76 @@ int64_t meta_count(const PopupFile& f, const std::string& key) {
   if (!uint_parse(text, v) || v > (uint64_t{1} << 62))
     throw FormatError(f.path, key + ": not a count: '" + text_excerpt(text) + "'");
   return static_cast<int64_t>(v);
+}
+
+std::string redraw_index_name(const std::string& name) { return "redraw." + name + ".index"; }
+std::string redraw_count_name(const std::string& name) { return "redraw." + name + ".count"; }
+
+// A version 2 mask's redraw tensors: for each layer that has some, in network order, the
+// layer's number and the position of its index tensor (its count tensor follows).
+struct RedrawTensors {
+  std::vector<size_t> layer, position;
+  size_t end = 0;  // the first tensor after them
+};
+
+RedrawTensors redraw_tensors_check(const PopupFile& f, const std::vector<TensorInfo>& tensors,
+                                   const std::vector<TensorSpec>& specs) {
+  RedrawTensors r;
+  size_t i = specs.size(), next_layer = 0;
+  const auto prefixed = [&](size_t at) {
+    return at < tensors.size() && tensors[at].name.rfind("redraw.", 0) == 0;
+  };
+  while (prefixed(i)) {
+    const TensorInfo& index = tensors[i];
+    size_t l = next_layer;
+    while (l < specs.size() && index.name != redraw_index_name(specs[l].name)) ++l;
+    if (l == specs.size())
+      throw FormatError(f.path, "tensor \"" + text_excerpt(index.name) +
+                                    "\" is not the redraw index of a later layer (they come in "
+                                    "network order, each index before its count)");
+    const int64_t kept = meta_count(f, key_kept(specs[l].name));
+    const int64_t m = index.shape.size() == 1 ? index.shape[0] : -1;
+    if (index.dtype != Dtype::U32 || m < 1 || m > kept)
+      throw FormatError(f.path, "redraw index \"" + index.name +
+                                    "\" must be U32 [m] with 1 <= m <= the layer's " +
+                                    std::to_string(kept) + " kept weights");
+    if (i + 1 == tensors.size() || tensors[i + 1].name != redraw_count_name(specs[l].name) ||
+        tensors[i + 1].dtype != Dtype::U16 || tensors[i + 1].shape != index.shape)
+      throw FormatError(f.path, "redraw index \"" + index.name + "\" must be followed by \"" +
+                                    redraw_count_name(specs[l].name) + "\", U16 [" +
+                                    std::to_string(m) + "]");
+    r.layer.push_back(l);
+    r.position.push_back(i);
+    next_layer = l + 1;
+    i += 2;
+  }
+  r.end = i;
+  return r;
+}
+
+// The version 2 record: popup.redraw present and known; version 1: absent.
+int redraw_version_check(const PopupFile& f) {
+  const auto it = f.metadata.find("popup.redraw");
+  if (f.version < 2) {
+    if (it != f.metadata.end())
+      throw FormatError(f.path, "popup.redraw is a key of mask format version 2, not " +
+                                    std::to_string(f.version));
+    return 0;
+  }
+  if (it == f.metadata.end())
+    throw FormatError(f.path, "missing metadata key popup.redraw (mask format version 2)");
+  if (it->second != std::to_string(kRedrawVersion))
+    throw VersionError(f.path, "popup.redraw '" + text_excerpt(it->second) +
+                                   "' is not a redraw version this popup knows (it knows " +
+                                   std::to_string(kRedrawVersion) + "): upgrade popup");
+  return kRedrawVersion;
+}
+
+template <typename T>
+T element(const std::vector<uint8_t>& bytes, size_t j) {  // little-endian, as files are
+  T v;
+  std::memcpy(&v, bytes.data() + j * sizeof v, sizeof v);
+  return v;
 }
 
 int64_t popcount(const std::vector<uint8_t>& bits) {
@@ -80,7 +152,10 @@ void mask_check_header(const PopupFile& f, const std::vector<TensorInfo>& tensor
     if (kept > specs[i].numel())
       throw FormatError(f.path, key_kept(t.name) + " exceeds the layer's size");
   }
-  state_check(f, tensors, specs.size(), "the masks");
+  const size_t first_state = redraw_version_check(f) > 0
+                                 ? redraw_tensors_check(f, tensors, specs).end
+                                 : specs.size();
+  state_check(f, tensors, first_state, "the masks");
 }
 
 void mask_check_data(const PopupFile& f) {
@@ -95,6 +170,32 @@ void mask_check_data(const PopupFile& f) {
     if (kept != recorded)
       throw FormatError(f.path, "mask \"" + t.info.name + "\" keeps " + std::to_string(kept) +
                                     " weights, its metadata says " + std::to_string(recorded));
+  }
+  if (f.version < 2) return;
+  std::vector<TensorInfo> infos;
+  for (const Tensor& t : f.tensors) infos.push_back(t.info);
+  const RedrawTensors r = redraw_tensors_check(f, infos, specs);
+  for (size_t j = 0; j < r.layer.size(); ++j) {
+    const size_t l = r.layer[j];
+    const std::vector<uint8_t>& bits = f.tensors[l].u8;
+    const std::vector<uint8_t>& index = f.tensors[r.position[j]].u8;
+    const std::vector<uint8_t>& count = f.tensors[r.position[j] + 1].u8;
+    const size_t m = index.size() / 4;
+    int64_t last = -1;
+    for (size_t e = 0; e < m; ++e) {
+      const int64_t i = element<uint32_t>(index, e);
+      const auto bad = [&](const std::string& why) {
+        return FormatError(f.path, "redraw record of \"" + specs[l].name + "\", entry " +
+                                       std::to_string(e) + " (weight " + std::to_string(i) +
+                                       "): " + why);
+      };
+      if (i <= last) throw bad("positions must increase");
+      if (i >= specs[l].numel()) throw bad("past the layer's last weight");
+      if (!((bits[static_cast<size_t>(i >> 3)] >> (i & 7)) & 1))
+        throw bad("the mask drops this weight (only kept weights are recorded)");
+      if (element<uint16_t>(count, e) == 0) throw bad("a redraw count is at least 1");
+      last = i;
+    }
   }
 }
 
@@ -123,6 +224,18 @@ void mask_write(OutputFile& out, const Mask& mask) {
     extra[key_kept(l.name)] = std::to_string(l.kept);
     refs.push_back({l.name, Dtype::U8, {static_cast<int64_t>(l.bits.size())}, l.bits.data()});
   }
+  if (mask.redraw > 0) {
+    extra["popup.redraw"] = std::to_string(mask.redraw);  // makes the file version 2
+    for (size_t l = 0; l < mask.redraws.size(); ++l) {
+      const LayerRedraws& r = mask.redraws[l];
+      if (r.index.empty()) continue;
+      const std::vector<int64_t> shape{static_cast<int64_t>(r.index.size())};
+      refs.push_back({redraw_index_name(mask.layers.at(l).name), Dtype::U32, shape,
+                      r.index.data()});
+      refs.push_back({redraw_count_name(mask.layers.at(l).name), Dtype::U16, shape,
+                      r.count.data()});
+    }
+  }
   for (const Tensor& t : mask.state)
     refs.push_back({t.info.name, Dtype::F32, t.info.shape, t.f32.data()});
   popup_file_write(out, FileKind::mask, mask.recipe, extra, refs);
@@ -142,7 +255,25 @@ Mask mask_from_file(PopupFile&& f) {
     l.bits = std::move(f.tensors[i].u8);
     m.layers.push_back(std::move(l));
   }
-  for (size_t i = specs.size(); i < f.tensors.size(); ++i)
+  size_t first_state = specs.size();
+  m.redraw = redraw_version_check(f);
+  if (m.redraw > 0) {
+    std::vector<TensorInfo> infos;
+    for (const Tensor& t : f.tensors) infos.push_back(t.info);
+    const RedrawTensors r = redraw_tensors_check(f, infos, specs);
+    m.redraws.resize(specs.size());
+    for (size_t j = 0; j < r.layer.size(); ++j) {
+      LayerRedraws& out = m.redraws[r.layer[j]];
+      const std::vector<uint8_t>& index = f.tensors[r.position[j]].u8;
+      const std::vector<uint8_t>& count = f.tensors[r.position[j] + 1].u8;
+      for (size_t e = 0; e < index.size() / 4; ++e) {
+        out.index.push_back(element<uint32_t>(index, e));
+        out.count.push_back(element<uint16_t>(count, e));
+      }
+    }
+    first_state = r.end;
+  }
+  for (size_t i = first_state; i < f.tensors.size(); ++i)
     m.state.push_back(std::move(f.tensors[i]));
   for (const auto& [key, value] : f.metadata)
     if (key.rfind("popup.train.", 0) == 0) m.extra[key] = value;

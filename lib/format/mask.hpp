@@ -21,10 +21,23 @@ struct LayerMask {
   bool get(int64_t i) const { return (bits[static_cast<size_t>(i >> 3)] >> (i & 7)) & 1; }
 };
 
+// IteRand (formats/mask.md, version 2): the kept weights of one layer that training redrew, and
+// how often; weight index[j] is the value of its count[j]-th redraw (formats/generation.md §10)
+// instead of the recipe's. Dropped weights are never recorded: w * mask does not need them.
+struct LayerRedraws {
+  std::vector<uint32_t> index;  // row-major positions, strictly increasing, each kept
+  std::vector<uint16_t> count;  // from 1
+};
+
+// popup.redraw: the version of the redraw stream a mask's record follows (0: no record).
+constexpr int kRedrawVersion = 1;
+
 struct Mask {
   Recipe recipe;
   double k = 1.0;                 // the k it was trained with (popup.k)
   std::vector<LayerMask> layers;  // one per weight tensor, network order
+  int redraw = 0;                 // popup.redraw: 0, or kRedrawVersion for an IteRand mask
+  std::vector<LayerRedraws> redraws;  // redraw > 0: one per layer (most empty)
   std::vector<Tensor> state;      // F32 state evaluation needs (e.g. BatchNorm statistics)
   Metadata extra;                 // popup.train.* keys (provenance), written back as given
 };
@@ -36,9 +49,10 @@ std::vector<uint8_t> mask_pack(const uint8_t* keep, int64_t n);
 LayerMask layer_mask_make(const TensorSpec& spec, double k, const uint8_t* keep);
 
 // Checks popup_file_read makes on a mask file: the layout of its header (one U8 tensor per
-// weight tensor, in order, then F32 state, where .weight and .bias names of BatchNorms are
+// weight tensor, in order; in version 2 the U32 index and U16 count of each layer with redrawn
+// kept weights; then F32 state, where .weight and .bias names of BatchNorms are
 // their gamma and beta, [C], all or none; the popup.mask.* keys) and then its data (kept
-// counts, zero padding bits). Throw FormatError / MismatchError.
+// counts, zero padding bits, redraw records of kept weights in order). Throw FormatError / MismatchError.
 void mask_check_header(const PopupFile& file, const std::vector<TensorInfo>& tensors);
 void mask_check_data(const PopupFile& file);
 

@@ -49,10 +49,10 @@ int version_parse(const Metadata& m, FileKind kind, const std::string& file) {
     throw FormatError(file, "popup.version is not a number: '" + text_excerpt(text) + "'");
   const int version = std::stoi(text);
   if (version < 1) throw FormatError(file, "popup.version " + text + " is not valid");
-  if (version > kFormatVersion)
+  if (version > format_version_max(kind))
     throw VersionError(file, std::string(kind_name(kind)) + " format version " + text +
                                  " is newer than this popup reads (up to " +
-                                 std::to_string(kFormatVersion) + "): upgrade popup");
+                                 std::to_string(format_version_max(kind)) + "): upgrade popup");
   return version;
 }
 
@@ -96,9 +96,13 @@ void check_layout(const PopupFile& f, const std::vector<TensorInfo>& tensors) {
     case FileKind::scores: check_float_layout(f, tensors); break;
     case FileKind::mask: mask_check_header(f, tensors); break;
     case FileKind::checkpoint:  // its tensors are checked by the trainer that resumes from it
-      for (const TensorInfo& t : tensors)
-        if (t.dtype != Dtype::F32)
-          throw FormatError(f.path, "checkpoint tensor \"" + t.name + "\" is not F32");
+      for (const TensorInfo& t : tensors) {
+        // version 2: IteRand's redraw counts, U16
+        const bool counts = f.version >= 2 && t.name.rfind("redraws.", 0) == 0;
+        if (t.dtype != (counts ? Dtype::U16 : Dtype::F32))
+          throw FormatError(f.path, "checkpoint tensor \"" + text_excerpt(t.name) + "\" is not " +
+                                        (counts ? "U16" : "F32"));
+      }
       break;
   }
 }
@@ -142,6 +146,10 @@ PopupFile read_file(const std::string& path, std::optional<FileKind> expected, b
 
 }  // namespace
 
+int format_version_max(FileKind kind) {
+  return kind == FileKind::mask || kind == FileKind::checkpoint ? 2 : 1;
+}
+
 const char* kind_name(FileKind kind) {
   switch (kind) {
     case FileKind::recipe: return "recipe";
@@ -166,7 +174,9 @@ static Metadata file_metadata(FileKind kind, const Recipe& recipe, const Metadat
   Metadata m = recipe_to_metadata(recipe);
   for (const auto& [key, value] : extra) m[key] = value;
   m["popup.kind"] = kind_name(kind);
-  m["popup.version"] = std::to_string(kFormatVersion);
+  // Version 2 of masks and checkpoints adds IteRand's redraw record (popup.redraw); files
+  // without one stay version 1, byte for byte as before.
+  m["popup.version"] = extra.count("popup.redraw") ? "2" : "1";
   m["popup.crc32"] = crc_text(data_crc);
   return m;
 }

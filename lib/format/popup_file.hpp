@@ -14,8 +14,10 @@ namespace popup {
 
 enum class FileKind { recipe, weights, scores, mask, checkpoint };
 
-// Highest popup.version of each kind this build reads and the one it writes.
-constexpr int kFormatVersion = 1;
+// Highest popup.version of each kind this build reads: 2 for masks and checkpoints (version 2
+// adds IteRand's redraw record, popup.redraw), 1 for the others. Writers write 2 exactly when
+// the metadata holds popup.redraw, else 1.
+int format_version_max(FileKind kind);
 
 const char* kind_name(FileKind kind);
 

@@ -38,6 +38,8 @@ enum class RandomStream : uint32_t {
   data = 2,            // data order and augmentation (popup-train --seed)
   supermask = 3,       // supermask training masks (popup-train --method supermask --seed)
   supermask_eval = 4,  // supermask masks sampled in evaluation (popup-eval --eval-samples)
+  redraw = 5,          // IteRand: a weight's g-th redrawn value (recipe seed; number g)
+  redraw_pick = 6,     // IteRand: which dropped weights event e redraws (training seed; number e)
 };
 
 // The block for element `index` of tensor `tensor` in `stream` under `seed`:
@@ -46,6 +48,16 @@ inline PhiloxCounter philox_element(uint64_t seed, RandomStream stream, uint32_t
                                     uint64_t index) {
   return philox4x32_10({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), tensor,
                         static_cast<uint32_t>(stream)},
+                       {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+}
+
+// A numbered stream (formats/generation.md §10): the counter's last word is the stream in its
+// low 8 bits and `number` (1 to 2^24 - 1) above them, so that numbered blocks never meet
+// those of the plain streams, whose last word is below 256.
+inline PhiloxCounter philox_numbered(uint64_t seed, RandomStream stream, uint32_t number,
+                                     uint32_t tensor, uint64_t index) {
+  return philox4x32_10({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), tensor,
+                        static_cast<uint32_t>(stream) | (number << 8)},
                        {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
 }
 

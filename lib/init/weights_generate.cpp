@@ -263,6 +263,27 @@ void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t ten
   }
 }
 
+float weight_from_block(InitKind kind, double sigma, const PhiloxCounter& block) {
+  switch (kind) {
+    case InitKind::kaiming_normal:
+    case InitKind::xavier_normal:
+      return static_cast<float>(sigma * (std::sqrt(normal_radius2(block)) * normal_cosine(block)));
+    case InitKind::kaiming_uniform:
+      return static_cast<float>(sigma * (2.0 * scaled_53(block_a(block)) - 1.0));
+    case InitKind::signed_constant:
+      return block[0] >> 31 ? static_cast<float>(-sigma) : static_cast<float>(sigma);
+    case InitKind::unsigned_constant: return static_cast<float>(sigma);
+  }
+  throw InvalidArgument("",
+                        "unknown distribution number " + std::to_string(static_cast<int>(kind)));
+}
+
+float weight_redrawn(InitKind kind, double sigma, uint64_t seed, uint32_t tensor, uint64_t index,
+                     uint32_t g) {
+  return weight_from_block(kind, sigma,
+                           philox_numbered(seed, RandomStream::redraw, g, tensor, index));
+}
+
 double random_uniform53(const PhiloxCounter& block) { return scaled_53(block_a(block)); }
 
 double random_normal(const PhiloxCounter& block) {

@@ -35,6 +35,17 @@ double init_std(InitKind kind, const TensorSpec& tensor, double scale_k);
 void weights_generate(InitKind kind, double scale_k, uint64_t seed, uint32_t tensor_index,
                       const TensorSpec& tensor, float* out);
 
+// The value `kind` gives an element whose Philox block is `block`, at standard deviation (or
+// bound) `sigma` from init_std: weights_generate gives element i the value of its block in the
+// weights stream; IteRand's g-th redraw the value of its block in the redraw stream, number g
+// (formats/generation.md §10). Scalar; the same bits as the vectorised fills.
+float weight_from_block(InitKind kind, double sigma, const PhiloxCounter& block);
+
+// Element `index` of tensor `tensor` after its g-th redraw (g from 1 to 2^24 - 1) under the
+// recipe's seed: weight_from_block of philox_numbered(seed, redraw, g, tensor, index).
+float weight_redrawn(InitKind kind, double sigma, uint64_t seed, uint32_t tensor, uint64_t index,
+                     uint32_t g);
+
 // Building blocks, exposed for other streams (score initialisation) and for tests.
 double random_uniform53(const PhiloxCounter& block);  // [0, 1), 53 bits from x0, x1
 double random_normal(const PhiloxCounter& block);     // N(0, 1) by Box-Muller in double

@@ -75,6 +75,13 @@ void Trainer::write_checkpoint(const std::string& path) const {
       refs.push_back({name + "." + spec.name, Dtype::F32, spec.shape, arrays.back().data()});
     }
   }
+  if (redraw_) {  // iterand: every scored layer's redraw counts (checkpoint version 2)
+    extra["popup.redraw"] = std::to_string(kRedrawVersion);
+    for (size_t t = 0; t < net_.tensors.size(); ++t)
+      if (!dense_[t])
+        refs.push_back({"redraws." + net_.tensors[t].name, Dtype::U16, net_.tensors[t].shape,
+                        redraw_->counts(t).data()});
+  }
   const std::vector<NamedArray> stats = exec_->running_stats();
   for (const NamedArray& a : stats)
     refs.push_back(
@@ -172,6 +179,27 @@ void Trainer::resume(const PopupFile& f) {
     engine_->set_scores(t, find(param_prefix + name, numel).data());
     for (const std::string& state : engine_->state_names())
       engine_->set_state(state, t, find(state + "." + name, numel).data());
+  }
+  if (redraw_) {
+    if (f.metadata.count("popup.redraw") == 0 ||
+        f.metadata.at("popup.redraw") != std::to_string(kRedrawVersion))
+      throw FormatError(f.path, "checkpoint of an iterand run lacks popup.redraw = " +
+                                    std::to_string(kRedrawVersion));
+    for (size_t t = 0; t < net_.tensors.size(); ++t) {
+      if (dense_[t]) continue;
+      const std::string name = "redraws." + net_.tensors[t].name;
+      const Tensor* found = nullptr;
+      for (const Tensor& x : f.tensors)
+        if (x.info.name == name) found = &x;
+      if (!found) throw FormatError(f.path, "checkpoint lacks tensor " + name);
+      const size_t n = static_cast<size_t>(net_.tensors[t].numel());
+      if (found->info.dtype != Dtype::U16 || found->u8.size() != n * sizeof(uint16_t))
+        throw MismatchError(f.path, "tensor " + name + " must be U16 of the weight's size");
+      std::vector<uint16_t> counts(n);
+      std::memcpy(counts.data(), found->u8.data(), found->u8.size());
+      redraw_->set_counts(t, counts.data());
+    }
+    redraw_->apply(*engine_);  // before the refresh below: kept weights may be redrawn ones
   }
   for (NamedArray a : exec_->running_stats()) {
     a.values = find("bn." + a.name, a.values.size());

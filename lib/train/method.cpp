@@ -6,6 +6,7 @@
 
 #include "error.hpp"
 #include "format/mask.hpp"
+#include "train/redraw.hpp"
 
 namespace popup {
 
@@ -20,7 +21,8 @@ constexpr Named kMethods[] = {{Method::edge_popup, "edge-popup"},
                               {Method::supermask, "supermask"},
                               {Method::dense, "dense"},
                               {Method::global, "global"},
-                              {Method::biprop, "biprop"}};
+                              {Method::biprop, "biprop"},
+                              {Method::iterand, "iterand"}};
 
 }  // namespace
 
@@ -28,7 +30,8 @@ Method method_parse(const std::string& name) {
   for (const Named& m : kMethods)
     if (name == m.name) return m.method;
   throw InvalidArgument(
-      "", "unknown method '" + name + "' (known: edge-popup, supermask, dense, global, biprop)");
+      "", "unknown method '" + name +
+              "' (known: edge-popup, supermask, dense, global, biprop, iterand)");
 }
 
 const char* method_name(Method method) {
@@ -99,6 +102,7 @@ bool mask_layer_dense(const Mask& mask, size_t t) {
 }
 
 void mask_effective_weights(const Mask& mask, std::vector<std::vector<float>>& weights) {
+  redraws_apply(mask, weights);
   if (mask_method(mask) != Method::biprop) {
     mask_apply(mask, weights);
     return;

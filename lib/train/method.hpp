@@ -20,9 +20,11 @@ enum class Method {
   dense,       // the learned dense-weights baseline: the weights themselves are trained
   global,      // one |score| threshold across all masked layers
   biprop,      // multi-prize tickets: sign(w) * alpha * mask
+  iterand,     // edge-popup that redraws dropped weights every K steps (redraw.hpp)
 };
 
-// "edge-popup" | "supermask" | "dense" | "global" | "biprop"; InvalidArgument otherwise.
+// "edge-popup" | "supermask" | "dense" | "global" | "biprop" | "iterand"; InvalidArgument
+// otherwise.
 Method method_parse(const std::string& name);
 const char* method_name(Method method);
 
@@ -49,8 +51,9 @@ void supermask_sample(const float* logits, int64_t n, uint64_t seed, RandomStrea
 Method mask_method(const Mask& mask);
 bool mask_layer_dense(const Mask& mask, size_t t);
 
-// The effective weights a mask stands for, in place: w * mask, or for a biprop mask
-// sign(w) * alpha * mask in every layer not kept dense (alpha from the mask and w).
+// The effective weights a mask stands for, in place, from the weights its recipe generates:
+// w * mask, or for a biprop mask sign(w) * alpha * mask in every layer not kept dense (alpha
+// from the mask and w); an IteRand mask's redrawn kept weights first take their redrawn values.
 void mask_effective_weights(const Mask& mask, std::vector<std::vector<float>>& weights);
 
 }  // namespace popup

@@ -17,7 +17,7 @@ namespace popup {
 MethodEngine::MethodEngine(Executor& exec, const OptimizerConfig& config, Method method,
                            uint64_t seed)
     : ScoreEngineOnHost(config), exec_(exec), method_(method), seed_(seed) {
-  if (method == Method::edge_popup)
+  if (method == Method::edge_popup || method == Method::iterand)
     throw InvalidArgument("", "method engine: edge-popup runs on the score engines");
 }
 

@@ -28,6 +28,8 @@ class ScoreEngineHost final : public ScoreEngineOnHost {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
+  void set_weights_at(size_t t, const int64_t* index, const float* values,
+                      int64_t count) override;
   StepProfile profile() const override { return profile_; }
 
  private:
@@ -155,7 +157,18 @@ void ScoreEngineHost::mask(size_t t, uint8_t* out) {
   std::copy(l.mask.begin(), l.mask.end(), out);
 }
 
+void ScoreEngineHost::set_weights_at(size_t t, const int64_t* index, const float* values,
+                                     int64_t count) {
+  Layer& l = layer(t);
+  for (int64_t j = 0; j < count; ++j) l.weights.at(static_cast<size_t>(index[j])) = values[j];
+}
+
 }  // namespace
+
+void ScoreEngine::set_weights_at(size_t, const int64_t*, const float*, int64_t) {
+  throw InvalidArgument("", "this score engine does not redraw weights (IteRand runs on the "
+                            "edge-popup engines)");
+}
 
 std::unique_ptr<ScoreEngine> score_engine_host_create(Executor& exec,
                                                       const OptimizerConfig& config) {

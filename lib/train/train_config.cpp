@@ -109,6 +109,10 @@ Metadata train_config_metadata(const TrainConfig& c) {
   }
   if (c.method == Method::supermask) m["popup.train.score_init"] = double_format(c.score_init);
   if (c.method == Method::global) m["popup.train.ramp_epochs"] = std::to_string(c.ramp_epochs);
+  if (c.method == Method::iterand) {
+    m["popup.train.rerandomize_every"] = std::to_string(c.rerandomize_every);
+    m["popup.train.rerandomize_rate"] = double_format(c.rerandomize_rate);
+  }
   return m;
 }
 
@@ -148,6 +152,8 @@ const KeyRule kRules[] = {
     {"epochs_done", Rule::integer, 0, kCount},
     {"warmup_epochs", Rule::integer, 0, kCount},
     {"ramp_epochs", Rule::integer, 0, kCount},
+    {"rerandomize_every", Rule::integer, 1, kCount},
+    {"rerandomize_rate", Rule::real, 0, 1, true},
     {"step_size", Rule::integer, 1, kCount},
     {"batch_size", Rule::integer, 1, 65536},
     {"image_size", Rule::integer, 16, 1024},

@@ -27,6 +27,10 @@ struct TrainConfig {
   double k = 0.5;                  // fraction of weights kept per layer (global: overall)
   int64_t ramp_epochs = 0;         // global: cubic ramp of the fraction kept over these epochs
   double score_init = 0;           // supermask: every initial logit
+  // iterand (redraw.hpp): every this many optimiser steps, each weight the mask drops is
+  // redrawn with probability rerandomize_rate (the paper's K_per = 300 and r = 0.1).
+  int64_t rerandomize_every = 300;
+  double rerandomize_rate = 0.1;
   bool first_layer_dense = false;  // keep every weight of the first layer
   bool last_layer_dense = false;   // ... of the last layer
   int64_t batch_size = 128;

@@ -94,7 +94,7 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
                                               std::to_string(config.ranks) +
                                               " equal shares (give a multiple of the ranks)");
   if (!exec_) exec_ = executor_cpu_create(net_, trainer_executor_config(config, comm));
-  if (config.method == Method::edge_popup) {
+  if (config.method == Method::edge_popup || config.method == Method::iterand) {
     engine_ = exec_->score_engine(config.optimizer);
   } else {  // the host engine of the other methods, whatever the executor's device
     auto engine =
@@ -147,6 +147,17 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
     engine_->load(t, spec.numel(), weights.at(t).data(), dense ? nullptr : scores.data(),
                   topk_keep_count(spec.numel(), dense ? 1.0 : config.k));
     std::vector<float>().swap(weights[t]);  // the engine holds its own copy
+  }
+  if (config.method == Method::iterand) {
+    const int64_t batches = (data.train.n + config.batch_size - 1) / config.batch_size;
+    if (config.rerandomize_every < 1 ||
+        config.schedule.epochs * batches / config.rerandomize_every > kRedrawEventsMax)
+      throw InvalidArgument("--rerandomize-every",
+                            std::to_string(config.rerandomize_every) + " steps makes more than " +
+                                std::to_string(kRedrawEventsMax) + " redraw events in " +
+                                std::to_string(config.schedule.epochs * batches) + " steps");
+    redraw_ = std::make_unique<RedrawState>(recipe, net_, dense_, config.seed,
+                                            config.rerandomize_rate);
   }
   keep_fraction_apply();
   engine_->refresh();
@@ -236,6 +247,8 @@ void Trainer::replicas_check() const {
     values.resize(n);
     engine_->scores(t, values.data());
     crc = crc32_update(crc, values.data(), n * sizeof(float));
+    if (redraw_)
+      crc = crc32_update(crc, redraw_->counts(t).data(), n * sizeof(uint16_t));
   }
   for (const Tensor& state : state_tensors())
     crc = crc32_update(crc, state.f32.data(), state.f32.size() * sizeof(float));
@@ -342,6 +355,10 @@ void Trainer::run(const TrainHooks& hooks) {
           exec_->forward_queue(b.images, b.labels, b.n, /*training=*/true);
         engine_->step(lr);
         if (config_.learn_bn) bn_step(lr);
+        // iterand: after every K-th step, from the masks the next step will use
+        if (redraw_ && engine_->steps() % config_.rerandomize_every == 0)
+          redraw_->event(*engine_,
+                         static_cast<uint32_t>(engine_->steps() / config_.rerandomize_every));
       }
       ++batch_;
       if (step) {
@@ -431,6 +448,7 @@ Mask Trainer::mask() const {
     if (config_.method == Method::biprop && !dense_[t])
       m.extra["popup.train.alpha." + spec.name] = double_format(method_->alpha(t));
   }
+  if (redraw_) redraw_->record(m);
   m.state = state_tensors();
   for (const auto& [key, value] : results_metadata()) m.extra[key] = value;
   return m;

@@ -1,7 +1,8 @@
 // Training (DESIGN.md §4), backend-independent: scores per weight, per-layer top-k masks,
 // w_eff = w * mask handed to the executor, the straight-through score gradient
 // dL/ds = dL/dw_eff * w * sign(s), the optimiser and the schedule; evaluation each epoch;
-// checkpoints that resume to the identical mask. The other methods (global, biprop, dense,
+// checkpoints that resume to the identical mask; iterand redraws dropped weights every K
+// steps (redraw.hpp) on the edge-popup engine. The other methods (global, biprop, dense,
 // supermask) run the same loop over a MethodEngine (method_engine.hpp). With learn_bn the
 // trainer also steps every BatchNorm's gamma and beta (Executor::bn_grads, set_bn_params).
 #pragma once
@@ -21,6 +22,7 @@
 #include "train/method_engine.hpp"
 #include "train/optimizer.hpp"
 #include "format/popup_file.hpp"
+#include "train/redraw.hpp"
 #include "train/schedule.hpp"
 #include "train/score_engine.hpp"
 #include "train/train_config.hpp"
@@ -147,6 +149,7 @@ class Trainer {
   Communicator* comm_ = nullptr;         // data-parallel: this rank's (null: one process)
   std::unique_ptr<ScoreEngine> engine_;  // frozen weights, scores, masks, optimiser state
   MethodEngine* method_ = nullptr;       // engine_ for the methods other than edge-popup
+  std::unique_ptr<RedrawState> redraw_;  // iterand: the redraw counts
   double keep_fraction_ = -1;            // global: the fraction applied last
   // learn_bn: per BatchNorm (network order, Executor::bn_* numbering) its name, gamma and
   // beta (the trainer's copies, handed to the executor after each step), and their optimiser
