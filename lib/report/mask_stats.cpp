@@ -10,6 +10,7 @@
 
 #include "error.hpp"
 #include "init/weights_generate.hpp"
+#include "train/redraw.hpp"
 #include "train/topk.hpp"
 #include "train/train_config.hpp"
 
@@ -118,6 +119,8 @@ StatsInput stats_input_from_mask(const std::string& path, const Mask& mask) {
   in.k = mask.k;
   in.k_source = "popup.k";
   in.layers = mask.layers;
+  in.redraw = mask.redraw;
+  in.redraws = mask.redraws;
   return in;
 }
 
@@ -227,6 +230,11 @@ FileStats file_stats(const StatsInput& input) {
     w.resize(static_cast<size_t>(s.weights));
     weights_generate(input.recipe.init, input.recipe.scale_k, input.recipe.seed,
                      static_cast<uint32_t>(t), specs[t], w.data());
+    if (input.redraw > 0) {
+      layer_redraws_apply(input.recipe, t, specs[t], input.redraws.at(t), w.data());
+      s.redrawn = static_cast<int64_t>(input.redraws[t].index.size());
+      f.total.redrawn = std::max<int64_t>(f.total.redrawn, 0) + s.redrawn;
+    }
     for (int64_t i = 0; i < s.weights; ++i)
       s.kept_positive += m.get(i) && w[static_cast<size_t>(i)] > 0;
     if (t < input.scores.size()) {

@@ -1,5 +1,6 @@
 // What popup-stats computes about masks and scores files: per layer the kept count and the
-// share of kept weights that are positive (weights regenerated from the recipe), for scores
+// share of kept weights that are positive (weights regenerated from the recipe, with an IteRand
+// mask's redraws) and how many kept weights IteRand redrew, for scores
 // also |score| quantiles and the margin around the top-k threshold; between every pair of
 // files the overlap of their kept sets beside the overlap expected of random masks with the
 // same kept counts. Formatting: stats_report.hpp; the pictures (--png): mask_pictures.hpp.
@@ -22,6 +23,8 @@ struct StatsInput {
   double k = 1.0;                          // mask: popup.k; scores: the k ranked at
   std::string k_source;                    // "popup.k", "popup.train.k" or "--k"
   std::vector<LayerMask> layers;           // network order
+  int redraw = 0;                          // an IteRand mask: its popup.redraw (0: none)
+  std::vector<LayerRedraws> redraws;       // ... and its record, one per layer
   std::vector<std::vector<float>> scores;  // scores files only, one per layer
 };
 
@@ -55,7 +58,8 @@ struct LayerStats {
   std::string name;            // "fc1.weight", or "total"
   std::vector<int64_t> shape;  // empty for the total
   int64_t weights = 0, kept = 0;
-  int64_t kept_positive = 0;              // kept weights whose value is > 0
+  int64_t kept_positive = 0;              // kept weights whose value is > 0 (redraws applied)
+  int64_t redrawn = -1;                   // IteRand: kept weights redrawn (-1: no record)
   double kept_fraction() const;           // kept / weights
   double kept_positive_fraction() const;  // kept_positive / kept (0 when nothing is kept)
   bool has_scores = false;                // per layer of a scores file (never the total)

@@ -78,6 +78,13 @@ std::vector<std::string> layer_row(const LayerStats& s) {
           fraction_text(s.kept_positive_fraction())};
 }
 
+// An IteRand mask's table has one more column: the kept weights redrawn.
+std::vector<std::string> layer_row(const LayerStats& s, bool redraws) {
+  std::vector<std::string> row = layer_row(s);
+  if (redraws) row.push_back(count_text(s.redrawn));
+  return row;
+}
+
 std::vector<std::string> overlap_row(const OverlapStats& o) {
   return {o.name,
           count_text(o.weights),
@@ -102,6 +109,7 @@ void json_layer(JsonWriter& w, const LayerStats& s) {
   w.key("weights").integer(s.weights).key("kept").integer(s.kept);
   w.key("kept_fraction").number(s.kept_fraction()).key("kept_positive").integer(s.kept_positive);
   w.key("kept_positive_fraction").number(s.kept_positive_fraction());
+  if (s.redrawn >= 0) w.key("redrawn").integer(s.redrawn);
   if (s.has_scores) {
     const ScoreStats& c = s.scores;
     w.key("abs_score").object_begin().key("min").number(c.min).key("q25").number(c.q25);
@@ -169,7 +177,8 @@ const std::vector<std::string>& csv_columns() {
                                                    "hamming",
                                                    "random_intersection",
                                                    "random_jaccard",
-                                                   "random_hamming"};
+                                                   "random_hamming",
+                                                   "redrawn"};
   return columns;
 }
 
@@ -201,7 +210,8 @@ std::string csv_file_row(const FileStats& f, const LayerStats& s) {
   } else {
     r.resize(r.size() + 10);
   }
-  r.resize(csv_columns().size());
+  r.resize(csv_columns().size() - 1);
+  r.push_back(s.redrawn >= 0 ? count_text(s.redrawn) : "");
   return csv_row(r);
 }
 
@@ -214,6 +224,7 @@ std::string csv_pair_row(const std::string& a, const std::string& b, const Overl
         count_text(o.hamming), cnum(o.random_intersection), cnum(o.random_jaccard()),
         cnum(o.random_hamming)})
     r.push_back(v);
+  r.resize(csv_columns().size());  // no redrawn column
   return csv_row(r);
 }
 
@@ -226,9 +237,13 @@ std::string stats_table(const StatsReport& report) {
     out += f.path + ": " + kind_name(f.kind) + " of " + recipe_text(f.recipe) +
            (f.kind == FileKind::scores ? "; ranked at k = " : "; k = ") + double_format(f.k) +
            " (" + f.k_source + ")\n";
-    Table t({"layer", "shape", "weights", "kept", "kept_frac", "positive", "pos_frac"}, 2);
-    for (const LayerStats& s : f.layers) t.add(layer_row(s));
-    t.add(layer_row(f.total));
+    const bool redraws = f.total.redrawn >= 0;
+    std::vector<std::string> columns = {"layer",    "shape",    "weights", "kept",
+                                        "kept_frac", "positive", "pos_frac"};
+    if (redraws) columns.push_back("redrawn");
+    Table t(columns, 2);
+    for (const LayerStats& s : f.layers) t.add(layer_row(s, redraws));
+    t.add(layer_row(f.total, redraws));
     out += t.text();
     if (f.kind != FileKind::scores) continue;
     out += "|score|:\n";

@@ -106,22 +106,25 @@ void RedrawState::record(Mask& mask) const {
   }
 }
 
+void layer_redraws_apply(const Recipe& recipe, size_t t, const TensorSpec& spec,
+                         const LayerRedraws& redraws, float* w) {
+  if (redraws.index.empty()) return;
+  const double sigma = init_std(recipe.init, spec, recipe.scale_k);
+  const int64_t m = static_cast<int64_t>(redraws.index.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < m; ++j) {
+    const size_t e = static_cast<size_t>(j);
+    // mask_check_data made sure that index < n
+    w[redraws.index[e]] = weight_redrawn(recipe.init, sigma, recipe.seed, static_cast<uint32_t>(t),
+                                         redraws.index[e], redraws.count[e]);
+  }
+}
+
 void redraws_apply(const Mask& mask, std::vector<std::vector<float>>& weights) {
   if (mask.redraw == 0) return;
   const std::vector<TensorSpec> specs = recipe_tensors(mask.recipe);
-  for (size_t t = 0; t < mask.redraws.size() && t < weights.size(); ++t) {
-    const LayerRedraws& r = mask.redraws[t];
-    if (r.index.empty()) continue;
-    const double sigma = init_std(mask.recipe.init, specs.at(t), mask.recipe.scale_k);
-    const int64_t m = static_cast<int64_t>(r.index.size());
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < m; ++j) {
-      const size_t e = static_cast<size_t>(j);
-      // mask_check_data made sure that index < n
-      weights[t][r.index[e]] = weight_redrawn(mask.recipe.init, sigma, mask.recipe.seed,
-                                              static_cast<uint32_t>(t), r.index[e], r.count[e]);
-    }
-  }
+  for (size_t t = 0; t < mask.redraws.size() && t < weights.size(); ++t)
+    layer_redraws_apply(mask.recipe, t, specs.at(t), mask.redraws[t], weights[t].data());
 }
 
 }  // namespace popup

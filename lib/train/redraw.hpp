@@ -54,6 +54,11 @@ class RedrawState {
   std::vector<std::vector<uint16_t>> counts_;
 };
 
+// Layer t of `recipe` (its spec `spec`), generated into w: the recorded kept weights take their
+// redrawn values.
+void layer_redraws_apply(const Recipe& recipe, size_t t, const TensorSpec& spec,
+                         const LayerRedraws& redraws, float* w);
+
 // Evaluation: replace, in the weights generated from mask.recipe, every kept weight the mask
 // records as redrawn by its redrawn value. Nothing for a mask without a record.
 void redraws_apply(const Mask& mask, std::vector<std::vector<float>>& weights);
