@@ -7,7 +7,11 @@
 #   - the mask is 32 times smaller than the weights (1 bit against 32 per weight; the files
 #     differ a little more because of their headers: the recipe and the training record);
 #   - popup-init --from fc.mask gives the weights byte for byte (cmp), on any machine and with
-#     any number of threads, so the evaluation elsewhere gives the same accuracy.
+#     any number of threads, so the evaluation elsewhere gives the same accuracy;
+#   - an IteRand mask (popup-train --method iterand) travels the same way: the weights it
+#     redrew during training are derived from the seeds, so the mask records only how often
+#     each kept weight was redrawn, and popup-eval elsewhere gives exactly the test accuracy
+#     training recorded in the mask.
 #
 #   examples/another-machine.sh          3 epochs on Fashion-MNIST
 #   SMALL=1 examples/another-machine.sh  1 epoch on 2000 images, 500 test images (a few seconds)
@@ -21,8 +25,9 @@ PATH=$BUILD/bin:$PATH
 OUT=${OUT:-$BUILD/examples/another-machine}
 if [ "${SMALL:-0}" = 1 ]; then
   train="--epochs 1 --limit-train 2000 --limit-test 500" test="--limit 500"
+  iterand="--rerandomize-every 4"  # 16 steps: 4 events
 else
-  train="--epochs 3" test=""
+  train="--epochs 3" test="" iterand=""  # 1407 steps: 4 events of the default 300
 fi
 mkdir -p "$OUT"
 cd "$OUT"
@@ -61,3 +66,19 @@ w=$(data_bytes fc.weights) m=$(data_bytes fc.mask)
 echo "tensor data: weights $w bytes, mask $m bytes: $((w / m)) times smaller"
 echo "files: weights $(wc -c <fc.weights) bytes, mask $(wc -c <fc.mask) bytes" \
   "(headers: the recipe, and the mask's training record)"
+
+echo "== IteRand: redrawn weights travel as counts"
+popup-train fc.weights --method iterand $iterand --k 0.5 $train --quiet -o fc-iterand.mask
+cp fc-iterand.mask elsewhere/
+(cd elsewhere && popup-eval fc-iterand.mask $test --json >iterand.json)
+# the test accuracy training recorded in the mask's metadata, and popup-eval's elsewhere
+recorded=$(grep -ao '"popup.train.test_acc":"[^"]*"' fc-iterand.mask | cut -d'"' -f4)
+there=$(grep -o '"top1":[^,]*' elsewhere/iterand.json | cut -d: -f2)
+popup-stats fc-iterand.mask | sed -n '2,6p'
+if [ "$recorded" = "$there" ]; then
+  echo "IteRand mask elsewhere: top-1 $there, exactly the $recorded training recorded"
+else
+  echo "IteRand mask elsewhere: top-1 $there, training recorded $recorded" >&2
+  exit 1
+fi
+echo "IteRand mask $(wc -c <fc-iterand.mask) bytes, edge-popup mask $(wc -c <fc.mask) bytes"
