@@ -45,6 +45,8 @@ void ProgressPrinter::epoch(const EpochReport& e) {
   if (e.val_acc >= 0) std::fprintf(out_, "  val %.2f%%", 100 * e.val_acc);
   std::fprintf(out_, "  test %.2f%%  %.0f img/s  %.1f s", 100 * e.test_acc, e.images_per_second,
                e.seconds);
+  if (e.kept_redrawn >= 0)
+    std::fprintf(out_, "  %lld kept redrawn", static_cast<long long>(e.kept_redrawn));
   if (e.ranks > 1)
     std::fprintf(out_, "  %lld ranks, sums %.1f ms/step (%.2f MB)", static_cast<long long>(e.ranks),
                  1e3 * e.reduce_seconds, e.reduce_bytes / 1e6);
@@ -63,6 +65,7 @@ std::string epoch_json(const EpochReport& e) {
   w.key("images_per_second").number(e.images_per_second, digits);
   w.key("data_share").number(e.data_share, digits);
   w.key("seconds").number(e.seconds, digits).key("device").string(e.device);
+  if (e.kept_redrawn >= 0) w.key("kept_redrawn").integer(e.kept_redrawn);
   if (e.ranks > 1) {  // data-parallel: per training step, this rank's
     w.key("ranks").integer(e.ranks).key("reduce_seconds").number(e.reduce_seconds, digits);
     w.key("reduce_bytes").number(e.reduce_bytes, digits);

@@ -120,6 +120,19 @@ void layer_redraws_apply(const Recipe& recipe, size_t t, const TensorSpec& spec,
   }
 }
 
+int64_t RedrawState::kept_redrawn(ScoreEngine& engine) const {
+  int64_t total = 0;
+  std::vector<uint8_t> mask;
+  for (size_t t = 0; t < specs_.size(); ++t) {
+    const std::vector<uint16_t>& counts = counts_[t];
+    if (counts.empty()) continue;
+    mask.resize(counts.size());
+    engine.mask(t, mask.data());
+    for (size_t i = 0; i < counts.size(); ++i) total += counts[i] > 0 && mask[i];
+  }
+  return total;
+}
+
 void redraws_apply(const Mask& mask, std::vector<std::vector<float>>& weights) {
   if (mask.redraw == 0) return;
   const std::vector<TensorSpec> specs = recipe_tensors(mask.recipe);

@@ -45,6 +45,8 @@ class RedrawState {
 
   // The mask's record: for each layer, the kept weights with a count above 0.
   void record(Mask& mask) const;
+  // How many weights the record of the engine's current masks would hold.
+  int64_t kept_redrawn(ScoreEngine& engine) const;
 
  private:
   Recipe recipe_;

@@ -284,6 +284,7 @@ EpochReport Trainer::finish_epoch(double lr, double seconds, double train_second
   r.images_per_second = train_seconds > 0 ? static_cast<double>(trained) / train_seconds : 0;
   r.seconds = seconds;
   r.device = exec_->device_name();
+  if (redraw_) r.kept_redrawn = redraw_->kept_redrawn(*engine_);
   return r;
 }
 

@@ -46,6 +46,7 @@ struct EpochReport {
   double data_share = 0;         // the share of its training time spent waiting for data
   double seconds = 0;            // wall time of the epoch, evaluation included
   std::string device;            // what trained it: Executor::device_name()
+  int64_t kept_redrawn = -1;     // iterand: kept weights with a redraw record (-1: other methods)
   // Data-parallel: the ranks, and per training step of the epoch the seconds this rank spent
   // in the gradient sums and the bytes it sent for them (Communicator::traffic).
   int64_t ranks = 1;
