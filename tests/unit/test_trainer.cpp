@@ -5,7 +5,8 @@
 // gamma and beta move by exactly the optimiser's update of the executor's BatchNorm gradients,
 // for every masking method, travel in the mask and resume exactly; dense training of a ResNet
 // writes them, with the running statistics, after its weights. Checkpoints every N steps fall
-// mid-epoch and resume to the same mask.
+// mid-epoch and resume to the same mask. IteRand (method iterand) records its redraws in the
+// mask, whose effective weights are those training used, and resumes to the same record.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "scripted_executor.hpp"
 #include "format/state_tensors.hpp"
 #include "temp_dir.hpp"
+#include "train/method.hpp"
 #include "train/topk.hpp"
 #include "train/trainer.hpp"
 
@@ -381,6 +383,150 @@ BOOST_AUTO_TEST_CASE(learn_bn_needs_a_network_with_batchnorm) {
       InvalidArgument, [](const InvalidArgument& e) {
         return std::string(e.what()).find("has no BatchNorm") != std::string::npos;
       });
+}
+
+// IteRand on the edge-popup engine: four steps an epoch, two epochs, a redraw event every two
+// steps at rate 0.5. The redraws change training (the scores differ from edge-popup's), the
+// mask records redrawn kept weights, its effective weights are exactly those the executor was
+// last handed, and a checkpoint between events (step 3) or right after one (step 4) resumes to
+// the same bits, record and scores.
+namespace {
+const auto iterand_config = [](TrainConfig& c) {
+  c.batch_size = 2;
+  c.rerandomize_every = 2;
+  c.rerandomize_rate = 0.5;
+};
+
+void same_record(const Mask& a, const Mask& b) {
+  BOOST_TEST(a.redraw == b.redraw);
+  BOOST_REQUIRE(a.redraws.size() == b.redraws.size());
+  for (size_t t = 0; t < a.redraws.size(); ++t) {
+    BOOST_TEST(a.redraws[t].index == b.redraws[t].index, "tensor " << t);
+    BOOST_TEST(a.redraws[t].count == b.redraws[t].count, "tensor " << t);
+  }
+}
+
+int64_t recorded(const Mask& m) {
+  int64_t n = 0;
+  for (const LayerRedraws& r : m.redraws) n += static_cast<int64_t>(r.index.size());
+  return n;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(iterand_redraws_change_training_and_the_mask_records_them) {
+  TempDir dir;
+  Setup iterand(false, Method::iterand, 0.5, iterand_config);
+  iterand.trainer->run({});
+  Setup plain(false, Method::edge_popup, 0.5,
+              [](TrainConfig& c) { c.batch_size = 2; });
+  plain.trainer->run({});
+  const Mask m = iterand.trainer->mask();
+  BOOST_TEST(m.redraw == kRedrawVersion);
+  BOOST_TEST(m.extra.at("popup.train.method") == "iterand");
+  BOOST_TEST(m.extra.at("popup.train.rerandomize_every") == "2");
+  BOOST_TEST(m.extra.at("popup.train.rerandomize_rate") == "0.5");
+  BOOST_TEST_REQUIRE(recorded(m) > 0);
+  BOOST_TEST(plain.trainer->mask().redraw == 0);
+  BOOST_TEST(scores_of(*iterand.trainer, dir) != scores_of(*plain.trainer, dir));
+  // counts of at most 4 events; recorded weights are kept, increasing
+  for (size_t t = 0; t < m.redraws.size(); ++t)
+    for (size_t j = 0; j < m.redraws[t].index.size(); ++j) {
+      BOOST_TEST(m.layers[t].get(m.redraws[t].index[j]));
+      BOOST_TEST((m.redraws[t].count[j] >= 1 && m.redraws[t].count[j] <= 4));
+      if (j) BOOST_TEST(m.redraws[t].index[j] > m.redraws[t].index[j - 1]);
+    }
+  // the effective weights popup-eval builds from the mask are what training last handed over
+  std::vector<std::vector<float>> eff = recipe_generate(iterand.recipe);
+  mask_effective_weights(m, eff);
+  for (size_t t = 0; t < eff.size(); ++t)
+    BOOST_TEST(eff[t] == iterand.exec->weights(t), "tensor " << t);
+  Mask unrecorded = m;
+  unrecorded.redraw = 0;
+  unrecorded.redraws.clear();
+  std::vector<std::vector<float>> eff_plain = recipe_generate(iterand.recipe);
+  mask_effective_weights(unrecorded, eff_plain);
+  BOOST_TEST(eff_plain != eff);
+  // and through the file
+  mask_write(dir.file("i.mask"), m);
+  BOOST_TEST(popup_file_read(dir.file("i.mask")).version == 2);
+  std::vector<std::vector<float>> eff_file = recipe_generate(iterand.recipe);
+  mask_effective_weights(mask_read(dir.file("i.mask")), eff_file);
+  BOOST_TEST(eff_file == eff);
+}
+
+BOOST_AUTO_TEST_CASE(iterand_checkpoints_resume_to_the_same_mask_and_record) {
+  TempDir dir;
+  Setup whole(false, Method::iterand, 0.5, iterand_config);
+  whole.trainer->run({});
+  const Mask a = whole.trainer->mask();
+  BOOST_TEST_REQUIRE(recorded(a) > 0);
+  for (const int64_t steps : {3, 4}) {
+    Setup first(false, Method::iterand, 0.5, iterand_config);
+    TrainHooks hooks;
+    hooks.checkpoint_path = dir.file("c.ckpt");
+    hooks.checkpoint_every.steps = steps;
+    first.trainer->run(hooks);
+    const PopupFile c = popup_file_read(dir.file("c.ckpt"), FileKind::checkpoint);
+    BOOST_TEST(c.version == 2);
+    BOOST_TEST(c.metadata.at("popup.redraw") == "1");
+    int counts_tensors = 0;
+    for (const Tensor& t : c.tensors)
+      if (t.info.name.rfind("redraws.", 0) == 0) {
+        ++counts_tensors;
+        BOOST_TEST((t.info.dtype == Dtype::U16));
+      }
+    BOOST_TEST(counts_tensors == static_cast<int>(recipe_tensors(whole.recipe).size()));
+    Setup resumed(false, Method::iterand, 0.5, iterand_config);
+    resumed.trainer->resume(c);
+    resumed.trainer->run({});
+    BOOST_TEST(resumed.trainer->finished());
+    const Mask b = resumed.trainer->mask();
+    for (size_t t = 0; t < a.layers.size(); ++t) BOOST_TEST(a.layers[t].bits == b.layers[t].bits);
+    same_record(a, b);
+    BOOST_TEST(scores_of(*whole.trainer, dir) == scores_of(*resumed.trainer, dir));
+    for (size_t t = 0; t < a.layers.size(); ++t)
+      BOOST_TEST(whole.exec->weights(t) == resumed.exec->weights(t), "tensor " << t);
+    // a checkpoint without the counts of a layer is refused
+    std::vector<TensorRef> refs;
+    for (const Tensor& t : c.tensors)
+      if (t.info.name != "redraws." + a.layers[1].name)
+        refs.push_back({t.info.name, t.info.dtype, t.info.shape,
+                        t.info.dtype == Dtype::F32 ? static_cast<const void*>(t.f32.data())
+                                                   : static_cast<const void*>(t.u8.data())});
+    popup_file_write(dir.file("bad.ckpt"), FileKind::checkpoint, c.recipe, c.metadata, refs);
+    Setup lacking(false, Method::iterand, 0.5, iterand_config);
+    BOOST_CHECK_EXCEPTION(
+        lacking.trainer->resume(popup_file_read(dir.file("bad.ckpt"), FileKind::checkpoint)),
+        FormatError, [&](const FormatError& e) {
+          BOOST_TEST_MESSAGE("message: " << e.what());
+          return std::string(e.what()).find("lacks tensor redraws." + a.layers[1].name) !=
+                 std::string::npos;
+        });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(iterand_events_are_bounded) {
+  // one step an epoch: 65535 epochs at every 1 is the most a run may hold, one more is refused
+  BOOST_CHECK_NO_THROW(Setup(false, Method::iterand, 0.5, [](TrainConfig& c) {
+    c.schedule.epochs = 65535;
+    c.rerandomize_every = 1;
+  }));
+  BOOST_CHECK_EXCEPTION(Setup(false, Method::iterand, 0.5,
+                              [](TrainConfig& c) {
+                                c.schedule.epochs = 65536;
+                                c.rerandomize_every = 1;
+                              }),
+                        InvalidArgument, [](const InvalidArgument& e) {
+                          BOOST_TEST_MESSAGE("message: " << e.what());
+                          return std::string(e.what()).find("more than 65535 redraw events") !=
+                                 std::string::npos;
+                        });
+  BOOST_CHECK_THROW(Setup(false, Method::iterand, 0.5, [](TrainConfig& c) {
+    c.rerandomize_every = 0;
+  }), InvalidArgument);
+  BOOST_CHECK_THROW(Setup(false, Method::iterand, 0.5, [](TrainConfig& c) {
+    c.rerandomize_rate = 0;
+  }), InvalidArgument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
