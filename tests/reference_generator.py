@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-# Independent reference for formats/generation.md (generation v1): Philox4x32-10, popup's
-# log / cos and the weight distributions in pure Python (standard library only). Python
-# floats are IEEE doubles and never fuse, so its values must equal libpopup's bit for bit.
+# Independent reference for formats/generation.md (generation v1, redraw v1): Philox4x32-10,
+# popup's log / cos, the weight distributions and IteRand's redraws in pure Python (standard
+# library only). Python floats are IEEE doubles and never fuse, so its values must equal
+# libpopup's bit for bit.
 """Print the first weights of reference recipes as float32 bit patterns (hex, one a line).
 
 Without options: every standard case, each after a line "# <init> seed=... tensor=...
-fan_in=... fan_out=... scale_k=... start=...". With --init (and the other options): that
-one case, values only. With --doubles: the double results of popup_log, popup_cos_2pi and
-the normals of seed 0, tensor 0, as "<function> <argument> <64-bit pattern>" lines. The
-Philox known-answer vectors are checked first (exit 1 if wrong).
+fan_in=... fan_out=... scale_k=... start=..." (and " redraw=G" for the values after the
+G-th redraw, formats/generation.md section 10). With --init (and the other options): that
+one case, values only; --redraw G gives the values after the G-th redraw instead of the
+generated ones. With --pick E: the IteRand pick numbers random_uniform53 of event E under
+the training seed --seed, as 64-bit double patterns (event E redraws a dropped weight when
+its number is below the rate). With --doubles: the double results of popup_log,
+popup_cos_2pi and the normals of seed 0, tensor 0, as "<function> <argument> <64-bit
+pattern>" lines. The Philox known-answer vectors are checked first (exit 1 if wrong).
 """
 
 import argparse
@@ -18,6 +23,9 @@ import sys
 
 MASK32 = 0xFFFFFFFF
 STREAM_WEIGHTS = 0
+STREAM_REDRAW = 5       # IteRand: a weight's value after its g-th redraw (recipe seed)
+STREAM_REDRAW_PICK = 6  # IteRand: which dropped weights event e redraws (training seed)
+NUMBER_MAX = (1 << 24) - 1
 
 # ---- Philox4x32-10 (Random123) --------------------------------------------------------------
 
@@ -44,6 +52,14 @@ KAT = [  # Random123 kat_vectors, "philox4x32 10": counter, key, expected
 
 def philox_element(seed, stream, tensor, index):
     return philox4x32_10([index & MASK32, index >> 32, tensor, stream],
+                         [seed & MASK32, seed >> 32])
+
+
+def philox_numbered(seed, stream, number, tensor, index):
+    """A numbered stream: the counter's last word is stream | number << 8 (number 1..2^24-1)."""
+    if not 1 <= number <= NUMBER_MAX:
+        raise ValueError("stream number %d is not in 1..%d" % (number, NUMBER_MAX))
+    return philox4x32_10([index & MASK32, index >> 32, tensor, stream | (number << 8)],
                          [seed & MASK32, seed >> 32])
 
 # ---- deterministic log and cos (+ - * / sqrt only) ---------------------------------------
@@ -129,16 +145,34 @@ def float32_bits(x):
     return struct.unpack("<I", struct.pack("<f", x))[0]
 
 
-def weight_bits(init, std, seed, tensor, index):
+def uniform53(block):
+    a, _ = block_ab(block)
+    return float(a) * 2.0 ** -53
+
+
+def block_weight_bits(init, std, block):
+    """The value `init` gives an element whose block is `block` (section 7), as float32 bits."""
     if init == "unsigned-constant":
         return float32_bits(std)
-    block = philox_element(seed, STREAM_WEIGHTS, tensor, index)
     if init in ("kaiming-normal", "xavier-normal"):
         return float32_bits(std * normal(block))
     if init == "signed-constant":
         return float32_bits(-std if block[0] >> 31 else std)
-    a, _ = block_ab(block)
-    return float32_bits(std * (2.0 * (float(a) * 2.0 ** -53) - 1.0))  # kaiming-uniform
+    return float32_bits(std * (2.0 * uniform53(block) - 1.0))  # kaiming-uniform
+
+
+def weight_bits(init, std, seed, tensor, index, redraw=0):
+    """Element `index` as generated (redraw 0) or after its redraw-th redraw (section 10)."""
+    if redraw == 0:
+        block = philox_element(seed, STREAM_WEIGHTS, tensor, index)
+    else:
+        block = philox_numbered(seed, STREAM_REDRAW, redraw, tensor, index)
+    return block_weight_bits(init, std, block)
+
+
+def pick_number(train_seed, event, tensor, index):
+    """IteRand: event `event` redraws this element, if the mask drops it, when this is < rate."""
+    return uniform53(philox_numbered(train_seed, STREAM_REDRAW_PICK, event, tensor, index))
 
 
 # (init, seed, tensor index, fan_in, fan_out, scale_k, first element index)
@@ -150,6 +184,24 @@ CASES = [
     ("kaiming-uniform", 42, 2, 300, 100, 0.3, 0),
     ("xavier-normal", 7, 3, 100, 10, 1.0, 0),
     ("unsigned-constant", 1, 0, 9, 9, 0.5, 0),
+]
+
+# Redraw v1 (IteRand): (init, seed, tensor index, fan_in, fan_out, scale_k, first element
+# index, redraw count g). The first four are the worked example of formats/generation.md.
+REDRAW_CASES = [
+    ("kaiming-normal", 0, 0, 27, 576, 1.0, 0, 1),
+    ("kaiming-normal", 0, 0, 27, 576, 1.0, 0, 2),
+    ("signed-constant", 0, 0, 27, 576, 1.0, 0, 1),
+    ("signed-constant", 0, 0, 27, 576, 1.0, 0, 2),
+    ("kaiming-uniform", 42, 2, 300, 100, 0.3, 0, 65535),
+    ("xavier-normal", 7, 3, 100, 10, 1.0, 0xFFFFFFE0, 3),  # crosses index 2^32
+    ("unsigned-constant", 1, 0, 9, 9, 0.5, 0, 1),
+]
+
+# Pick numbers: (training seed, tensor index, first element index, event e).
+PICK_CASES = [
+    (0, 0, 0, 1),
+    (7, 2, 0, 65535),
 ]
 
 
@@ -175,10 +227,15 @@ def print_doubles():
         print("random_normal %d %016x" % (index, double_bits(normal(block))))
 
 
-def print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, count):
+def print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, count, redraw=0):
     std = init_std(init, fan_in, fan_out, scale_k)
     for index in range(start, start + count):
-        print("%08x" % weight_bits(init, std, seed, tensor, index))
+        print("%08x" % weight_bits(init, std, seed, tensor, index, redraw))
+
+
+def print_picks(train_seed, tensor, start, count, event):
+    for index in range(start, start + count):
+        print("%016x" % double_bits(pick_number(train_seed, event, tensor, index)))
 
 
 def main():
@@ -193,6 +250,10 @@ def main():
     parser.add_argument("--start", type=lambda s: int(s, 0), default=0,
                         help="first element index")
     parser.add_argument("--count", type=int, default=64)
+    parser.add_argument("--redraw", type=int, default=0, metavar="G",
+                        help="the values after the G-th redraw (1..2^24-1; 0: as generated)")
+    parser.add_argument("--pick", type=int, default=0, metavar="E",
+                        help="the pick numbers of redraw event E under training seed --seed")
     parser.add_argument("--doubles", action="store_true",
                         help="print the double-precision golden values instead")
     args = parser.parse_args()
@@ -203,17 +264,30 @@ def main():
             sys.exit("reference_generator.py: Philox known-answer test failed: %s"
                      % " ".join("%08x" % w for w in got))
 
+    if not 0 <= args.redraw <= NUMBER_MAX or not 0 <= args.pick <= NUMBER_MAX:
+        parser.error("--redraw and --pick take 1..%d" % NUMBER_MAX)
     if args.doubles:
         print_doubles()
         return
+    if args.pick:
+        print_picks(args.seed, args.tensor, args.start, args.count, args.pick)
+        return
     if args.init:
         print_case(args.init, args.seed, args.tensor, args.fan_in, args.fan_out,
-                   args.scale_k, args.start, args.count)
+                   args.scale_k, args.start, args.count, args.redraw)
         return
     for init, seed, tensor, fan_in, fan_out, scale_k, start in CASES:
         print("# %s seed=%#x tensor=%d fan_in=%d fan_out=%d scale_k=%r start=%#x"
               % (init, seed, tensor, fan_in, fan_out, scale_k, start))
         print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, args.count)
+    for init, seed, tensor, fan_in, fan_out, scale_k, start, redraw in REDRAW_CASES:
+        print("# %s seed=%#x tensor=%d fan_in=%d fan_out=%d scale_k=%r start=%#x redraw=%d"
+              % (init, seed, tensor, fan_in, fan_out, scale_k, start, redraw))
+        print_case(init, seed, tensor, fan_in, fan_out, scale_k, start, args.count, redraw)
+    for train_seed, tensor, start, event in PICK_CASES:
+        print("# pick train_seed=%#x tensor=%d start=%#x event=%d"
+              % (train_seed, tensor, start, event))
+        print_picks(train_seed, tensor, start, args.count, event)
 
 
 if __name__ == "__main__":

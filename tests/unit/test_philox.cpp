@@ -1,5 +1,6 @@
-// Unit tests for lib/init/philox.hpp: Random123's published known answers for Philox4x32-10 and
-// the key / counter layout of philox_element (formats/generation.md).
+// Unit tests for lib/init/philox.hpp: Random123's published known answers for Philox4x32-10, the
+// key / counter layout of philox_element and of the numbered streams of IteRand's redraws
+// (formats/generation.md §3, §10), with golden blocks from tests/reference_generator.py.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
@@ -48,6 +49,44 @@ BOOST_AUTO_TEST_CASE(element_layout) {
   BOOST_TEST(static_cast<uint32_t>(RandomStream::weights) == 0u);
   BOOST_TEST(static_cast<uint32_t>(RandomStream::scores) == 1u);
   BOOST_TEST(static_cast<uint32_t>(RandomStream::data) == 2u);
+}
+
+// A numbered stream's counter ends in stream | number << 8: the plain streams' last word is
+// below 256, so no numbered block is ever one of theirs.
+BOOST_AUTO_TEST_CASE(numbered_layout) {
+  BOOST_TEST(static_cast<uint32_t>(RandomStream::redraw) == 5u);
+  BOOST_TEST(static_cast<uint32_t>(RandomStream::redraw_pick) == 6u);
+  const uint64_t seed = 0x0123456789abcdefull, index = 0xfedcba9876543210ull;
+  BOOST_TEST(popup::philox_numbered(seed, RandomStream::redraw, 3, 77, index) ==
+             popup::philox4x32_10({0x76543210, 0xfedcba98, 77, 0x305}, {0x89abcdef, 0x01234567}));
+  BOOST_TEST(
+      popup::philox_numbered(seed, RandomStream::redraw_pick, 0xffffff, 77, index) ==
+      popup::philox4x32_10({0x76543210, 0xfedcba98, 77, 0xffffff06}, {0x89abcdef, 0x01234567}));
+  // number 0 would be the plain stream (never used: numbers start at 1)
+  BOOST_TEST(popup::philox_numbered(seed, RandomStream::redraw, 0, 77, index) ==
+             popup::philox_element(seed, RandomStream::redraw, 77, index));
+}
+
+// The blocks of the worked example of formats/generation.md §10 (seed 0, tensor 0, element 0),
+// as tests/reference_generator.py computes them (philox_numbered there).
+BOOST_AUTO_TEST_CASE(numbered_golden_blocks) {
+  struct Golden {
+    RandomStream stream;
+    uint32_t number;
+    PhiloxCounter expected;
+  };
+  const Golden cases[] = {
+      {RandomStream::redraw, 1, {0x723db7a5, 0x720ebb15, 0xbf542217, 0x8778db52}},
+      {RandomStream::redraw, 2, {0x84083e4a, 0xa729ce49, 0xf5605460, 0xbfe58363}},
+      {RandomStream::redraw_pick, 1, {0xf5250cb1, 0x18fbb435, 0x61a04932, 0x40d777cd}},
+  };
+  for (const Golden& g : cases) {
+    const PhiloxCounter got = popup::philox_numbered(0, g.stream, g.number, 0, 0);
+    for (int i = 0; i < 4; ++i)
+      BOOST_TEST(got[i] == g.expected[i], "stream " << static_cast<uint32_t>(g.stream) << " number "
+                                                    << g.number << " word " << i << ": got "
+                                                    << std::hex << got[i]);
+  }
 }
 
 // Changing any one input (seed either half, stream, tensor, index either half) changes the

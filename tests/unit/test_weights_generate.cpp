@@ -1,6 +1,7 @@
 // Unit tests for lib/init/weights_generate.hpp: golden first values from
-// tests/reference_generator.py, the vectorised loops against the scalar building blocks,
-// accuracy of popup_log / popup_cos_2pi, moments of every distribution, thread independence.
+// tests/reference_generator.py (generated weights and IteRand's redrawn values), the vectorised
+// loops against the scalar building blocks and weight_from_block, accuracy of popup_log /
+// popup_cos_2pi, moments of every distribution, thread independence.
 #include <boost/test/unit_test.hpp>
 
 #include <omp.h>
@@ -367,6 +368,192 @@ BOOST_AUTO_TEST_CASE(golden_doubles) {
   for (int i = 0; i < 16; ++i) {
     const PhiloxCounter block = popup::philox_element(0, popup::RandomStream::weights, 0, i);
     BOOST_TEST(double_bits(popup::random_normal(block)) == normals[i], "element " << i);
+  }
+}
+
+// Redraw v1 (formats/generation.md §10): the first 16 values after the g-th redraw of the
+// redraw cases of `python3 tests/reference_generator.py` (its lines "# ... redraw=G"). The
+// first four cases are the worked example of §10.
+BOOST_AUTO_TEST_CASE(golden_redrawn_values) {
+  struct Golden {
+    InitKind kind;
+    uint64_t seed;
+    uint32_t tensor_index;
+    int64_t fan_in, fan_out;
+    double scale_k;
+    uint64_t start;  // index of the first value
+    uint32_t g;      // the redraw count
+    uint32_t bits[16];
+  };
+  const Golden cases[] = {
+      {InitKind::kaiming_normal,
+       0,
+       0,
+       27,
+       576,
+       1.0,
+       0,
+       1,
+       {0xbeae3934, 0xbcc26b59, 0xbd5fa4e4, 0xbec0ff97, 0x3ebbc51c, 0xbe18e090, 0xbd5c0e97,
+        0x3da1ee1b, 0x3c9ca7d3, 0x3dc9d908, 0x3bd295fd, 0xbeab7a57, 0x3ef9921e, 0xbdb697eb,
+        0x3daa5ed2, 0xbe9e7ae3}},
+      {InitKind::kaiming_normal,
+       0,
+       0,
+       27,
+       576,
+       1.0,
+       0,
+       2,
+       {0xba2745ec, 0x3d2b0c2b, 0xbddb204a, 0x3ead79b1, 0xbe88f169, 0x3d43ace1, 0x3f0ee22c,
+        0x3dbc8dde, 0xbb8ac927, 0xbd4e28f0, 0x3d7e2a40, 0xbeed49f8, 0x3d95a860, 0xbea18ff8,
+        0xbee440ff, 0x3ee1ca59}},
+      {InitKind::signed_constant,
+       0,
+       0,
+       27,
+       576,
+       1.0,
+       0,
+       1,
+       {0x3e8b5948, 0xbe8b5948, 0xbe8b5948, 0xbe8b5948, 0xbe8b5948, 0xbe8b5948, 0x3e8b5948,
+        0x3e8b5948, 0xbe8b5948, 0x3e8b5948, 0xbe8b5948, 0x3e8b5948, 0x3e8b5948, 0xbe8b5948,
+        0x3e8b5948, 0xbe8b5948}},
+      {InitKind::signed_constant,
+       0,
+       0,
+       27,
+       576,
+       1.0,
+       0,
+       2,
+       {0xbe8b5948, 0x3e8b5948, 0xbe8b5948, 0x3e8b5948, 0xbe8b5948, 0xbe8b5948, 0xbe8b5948,
+        0xbe8b5948, 0x3e8b5948, 0x3e8b5948, 0x3e8b5948, 0x3e8b5948, 0x3e8b5948, 0x3e8b5948,
+        0xbe8b5948, 0x3e8b5948}},
+      {InitKind::kaiming_uniform,
+       0x2aull,
+       2,
+       300,
+       100,
+       0.3,
+       0,
+       65535,
+       {0xbde33c59, 0x3e24770d, 0xba960085, 0xbe83ac6d, 0xbda3fd86, 0xbde47ae7, 0xbdc34ac8,
+        0xbe017a8d, 0xbe3ab601, 0xbc5d1d06, 0xbd41c898, 0x3e03b1a8, 0x3ddf3a91, 0x3e2a9434,
+        0xbdcb80e8, 0xbe71da1c}},
+      {InitKind::xavier_normal,
+       0x7ull,
+       3,
+       100,
+       10,
+       1.0,
+       0xffffffe0ull,
+       3,
+       {0xbc2ba567, 0xbdfd6cf2, 0xbe8bf203, 0xbd549baa, 0xbe2cfd10, 0x3e1533f0, 0xbd8f8e52,
+        0x3e80c66f, 0xbdc26ea1, 0xbdc82353, 0xbd5c99b5, 0x3e26d3bc, 0xbe07e20e, 0x3e475a3d,
+        0x3d89688c, 0xbeadc0b3}},
+      {InitKind::unsigned_constant,
+       0x1ull,
+       0,
+       9,
+       9,
+       0.5,
+       0,
+       1,
+       {0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab, 0x3f2aaaab,
+        0x3f2aaaab, 0x3f2aaaab}},
+  };
+  for (const Golden& g : cases) {
+    BOOST_TEST_CONTEXT(popup::init_name(g.kind)
+                       << " seed " << g.seed << " tensor " << g.tensor_index << " start " << g.start
+                       << " redraw " << g.g) {
+      const TensorSpec tensor = test_tensor(16, g.fan_in, g.fan_out);
+      const double sigma = popup::init_std(g.kind, tensor, g.scale_k);
+      for (int i = 0; i < 16; ++i) {
+        const float got =
+            popup::weight_redrawn(g.kind, sigma, g.seed, g.tensor_index, g.start + i, g.g);
+        BOOST_TEST_REQUIRE(float_bits(got) == g.bits[i], "element " << i << ": got " << std::hex
+                                                                    << float_bits(got)
+                                                                    << ", expected " << g.bits[i]);
+      }
+    }
+  }
+}
+
+// IteRand's pick numbers (formats/generation.md §10): random_uniform53 of the redraw_pick
+// stream, number e, under the training seed, as `tests/reference_generator.py --pick E --seed
+// S --tensor T --count 8` prints them (double bit patterns; its lines "# pick ...").
+BOOST_AUTO_TEST_CASE(golden_pick_numbers) {
+  struct Golden {
+    uint64_t train_seed;
+    uint32_t tensor_index;
+    uint32_t event;
+    uint64_t bits[8];
+  };
+  const Golden cases[] = {
+      {0x0ull,
+       0,
+       1,
+       {0x3fb8fbb435f52508ull, 0x3fcee57687aeeedcull, 0x3fe485d395844694ull, 0x3fc1121d0eec3078ull,
+        0x3fedcd01f226dcc4ull, 0x3fd26cbdcfb55b94ull, 0x3fdfe781ebe8c158ull,
+        0x3fe1ae837ab4b34aull}},
+      {0x7ull,
+       2,
+       65535,
+       {0x3fd0a8676afdbc64ull, 0x3fa015a80dd250c0ull, 0x3fe30b832342c2dcull, 0x3fc54d9d4338022cull,
+        0x3fe2b89c9d04e075ull, 0x3fcfe5df27fab128ull, 0x3fcf8e9b2fd2dff0ull,
+        0x3fe53eda205661d1ull}},
+  };
+  for (const Golden& g : cases) {
+    for (uint64_t i = 0; i < 8; ++i) {
+      const double got = popup::random_uniform53(popup::philox_numbered(
+          g.train_seed, popup::RandomStream::redraw_pick, g.event, g.tensor_index, i));
+      BOOST_TEST(double_bits(got) == g.bits[i], "seed " << g.train_seed << " event " << g.event
+                                                        << " element " << i << ": got " << std::hex
+                                                        << double_bits(got));
+    }
+  }
+}
+
+// weight_from_block over the weights stream is the generation itself: bit for bit the values
+// weights_generate fills, for every distribution, scaled and not, for sizes that end inside a
+// vector, a batch and a chunk. (IteRand's redraws apply the same function to other blocks.)
+BOOST_AUTO_TEST_CASE(weight_from_block_equals_generate) {
+  for (InitKind kind : all_kinds) {
+    for (double scale_k : {1.0, 0.3}) {
+      for (int64_t n : {1, 13, 10007}) {
+        const TensorSpec tensor = test_tensor(n, 147, 1024);
+        const double sigma = popup::init_std(kind, tensor, scale_k);
+        const std::vector<float> generated = generate(kind, scale_k, 0xfeedull, 5, tensor);
+        std::vector<float> from_block(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i)
+          from_block[static_cast<size_t>(i)] = popup::weight_from_block(
+              kind, sigma, popup::philox_element(0xfeedull, popup::RandomStream::weights, 5, i));
+        BOOST_TEST(first_difference(generated, from_block) == -1,
+                   popup::init_name(kind) << " scale_k=" << scale_k << " n=" << n);
+      }
+    }
+  }
+}
+
+// A redraw is a new value: weight g differs from the generated one and from redraw g + 1
+// (normals: all 1000 differ; signed-constant: about half the signs stay).
+BOOST_AUTO_TEST_CASE(redraws_are_new_values) {
+  const TensorSpec tensor = test_tensor(1000, 64, 64);
+  for (InitKind kind : {InitKind::kaiming_normal, InitKind::signed_constant,
+                        InitKind::kaiming_uniform, InitKind::xavier_normal}) {
+    const double sigma = popup::init_std(kind, tensor, 1.0);
+    const std::vector<float> base = generate(kind, 1.0, 10, 1, tensor);
+    int same_as_generated = 0, same_as_next = 0;
+    for (uint64_t i = 0; i < 1000; ++i) {
+      const float one = popup::weight_redrawn(kind, sigma, 10, 1, i, 1);
+      same_as_generated += one == base[i];
+      same_as_next += one == popup::weight_redrawn(kind, sigma, 10, 1, i, 2);
+    }
+    const int limit = kind == InitKind::signed_constant ? 600 : 2;
+    BOOST_TEST(same_as_generated <= limit, popup::init_name(kind) << ": " << same_as_generated);
+    BOOST_TEST(same_as_next <= limit, popup::init_name(kind) << ": " << same_as_next);
   }
 }
 
