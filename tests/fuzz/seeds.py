@@ -12,6 +12,12 @@ were written by the tools, on the IDX seed (corpus/idx/valid cut at POPUPSEP int
     --checkpoint dense.ckpt --checkpoint-every 1
   popup-init --arch conv2:width=0.05 --data cifar10 --init signed-constant --scale --k 0.3
     --seed 5 --recipe; popup-init --arch resnet18 --input 3x8x8 --classes 3 --recipe
+  popup-train t.recipe --data idx:D --epochs 3 --batch-size 1 --method iterand
+    --rerandomize-every 1 --rerandomize-rate 0.5 --checkpoint iterand.ckpt
+    --checkpoint-every 1 -o iterand.mask (version 2: redraw counts in the checkpoint, and a
+    mask whose record of redrawn kept weights may be empty)
+The version 2 mask seed tiny-v2.mask (a redraw record of three kept weights) is made here from
+the v1 fixture.
 corpus/jpeg/ was written by PIL (Image.save with quality 75-90, subsampling 0 or 2, progressive;
 modes RGB, L and CMYK; one file cut to 2/3; one small RGB PNG)."""
 import gzip, json, os, struct, zlib
@@ -107,9 +113,37 @@ def popup_seeds():
         put("safetensors", "tiny." + kind, data)
 
 
+def v2_mask_seeds():
+    """tiny.mask made version 2 (formats/mask.md): popup.redraw 1 and, after the masks, the U32
+    index and U16 count of fc1.weight's redrawn kept weights 1, 4 and 9 (counts 1, 2, 3)."""
+    with open(os.path.join(FIXTURES, "tiny.mask"), "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    head, data = json.loads(blob[8:8 + n]), blob[8 + n:]
+    meta = head.pop("__metadata__")
+    names = sorted(head, key=lambda k: head[k]["data_offsets"][0])
+    tensors = [(k, head[k]["dtype"], head[k]["shape"],
+                data[head[k]["data_offsets"][0]:head[k]["data_offsets"][1]]) for k in names]
+    record = [("redraw.fc1.weight.index", "U32", [3], struct.pack("<3I", 1, 4, 9)),
+              ("redraw.fc1.weight.count", "U16", [3], struct.pack("<3H", 1, 2, 3))]
+    tensors = tensors[:3] + record + tensors[3:]
+    out, entries = b"", {}
+    for name, dtype, shape, raw in tensors:
+        entries[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(out), len(out) + len(raw)]}
+        out += raw
+    meta.update({"popup.version": "2", "popup.redraw": "1", "popup.train.method": "iterand",
+                 "popup.crc32": "%08x" % zlib.crc32(out)})
+    text = json.dumps(dict({"__metadata__": meta}, **entries), separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    seed = struct.pack("<Q", len(text)) + text + out
+    put("popup_mask", "tiny-v2.mask", seed)
+    put("safetensors", "tiny-v2.mask", seed)
+
+
 idx_seeds()
 cifar_seeds()
 png_seeds()
 json_seeds()
 recipe_seeds()
 popup_seeds()
+v2_mask_seeds()

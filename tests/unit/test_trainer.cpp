@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 #include "scripted_executor.hpp"
@@ -452,6 +453,57 @@ BOOST_AUTO_TEST_CASE(iterand_redraws_change_training_and_the_mask_records_them) 
   std::vector<std::vector<float>> eff_file = recipe_generate(iterand.recipe);
   mask_effective_weights(mask_read(dir.file("i.mask")), eff_file);
   BOOST_TEST(eff_file == eff);
+}
+
+// Event 1 comes right after step K = 2 (the last of a run of one epoch of two steps), from the
+// training seed, on the mask of the scores after that step: the checkpoint of step 2 holds
+// exactly the picks of redraw_picked among the weights topk(scores) drops as counts.
+BOOST_AUTO_TEST_CASE(iterand_event_k_uses_the_mask_after_step_k_and_the_training_seed) {
+  TempDir dir;
+  const auto config = [](TrainConfig& c) {
+    c.batch_size = 4;  // two steps an epoch
+    c.schedule.epochs = 1;
+    c.rerandomize_every = 2;
+    c.rerandomize_rate = 0.5;
+    c.seed = 3;
+  };
+  Setup s(false, Method::iterand, 0.5, config);
+  TrainHooks hooks;
+  hooks.checkpoint_path = dir.file("c.ckpt");
+  hooks.checkpoint_every.steps = 2;
+  s.trainer->run(hooks);
+  const PopupFile c = popup_file_read(dir.file("c.ckpt"), FileKind::checkpoint);
+  BOOST_TEST_REQUIRE(c.metadata.at("popup.checkpoint.steps") == "2");
+  const auto tensor = [&](const std::string& name) -> const Tensor& {
+    for (const Tensor& t : c.tensors)
+      if (t.info.name == name) return t;
+    BOOST_FAIL("no tensor " << name);
+    return c.tensors.front();
+  };
+  int64_t total = 0, other_seed_differs = 0;
+  std::vector<uint64_t> scratch;
+  const std::vector<TensorSpec> specs = recipe_tensors(s.recipe);
+  for (size_t t = 0; t < specs.size(); ++t) {
+    const int64_t n = specs[t].numel();
+    const std::vector<float>& scores = tensor("scores." + specs[t].name).f32;
+    std::vector<uint8_t> mask(static_cast<size_t>(n));
+    topk_mask(scores.data(), n, topk_keep_count(n, 0.5), mask.data(), scratch);
+    const Tensor& counts = tensor("redraws." + specs[t].name);
+    BOOST_REQUIRE(counts.u8.size() == static_cast<size_t>(2 * n));
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t got;
+      std::memcpy(&got, counts.u8.data() + 2 * i, 2);
+      const bool picked =
+          !mask[static_cast<size_t>(i)] && redraw_picked(3, 1, static_cast<uint32_t>(t), i, 0.5);
+      BOOST_TEST_REQUIRE(got == (picked ? 1 : 0), "tensor " << t << " weight " << i);
+      total += got;
+      other_seed_differs +=
+          picked != (!mask[static_cast<size_t>(i)] &&
+                     redraw_picked(s.recipe.seed, 1, static_cast<uint32_t>(t), i, 0.5));
+    }
+  }
+  BOOST_TEST(total > 0);
+  BOOST_TEST(other_seed_differs > 0);
 }
 
 BOOST_AUTO_TEST_CASE(iterand_checkpoints_resume_to_the_same_mask_and_record) {
