@@ -1,6 +1,7 @@
 // The CUDA score engine: weights, scores, masks, gradients and optimiser state live on the
 // executor's device; masks and w * mask are written straight into the executor's weight
-// buffers and a training step never goes through host memory nor waits for the device.
+// buffers and a training step never goes through host memory nor waits for the device
+// (IteRand's redrawn weights come from the host, between steps: set_weights_at waits).
 // Computes what score_engine_host.cpp computes (masks identical, scores bit for bit).
 #include <algorithm>
 #include <cmath>
@@ -20,10 +21,38 @@
 namespace popup {
 namespace {
 
+// The engine's device current on the calling thread for one public entry, the caller's again
+// after: allocations and launches must not follow whatever device another thread made
+// current (cuda:N with N > 0).
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != device) CUDA_CHECK(cudaSetDevice(device));
+    changed_ = previous_ != device;
+  }
+  ~DeviceScope() {
+    if (changed_) cudaSetDevice(previous_);  // no throw from a destructor
+  }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool changed_ = false;
+};
+
+// The device current when the engine is made: the executor's (it made it current).
+int current_device() {
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
 class ScoreEngineCuda final : public ScoreEngine {
  public:
   ScoreEngineCuda(ExecutorCuda& exec, const OptimizerConfig& config)
-      : exec_(exec), config_(config), kernels_(exec.stream()) {}
+      : exec_(exec), config_(config), device_(current_device()), kernels_(exec.stream()) {}
 
   void load(size_t t, int64_t n, const float* weights, const float* scores, int64_t keep) override;
   void refresh() override;
@@ -31,6 +60,7 @@ class ScoreEngineCuda final : public ScoreEngine {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
+  void set_weights_at(size_t t, const int64_t* index, const float* values, int64_t count) override;
   std::vector<std::string> state_names() const override;
   void state(const std::string& name, size_t t, float* out) override;
   void set_state(const std::string& name, size_t t, const float* in) override;
@@ -57,8 +87,12 @@ class ScoreEngineCuda final : public ScoreEngine {
 
   ExecutorCuda& exec_;
   OptimizerConfig config_;
+  int device_;  // the executor's
   ScoreKernels kernels_;
   std::vector<Layer> layers_;
+  // set_weights_at's uploads: grown to the largest count seen, never shrunk
+  DeviceArray<int64_t> scatter_index_;
+  DeviceArray<float> scatter_values_;
   int64_t steps_ = 0;
   bool started_ = false;  // after the first step or state access no tensor can be added
 };
@@ -76,6 +110,7 @@ void ScoreEngineCuda::to_host(void* dst, const void* src, size_t bytes) {
 
 void ScoreEngineCuda::load(size_t t, int64_t n, const float* weights, const float* scores,
                            int64_t keep) {
+  const DeviceScope scope(device_);
   if (started_ || t != layers_.size())
     throw InvalidArgument("", "score engine: tensors are loaded once, in order, before training");
   const size_t count = static_cast<size_t>(n);
@@ -129,6 +164,7 @@ void ScoreEngineCuda::refresh_layer(size_t t) {
 }
 
 void ScoreEngineCuda::refresh() {
+  const DeviceScope scope(device_);
   for (size_t t = 0; t < layers_.size(); ++t) refresh_layer(t);
 }
 
@@ -167,6 +203,7 @@ void ScoreEngineCuda::update_layer(Layer& l, double lr) {
 }
 
 void ScoreEngineCuda::step(double lr) {
+  const DeviceScope scope(device_);
   std::vector<float*> grads(layers_.size(), nullptr);
   for (size_t t = 0; t < layers_.size(); ++t)
     if (!layers_[t].dense) grads[t] = layers_[t].grad.data();
@@ -183,21 +220,53 @@ void ScoreEngineCuda::step(double lr) {
 }
 
 void ScoreEngineCuda::scores(size_t t, float* out) {
+  const DeviceScope scope(device_);
   Layer& l = scored(t);
   to_host(out, l.scores.data(), l.scores.bytes());
 }
 
 void ScoreEngineCuda::set_scores(size_t t, const float* in) {
+  const DeviceScope scope(device_);
   Layer& l = scored(t);
   to_device(l.scores.data(), in, l.scores.bytes());
 }
 
 void ScoreEngineCuda::mask(size_t t, uint8_t* out) {
+  const DeviceScope scope(device_);
   Layer& l = layer(t);
   if (l.dense)
     std::fill(out, out + l.n, uint8_t{1});
   else
     to_host(out, l.mask.data(), l.mask.bytes());
+}
+
+// Uploads the positions and values, scatters them into the frozen weights on the stream and
+// waits (the host arrays may go once we return), as ScoreEngineHost::set_weights_at.
+void ScoreEngineCuda::set_weights_at(size_t t, const int64_t* index, const float* values,
+                                     int64_t count) {
+  const DeviceScope scope(device_);
+  Layer& l = layer(t);
+  if (count < 0)
+    throw InvalidArgument("", "score engine: " + std::to_string(count) + " weights to set");
+  if (count == 0) return;
+  for (int64_t j = 0; j < count; ++j)  // the host engine's .at() check, before any upload
+    if (index[j] < 0 || index[j] >= l.n)
+      throw InvalidArgument("", "score engine: weight " + std::to_string(index[j]) +
+                                    " is outside tensor " + std::to_string(t) + " (" +
+                                    std::to_string(l.n) + " weights)");
+  const size_t m = static_cast<size_t>(count);
+  if (scatter_index_.size() < m) {
+    // nothing queued reads the old buffers: every call waits for its scatter
+    scatter_index_.resize(m);
+    scatter_values_.resize(m);
+  }
+  CUDA_CHECK(cudaMemcpyAsync(scatter_index_.data(), index, m * sizeof(int64_t),
+                             cudaMemcpyHostToDevice, exec_.stream()));
+  CUDA_CHECK(cudaMemcpyAsync(scatter_values_.data(), values, m * sizeof(float),
+                             cudaMemcpyHostToDevice, exec_.stream()));
+  kernels_.scatter(scatter_index_.data(), scatter_values_.data(), count, l.weights.data(),
+                   exec_.stream());
+  CUDA_CHECK(cudaStreamSynchronize(exec_.stream()));
 }
 
 std::vector<std::string> ScoreEngineCuda::state_names() const {
@@ -214,11 +283,13 @@ DeviceArray<float>& ScoreEngineCuda::state_array(const std::string& name, size_t
 }
 
 void ScoreEngineCuda::state(const std::string& name, size_t t, float* out) {
+  const DeviceScope scope(device_);
   DeviceArray<float>& s = state_array(name, t);
   to_host(out, s.data(), s.bytes());
 }
 
 void ScoreEngineCuda::set_state(const std::string& name, size_t t, const float* in) {
+  const DeviceScope scope(device_);
   DeviceArray<float>& s = state_array(name, t);
   to_device(s.data(), in, s.bytes());
 }

@@ -1,8 +1,9 @@
 // The CUDA score engine's kernels (score_kernels.cuh): top-k masks by radix selection over the
-// 31 bits of |score| with the tie-break of topk.cpp, and the fused straight-through gradient
-// and optimiser update of optimizer.cpp. Build with -fmad=false: the CPU reference is built
-// with -ffp-contract=off, and the update kernels also spell every operation with a
-// round-to-nearest intrinsic so that no a*b+c becomes an FMA whatever the flags.
+// 31 bits of |score| with the tie-break of topk.cpp, the fused straight-through gradient and
+// optimiser update of optimizer.cpp, and the scatter of IteRand's redrawn weights. Build with
+// -fmad=false: the CPU reference is built with -ffp-contract=off, and the update kernels also
+// spell every operation with a round-to-nearest intrinsic so that no a*b+c becomes an FMA
+// whatever the flags.
 #include "cuda/score_kernels.cuh"
 
 #include "cuda/cuda_check.hpp"
@@ -207,6 +208,14 @@ __global__ void adam_step_kernel(ScoreTensorDevice t, AdamStep c) {
   }
 }
 
+// IteRand: weights[index[j]] = values[j].
+__global__ void scatter_kernel(const int64_t* __restrict__ index, const float* __restrict__ values,
+                               int64_t count, float* __restrict__ weights) {
+  const int64_t stride = int64_t{gridDim.x} * kThreads;
+  for (int64_t j = int64_t{blockIdx.x} * kThreads + threadIdx.x; j < count; j += stride)
+    weights[index[j]] = values[j];
+}
+
 }  // namespace
 
 ScoreKernels::ScoreKernels(cudaStream_t stream) {
@@ -254,6 +263,13 @@ void ScoreKernels::sgd_step(const ScoreTensorDevice& t, const SgdStep& c, cudaSt
 void ScoreKernels::adam_step(const ScoreTensorDevice& t, const AdamStep& c, cudaStream_t stream) {
   if (t.n <= 0) return;
   adam_step_kernel<<<blocks(t.n), kThreads, 0, stream>>>(t, c);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void ScoreKernels::scatter(const int64_t* index, const float* values, int64_t count, float* weights,
+                           cudaStream_t stream) {
+  if (count <= 0) return;
+  scatter_kernel<<<blocks(count), kThreads, 0, stream>>>(index, values, count, weights);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -1,7 +1,8 @@
 // The CUDA score engine's kernels behind a plain C++ interface (no CUDA types but the
 // stream): per-layer top-k by radix selection with the exact tie-break of topk.hpp, fused
-// with w_eff = w * mask, and the fused straight-through gradient + optimiser update of
-// optimizer.cpp. Everything is queued on the given stream; nothing waits for the device.
+// with w_eff = w * mask, the fused straight-through gradient + optimiser update of
+// optimizer.cpp, and IteRand's scatter of redrawn weights. Everything is queued on the given
+// stream; nothing waits for the device.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -49,6 +50,11 @@ class ScoreKernels {
   // scores and the state (Optimizer::update, same float operations in the same order).
   void sgd_step(const ScoreTensorDevice& t, const SgdStep& c, cudaStream_t stream);
   void adam_step(const ScoreTensorDevice& t, const AdamStep& c, cudaStream_t stream);
+
+  // weights[index[j]] = values[j] for j < count (device arrays; the indices in range and
+  // distinct, as RedrawState hands them).
+  void scatter(const int64_t* index, const float* values, int64_t count, float* weights,
+               cudaStream_t stream);
 
  private:
   int blocks(int64_t n) const;  // grid of a grid-stride loop over n elements

@@ -1,6 +1,7 @@
 // CPU-vs-CUDA parity (DESIGN.md §7): every backend operation through small hand-built
 // networks, the score engine's masks and updates, and one whole training step of conv4 and
-// resnet18, each run on both backends with identical inputs. The CPU backend is the reference.
+// resnet18, each run on both backends with identical inputs, and a short IteRand run of the
+// trainer (the redraws the CUDA engine scatters). The CPU backend is the reference.
 // Then data-parallel runs (ExecutorConfig::comm): two ranks as threads of this process, their
 // summed gradients against one executor. Without a CUDA device every case reports "skipped (no
 // CUDA device)", never "passed"; the NCCL case needs two devices and says so.
@@ -24,8 +25,13 @@
 #include "dist/communicator_threads.hpp"
 #include "error.hpp"
 #include "backend/executor.hpp"
+#include "format/mask.hpp"
+#include "format/popup_file.hpp"
+#include "format/recipe.hpp"
+#include "temp_dir.hpp"
 #include "test_networks.hpp"
 #include "train/topk.hpp"
+#include "train/trainer.hpp"
 #include "init/weights_generate.hpp"
 
 using popup::Executor;
@@ -568,6 +574,67 @@ void check_data_parallel_steps(const std::string& spec, const popup::InputShape&
         spec << " " << net.tensors[t].name << ": the steps did not move the scores");
   }
 }
+
+// ---- IteRand through the trainer -----------------------------------------------------------
+
+// n random 1x28x28 examples of 10 classes (levels: Fashion-MNIST's normalisation).
+popup::DataSplit random_split(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  popup::DataSplit s;
+  s.shape = {1, 28, 28};
+  s.classes = 10;
+  s.n = n;
+  for (int64_t k = 0; k < n * 28 * 28; ++k) s.pixels.push_back(static_cast<uint8_t>(rng() % 256));
+  for (int v = 0; v < 256; ++v) s.levels.push_back(static_cast<float>((v / 255.0 - 0.286) / 0.353));
+  for (int64_t i = 0; i < n; ++i) s.labels.push_back(static_cast<int32_t>(rng() % 10));
+  return s;
+}
+
+// What an IteRand run ends with: its mask (with the redraw record of the kept weights), the
+// last epoch's results, and from its checkpoint every scored layer's scores and redraw counts
+// (dropped weights included).
+struct IterandResult {
+  popup::Mask mask;
+  popup::EpochReport last;
+  std::vector<std::vector<float>> scores;
+  std::vector<std::vector<uint16_t>> counts;
+};
+
+IterandResult iterand_run(const popup::Recipe& recipe, const popup::Dataset& data,
+                          const popup::TrainConfig& config, bool cuda, const TempDir& dir) {
+  const Network net = popup::arch_network(recipe.arch, recipe.input, recipe.classes);
+  popup::DeviceChoice device;
+  device.kind = cuda ? popup::DeviceChoice::cuda : popup::DeviceChoice::cpu;
+  std::string note;
+  popup::Trainer trainer(
+      recipe, popup::recipe_generate(recipe), data, config,
+      popup::executor_create(net, popup::trainer_executor_config(config), device, note));
+  trainer.run({});
+  IterandResult r;
+  r.mask = trainer.mask();
+  r.last = trainer.last_epoch();
+  const std::string path = dir.file(cuda ? "cuda.ckpt" : "cpu.ckpt");
+  trainer.write_checkpoint(path);
+  const popup::PopupFile f = popup::popup_file_read(path, popup::FileKind::checkpoint);
+  for (const popup::TensorSpec& spec : net.tensors) {
+    const popup::Tensor* scores = nullptr;
+    const popup::Tensor* counts = nullptr;
+    for (const popup::Tensor& x : f.tensors) {
+      if (x.info.name == "scores." + spec.name) scores = &x;
+      if (x.info.name == "redraws." + spec.name) counts = &x;
+    }
+    BOOST_REQUIRE_MESSAGE(scores && counts,
+                          "checkpoint lacks the scores or redraws of " << spec.name);
+    const size_t n = static_cast<size_t>(spec.numel());
+    BOOST_REQUIRE_EQUAL(scores->f32.size(), n);
+    BOOST_REQUIRE_EQUAL(counts->u8.size(), n * sizeof(uint16_t));
+    r.scores.push_back(scores->f32);
+    r.counts.emplace_back(n);
+    std::memcpy(r.counts.back().data(), counts->u8.data(), counts->u8.size());
+  }
+  return r;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cuda_parity, *utf::precondition(&cuda_device))
@@ -718,6 +785,62 @@ BOOST_AUTO_TEST_CASE(resnet18_training_step_matches_cpu) {
 BOOST_AUTO_TEST_CASE(resnet50_training_step_matches_cpu) {
   popup::OptimizerConfig sgd;
   check_training_step("resnet50", {3, 64, 64}, 8, sgd);
+}
+
+// IteRand: a redraw event every 2 steps redraws 30% of the dropped weights from the seeds;
+// the CUDA engine scatters the values the CPU engine sets (ScoreEngine::set_weights_at), so
+// both runs must pick the same weights from the same masks, count the same redraws, and end
+// with the same masks and scores. Masks are compared exactly: the backends' scores differ by
+// rounding only (scores_tol), far below the gaps between neighbouring scores of a layer, and
+// one flip would change every later pick of that layer.
+BOOST_AUTO_TEST_CASE(iterand_redraws_match_cpu) {
+  popup::Recipe recipe;
+  recipe.arch = "conv4:width=0.125";
+  recipe.input = {1, 28, 28};
+  recipe.classes = 10;
+  recipe.init = popup::InitKind::kaiming_normal;
+  recipe.seed = 5;
+  recipe = popup::recipe_validated(recipe);
+  popup::Dataset data;
+  data.name = "synthetic";
+  data.train = random_split(48, 61);
+  data.test = random_split(16, 62);
+  popup::TrainConfig config;
+  config.method = popup::Method::iterand;
+  config.rerandomize_every = 2;
+  config.rerandomize_rate = 0.3;
+  config.batch_size = 16;  // 3 steps an epoch, 9 in all: events after steps 2, 4, 6 and 8
+  config.schedule.epochs = 3;
+  config.seed = 3;
+  TempDir dir;
+  const IterandResult cpu = iterand_run(recipe, data, config, false, dir),
+                      gpu = iterand_run(recipe, data, config, true, dir);
+  BOOST_CHECK_MESSAGE(std::fabs(gpu.last.train_loss - cpu.last.train_loss) <=
+                          loss_rtol * std::fabs(cpu.last.train_loss),
+                      "train loss " << gpu.last.train_loss << " against " << cpu.last.train_loss);
+  BOOST_REQUIRE_EQUAL(gpu.mask.redraw, popup::kRedrawVersion);
+  BOOST_REQUIRE_EQUAL(cpu.mask.redraw, popup::kRedrawVersion);
+  BOOST_REQUIRE_EQUAL(gpu.mask.layers.size(), cpu.mask.layers.size());
+  BOOST_REQUIRE_EQUAL(gpu.mask.redraws.size(), cpu.mask.redraws.size());
+  int64_t redrawn = 0, kept_redrawn = 0;
+  for (size_t t = 0; t < cpu.mask.layers.size(); ++t) {
+    const std::string& name = cpu.mask.layers[t].name;
+    BOOST_TEST_CONTEXT(name) {
+      BOOST_CHECK(gpu.mask.layers[t].bits == cpu.mask.layers[t].bits);
+      BOOST_CHECK_EQUAL(gpu.mask.layers[t].kept, cpu.mask.layers[t].kept);
+      BOOST_CHECK(gpu.counts[t] == cpu.counts[t]);  // every weight's, dropped ones included
+      BOOST_CHECK(gpu.mask.redraws[t].index == cpu.mask.redraws[t].index);
+      BOOST_CHECK(gpu.mask.redraws[t].count == cpu.mask.redraws[t].count);
+      check_scaled(name + " scores after the IteRand run", gpu.scores[t].data(),
+                   cpu.scores[t].data(), cpu.scores[t].size(), scores_tol);
+    }
+    for (const uint16_t c : cpu.counts[t]) redrawn += c > 0;
+    kept_redrawn += static_cast<int64_t>(cpu.mask.redraws[t].index.size());
+  }
+  BOOST_TEST_MESSAGE("iterand parity: " << redrawn << " weights redrawn, " << kept_redrawn
+                                        << " of them kept at the end");
+  BOOST_CHECK_MESSAGE(redrawn > 0, "no event redrew a weight: the comparison proves nothing");
+  BOOST_CHECK_MESSAGE(kept_redrawn > 0, "no redrawn weight is kept: the masks record nothing");
 }
 
 // ---- data-parallel runs --------------------------------------------------------------------
