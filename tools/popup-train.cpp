@@ -177,6 +177,12 @@ void train(Options o) {
     throw popup_tool::UsageError("--learn-bn: " + recipe.arch +
                                  " has no BatchNorm (only the "
                                  "ResNets have BatchNorm to learn)");
+  if (o.train.method == popup::Method::iterand) {
+    const int64_t batches = (data.train.n + o.train.batch_size - 1) / o.train.batch_size;
+    const std::string problem = popup::redraw_events_problem(
+        o.train.rerandomize_every, o.train.schedule.epochs * batches);
+    if (!problem.empty()) throw popup_tool::UsageError("--rerandomize-every: " + problem);
+  }
   stage = popup_tool::generating_stage(recipe);
   std::vector<std::vector<float>> weights = popup::weights_of(input);
   popup::TrainConfig config = o.train;

@@ -10,6 +10,15 @@
 
 namespace popup {
 
+std::string redraw_events_problem(int64_t every, int64_t steps) {
+  if (every < 1) return "must be at least 1, got " + std::to_string(every);
+  if (steps / every <= kRedrawEventsMax) return "";
+  return "every " + std::to_string(every) + " steps gives " + std::to_string(steps / every) +
+         " events in the run's " + std::to_string(steps) + " steps, more than " +
+         std::to_string(kRedrawEventsMax) + " redraw events (a mask's counts are 16-bit); " +
+         "give a larger K";
+}
+
 bool redraw_picked(uint64_t train_seed, uint32_t event, uint32_t tensor, uint64_t index,
                    double rate) {
   return random_uniform53(philox_numbered(train_seed, RandomStream::redraw_pick, event, tensor,

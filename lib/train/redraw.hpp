@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "format/mask.hpp"
@@ -19,6 +20,10 @@ class ScoreEngine;
 
 // Files record redraw counts as U16: a run may hold at most this many events.
 constexpr int64_t kRedrawEventsMax = 65535;
+
+// Why a run of `steps` optimiser steps with an event every `every` steps cannot be recorded
+// (more than kRedrawEventsMax events, or every < 1); empty when it can.
+std::string redraw_events_problem(int64_t every, int64_t steps);
 
 // Event e (from 1) redraws element `index` of tensor `tensor`, if the mask drops it, when
 // random_uniform53 of philox_numbered(train_seed, redraw_pick, e, tensor, index) < rate.

@@ -150,12 +150,9 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
   }
   if (config.method == Method::iterand) {
     const int64_t batches = (data.train.n + config.batch_size - 1) / config.batch_size;
-    if (config.rerandomize_every < 1 ||
-        config.schedule.epochs * batches / config.rerandomize_every > kRedrawEventsMax)
-      throw InvalidArgument("--rerandomize-every",
-                            std::to_string(config.rerandomize_every) + " steps makes more than " +
-                                std::to_string(kRedrawEventsMax) + " redraw events in " +
-                                std::to_string(config.schedule.epochs * batches) + " steps");
+    const std::string problem =
+        redraw_events_problem(config.rerandomize_every, config.schedule.epochs * batches);
+    if (!problem.empty()) throw InvalidArgument("--rerandomize-every", problem);
     redraw_ = std::make_unique<RedrawState>(recipe, net_, dense_, config.seed,
                                             config.rerandomize_rate);
   }

@@ -16,7 +16,8 @@ import numpy as np
 
 SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
          "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8}
-NUMPY = {"U8": np.uint8, "I32": np.int32, "F32": np.float32}
+NUMPY = {"U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "I32": np.int32,
+         "F32": np.float32}
 
 
 def fail(why):
@@ -64,13 +65,32 @@ def read(path):
 
 
 def check_mask(meta, tensors):
+    masks = {}
     for name, dtype, array in tensors:
         if dtype != "U8":
             continue
         bits = np.unpackbits(array, bitorder="little")
+        masks[name] = bits
         kept = int(bits.sum())
         if str(kept) != meta.get("popup.mask.%s.kept" % name):
             fail("mask %s keeps %d, metadata says %s" % (name, kept, meta.get("popup.mask.%s.kept" % name)))
+    # version 2 (IteRand): popup.redraw, and per layer the positions of kept weights that were
+    # redrawn (increasing) with their counts (at least 1)
+    if (meta["popup.version"] == "2") != (meta.get("popup.redraw") == "1"):
+        fail("popup.version %s with popup.redraw %s" % (meta["popup.version"], meta.get("popup.redraw")))
+    arrays = {name: array for name, _, array in tensors}
+    for name, dtype, array in tensors:
+        if not (name.startswith("redraw.") and name.endswith(".index")):
+            continue
+        layer = name[len("redraw."):-len(".index")]
+        count = arrays.get("redraw.%s.count" % layer)
+        if dtype != "U32" or layer not in masks or count is None or count.shape != array.shape:
+            fail("redraw record %s without its layer or its U16 count" % name)
+        index = array.astype(np.int64)
+        if np.any(np.diff(index) <= 0) or (index.size and index[-1] >= masks[layer].size):
+            fail("redraw positions of %s not increasing within the layer" % layer)
+        if not np.all(masks[layer][index] == 1) or np.any(count == 0):
+            fail("redraw record of %s names a dropped weight or a count 0" % layer)
 
 
 def main():
