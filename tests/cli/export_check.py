@@ -27,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from independent_reader import read as popup_read  # noqa: E402  (popup files: CRC checked)
+sys.path.insert(0, __file__.rsplit("/", 2)[0])
+import reference_generator  # noqa: E402  (formats/generation.md in Python: IteRand's redraws)
 
 DTYPES = {"U8": np.uint8, "I32": np.int32, "I64": np.int64, "F32": np.float32}
 # Keys of a popup file that an export does not carry over (it is not a popup file).
@@ -78,6 +80,8 @@ def effective(mask_path, weights_path, scores_path, supermask):
                 state[name] = a
         return meta, out, kept, state
     for name, dtype, a in tensors:
+        if name.startswith("redraw."):  # IteRand's record: redrawn_apply below
+            continue
         if dtype != "U8":
             state[name] = a
             continue
@@ -89,7 +93,27 @@ def effective(mask_path, weights_path, scores_path, supermask):
         else:
             out[name] = w[name] * bits.astype(np.float32)
             kept[name] = int(bits.sum())
+    redrawn_apply(meta, tensors, out)
     return meta, out, kept, state
+
+
+def redrawn_apply(meta, tensors, out):
+    """A version 2 (IteRand) mask: each recorded kept weight takes the value of its g-th redraw,
+    computed by the pure-Python reference of formats/generation.md section 10."""
+    arrays = {name: a for name, _, a in tensors}
+    seed, init = int(meta["popup.seed"]), meta["popup.init"]
+    scale_k = float(meta.get("popup.scale", "1"))
+    for t, name in enumerate(out):
+        index = arrays.get("redraw.%s.index" % name)
+        if index is None:
+            continue
+        shape = out[name].shape
+        receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+        std = reference_generator.init_std(init, shape[1] * receptive, shape[0] * receptive, scale_k)
+        flat = out[name].reshape(-1)
+        for i, g in zip(index.tolist(), arrays["redraw.%s.count" % name].tolist()):
+            bits = reference_generator.weight_bits(init, std, seed, t, i, g)
+            flat[i] = np.array([bits], dtype=np.uint32).view(np.float32)[0]
 
 
 def same(what, got, want, tolerance=0.0):
