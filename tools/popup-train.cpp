@@ -77,9 +77,9 @@ void options_check(Options& o, const CLI::App& app) {
     throw popup::InvalidArgument("--k",
                                  "must be in (0, 1], got " + popup::double_format(o.train.k));
   if (!(o.train.rerandomize_rate > 0 && o.train.rerandomize_rate <= 1))
-    throw popup::InvalidArgument("--rerandomize-rate",
-                                 "must be in (0, 1], got " +
-                                     popup::double_format(o.train.rerandomize_rate));
+    throw popup::InvalidArgument(
+        "--rerandomize-rate",
+        "must be in (0, 1], got " + popup::double_format(o.train.rerandomize_rate));
   if (!(o.train.val_split >= 0 && o.train.val_split < 1))
     throw UsageError("--val-split must be in [0, 1)");
   for (const std::string& every : o.checkpoint_every) popup::checkpoint_every_parse(every, o.every);
@@ -179,8 +179,8 @@ void train(Options o) {
                                  "ResNets have BatchNorm to learn)");
   if (o.train.method == popup::Method::iterand) {
     const int64_t batches = (data.train.n + o.train.batch_size - 1) / o.train.batch_size;
-    const std::string problem = popup::redraw_events_problem(
-        o.train.rerandomize_every, o.train.schedule.epochs * batches);
+    const std::string problem =
+        popup::redraw_events_problem(o.train.rerandomize_every, o.train.schedule.epochs * batches);
     if (!problem.empty()) throw popup_tool::UsageError("--rerandomize-every: " + problem);
   }
   stage = popup_tool::generating_stage(recipe);

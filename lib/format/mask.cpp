@@ -152,9 +152,8 @@ void mask_check_header(const PopupFile& f, const std::vector<TensorInfo>& tensor
     if (kept > specs[i].numel())
       throw FormatError(f.path, key_kept(t.name) + " exceeds the layer's size");
   }
-  const size_t first_state = redraw_version_check(f) > 0
-                                 ? redraw_tensors_check(f, tensors, specs).end
-                                 : specs.size();
+  const size_t first_state =
+      redraw_version_check(f) > 0 ? redraw_tensors_check(f, tensors, specs).end : specs.size();
   state_check(f, tensors, first_state, "the masks");
 }
 
@@ -230,10 +229,10 @@ void mask_write(OutputFile& out, const Mask& mask) {
       const LayerRedraws& r = mask.redraws[l];
       if (r.index.empty()) continue;
       const std::vector<int64_t> shape{static_cast<int64_t>(r.index.size())};
-      refs.push_back({redraw_index_name(mask.layers.at(l).name), Dtype::U32, shape,
-                      r.index.data()});
-      refs.push_back({redraw_count_name(mask.layers.at(l).name), Dtype::U16, shape,
-                      r.count.data()});
+      refs.push_back(
+          {redraw_index_name(mask.layers.at(l).name), Dtype::U32, shape, r.index.data()});
+      refs.push_back(
+          {redraw_count_name(mask.layers.at(l).name), Dtype::U16, shape, r.count.data()});
     }
   }
   for (const Tensor& t : mask.state)

@@ -34,12 +34,12 @@ constexpr int kRedrawVersion = 1;
 
 struct Mask {
   Recipe recipe;
-  double k = 1.0;                 // the k it was trained with (popup.k)
-  std::vector<LayerMask> layers;  // one per weight tensor, network order
-  int redraw = 0;                 // popup.redraw: 0, or kRedrawVersion for an IteRand mask
+  double k = 1.0;                     // the k it was trained with (popup.k)
+  std::vector<LayerMask> layers;      // one per weight tensor, network order
+  int redraw = 0;                     // popup.redraw: 0, or kRedrawVersion for an IteRand mask
   std::vector<LayerRedraws> redraws;  // redraw > 0: one per layer (most empty)
-  std::vector<Tensor> state;      // F32 state evaluation needs (e.g. BatchNorm statistics)
-  Metadata extra;                 // popup.train.* keys (provenance), written back as given
+  std::vector<Tensor> state;          // F32 state evaluation needs (e.g. BatchNorm statistics)
+  Metadata extra;                     // popup.train.* keys (provenance), written back as given
 };
 
 // Pack n keep flags (0/1 bytes) into bits.
@@ -52,7 +52,8 @@ LayerMask layer_mask_make(const TensorSpec& spec, double k, const uint8_t* keep)
 // weight tensor, in order; in version 2 the U32 index and U16 count of each layer with redrawn
 // kept weights; then F32 state, where .weight and .bias names of BatchNorms are
 // their gamma and beta, [C], all or none; the popup.mask.* keys) and then its data (kept
-// counts, zero padding bits, redraw records of kept weights in order). Throw FormatError / MismatchError.
+// counts, zero padding bits, redraw records of kept weights in order). Throw FormatError /
+// MismatchError.
 void mask_check_header(const PopupFile& file, const std::vector<TensorInfo>& tensors);
 void mask_check_data(const PopupFile& file);
 

@@ -238,7 +238,7 @@ std::string stats_table(const StatsReport& report) {
            (f.kind == FileKind::scores ? "; ranked at k = " : "; k = ") + double_format(f.k) +
            " (" + f.k_source + ")\n";
     const bool redraws = f.total.redrawn >= 0;
-    std::vector<std::string> columns = {"layer",    "shape",    "weights", "kept",
+    std::vector<std::string> columns = {"layer",     "shape",    "weights", "kept",
                                         "kept_frac", "positive", "pos_frac"};
     if (redraws) columns.push_back("redrawn");
     Table t(columns, 2);

@@ -17,21 +17,19 @@ struct Named {
   const char* name;
 };
 
-constexpr Named kMethods[] = {{Method::edge_popup, "edge-popup"},
-                              {Method::supermask, "supermask"},
-                              {Method::dense, "dense"},
-                              {Method::global, "global"},
-                              {Method::biprop, "biprop"},
-                              {Method::iterand, "iterand"}};
+constexpr Named kMethods[] = {
+    {Method::edge_popup, "edge-popup"}, {Method::supermask, "supermask"},
+    {Method::dense, "dense"},           {Method::global, "global"},
+    {Method::biprop, "biprop"},         {Method::iterand, "iterand"},
+};
 
 }  // namespace
 
 Method method_parse(const std::string& name) {
   for (const Named& m : kMethods)
     if (name == m.name) return m.method;
-  throw InvalidArgument(
-      "", "unknown method '" + name +
-              "' (known: edge-popup, supermask, dense, global, biprop, iterand)");
+  throw InvalidArgument("", "unknown method '" + name +
+                                "' (known: edge-popup, supermask, dense, global, biprop, iterand)");
 }
 
 const char* method_name(Method method) {

@@ -21,15 +21,14 @@ std::string redraw_events_problem(int64_t every, int64_t steps) {
 
 bool redraw_picked(uint64_t train_seed, uint32_t event, uint32_t tensor, uint64_t index,
                    double rate) {
-  return random_uniform53(philox_numbered(train_seed, RandomStream::redraw_pick, event, tensor,
-                                          index)) < rate;
+  return random_uniform53(
+             philox_numbered(train_seed, RandomStream::redraw_pick, event, tensor, index)) < rate;
 }
 
 RedrawState::RedrawState(const Recipe& recipe, const Network& net, const std::vector<bool>& dense,
                          uint64_t train_seed, double rate)
     : recipe_(recipe), specs_(net.tensors), train_seed_(train_seed), rate_(rate) {
-  if (!(rate > 0 && rate <= 1))
-    throw InvalidArgument("--rerandomize-rate", "must be in (0, 1]");
+  if (!(rate > 0 && rate <= 1)) throw InvalidArgument("--rerandomize-rate", "must be in (0, 1]");
   for (size_t t = 0; t < specs_.size(); ++t) {
     if (specs_[t].numel() > int64_t{UINT32_MAX})  // masks record U32 positions
       throw InvalidArgument("--method", "iterand: " + specs_[t].name + " has over 2^32 weights");
@@ -93,8 +92,8 @@ void RedrawState::apply(ScoreEngine& engine) const {
     for (size_t i = 0; i < counts.size(); ++i)
       if (counts[i] > 0) {
         index.push_back(static_cast<int64_t>(i));
-        values.push_back(weight_redrawn(recipe_.init, sigma, recipe_.seed,
-                                        static_cast<uint32_t>(t), i, counts[i]));
+        values.push_back(weight_redrawn(recipe_.init, sigma, recipe_.seed, static_cast<uint32_t>(t),
+                                        i, counts[i]));
       }
     if (!index.empty())
       engine.set_weights_at(t, index.data(), values.data(), static_cast<int64_t>(index.size()));

@@ -44,8 +44,7 @@ class ScoreEngine {
   // IteRand (redraw.hpp): frozen weights index[0 .. count) of tensor t become values[..]. w * mask
   // is not handed again: refresh() before the next forward unless the mask drops them all.
   // Engines that do not redraw (MethodEngine) throw InvalidArgument.
-  virtual void set_weights_at(size_t t, const int64_t* index, const float* values,
-                              int64_t count);
+  virtual void set_weights_at(size_t t, const int64_t* index, const float* values, int64_t count);
 
   // Host copies (they wait for queued work). Dense layers have no scores nor state.
   virtual void scores(size_t t, float* out) = 0;

@@ -28,8 +28,7 @@ class ScoreEngineHost final : public ScoreEngineOnHost {
   void scores(size_t t, float* out) override;
   void set_scores(size_t t, const float* in) override;
   void mask(size_t t, uint8_t* out) override;
-  void set_weights_at(size_t t, const int64_t* index, const float* values,
-                      int64_t count) override;
+  void set_weights_at(size_t t, const int64_t* index, const float* values, int64_t count) override;
   StepProfile profile() const override { return profile_; }
 
  private:
@@ -166,8 +165,9 @@ void ScoreEngineHost::set_weights_at(size_t t, const int64_t* index, const float
 }  // namespace
 
 void ScoreEngine::set_weights_at(size_t, const int64_t*, const float*, int64_t) {
-  throw InvalidArgument("", "this score engine does not redraw weights (IteRand runs on the "
-                            "edge-popup engines)");
+  throw InvalidArgument("",
+                        "this score engine does not redraw weights (IteRand runs on the "
+                        "edge-popup engines)");
 }
 
 std::unique_ptr<ScoreEngine> score_engine_host_create(Executor& exec,

@@ -24,9 +24,9 @@ struct TrainConfig {
   // Networks without BatchNorm refuse it (InvalidArgument "--learn-bn"); dense training of a
   // network with BatchNorm needs it (the learned dense baseline trains every parameter).
   bool learn_bn = false;
-  double k = 0.5;                  // fraction of weights kept per layer (global: overall)
-  int64_t ramp_epochs = 0;         // global: cubic ramp of the fraction kept over these epochs
-  double score_init = 0;           // supermask: every initial logit
+  double k = 0.5;           // fraction of weights kept per layer (global: overall)
+  int64_t ramp_epochs = 0;  // global: cubic ramp of the fraction kept over these epochs
+  double score_init = 0;    // supermask: every initial logit
   // iterand (redraw.hpp): every this many optimiser steps, each weight the mask drops is
   // redrawn with probability rerandomize_rate (the paper's K_per = 300 and r = 0.1).
   int64_t rerandomize_every = 300;

@@ -153,8 +153,8 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
     const std::string problem =
         redraw_events_problem(config.rerandomize_every, config.schedule.epochs * batches);
     if (!problem.empty()) throw InvalidArgument("--rerandomize-every", problem);
-    redraw_ = std::make_unique<RedrawState>(recipe, net_, dense_, config.seed,
-                                            config.rerandomize_rate);
+    redraw_ =
+        std::make_unique<RedrawState>(recipe, net_, dense_, config.seed, config.rerandomize_rate);
   }
   keep_fraction_apply();
   engine_->refresh();
@@ -244,8 +244,7 @@ void Trainer::replicas_check() const {
     values.resize(n);
     engine_->scores(t, values.data());
     crc = crc32_update(crc, values.data(), n * sizeof(float));
-    if (redraw_)
-      crc = crc32_update(crc, redraw_->counts(t).data(), n * sizeof(uint16_t));
+    if (redraw_) crc = crc32_update(crc, redraw_->counts(t).data(), n * sizeof(uint16_t));
   }
   for (const Tensor& state : state_tensors())
     crc = crc32_update(crc, state.f32.data(), state.f32.size() * sizeof(float));

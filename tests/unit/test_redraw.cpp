@@ -112,8 +112,7 @@ struct EngineSetup {
       std::vector<float> s(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i)
         s[static_cast<size_t>(i)] = static_cast<float>(
-            2 * random_uniform53(philox_element(3, RandomStream::scores,
-                                                static_cast<uint32_t>(t),
+            2 * random_uniform53(philox_element(3, RandomStream::scores, static_cast<uint32_t>(t),
                                                 static_cast<uint64_t>(i))) -
             1);
       keep.push_back(topk_keep_count(n, 0.5));
@@ -177,8 +176,7 @@ BOOST_AUTO_TEST_CASE(picks_follow_the_numbered_philox_stream) {
   for (const double rate : {0.1, 0.5, 0.9})
     for (uint32_t e = 1; e < 4; ++e)
       for (uint64_t i = 0; i < 200; ++i) {
-        const double u =
-            random_uniform53(philox_numbered(42, RandomStream::redraw_pick, e, 1, i));
+        const double u = random_uniform53(philox_numbered(42, RandomStream::redraw_pick, e, 1, i));
         BOOST_TEST_REQUIRE(redraw_picked(42, e, 1, i, rate) == (u < rate));
       }
 }
@@ -187,7 +185,8 @@ BOOST_AUTO_TEST_CASE(picks_are_reproducible_and_take_the_rate) {
   const int64_t n = 100000;
   for (const double rate : {0.1, 0.5, 0.01}) {
     int64_t picked = 0;
-    for (int64_t i = 0; i < n; ++i) picked += redraw_picked(7, 1, 0, static_cast<uint64_t>(i), rate);
+    for (int64_t i = 0; i < n; ++i)
+      picked += redraw_picked(7, 1, 0, static_cast<uint64_t>(i), rate);
     // binomial: within 5 standard deviations (deterministic, so this never flickers)
     const double mean = n * rate, sd = std::sqrt(n * rate * (1 - rate));
     BOOST_TEST(std::fabs(static_cast<double>(picked) - mean) < 5 * sd,
@@ -224,9 +223,9 @@ BOOST_AUTO_TEST_CASE(redrawn_values_come_from_the_redraw_stream_at_the_recipes_s
   for (int64_t i = 0; i < n; ++i) {
     const float g1 = weight_redrawn(recipe.init, sigma, recipe.seed, 0, i, 1);
     const float g2 = weight_redrawn(recipe.init, sigma, recipe.seed, 0, i, 2);
-    BOOST_TEST_REQUIRE(g1 == weight_from_block(recipe.init, sigma,
-                                               philox_numbered(recipe.seed, RandomStream::redraw,
-                                                               1, 0, i)));
+    BOOST_TEST_REQUIRE(
+        g1 == weight_from_block(recipe.init, sigma,
+                                philox_numbered(recipe.seed, RandomStream::redraw, 1, 0, i)));
     // the plain weights stream, number 0, is the recipe's own weight
     BOOST_TEST_REQUIRE(w[t][static_cast<size_t>(i)] ==
                        weight_from_block(recipe.init, sigma,
@@ -274,8 +273,8 @@ BOOST_AUTO_TEST_CASE(an_event_redraws_only_dropped_weights_and_counts_them) {
       for (int64_t i = 0; i < specs[t].numel(); ++i)
         if (!masks[t][i] && redraw_picked(seed, e, static_cast<uint32_t>(t), i, rate)) {
           const uint16_t g = ++counts[t][i];
-          expected[t][i] = weight_redrawn(s.recipe.init, sigma, s.recipe.seed,
-                                          static_cast<uint32_t>(t), i, g);
+          expected[t][i] =
+              weight_redrawn(s.recipe.init, sigma, s.recipe.seed, static_cast<uint32_t>(t), i, g);
           ++expected_total;
         }
     }
@@ -288,8 +287,8 @@ BOOST_AUTO_TEST_CASE(an_event_redraws_only_dropped_weights_and_counts_them) {
       // exact bits: the engine holds the recipe's weights except the redrawn ones
       const std::vector<float> frozen = s.frozen(t);
       for (size_t i = 0; i < frozen.size(); ++i)
-        BOOST_TEST_REQUIRE(frozen[i] == expected[t][i], "event " << e << " tensor " << t
-                                                                 << " weight " << i);
+        BOOST_TEST_REQUIRE(frozen[i] == expected[t][i],
+                           "event " << e << " tensor " << t << " weight " << i);
     }
     // w * mask did not change: only dropped weights moved
     s.engine->refresh();

@@ -418,8 +418,7 @@ BOOST_AUTO_TEST_CASE(iterand_redraws_change_training_and_the_mask_records_them) 
   TempDir dir;
   Setup iterand(false, Method::iterand, 0.5, iterand_config);
   iterand.trainer->run({});
-  Setup plain(false, Method::edge_popup, 0.5,
-              [](TrainConfig& c) { c.batch_size = 2; });
+  Setup plain(false, Method::edge_popup, 0.5, [](TrainConfig& c) { c.batch_size = 2; });
   plain.trainer->run({});
   const Mask m = iterand.trainer->mask();
   BOOST_TEST(m.redraw == kRedrawVersion);
@@ -573,12 +572,12 @@ BOOST_AUTO_TEST_CASE(iterand_events_are_bounded) {
                           return std::string(e.what()).find("more than 65535 redraw events") !=
                                  std::string::npos;
                         });
-  BOOST_CHECK_THROW(Setup(false, Method::iterand, 0.5, [](TrainConfig& c) {
-    c.rerandomize_every = 0;
-  }), InvalidArgument);
-  BOOST_CHECK_THROW(Setup(false, Method::iterand, 0.5, [](TrainConfig& c) {
-    c.rerandomize_rate = 0;
-  }), InvalidArgument);
+  BOOST_CHECK_THROW(
+      Setup(false, Method::iterand, 0.5, [](TrainConfig& c) { c.rerandomize_every = 0; }),
+      InvalidArgument);
+  BOOST_CHECK_THROW(
+      Setup(false, Method::iterand, 0.5, [](TrainConfig& c) { c.rerandomize_rate = 0; }),
+      InvalidArgument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
