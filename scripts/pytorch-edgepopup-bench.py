@@ -31,7 +31,7 @@ except ImportError:  # reported in main(), after the arguments have been checked
     torch = None
     Function = Module = Conv2d = object
 
-ARCHS = ("conv4", "conv6", "resnet18", "resnet50", "resnet101", "wide-resnet50")
+ARCHS = ("fc", "conv4", "conv6", "resnet18", "resnet50", "resnet101", "wide-resnet50")
 IMAGENET_ARCHS = ("resnet50", "resnet101", "wide-resnet50")
 INPUT, CLASSES = (3, 32, 32), 10                # CIFAR's; the ImageNet ResNets: 3x224x224, 1000
 LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 1e-4     # hidden-networks' configs
@@ -98,6 +98,16 @@ class SubnetConv(Conv2d):
         w = self.weight * SubnetConv.get_subnet.apply(self.scores.abs(), SubnetConv.k)
         return F.conv2d(x, w, None, self.stride, self.padding)
 
+
+class DenseConv(Conv2d):
+    """The same layer without scores, its weight trained: PyTorch's dense training of the net."""
+
+    def __init__(self, cin, cout, kernel, stride=1):
+        super().__init__(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False)
+
+
+LAYER = SubnetConv                          # DenseConv with --dense (set by main())
+
 # ---- architectures ---------------------------------------------------------------------------
 
 
@@ -110,29 +120,43 @@ class ConvNet(Module):
         layers, cin, side = [], INPUT[0], INPUT[1]
         for c in pairs:
             c = int(c * width)
-            layers += [SubnetConv(cin, c, 3), nn.ReLU(inplace=True),
-                       SubnetConv(c, c, 3), nn.ReLU(inplace=True), nn.MaxPool2d((2, 2))]
+            layers += [LAYER(cin, c, 3), nn.ReLU(inplace=True),
+                       LAYER(c, c, 3), nn.ReLU(inplace=True), nn.MaxPool2d((2, 2))]
             cin, side = c, side // 2
         hidden = int(256 * width)
         self.convs = nn.Sequential(*layers)
         self.linear = nn.Sequential(
-            SubnetConv(cin * side * side, hidden, 1), nn.ReLU(inplace=True),
-            SubnetConv(hidden, hidden, 1), nn.ReLU(inplace=True),
-            SubnetConv(hidden, CLASSES, 1))
+            LAYER(cin * side * side, hidden, 1), nn.ReLU(inplace=True),
+            LAYER(hidden, hidden, 1), nn.ReLU(inplace=True),
+            LAYER(hidden, CLASSES, 1))
 
     def forward(self, x):
         out = self.convs(x)
         return self.linear(out.view(out.size(0), -1, 1, 1)).flatten(1)
 
 
+class FC(Module):
+    """fc: 784-300-100-10 over the flattened image, the linear layers as 1x1 convolutions."""
+
+    def __init__(self, width):
+        super().__init__()
+        h1, h2 = int(300 * width), int(100 * width)
+        self.linear = nn.Sequential(
+            LAYER(INPUT[0] * INPUT[1] * INPUT[2], h1, 1), nn.ReLU(inplace=True),
+            LAYER(h1, h2, 1), nn.ReLU(inplace=True), LAYER(h2, CLASSES, 1))
+
+    def forward(self, x):
+        return self.linear(x.view(x.size(0), -1, 1, 1)).flatten(1)
+
+
 class BasicBlock(Module):
     def __init__(self, cin, c, stride):
         super().__init__()
-        self.conv1, self.bn1 = SubnetConv(cin, c, 3, stride), nn.BatchNorm2d(c, affine=False)
-        self.conv2, self.bn2 = SubnetConv(c, c, 3), nn.BatchNorm2d(c, affine=False)
+        self.conv1, self.bn1 = LAYER(cin, c, 3, stride), nn.BatchNorm2d(c, affine=False)
+        self.conv2, self.bn2 = LAYER(c, c, 3), nn.BatchNorm2d(c, affine=False)
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != c:
-            self.shortcut = nn.Sequential(SubnetConv(cin, c, 1, stride),
+            self.shortcut = nn.Sequential(LAYER(cin, c, 1, stride),
                                           nn.BatchNorm2d(c, affine=False))
 
     def forward(self, x):
@@ -147,14 +171,14 @@ class ResNet18(Module):
     def __init__(self, width):
         super().__init__()
         c0 = int(64 * width)
-        self.conv1, self.bn1 = SubnetConv(INPUT[0], c0, 3), nn.BatchNorm2d(c0, affine=False)
+        self.conv1, self.bn1 = LAYER(INPUT[0], c0, 3), nn.BatchNorm2d(c0, affine=False)
         blocks, cin = [], c0
         for i, stride in enumerate((1, 2, 2, 2)):
             c = int(64 * 2 ** i * width)
             blocks += [BasicBlock(cin, c, stride), BasicBlock(c, c, 1)]
             cin = c
         self.layers = nn.Sequential(*blocks)
-        self.fc = SubnetConv(cin, CLASSES, 1)
+        self.fc = LAYER(cin, CLASSES, 1)
 
     def forward(self, x):
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
@@ -168,12 +192,12 @@ class Bottleneck(Module):
     def __init__(self, cin, planes, stride, width):
         super().__init__()
         c, cout = int(planes * width), planes * 4
-        self.conv1, self.bn1 = SubnetConv(cin, c, 1), nn.BatchNorm2d(c, affine=False)
-        self.conv2, self.bn2 = SubnetConv(c, c, 3, stride), nn.BatchNorm2d(c, affine=False)
-        self.conv3, self.bn3 = SubnetConv(c, cout, 1), nn.BatchNorm2d(cout, affine=False)
+        self.conv1, self.bn1 = LAYER(cin, c, 1), nn.BatchNorm2d(c, affine=False)
+        self.conv2, self.bn2 = LAYER(c, c, 3, stride), nn.BatchNorm2d(c, affine=False)
+        self.conv3, self.bn3 = LAYER(c, cout, 1), nn.BatchNorm2d(cout, affine=False)
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(SubnetConv(cin, cout, 1, stride),
+            self.shortcut = nn.Sequential(LAYER(cin, cout, 1, stride),
                                           nn.BatchNorm2d(cout, affine=False))
 
     def forward(self, x):
@@ -189,7 +213,7 @@ class ImageNetResNet(Module):
 
     def __init__(self, blocks, width, classes):
         super().__init__()
-        self.conv1 = SubnetConv(3, 64, 7, 2)
+        self.conv1 = LAYER(3, 64, 7, 2)
         self.bn1 = nn.BatchNorm2d(64, affine=False)
         layers, cin = [], 64
         for i, count in enumerate(blocks):
@@ -198,7 +222,7 @@ class ImageNetResNet(Module):
                 layers.append(Bottleneck(cin, planes, 2 if b == 0 and i > 0 else 1, width))
                 cin = planes * 4
         self.layers = nn.Sequential(*layers)
-        self.fc = SubnetConv(cin, classes, 1)
+        self.fc = LAYER(cin, classes, 1)
 
     def forward(self, x):
         out = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
@@ -228,18 +252,21 @@ def build(name, width, classes):
         return ImageNetResNet(blocks, width * (2 if name == "wide-resnet50" else 1), classes)
     if name == "resnet18":
         return ResNet18(width)
+    if name == "fc":
+        return FC(width)
     return ConvNet((64, 128) if name == "conv4" else (64, 128, 256), width)
 
 # ---- timing ----------------------------------------------------------------------------------
 
 
 def bench(spec, batch, device, args):
-    """(median window seconds per step) of SGD-on-scores training steps at this batch."""
+    """(median window seconds per step) of SGD-on-scores training steps at this batch, or of
+    forward passes without gradients with --mode eval."""
     torch.manual_seed(0)
     name, width = parse_arch(spec)
     shape, classes = input_of(name)
     classes = args.classes or classes
-    model = build(name, width, classes).to(device).train()
+    model = build(name, width, classes).to(device).train(args.mode == "train")
     scores = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(scores, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     criterion = nn.CrossEntropyLoss()
@@ -247,6 +274,10 @@ def bench(spec, batch, device, args):
     labels = torch.randint(0, classes, (batch,), device=device)
 
     def step():
+        if args.mode == "eval":
+            with torch.no_grad():
+                model(images).argmax(1)
+            return
         loss = criterion(model(images), labels)
         optimizer.zero_grad()
         loss.backward()
@@ -288,6 +319,12 @@ def main():
     parser.add_argument("--json", metavar="FILE", help="write one JSON object per row")
     parser.add_argument("--no-tf32", action="store_true", help="disable TF32 (cuDNN, matmul)")
     parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--input", metavar="CxHxW",
+                        help="input shape of fc, conv4, conv6, resnet18 (default 3x32x32)")
+    parser.add_argument("--mode", choices=("train", "eval"), default="train",
+                        help="train: SGD steps; eval: forward passes without gradients")
+    parser.add_argument("--dense", action="store_true",
+                        help="the same network dense, its weights trained (no scores, no top-k)")
     parser.add_argument("--classes", type=int,
                         help="classes of the last layer (default 10; ImageNet ResNets 1000)")
     args = parser.parse_args()
@@ -303,6 +340,13 @@ def main():
             or min(args.steps, args.windows) < 1 or args.warmup < 0:
         parser.error("batches, --steps and --windows must be positive, k in [0, 1]")
     batches = [int(b) for b in batches]
+    global INPUT, LAYER
+    if args.input:
+        dims = args.input.split("x")
+        if len(dims) != 3 or not all(d.isdigit() and int(d) > 0 for d in dims):
+            parser.error("--input: expected CxHxW, got %r" % args.input)
+        INPUT = tuple(int(d) for d in dims)
+    LAYER = DenseConv if args.dense else SubnetConv
     if torch is None:
         print("pytorch-edgepopup-bench: PyTorch is not installed: rows skipped", file=sys.stderr)
         return 3
@@ -321,10 +365,11 @@ def main():
     SubnetConv.k = args.k
     SubnetConv.get_subnet = GetSubnet if args.topk == "sort" else GetSubnetKthvalue
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    print("# torch %s, device %s%s, topk %s, k %g; tf32: cudnn.allow_tf32=%s "
+    print("# torch %s, device %s%s, %s %s, topk %s, k %g; tf32: cudnn.allow_tf32=%s "
           "cuda.matmul.allow_tf32=%s; %d threads; %d warm-up steps, median of %d windows of "
           "%d steps"
-          % (torch.__version__, device.type, " (%s)" % gpu if gpu else "", args.topk, args.k,
+          % (torch.__version__, device.type, " (%s)" % gpu if gpu else "",
+             "dense" if args.dense else "edge-popup", args.mode, args.topk, args.k,
              torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
              torch.get_num_threads(), args.warmup, args.windows, args.steps))
     print("%-20s %6s %12s %10s" % ("arch", "batch", "images/s", "step ms"))
@@ -338,6 +383,7 @@ def main():
                 out.write(json.dumps({
                     "impl": "pytorch", "arch": spec, "batch": batch, "device": device.type,
                     "threads": torch.get_num_threads(),
+                    "mode": args.mode, "dense": args.dense,
                     "topk": args.topk, "images_per_second": round(batch / seconds, 2),
                     "step_ms_median": round(seconds * 1e3, 4), "torch": torch.__version__,
                     "gpu": gpu}) + "\n")

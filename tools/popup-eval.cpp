@@ -26,11 +26,12 @@ namespace {
 
 struct Options {
   std::string input = "-", weights, data, split = "test", device = "auto", precision_text = "fp32";
-  std::string scores, sample_seed_text = "0", logits;
+  std::string scores, sample_seed_text = "0", logits, conv_algo_text;
   int64_t eval_samples = 0;
   uint64_t sample_seed = 0;
   popup::DeviceChoice device_choice;
   popup::Precision precision = popup::Precision::fp32;
+  popup::ConvAlgo conv_algo = popup::ConvAlgo::direct;  // --conv-algo, when given
   popup_tool::ImageOptions images;
   bool image_size_given = false;
   int64_t batch_size = 0, limit = 0;
@@ -62,6 +63,7 @@ void run(const Options& o) {
   stage = "reading " + o.input;
   popup::PopupFile file = popup::popup_file_read(o.input);
   popup::train_metadata_check(file.metadata, o.input);  // batch_size, data: used below
+  const std::string conv_plan = recorded(file, "popup.train.conv_plan", "");
   if (file.kind != popup::FileKind::mask && file.kind != popup::FileKind::weights)
     throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(file.kind) +
                                           " file; popup-eval reads mask or weights files");
@@ -137,8 +139,25 @@ void run(const Options& o) {
   config.train = false;
   config.precision = o.precision;
   config.affine_bn = popup::state_has_affine_bn(state);  // +BN masks, dense ResNets
+  config.conv_algo = o.conv_algo;
+  if (o.conv_algo_text.empty() && !conv_plan.empty()) {  // as training computed
+    config.conv_algo = popup::ConvAlgo::winograd;
+    config.conv_plan = popup::conv_plan_parse(conv_plan);
+    if (config.conv_plan.size() != popup::network_conv_count(net))
+      throw popup::FormatError(o.input, "popup.train.conv_plan lists " +
+                                            std::to_string(config.conv_plan.size()) +
+                                            " convolutions; the network has " +
+                                            std::to_string(popup::network_conv_count(net)));
+  }
   std::unique_ptr<popup::Executor> exec =
       popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
+  if (!config.conv_plan.empty() && exec->conv_plan() != config.conv_plan &&
+      !exec->conv_plan().empty())
+    std::fprintf(stderr,
+                 "popup-eval: warning: %s was trained with Winograd convolutions that this CPU "
+                 "does not have; they run direct here, and the accuracy may differ from "
+                 "training's in the last digits\n",
+                 o.input.c_str());
   popup::executor_load_state(*exec, state);
   for (size_t t = 0; t < weights.size(); ++t) exec->set_weights(t, weights[t].data());
 
@@ -234,6 +253,10 @@ int main(int argc, char** argv) {
   app.add_option("--precision", o.precision_text,
                  "fp32 (default) or bf16 (CPU: bfloat16 weights and activations)")
       ->group("Device");
+  app.add_option("--conv-algo", o.conv_algo_text,
+                 "CPU 3x3 convolutions: direct, winograd or auto (default: as the mask was "
+                 "trained, recorded in popup.train.conv_plan; else direct)")
+      ->group("Device");
   return popup_tool::tool_main(
       app, argc, argv,
       [&] {
@@ -259,6 +282,16 @@ int main(int argc, char** argv) {
                 "with --device " +
                 o.device);
           o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
+        }
+        if (!o.conv_algo_text.empty()) {
+          o.conv_algo = popup::conv_algo_parse(o.conv_algo_text);
+          if (o.conv_algo != popup::ConvAlgo::direct) {
+            if (o.device_choice.kind == popup::DeviceChoice::cuda)
+              throw popup_tool::UsageError("--conv-algo " + o.conv_algo_text +
+                                           " is a CPU option; it does not run with --device " +
+                                           o.device);
+            o.device_choice.kind = popup::DeviceChoice::cpu;
+          }
         }
         popup_tool::device_check(o.device_choice);
         if (!o.data.empty() && !popup::dataset_name_known(o.data))

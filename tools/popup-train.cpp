@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "data/dataset_info.hpp"
@@ -27,7 +28,7 @@ struct Options {
   std::string input = "-", output = "-", data = "fashion-mnist", scores_out, checkpoint, resume,
               log;
   std::string optimizer = "sgd", schedule = "cosine", device = "auto", seed_text = "0";
-  std::string precision = "fp32", method = "edge-popup", preset;
+  std::string precision = "fp32", conv_algo = "direct", method = "edge-popup", preset;
   popup::DeviceChoice device_choice;
   popup::TrainConfig train;
   popup_tool::ImageOptions images;
@@ -57,6 +58,13 @@ void options_check(Options& o, const CLI::App& app) {
       throw UsageError("--precision bf16 is a CPU option; it does not run with --device " +
                        o.device);
     o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
+  }
+  o.train.conv_algo = popup::conv_algo_parse(o.conv_algo);
+  if (o.train.conv_algo != popup::ConvAlgo::direct) {
+    if (o.device_choice.kind == popup::DeviceChoice::cuda)
+      throw UsageError("--conv-algo " + o.conv_algo +
+                       " is a CPU option; it does not run with --device " + o.device);
+    o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: the choice is the CPU's
   }
   popup_tool::device_check(o.device_choice);
   o.train.method = popup::method_parse(o.method);
@@ -199,14 +207,23 @@ void train(Options o) {
     throw popup_tool::UsageError(
         "--sync-bn is not implemented on the CUDA backend yet (give --device cpu, or leave "
         "out --sync-bn)");
+  // A resumed run computes its convolutions as the checkpoint's run did.
+  std::optional<popup::PopupFile> resumed;
+  if (!o.resume.empty()) {
+    stage = "reading " + o.resume;
+    resumed = popup::popup_file_read(o.resume, popup::FileKind::checkpoint);
+    const auto plan = resumed->metadata.find("popup.train.conv_plan");
+    if (plan != resumed->metadata.end() && config.conv_algo != popup::ConvAlgo::direct)
+      config.conv_plan = popup::conv_plan_parse(plan->second);
+  }
   stage = "setting up training (scores, optimiser state, data on the device)";
   popup::Trainer trainer(recipe, std::move(weights), data, config,
                          popup_tool::executor_for(net, popup::trainer_executor_config(config, comm),
                                                   o.device_choice, "popup-train"),
                          comm);
-  if (!o.resume.empty()) {
+  if (resumed) {
     stage = "reading " + o.resume;
-    trainer.resume(popup::popup_file_read(o.resume, popup::FileKind::checkpoint));
+    trainer.resume(*resumed);
   }
   stage = "training";
 
@@ -422,6 +439,10 @@ int main(int argc, char** argv) {
   app.add_option("--precision", o.precision,
                  "fp32 (default) or bf16 (CPU: bfloat16 weights "
                  "and activations, fp32 scores and updates)")
+      ->group("Device");
+  app.add_option("--conv-algo", o.conv_algo,
+                 "CPU 3x3 convolutions: direct (default), winograd (where oneDNN has it on "
+                 "this CPU), or auto (per layer, the faster as timed at start-up)")
       ->group("Device");
   return popup_tool::tool_main(
       app, argc, argv, [&] { options_check(o, app); }, [&] { train(o); });

@@ -3,6 +3,7 @@
 // code and only hands the executor effective weights and takes back their gradients.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,11 +37,55 @@ inline Precision precision_parse(const std::string& text) {
   throw InvalidArgument("--precision", "must be fp32 or bf16, got '" + text + "'");
 }
 
+// How the CPU backend computes its 3x3 convolutions (DESIGN.md §6): `direct` everywhere (the
+// default; the masks of earlier versions, bit for bit), `winograd` wherever oneDNN has a
+// Winograd convolution for the layer on this CPU (direct elsewhere), or `automatic`: per layer,
+// the faster of the two as timed when the executor is built. The GPU backend ignores it.
+enum class ConvAlgo : int32_t { direct, winograd, automatic };
+
+// "direct", "winograd" or "auto" (as --conv-algo takes them).
+inline const char* conv_algo_name(ConvAlgo a) {
+  return a == ConvAlgo::winograd ? "winograd" : a == ConvAlgo::automatic ? "auto" : "direct";
+}
+
+// The inverse of conv_algo_name; throws InvalidArgument("--conv-algo", ...) for other text.
+inline ConvAlgo conv_algo_parse(const std::string& text) {
+  if (text == "direct") return ConvAlgo::direct;
+  if (text == "winograd") return ConvAlgo::winograd;
+  if (text == "auto") return ConvAlgo::automatic;
+  throw InvalidArgument("--conv-algo", "must be direct, winograd or auto, got '" + text + "'");
+}
+
+// A convolution plan as text, "direct,winograd,..." (popup.train.conv_plan), and back; the
+// parse throws InvalidArgument("", ...) for anything but a comma list of direct and winograd.
+inline std::string conv_plan_text(const std::vector<ConvAlgo>& plan) {
+  std::string text;
+  for (ConvAlgo a : plan) text += (text.empty() ? "" : ",") + std::string(conv_algo_name(a));
+  return text;
+}
+inline std::vector<ConvAlgo> conv_plan_parse(const std::string& text) {
+  std::vector<ConvAlgo> plan;
+  for (size_t start = 0; !text.empty() && start <= text.size();) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, end - start);
+    if (name != "direct" && name != "winograd")
+      throw InvalidArgument("", "a convolution plan lists direct or winograd per convolution");
+    plan.push_back(conv_algo_parse(name));
+    start = end + 1;
+  }
+  return plan;
+}
+
 struct ExecutorConfig {
   int64_t max_batch = 128;                // forward() takes 1 .. max_batch examples
   float label_smoothing = 0.0f;           // PyTorch's CrossEntropyLoss(label_smoothing=...)
   bool train = true;                      // false: inference only (no backward buffers)
   Precision precision = Precision::fp32;  // inside the primitives (bf16: CPU only)
+  ConvAlgo conv_algo = ConvAlgo::direct;  // CPU: how 3x3 convolutions are computed
+  // CPU: the algorithm of each convolution op, in op order (direct or winograd), as an
+  // executor's conv_plan() gave it: replayed instead of deciding by conv_algo, so that a run
+  // computes what the run it continues or evaluates computed. Empty: decide.
+  std::vector<ConvAlgo> conv_plan;
   // Affine BatchNorm, PyTorch's BatchNorm2d(affine=True) (the "+BN" variants): every
   // batchnorm op then scales and shifts each channel after normalising, y = gamma xhat + beta,
   // with gamma and beta set by the caller (initially 1 and 0; Executor::set_bn_params) and
@@ -154,6 +199,10 @@ class Executor {
 
   // What runs this executor, for reports: "cpu" or e.g. "cuda:0 (NVIDIA H100 80GB HBM3)".
   virtual std::string device_name() const { return "cpu"; }
+
+  // The algorithm each convolution op runs, in op order (ExecutorConfig::conv_plan); empty
+  // where the backend does not choose (the GPU).
+  virtual std::vector<ConvAlgo> conv_plan() const { return {}; }
 
   // The engine that owns the scores of a training run on this executor's device.
   virtual std::unique_ptr<ScoreEngine> score_engine(const OptimizerConfig& config) {

@@ -224,6 +224,7 @@ void DnnlPlanBuilder::weights_backward(int t, const memory::desc& md) {
 DnnlPlan DnnlPlanBuilder::build(float* logits, float* diff_logits) {
   plan_.n = n_;
   forward();
+  state_.conv_decided = true;
   // the edges: the caller's images in, plain logits out
   const int last = static_cast<int>(net_.ops.size()) - 1;
   plan_.images = memory(plain_desc(-1), state_.engine, DNNL_MEMORY_NONE);

@@ -12,6 +12,7 @@
 #include "cpu/dnnl_arena.hpp"
 #include "cpu/dnnl_step.hpp"
 #include "cpu/dnnl_sync_bn.hpp"
+#include "backend/executor.hpp"
 #include "net/network.hpp"
 
 namespace popup {
@@ -45,6 +46,12 @@ struct DnnlState {
   // combine every rank's statistics through comm (host steps, dnnl_sync_bn.hpp).
   Communicator* comm = nullptr;
   bool sync_bn = false;
+  // How the convolutions run (ExecutorConfig::conv_algo): per op, the algorithm of its
+  // convolution (direct for the other ops), decided by the first plan unless replayed
+  // (ExecutorConfig::conv_plan), the same in every plan after.
+  ConvAlgo conv_algo = ConvAlgo::direct;
+  std::vector<ConvAlgo> conv_choice;
+  bool conv_decided = false;
 };
 
 // Batch statistics written by one BatchNorm during a training forward.

@@ -18,6 +18,7 @@ namespace popup {
 // What the forward pass leaves for the backward pass of one op.
 struct DnnlOpForward {
   dnnl::convolution_forward::primitive_desc conv;
+  dnnl::algorithm conv_algo = dnnl::algorithm::convolution_direct;  // conv's, for its backward
   dnnl::inner_product_forward::primitive_desc linear;
   dnnl::eltwise_forward::primitive_desc relu;
   dnnl::pooling_forward::primitive_desc pool;
@@ -104,6 +105,7 @@ class DnnlPlanBuilder {
   void act_define(int i, const memory::desc& md);
   memory operand_forward(const memory& mem, const memory::desc& md);
   void forward_conv(int i);
+  dnnl::algorithm conv_algorithm(int i);
   void forward_linear(int i);
   void forward_relu(int i);
   void forward_pool(int i);

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpu/dnnl_conv_algo.hpp"
 #include "cpu/dnnl_plan_builder.hpp"
 #include "error.hpp"
 
@@ -71,14 +72,22 @@ void DnnlPlanBuilder::forward_conv(int i) {
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
   const memory::desc w_md =
       dnnl_weights_desc(state_.tensors[op.tensor].forward, spec.shape, state_.data_type);
+  const algorithm algo = conv_algorithm(i);
+  // Winograd infers with its training kernel: an inference one transforms the weights in
+  // their reorder, which rounds differently, and popup-eval must compute what training did.
+  const bool training_kind = train_ || algo == algorithm::convolution_winograd;
   const auto make = [&](const memory::desc& src, const memory::desc& dst) {
     const dnnl::convolution_forward::desc desc(
-        train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-        algorithm::convolution_direct, src, w_md, dst, strides, pad, pad);
+        training_kind ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+        algo, src, w_md, dst, strides, pad, pad);
     return dnnl::convolution_forward::primitive_desc(desc, attr_, state_.engine);
   };
   DnnlOpForward& f = fwd_[i];
-  f.conv = dnnl_pd_preferring(make, src_desc(j, true), any_desc(i));
+  f.conv_algo = algo;
+  // Winograd takes its input in its own layout (a reorder where the producer's differs).
+  const memory::desc src = src_desc(j, true);
+  f.conv = dnnl_pd_preferring(make, algo == algorithm::convolution_winograd ? dnnl_any_like(src) : src,
+                              any_desc(i));
   input_fix(j, f.conv.src_desc());
   f.src = operand_forward(act(j), f.conv.src_desc());
   weights_forward(op.tensor, spec.shape, f.conv.weights_desc());
@@ -86,6 +95,28 @@ void DnnlPlanBuilder::forward_conv(int i) {
   step_forward(step_make(f.conv, {{DNNL_ARG_SRC, f.src},
                                   {DNNL_ARG_WEIGHTS, state_.tensors[op.tensor].forward},
                                   {DNNL_ARG_DST, act(i)}}));
+}
+
+// The algorithm of conv op i: the one state_ has decided, or, for the first plan, direct or
+// Winograd as state_.conv_algo asks (a replayed Winograd this CPU lacks runs direct).
+algorithm DnnlPlanBuilder::conv_algorithm(int i) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  DnnlConvShape shape;
+  shape.src = dims(j);
+  shape.weights = spec.shape;
+  shape.dst = dims(i);
+  shape.strides = {spec.stride, spec.stride};
+  shape.pad = {spec.pad, spec.pad};
+  shape.train = train_;
+  shape.data_grad = j >= 0 && graph_.needs_diff[j];
+  ConvAlgo& choice = state_.conv_choice[static_cast<size_t>(i)];
+  if (state_.data_type != memory::data_type::f32) choice = ConvAlgo::direct;
+  else if (!state_.conv_decided) choice = dnnl_conv_choose(state_.engine, state_.conv_algo, shape);
+  else if (choice == ConvAlgo::winograd && !dnnl_winograd_available(state_.engine, shape))
+    choice = ConvAlgo::direct;
+  return dnnl_conv_algorithm(choice);
 }
 
 void DnnlPlanBuilder::forward_linear(int i) {

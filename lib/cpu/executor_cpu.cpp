@@ -36,6 +36,27 @@ auto dnnl_checked(F&& f) -> decltype(f()) {
   }
 }
 
+// The convolutions' algorithms: decided by the first plan, or config.conv_plan's, one per
+// conv op in op order.
+void conv_plan_replay(const Network& net, const ExecutorConfig& config, DnnlState& state) {
+  state.conv_algo = config.conv_algo;
+  state.conv_choice.assign(net.ops.size(), ConvAlgo::direct);
+  if (config.conv_plan.empty()) return;
+  std::vector<size_t> convs;
+  for (size_t i = 0; i < net.ops.size(); ++i)
+    if (net.ops[i].kind == OpKind::conv) convs.push_back(i);
+  if (config.conv_plan.size() != convs.size())
+    throw InvalidArgument("", "a convolution plan of " + std::to_string(config.conv_plan.size()) +
+                                  " entries for a network of " + std::to_string(convs.size()) +
+                                  " convolutions");
+  for (size_t c = 0; c < convs.size(); ++c) {
+    if (config.conv_plan[c] == ConvAlgo::automatic)
+      throw InvalidArgument("", "a convolution plan holds direct or winograd, not auto");
+    state.conv_choice[convs[c]] = config.conv_plan[c];
+  }
+  state.conv_decided = true;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -55,6 +76,7 @@ class ExecutorCpu final : public Executor {
   void set_bn_params(size_t b, const float* gamma, const float* beta) override;
   void bn_params(size_t b, float* gamma, float* beta) const override;
   void bn_grads(size_t b, float* dgamma, float* dbeta) const override;
+  std::vector<ConvAlgo> conv_plan() const override;
   const CpuReduceTimes& reduce_times() const { return times_; }
 
  private:
@@ -135,6 +157,7 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config,
     state_.bn_diff_scale_shift[static_cast<size_t>(i)].assign(2 * c, 0.f);
   }
   state_.tensors.resize(net.tensors.size());
+  conv_plan_replay(net, config, state_);
   const bool bf16 = config.precision == Precision::bf16;
   state_.comm = config.comm;
   state_.sync_bn = config.comm && config.sync_bn && config.train;
@@ -156,6 +179,13 @@ ExecutorCpu::ExecutorCpu(const Network& net, const ExecutorConfig& config,
       throw;
     }
   });
+}
+
+std::vector<ConvAlgo> ExecutorCpu::conv_plan() const {
+  std::vector<ConvAlgo> plan;
+  for (size_t i = 0; i < net_.ops.size(); ++i)
+    if (net_.ops[i].kind == OpKind::conv) plan.push_back(state_.conv_choice[i]);
+  return plan;
 }
 
 DnnlPlan& ExecutorCpu::plan_for(int64_t n) {

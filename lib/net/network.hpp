@@ -61,6 +61,13 @@ inline int64_t window_positions(int64_t size, int64_t kernel, int64_t stride, in
 // The graph of `spec` for this input shape and class count (throws as arch_tensors does).
 Network arch_network(const std::string& spec, const InputShape& input, int64_t classes);
 
+// The number of convolution ops.
+inline size_t network_conv_count(const Network& net) {
+  size_t count = 0;
+  for (const Op& op : net.ops) count += op.kind == OpKind::conv;
+  return count;
+}
+
 // Names of the BatchNorm ops, in order.
 std::vector<std::string> network_batchnorms(const Network& net);
 

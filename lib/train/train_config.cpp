@@ -94,6 +94,10 @@ Metadata train_config_metadata(const TrainConfig& c) {
     m["popup.train.gamma"] = double_format(c.schedule.gamma);
   }
   if (c.precision != Precision::fp32) m["popup.train.precision"] = precision_name(c.precision);
+  if (c.conv_algo != ConvAlgo::direct) {
+    m["popup.train.conv_algo"] = conv_algo_name(c.conv_algo);
+    m["popup.train.conv_plan"] = conv_plan_text(c.conv_plan);
+  }
   if (c.image_size > 0) m["popup.train.image_size"] = std::to_string(c.image_size);
   if (!c.classes.empty()) m["popup.data.classes"] = classes_json(c.classes);
   if (c.learn_bn) m["popup.train.learn_bn"] = "1";  // absent otherwise: masks as they were
@@ -138,6 +142,8 @@ const KeyRule kRules[] = {
     {"optimizer", Rule::name, 0, 0, false, [](const std::string& v) { optimizer_parse(v); }},
     {"schedule", Rule::name, 0, 0, false, [](const std::string& v) { schedule_parse(v); }},
     {"precision", Rule::name, 0, 0, false, [](const std::string& v) { precision_parse(v); }},
+    {"conv_algo", Rule::name, 0, 0, false, [](const std::string& v) { conv_algo_parse(v); }},
+    {"conv_plan", Rule::name, 0, 0, false, [](const std::string& v) { conv_plan_parse(v); }},
     {"data", Rule::name, 0, 0, false,
      [](const std::string& v) {
        if (!dataset_name_known(v)) throw InvalidArgument("", "unknown data set");

@@ -50,6 +50,11 @@ struct TrainConfig {
   // The executor's number format (scores, masks and updates stay fp32); recorded only when
   // bf16, so that fp32 masks keep the keys and bytes they always had.
   Precision precision = Precision::fp32;
+  // The CPU's convolution algorithm (ExecutorConfig::conv_algo), and the executor's resolved
+  // plan of it (set by the Trainer; given beforehand, it is replayed: a resumed run). Both
+  // recorded (popup.train.conv_algo, popup.train.conv_plan) only when not direct.
+  ConvAlgo conv_algo = ConvAlgo::direct;
+  std::vector<ConvAlgo> conv_plan;
   // Data-parallel training (DESIGN.md §8): the number of ranks, each training its share of
   // every batch, recorded as popup.train.ranks when above 1 (a checkpoint resumes only with
   // as many); sync_bn: BatchNorm statistics of the whole batch (popup.train.sync_bn = 1,

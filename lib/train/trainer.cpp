@@ -75,6 +75,8 @@ ExecutorConfig trainer_executor_config(const TrainConfig& config, Communicator* 
   ec.max_batch = config.batch_size;
   ec.label_smoothing = static_cast<float>(config.label_smoothing);
   ec.precision = config.precision;
+  ec.conv_algo = config.conv_algo;
+  ec.conv_plan = config.conv_plan;
   ec.affine_bn = config.learn_bn;
   return ec;
 }
@@ -94,6 +96,7 @@ Trainer::Trainer(const Recipe& recipe, std::vector<std::vector<float>> weights, 
                                               std::to_string(config.ranks) +
                                               " equal shares (give a multiple of the ranks)");
   if (!exec_) exec_ = executor_cpu_create(net_, trainer_executor_config(config, comm));
+  config_.conv_plan = exec_->conv_plan();  // recorded, replayed by a resumed run
   if (config.method == Method::edge_popup || config.method == Method::iterand) {
     engine_ = exec_->score_engine(config.optimizer);
   } else {  // the host engine of the other methods, whatever the executor's device

@@ -43,7 +43,7 @@ struct Workload {
 struct Options {
   std::vector<std::string> workloads;  // "arch@CxHxW"
   std::vector<std::string> archs;      // with --input
-  std::string input = "3x32x32", device = "auto", json, precision = "fp32";
+  std::string input = "3x32x32", device = "auto", json, precision = "fp32", conv_algo = "direct";
   std::vector<int64_t> batches{128};
   double k = 0.5;
   int64_t classes = 10;
@@ -88,7 +88,7 @@ double train_flop_per_image(const popup::Network& net, double& forward) {
 struct Row {
   double train_ips = 0, eval_ips = 0, step_ms = 0, rss_mb = 0, gflop_train = 0;
   double data = 0, forward = 0, backward = 0, optimizer = 0, topk = 0, masked = 0;  // ms/step
-  std::string device, precision;
+  std::string device, precision, conv_plan;
 };
 
 // A synthetic split shaped like the workload's data: 8 batches of uniformly random 8-bit
@@ -112,6 +112,8 @@ Row bench(const Options& o, const Workload& w, int64_t batch) {
   const popup::Network net = popup::arch_network(w.arch, w.input, o.classes);
   popup::ExecutorConfig config;
   config.max_batch = batch;
+  config.precision = popup::precision_parse(o.precision);
+  config.conv_algo = popup::conv_algo_parse(o.conv_algo);
   std::string note;
   popup::DeviceChoice device = popup::device_parse(o.device);
   device.quiet_fallback = o.device == "auto";  // the device is in every row
@@ -136,6 +138,7 @@ Row bench(const Options& o, const Workload& w, int64_t batch) {
   Row r;
   r.device = exec->device_name();
   r.precision = o.precision;
+  r.conv_plan = popup::conv_plan_text(exec->conv_plan());
   const bool gpu = r.device != "cpu";
   // Steps over endless epochs of the split; each returns the seconds spent waiting for data.
   int64_t epoch = 0;
@@ -227,6 +230,7 @@ std::string row_json(const Workload& w, int64_t batch, int threads, const Row& r
   j.object_begin().key("workload").string(w.arch + "@" + input).key("arch").string(w.arch);
   j.key("input").string(input).key("batch").integer(batch).key("threads").integer(threads);
   j.key("device").string(r.device).key("precision").string(r.precision);
+  j.key("conv_plan").string(r.conv_plan);
   j.key("images_per_second").number(r.train_ips).key("eval_images_per_second").number(r.eval_ips);
   j.key("step_ms_median").number(r.step_ms).key("peak_rss_mb").number(r.rss_mb);
   j.key("train_gflops").number(r.gflop_train);
@@ -309,10 +313,10 @@ int run(const Options& o) {
     if (json) std::fputs(machine_json(threads, peak, sgemm).c_str(), json);
   }
   std::printf(
-      "# edge-popup k %g, SGD, %s; median over %d steps after %d warm-up steps (GPU: "
-      "of %d windows); ms per step: data / forward / backward / optimiser / top-k / "
-      "w*mask\n",
-      o.k, o.precision.c_str(), o.steps, o.warmup, o.windows);
+      "# edge-popup k %g, SGD, %s, --conv-algo %s; median over %d steps after %d warm-up "
+      "steps (GPU: of %d windows); ms per step: data / forward / backward / optimiser / "
+      "top-k / w*mask\n",
+      o.k, o.precision.c_str(), o.conv_algo.c_str(), o.steps, o.warmup, o.windows);
   std::printf("%-20s %5s %11s %10s %8s %7s %6s  %s\n", "workload", "batch", "train img/s",
               "eval img/s", "RSS MB", "GFLOP/s", "%peak", "ms/step: data fwd bwd opt topk w*m");
   int failures = 0;
@@ -328,6 +332,7 @@ int run(const Options& o) {
                 name.c_str(), static_cast<long long>(batch), r.train_ips, r.eval_ips, r.rss_mb,
                 r.gflop_train, peak > 0 ? 100 * r.gflop_train / peak : 0, r.data, r.forward,
                 r.backward, r.optimizer, r.topk, r.masked);
+            if (o.conv_algo != "direct") std::printf("  conv plan: %s\n", r.conv_plan.c_str());
             return row_json(w, batch, threads, r, peak);
           },
           text);
@@ -361,6 +366,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   app.add_option("--device", o.device, "auto (default), cpu, cuda, cuda:N");
   app.add_option("--precision", o.precision, "fp32 (default) or bf16 (CPU)");
+  app.add_option("--conv-algo", o.conv_algo,
+                 "CPU 3x3 convolutions: direct (default), winograd or auto");
   app.add_option("--k", o.k, "Fraction kept (default 0.5)")->check(CLI::Range(1e-9, 1.0));
   app.add_option("--warmup", o.warmup, "Warm-up steps (default 5)")->check(CLI::Range(0, 100000));
   app.add_option("--steps", o.steps, "Measured steps (default 100; GPU: per window)")
