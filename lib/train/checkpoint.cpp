@@ -113,6 +113,13 @@ void Trainer::resume(const PopupFile& f) {
   if (precision != precision_name(config_.precision))
     throw MismatchError(f.path, "checkpoint was made with popup.train.precision = " + precision +
                                     ", this run has " + precision_name(config_.precision));
+  // the convolution algorithm likewise (recorded only when not direct)
+  const auto algo_found = f.metadata.find("popup.train.conv_algo");
+  const std::string algo = algo_found == f.metadata.end() ? "direct" : algo_found->second;
+  if (algo != conv_algo_name(config_.conv_algo))
+    throw MismatchError(f.path, "checkpoint was made with popup.train.conv_algo = " + algo +
+                                    ", this run has " + conv_algo_name(config_.conv_algo) +
+                                    " (give --conv-algo " + algo + ")");
   // learn_bn likewise (recorded only when on)
   const bool learned_bn = f.metadata.count("popup.train.learn_bn") > 0;
   if (learned_bn != config_.learn_bn)
