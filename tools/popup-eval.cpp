@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
           }
         }
         popup_tool::device_check(o.device_choice);
+        popup_tool::bf16_check(o.precision, o.device_choice);
         if (!o.data.empty() && !popup::dataset_name_known(o.data))
           throw popup::InvalidArgument("--data", "unknown data set '" + o.data + "'");
         popup_tool::paths_check("popup-eval", {{"file", o.input},

@@ -67,6 +67,7 @@ void options_check(Options& o, const CLI::App& app) {
     o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: the choice is the CPU's
   }
   popup_tool::device_check(o.device_choice);
+  popup_tool::bf16_check(o.train.precision, o.device_choice);
   o.train.method = popup::method_parse(o.method);
   const popup::Method method = o.train.method;
   const auto refuse = [&](const char* option, bool meaningless) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "backend/device.hpp"
+#include "cpu/executor_cpu.hpp"
 #include "dist/communicator.hpp"
 #include "error.hpp"
 #include "format/output_file.hpp"
@@ -130,6 +131,18 @@ inline void device_check(const popup::DeviceChoice& device) {
   std::string why;
   if (device.kind == popup::DeviceChoice::cuda && popup::cuda_device_count(why) == 0)
     throw popup::Error("", "--device cuda: " + why);
+}
+
+// --precision bf16 on the CPU runs only where the CPU has bf16 arithmetic: emulated (oneDNN on
+// AVX-512 without AVX512-BF16) it is slower than fp32, and oneDNN 2.x has none on AVX2 (exit
+// 1: the machine is at fault).
+inline void bf16_check(popup::Precision precision, const popup::DeviceChoice& device) {
+  std::string isa;
+  if (precision == popup::Precision::bf16 && device.kind == popup::DeviceChoice::cpu &&
+      !popup::cpu_native_bf16(isa))
+    throw popup::Error("", "--precision bf16: this CPU (" + isa +
+                               ") has no bf16 arithmetic (AVX512-BF16 or AMX), and emulated "
+                               "bf16 runs slower than fp32; use fp32");
 }
 
 // The executor of --device, saying on stderr (one line) when auto fell back to the CPU.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "backend/executor.hpp"
 
@@ -37,5 +38,10 @@ std::unique_ptr<Executor> executor_cpu_create(const Network& net, const Executor
 // The last backward's times; zeros without comm. InvalidArgument if the executor is not one
 // executor_cpu_create made.
 CpuReduceTimes executor_cpu_reduce_times(const Executor& executor);
+
+// True when this CPU computes bf16 natively (AVX512-BF16 or AMX) as oneDNN sees it (its
+// DNNL_MAX_CPU_ISA cap included); elsewhere oneDNN emulates bf16, slower than fp32. `isa`:
+// oneDNN's name for the CPU's instruction set, for messages.
+bool cpu_native_bf16(std::string& isa);
 
 }  // namespace popup
