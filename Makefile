@@ -152,7 +152,7 @@ $(BUILD)/bin/popup-export: LDLIBS_TOOL = $(if $(filter 1,$(HAVE_ONNX)),$(ONNX_LI
 # A test and benchmark of the communicator under mpirun (make test-run builds it; it links no MPI).
 COMM_CHECK := $(BUILD)/tests/comm-check
 
-.PHONY: all config check demo install clean deps deps-fuzz test-run bench bench-imagenet bench-data-parallel \
+.PHONY: all config check demo install clean deps deps-fuzz test-run bench bench-imagenet bench-data-parallel bench-peers \
         gpu-check help format fuzz \
         image-dump
 .DEFAULT_GOAL := all
@@ -260,6 +260,7 @@ help:
 	@echo "  bench      throughput of the standard workloads, into BUILD/bench.json"
 	@echo "  bench-imagenet  the JPEG pipeline and resnet50 training against torchvision/PyTorch"
 	@echo "  bench-data-parallel  2 ranks under mpirun against 1 process (throughput, gradient sums)"
+	@echo "  bench-peers  popup against current PyTorch (edge-popup and dense), one table"
 	@echo "  gpu-check  on an NVIDIA GPU: build, parity tests, GPU against CPU and PyTorch"
 	@echo "  fuzz       make deps-fuzz, build the libFuzzer targets, run each FUZZ_S seconds"
 	@echo "  image-dump a developer tool: popup's decoded images and transforms (scripts/pil-compare.py)"
@@ -321,6 +322,11 @@ bench-imagenet: all
 # throughput, gradient-sum time and bytes (needs Open MPI; a few minutes; never part of check).
 bench-data-parallel: all
 	@BUILD=$(BUILD) scripts/bench-data-parallel.sh
+
+# popup (direct and auto convolutions) against current PyTorch from PyPI, edge-popup and dense,
+# training and evaluation, alternating on the same cores (tens of minutes; never part of check).
+bench-peers: all
+	@BUILD=$(BUILD) scripts/bench-peers.sh
 
 # On a machine with an NVIDIA GPU and a CUDA toolkit: build, parity tests, conv4 on the GPU
 # against the CPU, benchmark against PyTorch; results in $(BUILD)/gpu-check/results.md.

@@ -37,7 +37,7 @@ inline Precision precision_parse(const std::string& text) {
   throw InvalidArgument("--precision", "must be fp32 or bf16, got '" + text + "'");
 }
 
-// How the CPU backend computes its 3x3 convolutions (DESIGN.md §6): `direct` everywhere (the
+// How the CPU backend computes its 3x3 convolutions (DESIGN.md §7): `direct` everywhere (the
 // default; the masks of earlier versions, bit for bit), `winograd` wherever oneDNN has a
 // Winograd convolution for the layer on this CPU (direct elsewhere), or `automatic`: per layer,
 // the faster of the two as timed when the executor is built. The GPU backend ignores it.

@@ -1,4 +1,4 @@
-// Which algorithm a convolution of a CPU plan runs (ExecutorConfig::conv_algo, DESIGN.md §6):
+// Which algorithm a convolution of a CPU plan runs (ExecutorConfig::conv_algo, DESIGN.md §7):
 // oneDNN's direct convolution, or its Winograd one where this CPU has it for the layer's shape
 // (oneDNN 2.x: F(4x4, 3x3), f32, AVX-512 only); `auto` times the two on the layer's shape.
 #pragma once
