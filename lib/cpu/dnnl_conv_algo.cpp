@@ -32,8 +32,8 @@ ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvSh
   ConvPds p;
   const auto src = any_f32(s.src), w = any_f32(s.weights), dst = any_f32(s.dst);
   p.fwd = dnnl::convolution_forward::primitive_desc(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, a, src, w, dst,
-                                      s.strides, s.pad, s.pad),
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, a, src, w, dst, s.strides,
+                                      s.pad, s.pad),
       engine);
   if (!s.train) return p;
   p.weights = dnnl::convolution_backward_weights::primitive_desc(
@@ -94,8 +94,8 @@ double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
     for (auto& [primitive, args] : passes) primitive.execute(stream, args);
     stream.wait();
     if (r > 0)
-      runs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                         .count());
+      runs.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::nth_element(runs.begin(), runs.begin() + runs.size() / 2, runs.end());
   return runs[runs.size() / 2];

@@ -118,8 +118,8 @@ void DnnlPlanBuilder::backward_conv(int i) {
   const DnnlOpForward& f = fwd_[i];
   const memory::desc w_any(spec.shape, f32, Tag::any);  // f32 in bf16 too (weight_grad)
   const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
-    const dnnl::convolution_backward_weights::desc desc(f.conv_algo, src, w_any,
-                                                        diff_dst, strides, pad, pad);
+    const dnnl::convolution_backward_weights::desc desc(f.conv_algo, src, w_any, diff_dst, strides,
+                                                        pad, pad);
     return dnnl::convolution_backward_weights::primitive_desc(desc, attr_, state_.engine, f.conv);
   };
   const auto wpd = dnnl_pd_preferring(make_weights, f.src.get_desc(), act_desc_[i]);
@@ -130,8 +130,8 @@ void DnnlPlanBuilder::backward_conv(int i) {
   DnnlTensor& tensor = state_.tensors[op.tensor];
   const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape, state_.data_type);
   const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
-    const dnnl::convolution_backward_data::desc desc(f.conv_algo, diff_src, w_md,
-                                                     diff_dst, strides, pad, pad);
+    const dnnl::convolution_backward_data::desc desc(f.conv_algo, diff_src, w_md, diff_dst, strides,
+                                                     pad, pad);
     return dnnl::convolution_backward_data::primitive_desc(desc, attr_, state_.engine, f.conv);
   };
   const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);

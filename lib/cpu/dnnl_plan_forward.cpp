@@ -86,8 +86,8 @@ void DnnlPlanBuilder::forward_conv(int i) {
   f.conv_algo = algo;
   // Winograd takes its input in its own layout (a reorder where the producer's differs).
   const memory::desc src = src_desc(j, true);
-  f.conv = dnnl_pd_preferring(make, algo == algorithm::convolution_winograd ? dnnl_any_like(src) : src,
-                              any_desc(i));
+  f.conv = dnnl_pd_preferring(
+      make, algo == algorithm::convolution_winograd ? dnnl_any_like(src) : src, any_desc(i));
   input_fix(j, f.conv.src_desc());
   f.src = operand_forward(act(j), f.conv.src_desc());
   weights_forward(op.tensor, spec.shape, f.conv.weights_desc());
@@ -112,8 +112,10 @@ algorithm DnnlPlanBuilder::conv_algorithm(int i) {
   shape.train = train_;
   shape.data_grad = j >= 0 && graph_.needs_diff[j];
   ConvAlgo& choice = state_.conv_choice[static_cast<size_t>(i)];
-  if (state_.data_type != memory::data_type::f32) choice = ConvAlgo::direct;
-  else if (!state_.conv_decided) choice = dnnl_conv_choose(state_.engine, state_.conv_algo, shape);
+  if (state_.data_type != memory::data_type::f32)
+    choice = ConvAlgo::direct;
+  else if (!state_.conv_decided)
+    choice = dnnl_conv_choose(state_.engine, state_.conv_algo, shape);
   else if (choice == ConvAlgo::winograd && !dnnl_winograd_available(state_.engine, shape))
     choice = ConvAlgo::direct;
   return dnnl_conv_algorithm(choice);

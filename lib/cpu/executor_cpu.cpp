@@ -448,11 +448,14 @@ CpuReduceTimes executor_cpu_reduce_times(const Executor& executor) {
 bool cpu_native_bf16(std::string& isa) {
   using dnnl::cpu_isa;
   const cpu_isa effective = dnnl::get_effective_cpu_isa();
-  const std::pair<cpu_isa, const char*> names[] = {
-      {cpu_isa::sse41, "SSE4.1"},           {cpu_isa::avx, "AVX"},
-      {cpu_isa::avx2, "AVX2"},              {cpu_isa::avx2_vnni, "AVX2-VNNI"},
-      {cpu_isa::avx512_core, "AVX-512"},    {cpu_isa::avx512_core_vnni, "AVX-512 VNNI"},
-      {cpu_isa::avx512_core_bf16, "AVX512-BF16"}, {cpu_isa::avx512_core_amx, "AMX"}};
+  const std::pair<cpu_isa, const char*> names[] = {{cpu_isa::sse41, "SSE4.1"},
+                                                   {cpu_isa::avx, "AVX"},
+                                                   {cpu_isa::avx2, "AVX2"},
+                                                   {cpu_isa::avx2_vnni, "AVX2-VNNI"},
+                                                   {cpu_isa::avx512_core, "AVX-512"},
+                                                   {cpu_isa::avx512_core_vnni, "AVX-512 VNNI"},
+                                                   {cpu_isa::avx512_core_bf16, "AVX512-BF16"},
+                                                   {cpu_isa::avx512_core_amx, "AMX"}};
   isa = "an instruction set older than SSE4.1";
   for (const auto& [value, name] : names)
     if (effective == value) isa = name;

@@ -62,8 +62,8 @@ std::unique_ptr<Executor> executor_with(const Problem& p, ConvAlgo algo, bool tr
 boost::test_tools::assertion_result winograd_here(utf::test_unit_id) {
   const Problem p(winograd_network(), 2, 1);
   const auto plan = executor_with(p, ConvAlgo::winograd)->conv_plan();
-  boost::test_tools::assertion_result r(
-      std::count(plan.begin(), plan.end(), ConvAlgo::winograd) == 3);
+  boost::test_tools::assertion_result r(std::count(plan.begin(), plan.end(), ConvAlgo::winograd) ==
+                                        3);
   r.message() << "skipped (oneDNN has no Winograd convolution on this CPU)";
   return r;
 }
@@ -85,8 +85,8 @@ struct Errors {
 Errors step_errors(const Problem& p, ConvAlgo algo) {
   auto ex = executor_with(p, algo);
   const std::vector<std::vector<double>> none(p.net.ops.size());
-  const auto want = reference::network_run(p.net, p.weights_double(), doubles(p.images),
-                                           p.labels, p.n, true, 0.0, none, none);
+  const auto want = reference::network_run(p.net, p.weights_double(), doubles(p.images), p.labels,
+                                           p.n, true, 0.0, none, none);
   ex->forward(p.images.data(), p.labels.data(), p.n, true);
   Errors e;
   e.logits = scaled_error(ex->logits(), want.logits.v);
@@ -131,8 +131,7 @@ BOOST_AUTO_TEST_CASE(plan_text_round_trips_and_bad_plans_are_refused) {
 BOOST_AUTO_TEST_CASE(a_replayed_plan_is_the_plan) {
   const Problem p(winograd_network(), 2, 4);
   const std::vector<ConvAlgo> all_direct(3, ConvAlgo::direct);
-  BOOST_TEST((executor_with(p, ConvAlgo::automatic, true, all_direct)->conv_plan() ==
-              all_direct));
+  BOOST_TEST((executor_with(p, ConvAlgo::automatic, true, all_direct)->conv_plan() == all_direct));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
