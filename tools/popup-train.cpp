@@ -120,6 +120,11 @@ void options_check(Options& o, const CLI::App& app) {
                      " does not split into " + std::to_string(ranks) +
                      " equal shares, one per rank (give a multiple of " + std::to_string(ranks) +
                      ")");
+  // auto times each layer in each process, and the ranks could choose differently
+  if (ranks > 1 && o.train.conv_algo == popup::ConvAlgo::automatic)
+    throw UsageError(
+        "--conv-algo auto chooses per process; under mpirun give --conv-algo winograd or "
+        "direct");
   if (o.train.ramp_epochs >= o.epochs && app.count("--ramp-epochs"))
     throw UsageError("--ramp-epochs must be shorter than --epochs (the last epoch keeps k)");
   if (o.train.schedule.warmup_epochs >= o.epochs && app.count("--warmup"))
