@@ -47,8 +47,9 @@ else
       die "pip install $ONEDNN3_PACKAGE into $prefix failed"
   fi
 fi
-[ -f "$prefix/include/oneapi/dnnl/dnnl.hpp" ] && [ -f "$prefix/lib/libdnnl.so" ] ||
-  die "$prefix has no include/oneapi/dnnl/dnnl.hpp and lib/libdnnl.so"
+for f in include/oneapi/dnnl/dnnl.hpp lib/libdnnl.so; do
+  [ -f "$prefix/$f" ] || die "$prefix has no $f"
+done
 
 echo "onednn-compare: building $out/bench-2 (system oneDNN) and $out/bench-3 ($prefix)" >&2
 "$CXX" -O2 -std=c++17 -o "$out/bench-2" "$src" -ldnnl ||

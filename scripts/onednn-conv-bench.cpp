@@ -48,8 +48,8 @@ const Layer kLayers[] = {
 };
 
 std::string layer_name(const Layer& l) {
-  std::string name = std::to_string(l.in) + "->" + std::to_string(l.out) + "@" +
-                     std::to_string(l.size);
+  std::string name =
+      std::to_string(l.in) + "->" + std::to_string(l.out) + "@" + std::to_string(l.size);
   if (l.stride != 1) name += " s" + std::to_string(l.stride);
   return name;
 }
@@ -103,8 +103,7 @@ BackwardWeights::primitive_desc backward_weights_pd(const dnnl::engine& e, dnnl:
                                                     const Forward::primitive_desc& hint) {
   const auto src = any_f32(s.src), w = any_f32(s.weights), dst = any_f32(s.dst);
 #if DNNL_VERSION_MAJOR >= 3
-  return BackwardWeights::primitive_desc(e, a, src, w, dst, s.strides, s.padding, s.padding,
-                                         hint);
+  return BackwardWeights::primitive_desc(e, a, src, w, dst, s.strides, s.padding, s.padding, hint);
 #else
   return BackwardWeights::primitive_desc(
       BackwardWeights::desc(a, src, w, dst, s.strides, s.padding, s.padding), e, hint);
@@ -217,8 +216,8 @@ void bench_layer(const Layer& l, dnnl::algorithm a, const dnnl::engine& e, dnnl:
   r[0] = attempt([&] { return forward_op(hint); }, e, s);
   if (l.backward_data)
     r[1] = attempt([&] { return backward_data_op(backward_data_pd(e, a, shapes, hint)); }, e, s);
-  r[2] = attempt([&] { return backward_weights_op(backward_weights_pd(e, a, shapes, hint)); }, e,
-                 s);
+  r[2] =
+      attempt([&] { return backward_weights_op(backward_weights_pd(e, a, shapes, hint)); }, e, s);
   print_row(l, a, r);
 }
 
