@@ -226,7 +226,7 @@ std::unique_ptr<Executor> executor_cpu_create(const Network& net, const Executor
 // The CUDA backend lives in libpopup-cuda.so (lib/cuda/), loaded by device.hpp. Its entry
 // point, resolved with dlsym; it returns null and fills `error` when it cannot start.
 // The version changes whenever Executor, ScoreEngine or these structs change layout.
-constexpr int kCudaPluginAbi = 4;
+constexpr int kCudaPluginAbi = 5;
 extern "C" {
 using CudaPluginAbi = int();
 using CudaPluginCreate = Executor*(const Network* net, const ExecutorConfig* config, int device,
