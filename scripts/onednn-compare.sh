@@ -7,8 +7,10 @@
 # and then with the ISA capped to AVX2 (DNNL_MAX_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2), and prints
 # Markdown tables: per layer and algorithm (direct, Winograd) the forward, backward-data and
 # backward-weights times of both (medians over the runs of each run's median of 7), the ratio
-# 2.6 / 3.x and the implementations; then the sums over the conv4 and the resnet18 layers. The
-# raw runs are kept in BUILD/onednn-compare/runs/, the tables in BUILD/onednn-compare/results.md.
+# 2.6 / 3.x and the implementations; then the sums over the conv4 and the resnet18 layers. It
+# also measures the CPU time other processes take during each run and says when that passed 5%
+# (the times are then not to be trusted). The raw runs are kept in BUILD/onednn-compare/runs/,
+# the tables in BUILD/onednn-compare/results.md.
 #
 #   scripts/onednn-compare.sh                                  3 runs each, 2 threads
 #   ONEDNN3_PREFIX=/tmp/onednn3/venv RUNS=1 scripts/onednn-compare.sh
@@ -64,15 +66,27 @@ v2=$(version 2) v3=$(version 3)
 case $v3 in [3-9].* | [1-9][0-9]*.*) ;; *) die "$out/bench-3 runs with oneDNN $v3, not 3.x" ;; esac
 echo "onednn-compare: oneDNN $v2 (system) and $v3 ($prefix)" >&2
 
-# bench SETTING LIB RUN: one run of bench-LIB into runs/SETTING-LIB-RUN.tsv
+# busy: the seconds all CPUs have been busy since boot, and the uptime (/proc/stat, /proc/uptime)
+hz=$(getconf CLK_TCK) cpus=$(getconf _NPROCESSORS_ONLN)
+busy() {
+  awk -v hz="$hz" '$1 == "cpu" { printf "%.2f ", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
+  cut -d' ' -f1 /proc/uptime
+}
+# bench SETTING LIB RUN: one run of bench-LIB into runs/SETTING-LIB-RUN.tsv, with a last line
+# "others SHARE": the share of all CPUs' time that other processes used during the run
 bench() {
   caps=
   [ "$1" = avx2 ] && caps="DNNL_MAX_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2"
   eval "v=\$v$2"
-  t0=$(date +%s)
+  file=$out/runs/$1-$2-$3.tsv
+  before=$(busy)
   # shellcheck disable=SC2086
-  env OMP_NUM_THREADS="$THREADS" $caps "$out/bench-$2" >"$out/runs/$1-$2-$3.tsv"
-  echo "onednn-compare: $1, oneDNN $v, run $3 of $RUNS: $(($(date +%s) - t0)) s" >&2
+  env OMP_NUM_THREADS="$THREADS" $caps "$out/bench-$2" >"$file"
+  share=$(echo "$before $(busy) $(awk -F '\t' '$1 == "cpu" { print $2 }' "$file") $cpus" |
+    awk '{ printf "%.3f %.0f", ($3 - $1 - $5) / (($4 - $2) * $6), $4 - $2 }')
+  printf 'others\t%s\n' "${share% *}" >>"$file"
+  echo "onednn-compare: $1, oneDNN $v, run $3 of $RUNS: ${share#* } s; other processes used" \
+    "$(echo "$share" | awk '{ printf "%.0f", 100 * $1 }')% of the CPUs meanwhile" >&2
 }
 
 rm -rf "$out/runs"
@@ -104,12 +118,14 @@ class Lib:
     def __init__(self, setting, lib):
         self.times = collections.defaultdict(lambda: [[] for _ in OPS])
         self.impls = collections.defaultdict(lambda: [set() for _ in OPS])
-        self.order, self.info, self.why = [], {}, set()
+        self.order, self.info, self.why, self.others = [], {}, set(), []
         for path in sorted(glob.glob(os.path.join(runs_dir, "%s-%s-*.tsv" % (setting, lib)))):
             for line in open(path):
                 f = line.rstrip("\n").split("\t")
                 if f[0] in ("version", "isa"):
                     self.info[f[0]] = f[1]
+                elif f[0] == "others":
+                    self.others.append(float(f[1]))
                 elif f[0] == "row":
                     self.add(tuple(f[1:4]), f[4:7], f[7:10])
         self.name = ".".join(self.info["version"].split(".")[:2])
@@ -240,8 +256,14 @@ print("- fp32, batch 128, format_tag::any, forward_training; OMP_NUM_THREADS=%s;
       threads)
 print("- Times in ms: the median over %s run(s) of each (alternating %s, %s) of each run's median "
       "of 7 after 1 warm-up. ratio = %s / %s (above 1: %s faster). n/a: not run (conv4's first "
-      "layer needs no backward data).\n" % (runs, old.name, new.name, old.name, new.name,
-                                             new.name))
+      "layer needs no backward data)." %
+      (runs, old.name, new.name, old.name, new.name, new.name))
+others = [(max(Lib(s, lib).others), s, lib) for s, _ in SETTINGS for lib in (2, 3)]
+worst = max(others)
+print("- Other processes used at most %.0f%% of the CPUs during a run (%s, %s)%s\n" %
+      (100 * worst[0], worst[1], old.name if worst[2] == 2 else new.name,
+       "" if worst[0] < 0.05 else ": **over 5%, the times are not to be trusted; run again on "
+       "an idle machine**"))
 for setting, title in SETTINGS:
     table(setting, title)
 EOF

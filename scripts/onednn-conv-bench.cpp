@@ -9,8 +9,11 @@
 //   row      SET  LAYER  ALGORITHM  FWD_MS  BWD_D_MS  BWD_W_MS  FWD_IMPL  BWD_D_IMPL  BWD_W_IMPL
 // one row per layer and algorithm. An operation whose primitive descriptor cannot be created has
 // time "unavailable" and implementation "unavailable: WHY"; one not run (a first layer's
-// backward data) has "-" for both. With --version it prints the first two lines only.
+// backward data) has "-" for both. Last, "cpu SECONDS": the process's CPU time (user + system),
+// from which the script tells how much other processes ran meanwhile. With --version it prints
+// the first two lines only.
 #include <oneapi/dnnl/dnnl.hpp>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -243,6 +246,14 @@ void print_version() {
   std::printf("isa\t%s\n", isa_name(dnnl::get_effective_cpu_isa()));
 }
 
+void print_cpu_time() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  const double seconds = u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+                         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  std::printf("cpu\t%.2f\n", seconds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,5 +266,6 @@ int main(int argc, char** argv) {
          {dnnl::algorithm::convolution_direct, dnnl::algorithm::convolution_winograd})
       bench_layer(l, a, engine, stream);
   }
+  print_cpu_time();
   return 0;
 }
