@@ -219,8 +219,19 @@ void train(Options o) {
     stage = "reading " + o.resume;
     resumed = popup::popup_file_read(o.resume, popup::FileKind::checkpoint);
     const auto plan = resumed->metadata.find("popup.train.conv_plan");
-    if (plan != resumed->metadata.end() && config.conv_algo != popup::ConvAlgo::direct)
-      config.conv_plan = popup::conv_plan_parse(plan->second);
+    if (plan != resumed->metadata.end() && config.conv_algo != popup::ConvAlgo::direct) {
+      try {
+        config.conv_plan = popup::conv_plan_parse(plan->second);
+      } catch (const popup::InvalidArgument&) {
+        config.conv_plan.clear();
+      }
+      if (config.conv_plan.size() != popup::network_conv_count(net))
+        throw popup::FormatError(o.resume,
+                                 "popup.train.conv_plan is not direct or winograd for "
+                                 "each of the network's " +
+                                     std::to_string(popup::network_conv_count(net)) +
+                                     " convolutions");
+    }
   }
   stage = "setting up training (scores, optimiser state, data on the device)";
   popup::Trainer trainer(recipe, std::move(weights), data, config,
