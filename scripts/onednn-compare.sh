@@ -13,7 +13,7 @@
 # the tables in BUILD/onednn-compare/results.md.
 #
 #   scripts/onednn-compare.sh                                  3 runs each, 2 threads
-#   ONEDNN3_PREFIX=/tmp/onednn3/venv RUNS=1 scripts/onednn-compare.sh
+#   ONEDNN3_PREFIX=$HOME/onednn3 RUNS=1 scripts/onednn-compare.sh
 #
 # oneDNN 3.x: ONEDNN3_PREFIX (a prefix with include/oneapi/dnnl/dnnl.hpp and lib/libdnnl.so),
 # else BUILD/onednn-compare/venv, made and filled with pip install onednn-devel-cpu-gomp on first
