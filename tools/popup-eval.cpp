@@ -63,7 +63,6 @@ void run(const Options& o) {
   stage = "reading " + o.input;
   popup::PopupFile file = popup::popup_file_read(o.input);
   popup::train_metadata_check(file.metadata, o.input);  // batch_size, data: used below
-  const std::string conv_plan = recorded(file, "popup.train.conv_plan", "");
   if (file.kind != popup::FileKind::mask && file.kind != popup::FileKind::weights)
     throw popup::FormatError(o.input, std::string("is a ") + popup::kind_name(file.kind) +
                                           " file; popup-eval reads mask or weights files");
@@ -114,6 +113,8 @@ void run(const Options& o) {
   const int64_t batch = o.batch_size > 0 ? o.batch_size : static_cast<int64_t>(recorded_batch);
   const popup::Network net =
       popup::arch_network(file.recipe.arch, file.recipe.input, file.recipe.classes);
+  const std::vector<popup::ConvAlgo> conv_plan =
+      popup::conv_plan_recorded(file.metadata, net, o.input);
   popup::Mask mask;
   std::vector<std::vector<float>> frozen, logits;
   if (file.kind == popup::FileKind::mask) {
@@ -142,12 +143,7 @@ void run(const Options& o) {
   config.conv_algo = o.conv_algo;
   if (o.conv_algo_text.empty() && !conv_plan.empty()) {  // as training computed
     config.conv_algo = popup::ConvAlgo::winograd;
-    config.conv_plan = popup::conv_plan_parse(conv_plan);
-    if (config.conv_plan.size() != popup::network_conv_count(net))
-      throw popup::FormatError(o.input, "popup.train.conv_plan lists " +
-                                            std::to_string(config.conv_plan.size()) +
-                                            " convolutions; the network has " +
-                                            std::to_string(popup::network_conv_count(net)));
+    config.conv_plan = conv_plan;
   }
   std::unique_ptr<popup::Executor> exec =
       popup_tool::executor_for(net, config, o.device_choice, "popup-eval");
@@ -275,23 +271,13 @@ int main(int argc, char** argv) {
         o.device_choice = popup::device_parse(o.device);
         o.device_choice.quiet_fallback = app.count("--device") == 0;
         o.precision = popup::precision_parse(o.precision_text);
-        if (o.precision == popup::Precision::bf16) {
-          if (o.device_choice.kind == popup::DeviceChoice::cuda)
-            throw popup_tool::UsageError(
-                "--precision bf16 is a CPU option; it does not run "
-                "with --device " +
-                o.device);
-          o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
-        }
+        if (o.precision == popup::Precision::bf16)
+          popup_tool::cpu_option_device("--precision bf16", o.device_choice, o.device);
         if (!o.conv_algo_text.empty()) {
           o.conv_algo = popup::conv_algo_parse(o.conv_algo_text);
-          if (o.conv_algo != popup::ConvAlgo::direct) {
-            if (o.device_choice.kind == popup::DeviceChoice::cuda)
-              throw popup_tool::UsageError("--conv-algo " + o.conv_algo_text +
-                                           " is a CPU option; it does not run with --device " +
-                                           o.device);
-            o.device_choice.kind = popup::DeviceChoice::cpu;
-          }
+          if (o.conv_algo != popup::ConvAlgo::direct)
+            popup_tool::cpu_option_device("--conv-algo " + o.conv_algo_text, o.device_choice,
+                                          o.device);
         }
         popup_tool::device_check(o.device_choice);
         popup_tool::bf16_check(o.precision, o.device_choice);

@@ -53,19 +53,11 @@ void options_check(Options& o, const CLI::App& app) {
   o.device_choice = popup::device_parse(o.device);
   o.device_choice.quiet_fallback = app.count("--device") == 0;
   o.train.precision = popup::precision_parse(o.precision);
-  if (o.train.precision == popup::Precision::bf16) {
-    if (o.device_choice.kind == popup::DeviceChoice::cuda)
-      throw UsageError("--precision bf16 is a CPU option; it does not run with --device " +
-                       o.device);
-    o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: bf16 runs on the CPU
-  }
+  if (o.train.precision == popup::Precision::bf16)
+    popup_tool::cpu_option_device("--precision bf16", o.device_choice, o.device);
   o.train.conv_algo = popup::conv_algo_parse(o.conv_algo);
-  if (o.train.conv_algo != popup::ConvAlgo::direct) {
-    if (o.device_choice.kind == popup::DeviceChoice::cuda)
-      throw UsageError("--conv-algo " + o.conv_algo +
-                       " is a CPU option; it does not run with --device " + o.device);
-    o.device_choice.kind = popup::DeviceChoice::cpu;  // auto: the choice is the CPU's
-  }
+  if (o.train.conv_algo != popup::ConvAlgo::direct)
+    popup_tool::cpu_option_device("--conv-algo " + o.conv_algo, o.device_choice, o.device);
   popup_tool::device_check(o.device_choice);
   popup_tool::bf16_check(o.train.precision, o.device_choice);
   o.train.method = popup::method_parse(o.method);
@@ -218,20 +210,8 @@ void train(Options o) {
   if (!o.resume.empty()) {
     stage = "reading " + o.resume;
     resumed = popup::popup_file_read(o.resume, popup::FileKind::checkpoint);
-    const auto plan = resumed->metadata.find("popup.train.conv_plan");
-    if (plan != resumed->metadata.end() && config.conv_algo != popup::ConvAlgo::direct) {
-      try {
-        config.conv_plan = popup::conv_plan_parse(plan->second);
-      } catch (const popup::InvalidArgument&) {
-        config.conv_plan.clear();
-      }
-      if (config.conv_plan.size() != popup::network_conv_count(net))
-        throw popup::FormatError(o.resume,
-                                 "popup.train.conv_plan is not direct or winograd for "
-                                 "each of the network's " +
-                                     std::to_string(popup::network_conv_count(net)) +
-                                     " convolutions");
-    }
+    if (config.conv_algo != popup::ConvAlgo::direct)
+      config.conv_plan = popup::conv_plan_recorded(resumed->metadata, net, o.resume);
   }
   stage = "setting up training (scores, optimiser state, data on the device)";
   popup::Trainer trainer(recipe, std::move(weights), data, config,

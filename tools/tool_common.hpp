@@ -133,6 +133,15 @@ inline void device_check(const popup::DeviceChoice& device) {
     throw popup::Error("", "--device cuda: " + why);
 }
 
+// A CPU-only setting (`option`, e.g. "--precision bf16"): a usage error with --device cuda,
+// and --device auto then means the CPU.
+inline void cpu_option_device(const std::string& option, popup::DeviceChoice& device,
+                              const std::string& device_text) {
+  if (device.kind == popup::DeviceChoice::cuda)
+    throw UsageError(option + " is a CPU option; it does not run with --device " + device_text);
+  device.kind = popup::DeviceChoice::cpu;
+}
+
 // --precision bf16 on the CPU runs only where the CPU has bf16 arithmetic: emulated (oneDNN on
 // AVX-512 without AVX512-BF16) it is slower than fp32, and oneDNN 2.x has none on AVX2 (exit
 // 1: the machine is at fault).

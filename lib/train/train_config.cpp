@@ -248,4 +248,21 @@ void train_metadata_check(const Metadata& metadata, const std::string& file) {
   }
 }
 
+std::vector<ConvAlgo> conv_plan_recorded(const Metadata& metadata, const Network& net,
+                                         const std::string& file) {
+  const auto found = metadata.find("popup.train.conv_plan");
+  if (found == metadata.end()) return {};
+  std::vector<ConvAlgo> plan;
+  try {
+    plan = conv_plan_parse(found->second);
+  } catch (const InvalidArgument&) {
+    throw FormatError(file, "popup.train.conv_plan: not a comma list of direct and winograd");
+  }
+  if (plan.size() != network_conv_count(net))
+    throw FormatError(file, "popup.train.conv_plan lists " + std::to_string(plan.size()) +
+                                " convolutions; the network has " +
+                                std::to_string(network_conv_count(net)));
+  return plan;
+}
+
 }  // namespace popup

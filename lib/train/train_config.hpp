@@ -97,4 +97,10 @@ void classes_check(const std::string& data_name, const std::vector<std::string>&
 // this build does not know are provenance only and never used.
 void train_metadata_check(const Metadata& metadata, const std::string& file);
 
+// The convolution plan a file records (popup.train.conv_plan), one entry per convolution of
+// `net`; empty when the key is absent. Throws FormatError naming `file` when it is not direct
+// or winograd for each of them.
+std::vector<ConvAlgo> conv_plan_recorded(const Metadata& metadata, const Network& net,
+                                         const std::string& file);
+
 }  // namespace popup
