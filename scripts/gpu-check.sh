@@ -3,15 +3,20 @@
 # GPU and a CUDA toolkit (nvcc; cuDNN and cuBLAS from the toolkit, $CUDNN_HOME or NVIDIA's
 # Python wheels). It
 #   1. builds popup with its CUDA backend,
-#   2. runs the unit tests, among them the CPU-vs-GPU parity tests, which must run (not skip),
+#   2. runs the CPU-vs-GPU parity tests, which must run (not skip); the CPU-only unit tests
+#      are left to make check, which needs no GPU,
 #   3. trains conv4 on Fashion-MNIST for 2 epochs on the GPU and on the CPU, and compares,
 #   4. benchmarks edge-popup training (conv4, conv6, conv6:width=4, resnet18 on 3x32x32, batch
 #      128 and 256) against the PyTorch reference scripts/pytorch-edgepopup-bench.py,
 # and writes everything to $BUILD/gpu-check/results.md (the JSON rows beside it). Exit 0 when
-# steps 1-3 pass; the speed goals are reported, not enforced. Each step has a time limit, so
-# the whole check ends within 8 minutes on an H100-class machine with 16 cores.
+# steps 1-3 pass; the speed goals are reported, not enforced (a failed benchmark is a warning).
+# Each step has a time limit, so the whole check ends within 8 minutes on an H100-class
+# machine with 16 cores.
 # The Debian packages popup builds with are installed with apt-get where that works; a GPU
 # machine without a package registry takes them from .debs/ (scripts/gpu-check-debs.sh).
+# PREBUILT=1 skips step 1 and uses what `make CUDA=1 all $BUILD/tests/unit_tests
+# $BUILD/tests/popup-bench` built in $BUILD on another machine (its shared libraries on
+# LD_LIBRARY_PATH). FASHION_MNIST names the data folder where the Debian package is absent.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -29,6 +34,9 @@ fail() { note "FAILED: $*"; status=1; }
 elapsed() { echo $(($(date +%s) - started)); }
 section() { printf '\n## %s\n\n' "$1" >>"$results"; }
 
+command -v python3 >/dev/null || { echo "gpu-check: python3 is needed (the comparisons)" >&2; exit 2; }
+prebuilt=${PREBUILT:-0}
+
 # ---- the machine --------------------------------------------------------------------------
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)
 if [ -z "$gpu" ]; then
@@ -44,29 +52,31 @@ fi
 } >"$results"
 note "GPU: $gpu"
 
-# ---- build dependencies ---------------------------------------------------------------------
+# ---- build dependencies and data -------------------------------------------------------------
+root=$top/$BUILD/sysroot
+unpack_deb() {  # unpack_deb FILE: into $root
+  mkdir -p "$root"
+  if command -v dpkg-deb >/dev/null; then
+    dpkg-deb -x "$1" "$root"
+  else  # a .deb is an ar archive holding data.tar.{xz,zst,gz}; tar tells which by itself
+    member=$(ar t "$1" | grep '^data\.tar') &&
+      ar p "$1" "$member" >"$root/.data.tar" && tar -x -f "$root/.data.tar" -C "$root"
+  fi || fail "cannot unpack $1"
+  rm -f "$root/.data.tar"
+}
 missing_components() {  # the required components make's configuration does not find
   make -s --no-print-directory config CUDA=0 2>/dev/null |
     grep -E '✗ (zlib|OpenMP|CLI11|Boost.Test|oneDNN|libpng) ' | awk '{print $2}' | tr '\n' ' '
 }
-missing=$(missing_components)
+missing=""
+[ "$prebuilt" = 1 ] || missing=$(missing_components)
 if [ -n "$missing" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null &&
   timeout 120 scripts/install-deps.sh >>"$log" 2>&1; then
   missing=$(missing_components)
 fi
 if [ -n "$missing" ] && ls .debs/*.deb >/dev/null 2>&1; then
-  root=$top/$BUILD/sysroot
   note "unpacking .debs/ into $root for: $missing"
-  mkdir -p "$root"
-  for deb in .debs/*.deb; do
-    if command -v dpkg-deb >/dev/null; then
-      dpkg-deb -x "$deb" "$root"
-    else  # a .deb is an ar archive holding data.tar.{xz,zst,gz}; tar tells which by itself
-      member=$(ar t "$deb" | grep '^data\.tar') &&
-        ar p "$deb" "$member" >"$root/.data.tar" && tar -x -f "$root/.data.tar" -C "$root"
-    fi || fail "cannot unpack $deb"
-    rm -f "$root/.data.tar"
-  done
+  for deb in .debs/*.deb; do unpack_deb "$deb"; done
   multiarch=x86_64-linux-gnu
   export CPATH="$root/usr/include:$root/usr/include/$multiarch${CPATH:+:$CPATH}"
   export LIBRARY_PATH="$root/usr/lib/$multiarch:$root/usr/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
@@ -80,21 +90,35 @@ if [ -n "$missing" ]; then
   exit 2
 fi
 
-data=/usr/share/datasets/fashion-mnist
-[ -d "$data" ] || data=$top/$BUILD/sysroot/usr/share/datasets/fashion-mnist
+data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+if [ ! -d "$data" ] && [ -z "${FASHION_MNIST:-}" ]; then
+  data=$root/usr/share/datasets/fashion-mnist
+  deb=$(ls .debs/dataset-fashion-mnist_*.deb 2>/dev/null | head -n 1)
+  [ -d "$data" ] || [ -z "$deb" ] || unpack_deb "$deb"
+fi
+if [ ! -d "$data" ]; then
+  note "no Fashion-MNIST: install dataset-fashion-mnist, bring .debs/, or set FASHION_MNIST"
+  exit 2
+fi
 
 # ---- 1. build ---------------------------------------------------------------------------------
-note "building (make CUDA=1)"
-if ! make -j"$(nproc)" CUDA=1 all "$BUILD/tests/unit_tests" >>"$log" 2>&1; then
+if [ "$prebuilt" = 1 ]; then
+  note "using the build in $BUILD (PREBUILT=1)"
+  echo "- build: prebuilt in $BUILD (PREBUILT=1)" >>"$results"
+elif ! { note "building (make CUDA=1)"; make -j"$(nproc)" CUDA=1 all "$BUILD/tests/unit_tests" \
+  "$BUILD/tests/popup-bench" >>"$log" 2>&1; }; then
   fail "the build failed (see $log)"
   tail -n 30 "$log" >&2
   exit 1
+else
+  grep 'CUDA backend' "$log" | tail -n 1 | sed 's/^ *//' | tee -a "$results" >&2
 fi
-grep 'CUDA backend' "$log" | tail -n 1 | sed 's/^ *//' | tee -a "$results" >&2
-if [ ! -f "$BUILD/lib/popup/libpopup-cuda.so" ]; then
-  fail "the CUDA backend was not built (the configuration line above says why)"
-  exit 1
-fi
+for f in lib/popup/libpopup-cuda.so tests/unit_tests tests/popup-bench bin/popup-train; do
+  if [ ! -f "$BUILD/$f" ]; then
+    fail "$BUILD/$f was not built (the configuration line above says why)"
+    exit 1
+  fi
+done
 bin=$BUILD/bin
 # cuDNN opens parts of itself at run time: where it is not in the linker's paths (NVIDIA's
 # Python wheels), it is found through these.
@@ -102,27 +126,29 @@ for v in $(scripts/find-cuda.sh | grep -E '^(CUDNN|CUBLAS)_LIB='); do
   export LD_LIBRARY_PATH="${v#*=}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 done
 
-# ---- 2. unit and parity tests -----------------------------------------------------------------
-section "Unit tests: CPU-vs-GPU parity, and the rest"
-note "unit tests ($(elapsed) s so far)"
-timeout 150 "$BUILD/tests/unit_tests" '--run_test=!cuda_parity' --color_output=no \
-  --log_level=test_suite --report_level=no >"$out/unit-tests.txt" 2>&1
-closing=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/unit-tests.txt" | tail -n 1)
-timeout 120 "$BUILD/tests/unit_tests" --run_test=cuda_parity --color_output=no --report_level=no \
-  >"$out/parity.txt" 2>&1
-parity=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/parity.txt" | tail -n 1)
+# ---- 2. parity tests ------------------------------------------------------------------------
+section "Unit tests: CPU-vs-GPU parity and device selection"
+note "parity tests ($(elapsed) s so far)"
+suite() {  # suite NAME: runs one unit-test suite into $out/NAME.txt, prints its closing line
+  timeout 150 "$BUILD/tests/unit_tests" --run_test="$1" --color_output=no --log_level=test_suite \
+    --report_level=no >"$out/$1.txt" 2>&1
+  grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/$1.txt" | tail -n 1
+}
+parity=$(suite cuda_parity)
+device=$(suite device)
 {
-  echo "- the other unit tests: ${closing:-no closing line}"
   echo "- cuda_parity suite: ${parity:-no closing line}"
-  grep -E 'error|failed|skipped because' "$out/parity.txt" | head -n 40 | sed 's/^/    /'
+  echo "- device suite: ${device:-no closing line}"
+  grep -hE 'error|failed|skipped because precondition' "$out/cuda_parity.txt" "$out/device.txt" |
+    head -n 40 | sed 's/^/    /'
 } >>"$results"
 case $parity in
   *" 0 failed, 0 skipped") ;;
-  *) fail "parity tests: ${parity:-did not finish} (details: $out/parity.txt)" ;;
+  *) fail "parity tests: ${parity:-did not finish} (details: $out/cuda_parity.txt)" ;;
 esac
-case $closing in
+case $device in
   *" 0 failed"*) ;;
-  *) fail "unit tests: ${closing:-did not finish} (details: $out/unit-tests.txt)" ;;
+  *) fail "device tests: ${device:-did not finish} (details: $out/device.txt)" ;;
 esac
 
 # ---- 3. conv4, 2 epochs, GPU against CPU ----------------------------------------------------
@@ -131,7 +157,7 @@ note "training conv4 on the GPU and on the CPU ($(elapsed) s so far)"
 train=(--data "fashion-mnist:$data" --k 0.5 --epochs 2 --seed 0 --quiet)
 "$bin/popup-init" --arch conv4 --init signed-constant --seed 0 --recipe -o "$out/conv4.recipe"
 t0=$(date +%s.%N)
-timeout 120 "$bin/popup-train" "$out/conv4.recipe" "${train[@]}" --device cuda --log "$out/conv4-gpu.log" \
+POPUP_CUDA_VERBOSE=1 timeout 120 "$bin/popup-train" "$out/conv4.recipe" "${train[@]}" --device cuda --log "$out/conv4-gpu.log" \
   -o "$out/conv4-gpu.mask" 2>>"$log" || fail "GPU training failed"
 t1=$(date +%s.%N)
 timeout 180 "$bin/popup-train" "$out/conv4.recipe" "${train[@]}" --device cpu --log "$out/conv4-cpu.log" \
@@ -167,16 +193,16 @@ section "Training throughput, edge-popup k 0.5, SGD, 3x32x32 inputs (images/s, m
 note "benchmarks ($(elapsed) s so far)"
 archs=conv4,conv6,conv6:width=4,resnet18
 timeout 90 "$BUILD/tests/popup-bench" --device cuda --arch "$archs" --batch 128,256 --steps 20 --no-peak --json "$out/popup.json" \
-  >"$out/popup-bench.txt" 2>>"$log" || fail "popup-bench failed"
+  >"$out/popup-bench.txt" 2>>"$log" || note "warning: popup-bench failed (see $log)"
 # The same with TF32 tensor cores allowed, as PyTorch allows them for convolutions by default.
 POPUP_CUDA_TF32=1 timeout 90 "$BUILD/tests/popup-bench" --device cuda --arch "$archs" --batch 128,256 --steps 20 --no-peak \
-  --json "$out/popup-tf32.json" >"$out/popup-bench-tf32.txt" 2>>"$log" || fail "popup-bench (TF32) failed"
+  --json "$out/popup-tf32.json" >"$out/popup-bench-tf32.txt" 2>>"$log" || note "warning: popup-bench (TF32) failed"
 timeout 120 python3 scripts/pytorch-edgepopup-bench.py --device cuda --arch "$archs" --batch 128,256 \
   --json "$out/pytorch.json" >"$out/pytorch-bench.txt" 2>>"$log"
 case $? in
   0) ;;
   3) note "PyTorch is not installed: the reference rows are skipped"; : >"$out/pytorch.json" ;;
-  *) fail "the PyTorch reference failed (see $log)"; : >"$out/pytorch.json" ;;
+  *) note "warning: the PyTorch reference failed (see $log)"; : >"$out/pytorch.json" ;;
 esac
 python3 - "$out" >>"$results" <<'EOF'
 import json, sys

@@ -1,6 +1,8 @@
 // The CUDA executor's choice of convolution algorithms: for each convolution of a plan, the
 // fastest deterministic forward, backward-data and backward-filter algorithms cuDNN offers
-// in an allowed math type (FP32, or TF32 when asked for), and the workspace each needs.
+// in an allowed math type (FP32, or TF32 when asked for) within a workspace cap, and the
+// workspace each needs. POPUP_CUDA_VERBOSE=1 prints each choice on stderr.
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -20,25 +22,55 @@ bool tf32_requested() {
 
 namespace {
 
-// The math type a convolution's algorithms are chosen under.
-cudnnMathType_t conv_query_math(bool tf32) { return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
+// No algorithm that needs more scratch memory than this is chosen (cuDNN's FFT algorithms can
+// ask for gigabytes at large batches).
+constexpr size_t kWorkspaceCap = size_t{1} << 30;
 
-// Exact FP32 runs FMA kernels only (PyTorch asserts the same of cuDNN's answers when TF32 is
-// off); TF32 may use tensor cores but never converts to half precision.
-bool math_allowed(cudnnMathType_t math, bool tf32) {
-  return tf32 ? math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : math == CUDNN_FMA_MATH;
+bool verbose() {
+  const char* v = std::getenv("POPUP_CUDA_VERBOSE");
+  return v && std::strcmp(v, "1") == 0;
 }
 
-// The fastest algorithm (cuDNN's heuristic order) that runs, is deterministic (the same bits
-// every run) and uses an allowed math type. Heuristics rather than timed cudnnFind*: the
-// choice must not depend on timing noise, or two runs could differ.
-template <typename Perf>
-Perf algo_pick(const std::vector<Perf>& perfs, bool tf32, const std::string& what) {
+const char* math_name(cudnnMathType_t m) {
+  switch (m) {
+    case CUDNN_DEFAULT_MATH: return "default";
+    case CUDNN_TENSOR_OP_MATH: return "tensor-op";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor-op-conversion";
+    case CUDNN_FMA_MATH: return "fma";
+  }
+  return "unknown";
+}
+
+// FP32 runs under CUDNN_FMA_MATH, which keeps cuDNN off tensor cores (no TF32); cuDNN labels
+// its plain answers DEFAULT or FMA, so only the tensor-op ones are refused. TF32 may use
+// tensor cores, under the math type cuDNN names, but never converts to half precision.
+bool math_allowed(cudnnMathType_t math, bool tf32) {
+  if (math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
+  return tf32 || math != CUDNN_TENSOR_OP_MATH;
+}
+cudnnMathType_t query_math(bool tf32) { return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
+cudnnMathType_t run_math(cudnnMathType_t offered, bool tf32) {
+  return tf32 ? offered : CUDNN_FMA_MATH;
+}
+
+// The first answer in cuDNN's heuristic order that runs, is deterministic (the same bits every
+// run), fits the workspace cap and uses an allowed math type; `fallback` (a deterministic
+// implicit-GEMM algorithm every cuDNN has) when none does. Heuristics rather than timed
+// cudnnFind*: the choice must not depend on timing noise, or two runs could differ.
+template <typename Algo, typename Perf>
+ConvAlgo<Algo> algo_pick(const std::vector<Perf>& perfs, Algo fallback, bool tf32) {
   for (const Perf& p : perfs)
     if (p.status == CUDNN_STATUS_SUCCESS && p.determinism == CUDNN_DETERMINISTIC &&
-        math_allowed(p.mathType, tf32))
-      return p;
-  throw Error("", "cuDNN offers no deterministic " + what + std::string(tf32 ? "" : " in FP32"));
+        p.memory <= kWorkspaceCap && math_allowed(p.mathType, tf32))
+      return {p.algo, run_math(p.mathType, tf32), 0};
+  return {fallback, query_math(tf32), 0};
+}
+
+void report(const char* pass, const std::string& name, int64_t n, int algo, cudnnMathType_t math,
+            size_t workspace) {
+  if (verbose())
+    std::fprintf(stderr, "popup: cuda: %s %s batch %lld: algorithm %d, math %s, workspace %zu bytes\n",
+                 name.c_str(), pass, static_cast<long long>(n), algo, math_name(math), workspace);
 }
 
 }  // namespace
@@ -51,16 +83,15 @@ ConvAlgo<cudnnConvolutionFwdAlgo_t> ExecutorCudaImpl::forward_algo(int i, const 
   int max = 0, returned = 0;
   CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(cudnn_.get(), &max));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perfs(static_cast<size_t>(max));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_query_math(tf32_)));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, query_math(tf32_)));
   CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
       cudnn_.get(), desc(p, j), filter_[i].get(), conv, desc(p, i), max, &returned, perfs.data()));
   perfs.resize(static_cast<size_t>(returned));
-  const auto best =
-      algo_pick(perfs, tf32_, "forward convolution for " + net_.tensors[net_.ops[i].tensor].name);
-  ConvAlgo<cudnnConvolutionFwdAlgo_t> a{best.algo, best.mathType, 0};
+  auto a = algo_pick(perfs, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, tf32_);
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
   CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn_.get(), desc(p, j), filter_[i].get(),
                                                       conv, desc(p, i), a.algo, &a.workspace));
+  report("forward", net_.tensors[net_.ops[i].tensor].name, p.n, a.algo, a.math, a.workspace);
   return a;
 }
 
@@ -70,16 +101,15 @@ ConvAlgo<cudnnConvolutionBwdDataAlgo_t> ExecutorCudaImpl::data_algo(int i, const
   int max = 0, returned = 0;
   CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnn_.get(), &max));
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perfs(static_cast<size_t>(max));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_query_math(tf32_)));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, query_math(tf32_)));
   CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
       cudnn_.get(), filter_[i].get(), desc(p, i), conv, desc(p, j), max, &returned, perfs.data()));
   perfs.resize(static_cast<size_t>(returned));
-  const auto best = algo_pick(
-      perfs, tf32_, "backward-data convolution for " + net_.tensors[net_.ops[i].tensor].name);
-  ConvAlgo<cudnnConvolutionBwdDataAlgo_t> a{best.algo, best.mathType, 0};
+  auto a = algo_pick(perfs, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tf32_);
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
   CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
       cudnn_.get(), filter_[i].get(), desc(p, i), conv, desc(p, j), a.algo, &a.workspace));
+  report("backward-data", net_.tensors[net_.ops[i].tensor].name, p.n, a.algo, a.math, a.workspace);
   return a;
 }
 
@@ -89,16 +119,15 @@ ConvAlgo<cudnnConvolutionBwdFilterAlgo_t> ExecutorCudaImpl::filter_algo(int i, c
   int max = 0, returned = 0;
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnn_.get(), &max));
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perfs(static_cast<size_t>(max));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, conv_query_math(tf32_)));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, query_math(tf32_)));
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
       cudnn_.get(), desc(p, j), desc(p, i), conv, filter_[i].get(), max, &returned, perfs.data()));
   perfs.resize(static_cast<size_t>(returned));
-  const auto best = algo_pick(
-      perfs, tf32_, "backward-filter convolution for " + net_.tensors[net_.ops[i].tensor].name);
-  ConvAlgo<cudnnConvolutionBwdFilterAlgo_t> a{best.algo, best.mathType, 0};
+  auto a = algo_pick(perfs, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tf32_);
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
       cudnn_.get(), desc(p, j), desc(p, i), conv, filter_[i].get(), a.algo, &a.workspace));
+  report("backward-filter", net_.tensors[net_.ops[i].tensor].name, p.n, a.algo, a.math, a.workspace);
   return a;
 }
 

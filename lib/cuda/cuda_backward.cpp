@@ -24,6 +24,7 @@ void ExecutorCudaImpl::grads_check(const std::vector<float*>& grads) const {
 }
 
 void ExecutorCudaImpl::backward(const std::vector<float*>& grads) {
+  const DeviceScope scope(device_);
   grads_check(grads);
   if (grad_scratch_.size() == 0) grad_scratch_.resize(weights_.size());
   std::vector<float*> device(grads.size(), nullptr);
@@ -44,6 +45,7 @@ void ExecutorCudaImpl::backward(const std::vector<float*>& grads) {
 // BatchNorm's scale and shift are computed (wanted_): with a dense first layer and no affine
 // BatchNorm, none of the first layer's backward runs.
 void ExecutorCudaImpl::backward_device(const std::vector<float*>& grads) {
+  const DeviceScope scope(device_);
   grads_check(grads);
   const int last = static_cast<int>(net_.ops.size()) - 1;
   // wanted_[i]: op i's output depends on a tensor whose gradient is asked for, or on an affine

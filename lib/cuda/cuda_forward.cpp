@@ -19,6 +19,7 @@ void ExecutorCudaImpl::forward_check(const int32_t* labels, int64_t n, bool trai
 
 BatchStats ExecutorCudaImpl::forward(const float* images, const int32_t* labels, int64_t n,
                                      bool training) {
+  const DeviceScope scope(device_);
   // its own totals slot: the statistics of this batch alone, queued sums left alone
   forward_run(images, labels, n, training, kSingleSlot);
   return totals_take(kSingleSlot);
@@ -26,6 +27,7 @@ BatchStats ExecutorCudaImpl::forward(const float* images, const int32_t* labels,
 
 void ExecutorCudaImpl::forward_queue(const float* images, const int32_t* labels, int64_t n,
                                      bool training) {
+  const DeviceScope scope(device_);
   forward_run(images, labels, n, training, kQueuedSlot);
 }
 
@@ -57,6 +59,7 @@ void ExecutorCudaImpl::forward_compute(const BatchPlan& p, bool training, int64_
 
 void ExecutorCudaImpl::forward_queue_examples(int data, const int64_t* examples,
                                               const AugmentDraw* draws, int64_t n, bool training) {
+  const DeviceScope scope(device_);
   if (data < 0 || static_cast<size_t>(data) >= splits_.size())
     throw InvalidArgument("", "no uploaded data split " + std::to_string(data));
   const DeviceSplit& split = splits_[static_cast<size_t>(data)];
@@ -160,6 +163,7 @@ BatchStats ExecutorCudaImpl::totals_take(int slot) {
 }
 
 const float* ExecutorCudaImpl::logits() {
+  const DeviceScope scope(device_);
   if (last_) {
     const size_t bytes = static_cast<size_t>(last_->n * net_.classes) * sizeof(float);
     CUDA_CHECK(cudaMemcpyAsync(logits_host_.data(), out_.back(), bytes, cudaMemcpyDeviceToHost,

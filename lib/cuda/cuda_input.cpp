@@ -25,6 +25,7 @@ std::string shape_text(const InputShape& s) {
 // The split stays on the device when it fits beside what training needs: a tenth of the
 // card's memory, at least 1 GiB, is left for cuDNN's workspaces and other processes.
 int ExecutorCudaImpl::data_upload(const DataSplit& split) {
+  const DeviceScope scope(device_);
   const InputShape& in = net_.input;
   if (split.shape.c != in.c || split.shape.h != in.h || split.shape.w != in.w)
     throw MismatchError("", "data of shape " + shape_text(split.shape) +

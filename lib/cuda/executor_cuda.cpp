@@ -64,6 +64,7 @@ ExecutorCudaImpl::~ExecutorCudaImpl() {
 }
 
 void ExecutorCudaImpl::handles_create(int device) {
+  device_ = device;
   CUDA_CHECK(cudaSetDevice(device));
   cudaDeviceProp props{};
   CUDA_CHECK(cudaGetDeviceProperties(&props, device));
@@ -94,17 +95,20 @@ void ExecutorCudaImpl::tensor_check(size_t t) const {
 // ---- weights -------------------------------------------------------------------------------
 
 float* ExecutorCudaImpl::weights_device(size_t t) {
+  const DeviceScope scope(device_);
   tensor_check(t);
   return weights_.data() + weight_offset_[t];
 }
 
 void ExecutorCudaImpl::weights_written(size_t t) {
+  const DeviceScope scope(device_);
   tensor_check(t);
   weights_set_[t] = true;
 }
 
 // The caller may reuse its array once we return (score_engine_host.cpp does, at once).
 void ExecutorCudaImpl::set_weights(size_t t, const float* weights) {
+  const DeviceScope scope(device_);
   float* dst = weights_device(t);
   CUDA_CHECK(cudaMemcpyAsync(dst, weights,
                              static_cast<size_t>(net_.tensors[t].numel()) * sizeof(float),
@@ -116,6 +120,7 @@ void ExecutorCudaImpl::set_weights(size_t t, const float* weights) {
 // ---- running statistics --------------------------------------------------------------------
 
 std::vector<NamedArray> ExecutorCudaImpl::running_stats() const {
+  const DeviceScope scope(device_);
   std::vector<NamedArray> stats;
   for (size_t i = 0; i < net_.ops.size(); ++i) {
     const Op& op = net_.ops[i];
@@ -133,6 +138,7 @@ std::vector<NamedArray> ExecutorCudaImpl::running_stats() const {
 }
 
 void ExecutorCudaImpl::set_running_stats(const std::vector<NamedArray>& stats) {
+  const DeviceScope scope(device_);
   const std::vector<RunningStatTarget> targets = running_stats_targets(net_, stats);
   for (size_t k = 0; k < stats.size(); ++k) {
     const BnArrays& b = bn_[static_cast<size_t>(targets[k].op)];
@@ -160,16 +166,19 @@ void ExecutorCudaImpl::bn_pair_copy(float* to_a, float* to_b, const float* from_
 }
 
 void ExecutorCudaImpl::set_bn_params(size_t b, const float* gamma, const float* beta) {
+  const DeviceScope scope(device_);
   const size_t i = bn_op(b);
   bn_pair_copy(bn_[i].scale, bn_[i].bias, gamma, beta, net_.ops[i].c, cudaMemcpyHostToDevice);
 }
 
 void ExecutorCudaImpl::bn_params(size_t b, float* gamma, float* beta) const {
+  const DeviceScope scope(device_);
   const size_t i = bn_op(b);
   bn_pair_copy(gamma, beta, bn_[i].scale, bn_[i].bias, net_.ops[i].c, cudaMemcpyDeviceToHost);
 }
 
 void ExecutorCudaImpl::bn_grads(size_t b, float* dgamma, float* dbeta) const {
+  const DeviceScope scope(device_);
   const size_t i = bn_op(b);
   if (!bn_grads_ready_)
     throw Error("",

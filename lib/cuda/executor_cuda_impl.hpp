@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend/network_graph.hpp"
+#include "cuda/cuda_check.hpp"
 #include "cuda/cuda_descriptors.hpp"
 #include "cuda/device_buffer.hpp"
 #include "cuda/executor_cuda.hpp"
@@ -104,7 +105,10 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   int data_upload(const DataSplit& split) override;
   void forward_queue_examples(int data, const int64_t* examples, const AugmentDraw* draws,
                               int64_t n, bool training) override;
-  BatchStats stats_take() override { return totals_take(kQueuedSlot); }
+  BatchStats stats_take() override {
+    const DeviceScope scope(device_);
+    return totals_take(kQueuedSlot);
+  }
   int stats_interval() const override { return kStatsInterval; }
   void backward(const std::vector<float*>& grads) override;
   const float* logits() override;
@@ -190,6 +194,7 @@ class ExecutorCudaImpl final : public ExecutorCuda {
   const ExecutorConfig config_;
   const NetworkGraph graph_;
   const bool tf32_;
+  int device_ = 0;           // the GPU it runs on; current during each public entry
   std::string device_name_;  // "cuda:N (model)"
 
   // destroyed last (members go in reverse order): the buffers below may be in use until the

@@ -21,27 +21,6 @@
 namespace popup {
 namespace {
 
-// The engine's device current on the calling thread for one public entry, the caller's again
-// after: allocations and launches must not follow whatever device another thread made
-// current (cuda:N with N > 0).
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) CUDA_CHECK(cudaSetDevice(device));
-    changed_ = previous_ != device;
-  }
-  ~DeviceScope() {
-    if (changed_) cudaSetDevice(previous_);  // no throw from a destructor
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-  bool changed_ = false;
-};
-
 // The device current when the engine is made: the executor's (it made it current).
 int current_device() {
   int device = 0;
