@@ -66,11 +66,31 @@ ConvAlgo<Algo> algo_pick(const std::vector<Perf>& perfs, Algo fallback, bool tf3
   return {fallback, query_math(tf32), 0};
 }
 
-void report(const char* pass, const std::string& name, int64_t n, int algo, cudnnMathType_t math,
-            size_t workspace) {
+// cuDNN's names of its algorithms, without the common prefix.
+const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
+  static const char* const names[] = {
+      "implicit-gemm", "implicit-precomp-gemm", "gemm", "direct", "fft", "fft-tiling",
+      "winograd",      "winograd-nonfused"};
+  return a >= 0 && a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT ? names[a] : "unknown";
+}
+const char* algo_name(cudnnConvolutionBwdDataAlgo_t a) {
+  static const char* const names[] = {"0",          "1",        "fft",
+                                      "fft-tiling", "winograd", "winograd-nonfused"};
+  return a >= 0 && a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT ? names[a] : "unknown";
+}
+const char* algo_name(cudnnConvolutionBwdFilterAlgo_t a) {
+  static const char* const names[] = {"0",         "1", "fft", "3", "winograd", "winograd-nonfused",
+                                      "fft-tiling"};
+  return a >= 0 && a < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT ? names[a] : "unknown";
+}
+
+template <typename Algo>
+void report(const char* pass, const std::string& name, int64_t n, const ConvAlgo<Algo>& a) {
   if (verbose())
-    std::fprintf(stderr, "popup: cuda: %s %s batch %lld: algorithm %d, math %s, workspace %zu bytes\n",
-                 name.c_str(), pass, static_cast<long long>(n), algo, math_name(math), workspace);
+    std::fprintf(stderr,
+                 "popup: cuda: %s %s batch %lld: algorithm %s, math %s, workspace %zu bytes\n",
+                 name.c_str(), pass, static_cast<long long>(n), algo_name(a.algo),
+                 math_name(a.math), a.workspace);
 }
 
 }  // namespace
@@ -91,7 +111,7 @@ ConvAlgo<cudnnConvolutionFwdAlgo_t> ExecutorCudaImpl::forward_algo(int i, const 
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
   CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn_.get(), desc(p, j), filter_[i].get(),
                                                       conv, desc(p, i), a.algo, &a.workspace));
-  report("forward", net_.tensors[net_.ops[i].tensor].name, p.n, a.algo, a.math, a.workspace);
+  report("forward", net_.tensors[net_.ops[i].tensor].name, p.n, a);
   return a;
 }
 
@@ -109,7 +129,7 @@ ConvAlgo<cudnnConvolutionBwdDataAlgo_t> ExecutorCudaImpl::data_algo(int i, const
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
   CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
       cudnn_.get(), filter_[i].get(), desc(p, i), conv, desc(p, j), a.algo, &a.workspace));
-  report("backward-data", net_.tensors[net_.ops[i].tensor].name, p.n, a.algo, a.math, a.workspace);
+  report("backward-data", net_.tensors[net_.ops[i].tensor].name, p.n, a);
   return a;
 }
 
@@ -127,7 +147,7 @@ ConvAlgo<cudnnConvolutionBwdFilterAlgo_t> ExecutorCudaImpl::filter_algo(int i, c
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, a.math));
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
       cudnn_.get(), desc(p, j), desc(p, i), conv, filter_[i].get(), a.algo, &a.workspace));
-  report("backward-filter", net_.tensors[net_.ops[i].tensor].name, p.n, a.algo, a.math, a.workspace);
+  report("backward-filter", net_.tensors[net_.ops[i].tensor].name, p.n, a);
   return a;
 }
 

@@ -45,31 +45,37 @@ inline double weight_at(const std::vector<double>& w, const ConvShape& g, int64_
 }
 
 // Calls f(example, out channel, out y, out x, in channel, in y, in x, ky, kx) for every
-// product the convolution of x (with zero padding) sums.
+// product the convolution of x (with zero padding) sums for one example n and out channel o.
 template <typename F>
-void conv_visit(const Tensor& x, const ConvShape& g, int64_t oh, int64_t ow, F f) {
-  for (int64_t n = 0; n < x.n; ++n)
-    for (int64_t o = 0; o < g.out; ++o)
-      for (int64_t y = 0; y < oh; ++y)
-        for (int64_t xo = 0; xo < ow; ++xo)
-          for (int64_t i = 0; i < x.c; ++i)
-            for (int64_t ky = 0; ky < g.kh; ++ky)
-              for (int64_t kx = 0; kx < g.kw; ++kx) {
-                const int64_t iy = y * g.stride - g.pad + ky, ix = xo * g.stride - g.pad + kx;
-                if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) f(n, o, y, xo, i, iy, ix, ky, kx);
-              }
+void conv_visit(const Tensor& x, const ConvShape& g, int64_t oh, int64_t ow, int64_t n, int64_t o,
+                F f) {
+  for (int64_t y = 0; y < oh; ++y)
+    for (int64_t xo = 0; xo < ow; ++xo)
+      for (int64_t i = 0; i < x.c; ++i)
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t iy = y * g.stride - g.pad + ky, ix = xo * g.stride - g.pad + kx;
+            if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) f(n, o, y, xo, i, iy, ix, ky, kx);
+          }
 }
 
 inline int64_t conv_out_size(int64_t in, int64_t k, const ConvShape& g) {
   return (in + 2 * g.pad - k) / g.stride + 1;
 }
 
+// Each function runs in parallel over the index its outputs are split by (example, out
+// channel, or both); every output element sums its products in the same order as a serial
+// loop over n, o, y, x, i, ky, kx would, so the results do not depend on the threads.
 inline Tensor conv_forward(const Tensor& x, const std::vector<double>& w, const ConvShape& g) {
   Tensor y(x.n, g.out, conv_out_size(x.h, g.kh, g), conv_out_size(x.w, g.kw, g));
-  conv_visit(x, g, y.h, y.w,
-             [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
-               y.at(n, o, oy, ox) += x.at(n, i, iy, ix) * weight_at(w, g, x.c, o, i, ky, kx);
-             });
+#pragma omp parallel for collapse(2) schedule(dynamic)
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t o = 0; o < g.out; ++o)
+      conv_visit(
+          x, g, y.h, y.w, n, o,
+          [&](auto n_, auto o_, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
+            y.at(n_, o_, oy, ox) += x.at(n_, i, iy, ix) * weight_at(w, g, x.c, o_, i, ky, kx);
+          });
   return y;
 }
 
@@ -77,20 +83,28 @@ inline Tensor conv_forward(const Tensor& x, const std::vector<double>& w, const 
 inline Tensor conv_backward_data(const Tensor& x, const std::vector<double>& w, const ConvShape& g,
                                  const Tensor& dy) {
   Tensor dx = x.zeros_like();
-  conv_visit(x, g, dy.h, dy.w,
-             [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
-               dx.at(n, i, iy, ix) += dy.at(n, o, oy, ox) * weight_at(w, g, x.c, o, i, ky, kx);
-             });
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t n = 0; n < x.n; ++n)
+    for (int64_t o = 0; o < g.out; ++o)
+      conv_visit(
+          x, g, dy.h, dy.w, n, o,
+          [&](auto n_, auto o_, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
+            dx.at(n_, i, iy, ix) += dy.at(n_, o_, oy, ox) * weight_at(w, g, x.c, o_, i, ky, kx);
+          });
   return dx;
 }
 
 inline std::vector<double> conv_backward_weights(const Tensor& x, const ConvShape& g,
                                                  const Tensor& dy) {
   std::vector<double> dw(static_cast<size_t>(g.out * x.c * g.kh * g.kw), 0.0);
-  conv_visit(x, g, dy.h, dy.w,
-             [&](auto n, auto o, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
-               weight_at(dw, g, x.c, o, i, ky, kx) += dy.at(n, o, oy, ox) * x.at(n, i, iy, ix);
-             });
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t o = 0; o < g.out; ++o)
+    for (int64_t n = 0; n < x.n; ++n)
+      conv_visit(
+          x, g, dy.h, dy.w, n, o,
+          [&](auto n_, auto o_, auto oy, auto ox, auto i, auto iy, auto ix, auto ky, auto kx) {
+            weight_at(dw, g, x.c, o_, i, ky, kx) += dy.at(n_, o_, oy, ox) * x.at(n_, i, iy, ix);
+          });
   return dw;
 }
 
