@@ -1,0 +1,213 @@
+// Winograd F(2x2, 3x3) on AVX2 (winograd_f2x3.hpp). Per block of tiles: the input transform
+// into v[16][tiles][in], 16 matrix products v[k] u[k] into m[16][tiles][out16] by a 6x16
+// register kernel, and the output transform into y. The transforms use the matrices
+//   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
+//   Aᵀ = [1 1 1 0; 0 1 -1 -1].
+#include "cpu/winograd_f2x3.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace popup {
+namespace {
+
+constexpr int kRows = 6;                     // tiles per register kernel
+constexpr int kCols = 16;                    // output channels per register kernel (two vectors)
+constexpr int64_t kBlockBytes = 512 * 1024;  // v and m of one block of tiles, together
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+struct Geometry {
+  int64_t tiles_h, tiles_w, tiles, out16, block;
+  explicit Geometry(const WinogradShape& s)
+      : tiles_h((s.h + 1) / 2),
+        tiles_w((s.w + 1) / 2),
+        tiles(s.n * tiles_h * tiles_w),
+        out16(round_up(s.out, kCols)),
+        block(std::max<int64_t>(kRows, kBlockBytes / (16 * 4 * (s.in + out16)) / kRows * kRows)) {}
+};
+
+// m[r][0..15] (+)= sum over k of v[r][k] * u[k][0..15], for R rows of stride `in` (v) and
+// `ldm` (m).
+template <int R>
+__attribute__((target("avx2,fma"))) void kernel(const float* v, int64_t in, const float* u,
+                                                float* m, int64_t ldm) {
+  // The loops over r are unrolled so that acc stays in registers (-O2 would not unroll them).
+  __m256 acc[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < in; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(u + k * kCols), b1 = _mm256_loadu_ps(u + k * kCols + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(v + r * in + k);
+      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(m + r * ldm, acc[r][0]);
+    _mm256_storeu_ps(m + r * ldm + 8, acc[r][1]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void kernel_rows(int rows, const float* v, int64_t in,
+                                                     const float* u, float* m, int64_t ldm) {
+  switch (rows) {
+    case 6: kernel<6>(v, in, u, m, ldm); break;
+    case 5: kernel<5>(v, in, u, m, ldm); break;
+    case 4: kernel<4>(v, in, u, m, ldm); break;
+    case 3: kernel<3>(v, in, u, m, ldm); break;
+    case 2: kernel<2>(v, in, u, m, ldm); break;
+    default: kernel<1>(v, in, u, m, ldm); break;
+  }
+}
+
+// Bᵀ d B of one tile's 4x4 input (eight channels per vector) into v[k * stride], k = 4i + j.
+__attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4], float* v,
+                                                         int64_t stride) {
+  __m256 t[4][4];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
+    t[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
+    t[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
+    t[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(v + (4 * i + 0) * stride, _mm256_sub_ps(t[i][0], t[i][2]));
+    _mm256_storeu_ps(v + (4 * i + 1) * stride, _mm256_add_ps(t[i][1], t[i][2]));
+    _mm256_storeu_ps(v + (4 * i + 2) * stride, _mm256_sub_ps(t[i][2], t[i][1]));
+    _mm256_storeu_ps(v + (4 * i + 3) * stride, _mm256_sub_ps(t[i][1], t[i][3]));
+  }
+}
+
+// Tiles [first, first + count) of the whole batch: y's 2x2 blocks from x.
+__attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const Geometry& g,
+                                                   const float* x, const float* u, float* y,
+                                                   bool accumulate, int64_t first, int64_t count,
+                                                   float* v, float* m) {
+  const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w;
+  const int64_t v_stride = g.block * in, m_stride = g.block * out16;
+  // input transform: v[k][tile][in]
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
+    const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
+    for (int64_t cb = 0; cb < in / 8; ++cb) {
+      const float* xc = x + (b * (in / 8) + cb) * plane * 8;
+      __m256 d[4][4];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const int64_t iy = 2 * ty - 1 + i;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+          const int64_t ix = 2 * tx - 1 + j;
+          d[i][j] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w
+                        ? _mm256_loadu_ps(xc + (iy * s.w + ix) * 8)
+                        : _mm256_setzero_ps();
+        }
+      }
+      input_transform(d, v + t * in + cb * 8, v_stride);
+    }
+  }
+  // the 16 products
+  for (int k = 0; k < 16; ++k)
+    for (int64_t ob = 0; ob < out16 / kCols; ++ob) {
+      const float* uk = u + (k * (out16 / kCols) + ob) * in * kCols;
+      for (int64_t r = 0; r < count; r += kRows)
+        kernel_rows(static_cast<int>(std::min<int64_t>(kRows, count - r)),
+                    v + k * v_stride + r * in, in, uk, m + k * m_stride + r * out16 + ob * kCols,
+                    out16);
+    }
+  // output transform: Aᵀ m A into y
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
+    const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
+    for (int64_t ob = 0; ob < s.out / 8; ++ob) {
+      __m256 mm[4][4];
+#pragma GCC unroll 16
+      for (int k = 0; k < 16; ++k)
+        mm[k / 4][k % 4] = _mm256_loadu_ps(m + k * m_stride + t * out16 + ob * 8);
+      __m256 r[2][4];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        r[0][j] = _mm256_add_ps(_mm256_add_ps(mm[0][j], mm[1][j]), mm[2][j]);
+        r[1][j] = _mm256_sub_ps(_mm256_sub_ps(mm[1][j], mm[2][j]), mm[3][j]);
+      }
+      float* yc = y + (b * (s.out / 8) + ob) * plane * 8;
+      for (int i = 0; i < 2; ++i) {
+        const int64_t oy = 2 * ty + i;
+        if (oy >= s.h) break;
+        const __m256 o[2] = {_mm256_add_ps(_mm256_add_ps(r[i][0], r[i][1]), r[i][2]),
+                             _mm256_sub_ps(_mm256_sub_ps(r[i][1], r[i][2]), r[i][3])};
+        for (int j = 0; j < 2; ++j) {
+          const int64_t ox = 2 * tx + j;
+          if (ox >= s.w) break;
+          float* p = yc + (oy * s.w + ox) * 8;
+          _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), o[j]) : o[j]);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_f2x3_supported() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+size_t winograd_f2x3_weights_size(const WinogradShape& s) {
+  return static_cast<size_t>(16 * s.in * round_up(s.out, kCols));
+}
+
+void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u) {
+  const int64_t out16 = round_up(s.out, kCols);
+  std::fill(u, u + winograd_f2x3_weights_size(s), 0.0f);
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < s.out; ++o)
+    for (int64_t c = 0; c < s.in; ++c) {
+      float w[3][3];
+      for (int ky = 0; ky < 3; ++ky)
+        for (int kx = 0; kx < 3; ++kx)
+          w[ky][kx] = transposed ? g[(c * s.out + o) * 9 + (2 - ky) * 3 + (2 - kx)]
+                                 : g[(o * s.in + c) * 9 + ky * 3 + kx];
+      float t[4][3];  // G w
+      for (int j = 0; j < 3; ++j) {
+        t[0][j] = w[0][j];
+        t[1][j] = 0.5f * (w[0][j] + w[1][j] + w[2][j]);
+        t[2][j] = 0.5f * (w[0][j] - w[1][j] + w[2][j]);
+        t[3][j] = w[2][j];
+      }
+      for (int i = 0; i < 4; ++i) {
+        const float e[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
+                            0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+        for (int j = 0; j < 4; ++j)
+          u[((4 * i + j) * (out16 / kCols) + o / kCols) * s.in * kCols + c * kCols + o % kCols] =
+              e[j];
+      }
+    }
+}
+
+void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
+                       bool accumulate) {
+  const Geometry g(s);
+  const int64_t blocks = (g.tiles + g.block - 1) / g.block;
+#pragma omp parallel
+  {
+    std::vector<float> v(static_cast<size_t>(16 * g.block * s.in)),
+        m(static_cast<size_t>(16 * g.block * g.out16));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t first = blk * g.block;
+      run_block(s, g, x, u, y, accumulate, first, std::min(g.block, g.tiles - first), v.data(),
+                m.data());
+    }
+  }
+}
+
+}  // namespace popup

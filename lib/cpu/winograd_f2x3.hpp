@@ -1,0 +1,35 @@
+// Winograd F(2x2, 3x3) convolution for 3x3 layers of stride 1 and padding 1, written for AVX2
+// (oneDNN 2.x has Winograd only for AVX-512). Activations are in oneDNN's nChw8c layout (eight
+// channels innermost, the AVX2 block); weights in PyTorch's plain [out, in, 3, 3]. Each 2x2
+// output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin and Gray, 2016): 16 products per tile and
+// channel pair instead of 36, as 16 matrix products over tiles, done a block of tiles at a time
+// so that the transformed tiles stay in cache.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace popup {
+
+struct WinogradShape {
+  int64_t n = 0, in = 0, out = 0, h = 0, w = 0;  // in and out: multiples of 8
+};
+
+// True when this CPU runs the kernels (AVX2 and FMA).
+bool winograd_f2x3_supported();
+
+// Floats of the transformed weights of `s`.
+size_t winograd_f2x3_weights_size(const WinogradShape& s);
+
+// The transformed weights u of plain weights g, [s.out, s.in, 3, 3]. With `transposed`, g is
+// [s.in, s.out, 3, 3] and is rotated by 180 degrees: the weights of the backward-data pass of
+// the forward convolution g, which is itself such a convolution from s.in = the forward's out
+// channels to s.out = its in channels.
+void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u);
+
+// y = the convolution of x with the weights u was made from: x [n, in/8, h, w, 8], y
+// [n, out/8, h, w, 8]; y is overwritten, or added to with `accumulate`.
+void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
+                       bool accumulate = false);
+
+}  // namespace popup

@@ -1,0 +1,119 @@
+// popup's own Winograd F(2x2, 3x3) kernels (lib/cpu/winograd_f2x3.hpp) against the
+// double-precision reference convolutions: forward, backward-data through the transposed
+// weights, accumulation, odd sizes, output channels not a multiple of 16, single-pixel images.
+// Skipped, saying so, on CPUs without AVX2 and FMA.
+#include <boost/test/unit_test.hpp>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/winograd_f2x3.hpp"
+#include "reference_ops.hpp"
+#include "test_networks.hpp"
+
+namespace utf = boost::unit_test;
+using popup::WinogradShape;
+using namespace test_networks;
+
+namespace {
+
+// F(2x2, 3x3)'s transforms multiply by 0, ±1 and ±1/2 only: its error is a few roundings of
+// sums of 9 * in products, as the direct convolution's (measured: 1e-6 to 3e-6 of the largest
+// output on the layers of conv4 and resnet18), so the bound has a tenfold margin.
+constexpr double tol = 1e-5;
+
+boost::test_tools::assertion_result avx2(utf::test_unit_id) {
+  boost::test_tools::assertion_result r(popup::winograd_f2x3_supported());
+  r.message() << "skipped (this CPU has no AVX2 and FMA)";
+  return r;
+}
+
+// plain NCHW -> nChw8c and back (c a multiple of 8)
+std::vector<float> blocked(const reference::Tensor& t) {
+  std::vector<float> b(t.v.size());
+  for (int64_t n = 0; n < t.n; ++n)
+    for (int64_t c = 0; c < t.c; ++c)
+      for (int64_t y = 0; y < t.h; ++y)
+        for (int64_t x = 0; x < t.w; ++x)
+          b[static_cast<size_t>((((n * (t.c / 8) + c / 8) * t.h + y) * t.w + x) * 8 + c % 8)] =
+              static_cast<float>(t.at(n, c, y, x));
+  return b;
+}
+reference::Tensor plain(const std::vector<float>& b, int64_t n, int64_t c, int64_t h, int64_t w) {
+  reference::Tensor t(n, c, h, w);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < c; ++j)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+          t.at(i, j, y, x) =
+              b[static_cast<size_t>((((i * (c / 8) + j / 8) * h + y) * w + x) * 8 + j % 8)];
+  return t;
+}
+
+reference::Tensor random_tensor(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  reference::Tensor t(n, c, h, w);
+  const std::vector<float> f = floats(normal_values(t.v.size(), 1.0, seed));  // float values
+  std::copy(f.begin(), f.end(), t.v.begin());
+  return t;
+}
+
+void check(const std::string& what, const reference::Tensor& got, const reference::Tensor& want) {
+  double worst = 0, scale = 0;
+  for (size_t k = 0; k < want.v.size(); ++k) {
+    worst = std::max(worst, std::fabs(got.v[k] - want.v[k]));
+    scale = std::max(scale, std::fabs(want.v[k]));
+  }
+  BOOST_CHECK_MESSAGE(scale > 0, what << ": the reference output is zero");
+  BOOST_CHECK_MESSAGE(worst <= tol * scale,
+                      what << ": largest difference " << worst << " against " << scale);
+}
+
+// Forward and backward-data of one shape against the reference; then the same forward added
+// to an output that holds ones.
+void check_shape(const WinogradShape& s) {
+  const std::string what = std::to_string(s.in) + "->" + std::to_string(s.out) + " at " +
+                           std::to_string(s.h) + "x" + std::to_string(s.w) + ", batch " +
+                           std::to_string(s.n);
+  const reference::ConvShape g{s.out, 3, 3, 1, 1};
+  const reference::Tensor x = random_tensor(s.n, s.in, s.h, s.w, 1);
+  const std::vector<float> wf =
+      floats(normal_values(static_cast<size_t>(s.out * s.in * 9), 0.3, 2));
+  const std::vector<double> w(wf.begin(), wf.end());
+
+  std::vector<float> u(popup::winograd_f2x3_weights_size(s));
+  popup::winograd_f2x3_weights(s, wf.data(), false, u.data());
+  const std::vector<float> xb = blocked(x);
+  std::vector<float> y(static_cast<size_t>(s.n * s.out * s.h * s.w), 7.0f);
+  popup::winograd_f2x3_run(s, xb.data(), u.data(), y.data());
+  const reference::Tensor want = reference::conv_forward(x, w, g);
+  check(what + " forward", plain(y, s.n, s.out, s.h, s.w), want);
+
+  std::fill(y.begin(), y.end(), 1.0f);
+  popup::winograd_f2x3_run(s, xb.data(), u.data(), y.data(), true);
+  reference::Tensor plus_one = want;
+  for (double& v : plus_one.v) v += 1;
+  check(what + " forward, accumulated", plain(y, s.n, s.out, s.h, s.w), plus_one);
+
+  // backward-data of the forward convolution: from out channels to in channels
+  const WinogradShape t{s.n, s.out, s.in, s.h, s.w};
+  const reference::Tensor dy = random_tensor(s.n, s.out, s.h, s.w, 3);
+  std::vector<float> ut(popup::winograd_f2x3_weights_size(t));
+  popup::winograd_f2x3_weights(t, wf.data(), true, ut.data());
+  std::vector<float> dx(static_cast<size_t>(s.n * s.in * s.h * s.w));
+  popup::winograd_f2x3_run(t, blocked(dy).data(), ut.data(), dx.data());
+  check(what + " backward-data", plain(dx, s.n, s.in, s.h, s.w),
+        reference::conv_backward_data(x, w, g, dy));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(winograd_f2x3, *utf::precondition(&avx2))
+
+BOOST_AUTO_TEST_CASE(matches_the_reference_convolution) {
+  check_shape({2, 16, 32, 6, 6});   // even sizes, whole tiles
+  check_shape({3, 8, 24, 7, 5});    // odd sizes; 24 output channels (padded to 32 inside)
+  check_shape({1, 24, 8, 1, 1});    // one pixel: every input of the tile but one is padding
+  check_shape({13, 16, 16, 3, 4});  // 13 * 2 * 2 = 52 tiles: blocks with a partial last kernel
+}
+
+BOOST_AUTO_TEST_SUITE_END()
