@@ -38,17 +38,25 @@ inline Precision precision_parse(const std::string& text) {
 }
 
 // How the CPU backend computes its 3x3 convolutions (DESIGN.md §7): `direct` everywhere (the
-// default; the masks of earlier versions, bit for bit), `winograd` wherever oneDNN has a
-// Winograd convolution for the layer on this CPU (direct elsewhere), or `automatic`: per layer,
-// the faster of the two as timed when the executor is built. The GPU backend ignores it.
-enum class ConvAlgo : int32_t { direct, winograd, automatic };
+// default; the masks of earlier versions, bit for bit), `winograd` wherever the layer takes a
+// Winograd convolution on this CPU (oneDNN's where it has one, popup's own F(2x2, 3x3) on AVX2
+// elsewhere; direct otherwise), or `automatic`: per layer, the fastest of those as timed when
+// the executor is built. A plan (per layer) holds direct, winograd (oneDNN's) or winograd_f2x3
+// (popup's). The GPU backend ignores it.
+enum class ConvAlgo : int32_t { direct, winograd, automatic, winograd_f2x3 };
 
-// "direct", "winograd" or "auto" (as --conv-algo takes them).
+// "direct", "winograd", "auto" (as --conv-algo takes them) or "winograd-f2x3" (plans only).
 inline const char* conv_algo_name(ConvAlgo a) {
-  return a == ConvAlgo::winograd ? "winograd" : a == ConvAlgo::automatic ? "auto" : "direct";
+  switch (a) {
+    case ConvAlgo::winograd: return "winograd";
+    case ConvAlgo::automatic: return "auto";
+    case ConvAlgo::winograd_f2x3: return "winograd-f2x3";
+    default: return "direct";
+  }
 }
 
-// The inverse of conv_algo_name; throws InvalidArgument("--conv-algo", ...) for other text.
+// The inverse of conv_algo_name for --conv-algo; throws InvalidArgument("--conv-algo", ...) for
+// other text.
 inline ConvAlgo conv_algo_parse(const std::string& text) {
   if (text == "direct") return ConvAlgo::direct;
   if (text == "winograd") return ConvAlgo::winograd;
@@ -56,8 +64,9 @@ inline ConvAlgo conv_algo_parse(const std::string& text) {
   throw InvalidArgument("--conv-algo", "must be direct, winograd or auto, got '" + text + "'");
 }
 
-// A convolution plan as text, "direct,winograd,..." (popup.train.conv_plan), and back; the
-// parse throws InvalidArgument("", ...) for anything but a comma list of direct and winograd.
+// A convolution plan as text, "direct,winograd-f2x3,..." (popup.train.conv_plan), and back;
+// the parse throws InvalidArgument("", ...) for anything but a comma list of direct, winograd
+// and winograd-f2x3.
 inline std::string conv_plan_text(const std::vector<ConvAlgo>& plan) {
   std::string text;
   for (ConvAlgo a : plan) text += (text.empty() ? "" : ",") + std::string(conv_algo_name(a));
@@ -68,9 +77,14 @@ inline std::vector<ConvAlgo> conv_plan_parse(const std::string& text) {
   for (size_t start = 0; !text.empty() && start <= text.size();) {
     const size_t end = std::min(text.find(',', start), text.size());
     const std::string name = text.substr(start, end - start);
-    if (name != "direct" && name != "winograd")
-      throw InvalidArgument("", "a convolution plan lists direct or winograd per convolution");
-    plan.push_back(conv_algo_parse(name));
+    if (name == "winograd-f2x3")
+      plan.push_back(ConvAlgo::winograd_f2x3);
+    else if (name == "direct" || name == "winograd")
+      plan.push_back(conv_algo_parse(name));
+    else
+      throw InvalidArgument("",
+                            "a convolution plan lists direct, winograd or winograd-f2x3 per "
+                            "convolution");
     start = end + 1;
   }
   return plan;

@@ -1,9 +1,11 @@
-// Choosing between oneDNN's direct and Winograd convolutions, per layer shape.
+// Choosing, per layer shape, between oneDNN's direct and Winograd convolutions and popup's own
+// Winograd F(2x2, 3x3) (winograd_f2x3.hpp).
 #include "cpu/dnnl_conv_algo.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/winograd_f2x3.hpp"
 
 namespace popup {
 namespace {
@@ -55,7 +58,74 @@ memory zeroed(const memory::desc& md, const dnnl::engine& engine) {
 
 using Key = std::tuple<memory::dims, memory::dims, memory::dims, memory::dims, bool, bool>;
 
+// Median seconds of `run` over 5 runs after a first.
+double median_seconds(const std::function<void()>& run) {
+  std::vector<double> runs;
+  for (int r = 0; r < 6; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    if (r > 0)
+      runs.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(runs.begin(), runs.begin() + runs.size() / 2, runs.end());
+  return runs[runs.size() / 2];
+}
+
+WinogradShape f2x3_shape(const DnnlConvShape& s) {
+  return {s.src[0], s.weights[1], s.weights[0], s.src[2], s.src[3]};
+}
+
+// Median seconds of what a plan runs for the shape with popup's Winograd: the weight
+// transforms (every training step), the forward, oneDNN's direct backward-weights over the
+// same nChw8c layouts, and the backward-data.
+double winograd_f2x3_seconds(const dnnl::engine& engine, const DnnlConvShape& shape) {
+  const WinogradShape s = f2x3_shape(shape), t{s.n, s.out, s.in, s.h, s.w};
+  const size_t src = static_cast<size_t>(s.n * s.in * s.h * s.w),
+               dst = static_cast<size_t>(s.n * s.out * s.h * s.w);
+  std::vector<float> x(src, 0.0f), y(dst, 0.0f), dx(src, 0.0f),
+      g(static_cast<size_t>(s.out * s.in * 9), 0.0f);
+  std::vector<float> u(winograd_f2x3_weights_size(s)), ut(winograd_f2x3_weights_size(t));
+  dnnl::stream stream(engine);
+  dnnl::primitive weights_pass;
+  std::unordered_map<int, memory> weights_args;
+  if (shape.train) {
+    const memory::desc src_md(shape.src, memory::data_type::f32, Tag::nChw8c),
+        dst_md(shape.dst, memory::data_type::f32, Tag::nChw8c);
+    const auto w = any_f32(shape.weights);
+    const dnnl::convolution_forward::primitive_desc hint(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                        dnnl::algorithm::convolution_direct, src_md, w, dst_md,
+                                        shape.strides, shape.pad, shape.pad),
+        engine);
+    const dnnl::convolution_backward_weights::primitive_desc pd(
+        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src_md, w,
+                                                 dst_md, shape.strides, shape.pad, shape.pad),
+        engine, hint);
+    weights_pass = dnnl::convolution_backward_weights(pd);
+    weights_args = {{DNNL_ARG_SRC, zeroed(pd.src_desc(), engine)},
+                    {DNNL_ARG_DIFF_DST, zeroed(pd.diff_dst_desc(), engine)},
+                    {DNNL_ARG_DIFF_WEIGHTS, zeroed(pd.diff_weights_desc(), engine)}};
+  }
+  return median_seconds([&] {
+    winograd_f2x3_weights(s, g.data(), false, u.data());
+    winograd_f2x3_run(s, x.data(), u.data(), y.data());
+    if (!shape.train) return;
+    weights_pass.execute(stream, weights_args);
+    stream.wait();
+    if (!shape.data_grad) return;
+    winograd_f2x3_weights(t, g.data(), true, ut.data());
+    winograd_f2x3_run(t, y.data(), ut.data(), dx.data());
+  });
+}
+
 }  // namespace
+
+bool winograd_f2x3_fits(const DnnlConvShape& s) {
+  const memory::dims& w = s.weights;  // [out, in, kh, kw]
+  return w.size() == 4 && w[2] == 3 && w[3] == 3 && s.strides == memory::dims{1, 1} &&
+         s.pad == memory::dims{1, 1} && w[0] % 8 == 0 && w[1] % 8 == 0 && winograd_f2x3_supported();
+}
 
 bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& shape) {
   try {
@@ -88,33 +158,35 @@ double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
                          {DNNL_ARG_WEIGHTS, zeroed(p.data.weights_desc(), engine)},
                          {DNNL_ARG_DIFF_SRC, zeroed(p.data.diff_src_desc(), engine)}}});
   }
-  std::vector<double> runs;
-  for (int r = 0; r < 6; ++r) {
-    const auto start = std::chrono::steady_clock::now();
+  return median_seconds([&] {
     for (auto& [primitive, args] : passes) primitive.execute(stream, args);
     stream.wait();
-    if (r > 0)
-      runs.push_back(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::nth_element(runs.begin(), runs.begin() + runs.size() / 2, runs.end());
-  return runs[runs.size() / 2];
+  });
 }
 
 ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
                           const DnnlConvShape& shape) {
-  if (requested == ConvAlgo::direct || !dnnl_winograd_available(engine, shape))
-    return ConvAlgo::direct;
-  if (requested == ConvAlgo::winograd) return ConvAlgo::winograd;
+  if (requested == ConvAlgo::direct) return ConvAlgo::direct;
+  const bool onednn = dnnl_winograd_available(engine, shape), own = winograd_f2x3_fits(shape);
+  if (requested == ConvAlgo::winograd)
+    return onednn ? ConvAlgo::winograd : own ? ConvAlgo::winograd_f2x3 : ConvAlgo::direct;
+  if (!onednn && !own) return ConvAlgo::direct;
   static std::mutex mutex;
   static std::map<Key, ConvAlgo> chosen;
   const Key key{shape.src, shape.weights, shape.strides, shape.pad, shape.train, shape.data_grad};
   const std::lock_guard<std::mutex> lock(mutex);
   const auto found = chosen.find(key);
   if (found != chosen.end()) return found->second;
-  const double direct = dnnl_conv_seconds(engine, dnnl::algorithm::convolution_direct, shape);
-  const double winograd = dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape);
-  return chosen[key] = winograd < direct ? ConvAlgo::winograd : ConvAlgo::direct;
+  ConvAlgo best = ConvAlgo::direct;
+  double seconds = dnnl_conv_seconds(engine, dnnl::algorithm::convolution_direct, shape);
+  const auto consider = [&](ConvAlgo a, double s) {
+    if (s < seconds) best = a, seconds = s;
+  };
+  if (onednn)
+    consider(ConvAlgo::winograd,
+             dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape));
+  if (own) consider(ConvAlgo::winograd_f2x3, winograd_f2x3_seconds(engine, shape));
+  return chosen[key] = best;
 }
 
 }  // namespace popup

@@ -1,6 +1,8 @@
 // Which algorithm a convolution of a CPU plan runs (ExecutorConfig::conv_algo, DESIGN.md §7):
-// oneDNN's direct convolution, or its Winograd one where this CPU has it for the layer's shape
-// (oneDNN 2.x: F(4x4, 3x3), f32, AVX-512 only); `auto` times the two on the layer's shape.
+// oneDNN's direct convolution, its Winograd one where this CPU has it for the layer's shape
+// (oneDNN 2.x: F(4x4, 3x3), f32, AVX-512 only), or popup's own Winograd F(2x2, 3x3)
+// (winograd_f2x3.hpp: AVX2, 3x3 stride 1 padding 1, channels in multiples of 8); `auto` times
+// those the layer can take on its shape.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -20,16 +22,22 @@ struct DnnlConvShape {
 // pass the shape needs on this CPU.
 bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& shape);
 
+// True when popup's own Winograd F(2x2, 3x3) takes the shape on this CPU.
+bool winograd_f2x3_fits(const DnnlConvShape& shape);
+
 // Median seconds of the shape's passes with algorithm `algorithm` (5 runs after 1).
 double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
                          const DnnlConvShape& shape);
 
-// The algorithm one convolution runs under `requested`: direct for direct; winograd where
-// available; for automatic, the faster of the two by dnnl_conv_seconds (remembered per shape
-// for the life of the process). Never automatic.
+// The algorithm one convolution runs under `requested`: direct for direct; for winograd,
+// oneDNN's Winograd where available, else popup's where it fits, else direct; for automatic,
+// the fastest of those the shape can take, as timed (remembered per shape for the life of the
+// process). Never automatic.
 ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
                           const DnnlConvShape& shape);
 
+// oneDNN's algorithm for a plan's choice (popup's Winograd keeps oneDNN's direct
+// backward-weights).
 inline dnnl::algorithm dnnl_conv_algorithm(ConvAlgo a) {
   return a == ConvAlgo::winograd ? dnnl::algorithm::convolution_winograd
                                  : dnnl::algorithm::convolution_direct;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/winograd_f2x3.hpp"
 
 namespace popup {
 namespace {
@@ -217,6 +218,31 @@ void DnnlPlanBuilder::weights_backward(int t, const memory::desc& md) {
   const dnnl::reorder::primitive_desc pd(state_.engine, tensor.plain.get_desc(), state_.engine, md);
   tensor.from_plain.push_back(dnnl_step_make(
       dnnl::primitive(pd.get()), {{DNNL_ARG_FROM, tensor.plain}, {DNNL_ARG_TO, tensor.backward}}));
+}
+
+// Tensor t's weights for popup's Winograd F(2x2, 3x3): the transform of the plain weights, for
+// the forward or (`backward`) for the backward-data pass, made by a host step of from_plain.
+void DnnlPlanBuilder::weights_f2x3(int t, const memory::dims& plain_dims, bool backward) {
+  DnnlTensor& tensor = state_.tensors[t];
+  memory& target = backward ? tensor.backward : tensor.forward;
+  if (target) return;  // fixed by the first plan
+  if (!tensor.plain) {
+    const memory::desc plain(plain_dims, f32, Tag::oihw);
+    tensor.plain = memory(plain, state_.engine, DNNL_MEMORY_NONE);
+    tensor.grad = memory(plain, state_.engine, DNNL_MEMORY_NONE);
+  }
+  WinogradShape s;
+  s.in = backward ? plain_dims[0] : plain_dims[1];
+  s.out = backward ? plain_dims[1] : plain_dims[0];
+  const auto floats = static_cast<int64_t>(winograd_f2x3_weights_size(s));
+  target = memory(memory::desc({floats}, f32, Tag::x), state_.engine);
+  const memory plain = tensor.plain, u = target;
+  tensor.from_plain.push_back(host_step(
+      [s, backward, plain, u] {
+        winograd_f2x3_weights(s, static_cast<const float*>(plain.get_data_handle()), backward,
+                              static_cast<float*>(u.get_data_handle()));
+      },
+      {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, u}}));
 }
 
 // ---- the plan -----------------------------------------------------------------------------

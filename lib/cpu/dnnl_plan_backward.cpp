@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/winograd_f2x3.hpp"
 #include "error.hpp"
 
 namespace popup {
@@ -127,6 +128,7 @@ void DnnlPlanBuilder::backward_conv(int i) {
               {{DNNL_ARG_SRC, operand_backward(f.src, wpd.src_desc())},
                {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
   if (j < 0 || !graph_.needs_diff[j]) return;
+  if (f.f2x3) return backward_data_f2x3(i, j);
   DnnlTensor& tensor = state_.tensors[op.tensor];
   const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape, state_.data_type);
   const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
@@ -136,6 +138,28 @@ void DnnlPlanBuilder::backward_conv(int i) {
   };
   const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);
   data_grad(i, j, op.tensor, dpd);
+}
+
+// Backward-data of conv op i under popup's Winograd: the same kernel over the gradient, with
+// the weights rotated and transposed, into input j's gradient (in the forward's layout).
+void DnnlPlanBuilder::backward_data_f2x3(int i, int j) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int64_t block = fwd_[i].f2x3;
+  const Tag tag = block == 16 ? Tag::nChw16c : Tag::nChw8c;
+  weights_f2x3(op.tensor, spec.shape, true);
+  const memory dy = operand_backward(diff(i), memory::desc(dims(i), f32, tag));
+  const memory target = contribution(j, memory::desc(dims(j), f32, tag));
+  const memory u = state_.tensors[op.tensor].backward;
+  const WinogradShape shape{n_, spec.shape[0], spec.shape[1], dims(j)[2], dims(j)[3], block};
+  plan_.backward.push_back(host_step(
+      [shape, dy, u, target] {
+        winograd_f2x3_run(shape, static_cast<const float*>(dy.get_data_handle()),
+                          static_cast<const float*>(u.get_data_handle()),
+                          static_cast<float*>(target.get_data_handle()));
+      },
+      {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, u}, {DNNL_ARG_DIFF_SRC, target}}));
+  contribution_done(j, target);
 }
 
 // The gradient that op i (conv or linear, weights tensor t) passes back to its input j.

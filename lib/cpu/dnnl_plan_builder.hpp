@@ -19,6 +19,7 @@ namespace popup {
 struct DnnlOpForward {
   dnnl::convolution_forward::primitive_desc conv;
   dnnl::algorithm conv_algo = dnnl::algorithm::convolution_direct;  // conv's, for its backward
+  int64_t f2x3 = 0;  // conv under popup's Winograd F(2x2, 3x3): its channel block, 8 or 16
   dnnl::inner_product_forward::primitive_desc linear;
   dnnl::eltwise_forward::primitive_desc relu;
   dnnl::pooling_forward::primitive_desc pool;
@@ -95,6 +96,7 @@ class DnnlPlanBuilder {
   void backward_slots_share();
   void weights_forward(int t, const memory::dims& plain_dims, const memory::desc& md);
   void weights_backward(int t, const memory::desc& md);
+  void weights_f2x3(int t, const memory::dims& plain_dims, bool backward);
 
   // forward (dnnl_plan_forward.cpp)
   void forward();
@@ -105,7 +107,9 @@ class DnnlPlanBuilder {
   void act_define(int i, const memory::desc& md);
   memory operand_forward(const memory& mem, const memory::desc& md);
   void forward_conv(int i);
-  dnnl::algorithm conv_algorithm(int i);
+  int64_t f2x3_block(int i) const;
+  void forward_conv_f2x3(int i, int64_t block);
+  ConvAlgo conv_algorithm(int i);
   void forward_linear(int i);
   void forward_relu(int i);
   void forward_pool(int i);
@@ -125,6 +129,7 @@ class DnnlPlanBuilder {
   void weight_grad(int t, const dnnl::primitive_desc_base& pd, const memory::desc& diff_weights,
                    Args args);
   void backward_conv(int i);
+  void backward_data_f2x3(int i, int j);
   void backward_linear(int i);
   void backward_relu(int i);
   void backward_pool(int i);

@@ -6,6 +6,7 @@
 
 #include "cpu/dnnl_conv_algo.hpp"
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/winograd_f2x3.hpp"
 #include "error.hpp"
 
 namespace popup {
@@ -13,6 +14,7 @@ namespace {
 
 using dnnl::algorithm;
 using dnnl::memory;
+using Tag = memory::format_tag;
 
 }  // namespace
 
@@ -70,9 +72,14 @@ void DnnlPlanBuilder::forward_conv(int i) {
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int j = op.inputs[0];
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
+  ConvAlgo choice = conv_algorithm(i);
+  if (choice == ConvAlgo::winograd_f2x3) {
+    if (const int64_t block = f2x3_block(i)) return forward_conv_f2x3(i, block);
+    choice = state_.conv_choice[static_cast<size_t>(i)] = ConvAlgo::direct;
+  }
   const memory::desc w_md =
       dnnl_weights_desc(state_.tensors[op.tensor].forward, spec.shape, state_.data_type);
-  const algorithm algo = conv_algorithm(i);
+  const algorithm algo = dnnl_conv_algorithm(choice);
   // Winograd infers with its training kernel: an inference one transforms the weights in
   // their reorder, which rounds differently, and popup-eval must compute what training did.
   const bool training_kind = train_ || algo == algorithm::convolution_winograd;
@@ -97,9 +104,58 @@ void DnnlPlanBuilder::forward_conv(int i) {
                                   {DNNL_ARG_DST, act(i)}}));
 }
 
-// The algorithm of conv op i: the one state_ has decided, or, for the first plan, direct or
-// Winograd as state_.conv_algo asks (a replayed Winograd this CPU lacks runs direct).
-algorithm DnnlPlanBuilder::conv_algorithm(int i) {
+// The channel block popup's Winograd runs conv op i in: its input's, nChw16c (AVX-512's) or
+// nChw8c (AVX2's), where both channel counts are multiples of it; 8 for the network input; 0
+// when the input is in another layout (the conv then runs direct: a layout of its own would
+// mix layouts where the graph shares gradients, at adds).
+int64_t DnnlPlanBuilder::f2x3_block(int i) const {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  if (j < 0 && input_desc_.is_zero()) return 8;
+  const memory::desc& src = act_desc(j);
+  for (const auto& [block, tag] : {std::pair<int64_t, Tag>{16, Tag::nChw16c}, {8, Tag::nChw8c}})
+    if (spec.shape[0] % block == 0 && spec.shape[1] % block == 0 &&
+        src == memory::desc(dims(j), memory::data_type::f32, tag))
+      return block;
+  return 0;
+}
+
+// Conv op i with popup's Winograd F(2x2, 3x3): a host step over activations in its input's
+// blocked layout and transformed weights. A direct forward descriptor over the same layouts,
+// never run, guides the backward-weights pass.
+void DnnlPlanBuilder::forward_conv_f2x3(int i, int64_t block) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  const Tag tag = block == 16 ? Tag::nChw16c : Tag::nChw8c;
+  const memory::desc src(dims(j), memory::data_type::f32, tag),
+      dst(dims(i), memory::data_type::f32, tag);
+  DnnlOpForward& f = fwd_[i];
+  f.f2x3 = block;
+  f.conv_algo = algorithm::convolution_direct;
+  const dnnl::convolution_forward::desc hint(
+      dnnl::prop_kind::forward_training, f.conv_algo, src,
+      memory::desc(spec.shape, memory::data_type::f32, Tag::any), dst, {1, 1}, {1, 1}, {1, 1});
+  f.conv = dnnl::convolution_forward::primitive_desc(hint, attr_, state_.engine);
+  input_fix(j, src);
+  f.src = operand_forward(act(j), src);
+  weights_f2x3(op.tensor, spec.shape, false);
+  act_define(i, dst);
+  const WinogradShape shape{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
+  const memory x = f.src, u = state_.tensors[op.tensor].forward, y = act(i);
+  step_forward(host_step(
+      [shape, x, u, y] {
+        winograd_f2x3_run(shape, static_cast<const float*>(x.get_data_handle()),
+                          static_cast<const float*>(u.get_data_handle()),
+                          static_cast<float*>(y.get_data_handle()));
+      },
+      {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, u}, {DNNL_ARG_DST, y}}));
+}
+
+// The algorithm of conv op i: the one state_ has decided, or, for the first plan, as
+// state_.conv_algo asks (a replayed Winograd this CPU cannot run runs direct).
+ConvAlgo DnnlPlanBuilder::conv_algorithm(int i) {
   const Op& op = net_.ops[i];
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int j = op.inputs[0];
@@ -118,7 +174,9 @@ algorithm DnnlPlanBuilder::conv_algorithm(int i) {
     choice = dnnl_conv_choose(state_.engine, state_.conv_algo, shape);
   else if (choice == ConvAlgo::winograd && !dnnl_winograd_available(state_.engine, shape))
     choice = ConvAlgo::direct;
-  return dnnl_conv_algorithm(choice);
+  else if (choice == ConvAlgo::winograd_f2x3 && !winograd_f2x3_fits(shape))
+    choice = ConvAlgo::direct;
+  return choice;
 }
 
 void DnnlPlanBuilder::forward_linear(int i) {

@@ -91,14 +91,14 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
                                                    const float* x, const float* u, float* y,
                                                    bool accumulate, int64_t first, int64_t count,
                                                    float* v, float* m) {
-  const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w;
+  const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w, B = s.block;
   const int64_t v_stride = g.block * in, m_stride = g.block * out16;
   // input transform: v[k][tile][in]
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
     const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
-    for (int64_t cb = 0; cb < in / 8; ++cb) {
-      const float* xc = x + (b * (in / 8) + cb) * plane * 8;
+    for (int64_t cb = 0; cb < in / 8; ++cb) {  // eight channels at a time
+      const float* xc = x + (b * (in / B) + cb * 8 / B) * plane * B + cb * 8 % B;
       __m256 d[4][4];
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {
@@ -107,7 +107,7 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
         for (int j = 0; j < 4; ++j) {
           const int64_t ix = 2 * tx - 1 + j;
           d[i][j] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w
-                        ? _mm256_loadu_ps(xc + (iy * s.w + ix) * 8)
+                        ? _mm256_loadu_ps(xc + (iy * s.w + ix) * B)
                         : _mm256_setzero_ps();
         }
       }
@@ -138,7 +138,7 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
         r[0][j] = _mm256_add_ps(_mm256_add_ps(mm[0][j], mm[1][j]), mm[2][j]);
         r[1][j] = _mm256_sub_ps(_mm256_sub_ps(mm[1][j], mm[2][j]), mm[3][j]);
       }
-      float* yc = y + (b * (s.out / 8) + ob) * plane * 8;
+      float* yc = y + (b * (s.out / B) + ob * 8 / B) * plane * B + ob * 8 % B;
       for (int i = 0; i < 2; ++i) {
         const int64_t oy = 2 * ty + i;
         if (oy >= s.h) break;
@@ -147,7 +147,7 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
         for (int j = 0; j < 2; ++j) {
           const int64_t ox = 2 * tx + j;
           if (ox >= s.w) break;
-          float* p = yc + (oy * s.w + ox) * 8;
+          float* p = yc + (oy * s.w + ox) * B;
           _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), o[j]) : o[j]);
         }
       }
@@ -166,31 +166,37 @@ size_t winograd_f2x3_weights_size(const WinogradShape& s) {
 }
 
 void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u) {
-  const int64_t out16 = round_up(s.out, kCols);
-  std::fill(u, u + winograd_f2x3_weights_size(s), 0.0f);
+  const int64_t blocks = round_up(s.out, kCols) / kCols;
+  // One block of 16 output channels per iteration: for each (k, block, in channel) the 16
+  // values are adjacent in u, so each pass writes whole cache lines.
 #pragma omp parallel for schedule(static)
-  for (int64_t o = 0; o < s.out; ++o)
-    for (int64_t c = 0; c < s.in; ++c) {
-      float w[3][3];
-      for (int ky = 0; ky < 3; ++ky)
-        for (int kx = 0; kx < 3; ++kx)
-          w[ky][kx] = transposed ? g[(c * s.out + o) * 9 + (2 - ky) * 3 + (2 - kx)]
-                                 : g[(o * s.in + c) * 9 + ky * 3 + kx];
-      float t[4][3];  // G w
-      for (int j = 0; j < 3; ++j) {
-        t[0][j] = w[0][j];
-        t[1][j] = 0.5f * (w[0][j] + w[1][j] + w[2][j]);
-        t[2][j] = 0.5f * (w[0][j] - w[1][j] + w[2][j]);
-        t[3][j] = w[2][j];
+  for (int64_t ob = 0; ob < blocks; ++ob)
+    for (int64_t c = 0; c < s.in; ++c)
+      for (int64_t ol = 0; ol < kCols; ++ol) {
+        const int64_t o = ob * kCols + ol;
+        float e[16] = {};  // zero for the padding channels o >= s.out
+        if (o < s.out) {
+          float w[3][3];
+          for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx)
+              w[ky][kx] = transposed ? g[(c * s.out + o) * 9 + (2 - ky) * 3 + (2 - kx)]
+                                     : g[(o * s.in + c) * 9 + ky * 3 + kx];
+          float t[4][3];  // G w
+          for (int j = 0; j < 3; ++j) {
+            t[0][j] = w[0][j];
+            t[1][j] = 0.5f * (w[0][j] + w[1][j] + w[2][j]);
+            t[2][j] = 0.5f * (w[0][j] - w[1][j] + w[2][j]);
+            t[3][j] = w[2][j];
+          }
+          for (int i = 0; i < 4; ++i) {  // (G w) Gᵀ
+            e[4 * i + 0] = t[i][0];
+            e[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            e[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            e[4 * i + 3] = t[i][2];
+          }
+        }
+        for (int k = 0; k < 16; ++k) u[((k * blocks + ob) * s.in + c) * kCols + ol] = e[k];
       }
-      for (int i = 0; i < 4; ++i) {
-        const float e[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
-                            0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (int j = 0; j < 4; ++j)
-          u[((4 * i + j) * (out16 / kCols) + o / kCols) * s.in * kCols + c * kCols + o % kCols] =
-              e[j];
-      }
-    }
 }
 
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,

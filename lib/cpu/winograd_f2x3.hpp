@@ -1,6 +1,7 @@
 // Winograd F(2x2, 3x3) convolution for 3x3 layers of stride 1 and padding 1, written for AVX2
-// (oneDNN 2.x has Winograd only for AVX-512). Activations are in oneDNN's nChw8c layout (eight
-// channels innermost, the AVX2 block); weights in PyTorch's plain [out, in, 3, 3]. Each 2x2
+// (oneDNN 2.x has Winograd only for AVX-512). Activations are in oneDNN's nChw8c or nChw16c
+// layout (8 or 16 channels innermost: AVX2's block, AVX-512's); weights in PyTorch's plain
+// [out, in, 3, 3]. Each 2x2
 // output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin and Gray, 2016): 16 products per tile and
 // channel pair instead of 36, as 16 matrix products over tiles, done a block of tiles at a time
 // so that the transformed tiles stay in cache.
@@ -12,7 +13,8 @@
 namespace popup {
 
 struct WinogradShape {
-  int64_t n = 0, in = 0, out = 0, h = 0, w = 0;  // in and out: multiples of 8
+  int64_t n = 0, in = 0, out = 0, h = 0, w = 0;  // in and out: multiples of block
+  int64_t block = 8;                             // 8 (nChw8c) or 16 (nChw16c)
 };
 
 // True when this CPU runs the kernels (AVX2 and FMA).
@@ -27,8 +29,8 @@ size_t winograd_f2x3_weights_size(const WinogradShape& s);
 // channels to s.out = its in channels.
 void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u);
 
-// y = the convolution of x with the weights u was made from: x [n, in/8, h, w, 8], y
-// [n, out/8, h, w, 8]; y is overwritten, or added to with `accumulate`.
+// y = the convolution of x with the weights u was made from: x [n, in/block, h, w, block], y
+// [n, out/block, h, w, block]; y is overwritten, or added to with `accumulate`.
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
                        bool accumulate = false);
 

@@ -1,6 +1,7 @@
 // popup's own Winograd F(2x2, 3x3) kernels (lib/cpu/winograd_f2x3.hpp) against the
 // double-precision reference convolutions: forward, backward-data through the transposed
-// weights, accumulation, odd sizes, output channels not a multiple of 16, single-pixel images.
+// weights, accumulation, odd sizes, output channels not a multiple of 16, single-pixel images,
+// both activation layouts.
 // Skipped, saying so, on CPUs without AVX2 and FMA.
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
@@ -28,14 +29,15 @@ boost::test_tools::assertion_result avx2(utf::test_unit_id) {
   return r;
 }
 
-// plain NCHW -> nChw8c and back (c a multiple of 8)
+// plain NCHW -> nChw8c or nChw16c (block B) and back (c a multiple of B)
+int64_t B = 8;
 std::vector<float> blocked(const reference::Tensor& t) {
   std::vector<float> b(t.v.size());
   for (int64_t n = 0; n < t.n; ++n)
     for (int64_t c = 0; c < t.c; ++c)
       for (int64_t y = 0; y < t.h; ++y)
         for (int64_t x = 0; x < t.w; ++x)
-          b[static_cast<size_t>((((n * (t.c / 8) + c / 8) * t.h + y) * t.w + x) * 8 + c % 8)] =
+          b[static_cast<size_t>((((n * (t.c / B) + c / B) * t.h + y) * t.w + x) * B + c % B)] =
               static_cast<float>(t.at(n, c, y, x));
   return b;
 }
@@ -46,7 +48,7 @@ reference::Tensor plain(const std::vector<float>& b, int64_t n, int64_t c, int64
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x)
           t.at(i, j, y, x) =
-              b[static_cast<size_t>((((i * (c / 8) + j / 8) * h + y) * w + x) * 8 + j % 8)];
+              b[static_cast<size_t>((((i * (c / B) + j / B) * h + y) * w + x) * B + j % B)];
   return t;
 }
 
@@ -71,9 +73,10 @@ void check(const std::string& what, const reference::Tensor& got, const referenc
 // Forward and backward-data of one shape against the reference; then the same forward added
 // to an output that holds ones.
 void check_shape(const WinogradShape& s) {
+  B = s.block;
   const std::string what = std::to_string(s.in) + "->" + std::to_string(s.out) + " at " +
                            std::to_string(s.h) + "x" + std::to_string(s.w) + ", batch " +
-                           std::to_string(s.n);
+                           std::to_string(s.n) + ", nChw" + std::to_string(s.block) + "c";
   const reference::ConvShape g{s.out, 3, 3, 1, 1};
   const reference::Tensor x = random_tensor(s.n, s.in, s.h, s.w, 1);
   const std::vector<float> wf =
@@ -95,7 +98,7 @@ void check_shape(const WinogradShape& s) {
   check(what + " forward, accumulated", plain(y, s.n, s.out, s.h, s.w), plus_one);
 
   // backward-data of the forward convolution: from out channels to in channels
-  const WinogradShape t{s.n, s.out, s.in, s.h, s.w};
+  const WinogradShape t{s.n, s.out, s.in, s.h, s.w, s.block};
   const reference::Tensor dy = random_tensor(s.n, s.out, s.h, s.w, 3);
   std::vector<float> ut(popup::winograd_f2x3_weights_size(t));
   popup::winograd_f2x3_weights(t, wf.data(), true, ut.data());
@@ -110,10 +113,12 @@ void check_shape(const WinogradShape& s) {
 BOOST_AUTO_TEST_SUITE(winograd_f2x3, *utf::precondition(&avx2))
 
 BOOST_AUTO_TEST_CASE(matches_the_reference_convolution) {
-  check_shape({2, 16, 32, 6, 6});   // even sizes, whole tiles
-  check_shape({3, 8, 24, 7, 5});    // odd sizes; 24 output channels (padded to 32 inside)
-  check_shape({1, 24, 8, 1, 1});    // one pixel: every input of the tile but one is padding
-  check_shape({13, 16, 16, 3, 4});  // 13 * 2 * 2 = 52 tiles: blocks with a partial last kernel
+  check_shape({2, 16, 32, 6, 6});      // even sizes, whole tiles
+  check_shape({3, 8, 24, 7, 5});       // odd sizes; 24 output channels (padded to 32 inside)
+  check_shape({1, 24, 8, 1, 1});       // one pixel: every input of the tile but one is padding
+  check_shape({13, 16, 16, 3, 4});     // 13 * 2 * 2 = 52 tiles: blocks with a partial last kernel
+  check_shape({2, 32, 16, 5, 6, 16});  // nChw16c, AVX-512's layout
+  check_shape({3, 16, 48, 7, 4, 16});
 }
 
 BOOST_AUTO_TEST_SUITE_END()
