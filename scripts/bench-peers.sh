@@ -67,6 +67,11 @@ torch() {
 
 cpu=$(grep -m 1 'model name' /proc/cpuinfo | sed 's/.*: //')
 isa=$(grep -m 1 -ow 'avx512f' /proc/cpuinfo || echo "no AVX-512")
+# an instruction-set cap (to measure an AVX2 machine on an AVX-512 one) is part of the machine
+for v in DNNL_MAX_CPU_ISA ATEN_CPU_CAPABILITY; do
+  eval "val=\${$v:-}"
+  [ -z "$val" ] || isa="$isa; $v=$val"
+done
 echo "# $cpu ($isa), $(nproc) cores, $THREADS threads, batch $BATCH; torch $version" >&2
 r=1
 while [ "$r" -le "$RUNS" ]; do
