@@ -77,42 +77,19 @@ WinogradShape f2x3_shape(const DnnlConvShape& s) {
 }
 
 // Median seconds of what a plan runs for the shape with popup's Winograd: the weight
-// transforms (every training step), the forward, oneDNN's direct backward-weights over the
-// same nChw8c layouts, and the backward-data.
-double winograd_f2x3_seconds(const dnnl::engine& engine, const DnnlConvShape& shape) {
+// transforms (every training step), the forward, the weight gradient and the backward-data.
+double winograd_f2x3_seconds(const DnnlConvShape& shape) {
   const WinogradShape s = f2x3_shape(shape), t{s.n, s.out, s.in, s.h, s.w};
   const size_t src = static_cast<size_t>(s.n * s.in * s.h * s.w),
-               dst = static_cast<size_t>(s.n * s.out * s.h * s.w);
-  std::vector<float> x(src, 0.0f), y(dst, 0.0f), dx(src, 0.0f),
-      g(static_cast<size_t>(s.out * s.in * 9), 0.0f);
+               dst = static_cast<size_t>(s.n * s.out * s.h * s.w),
+               weights = static_cast<size_t>(s.out * s.in * 9);
+  std::vector<float> x(src, 0.0f), y(dst, 0.0f), dx(src, 0.0f), g(weights, 0.0f), dg(weights);
   std::vector<float> u(winograd_f2x3_weights_size(s)), ut(winograd_f2x3_weights_size(t));
-  dnnl::stream stream(engine);
-  dnnl::primitive weights_pass;
-  std::unordered_map<int, memory> weights_args;
-  if (shape.train) {
-    const memory::desc src_md(shape.src, memory::data_type::f32, Tag::nChw8c),
-        dst_md(shape.dst, memory::data_type::f32, Tag::nChw8c);
-    const auto w = any_f32(shape.weights);
-    const dnnl::convolution_forward::primitive_desc hint(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                        dnnl::algorithm::convolution_direct, src_md, w, dst_md,
-                                        shape.strides, shape.pad, shape.pad),
-        engine);
-    const dnnl::convolution_backward_weights::primitive_desc pd(
-        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src_md, w,
-                                                 dst_md, shape.strides, shape.pad, shape.pad),
-        engine, hint);
-    weights_pass = dnnl::convolution_backward_weights(pd);
-    weights_args = {{DNNL_ARG_SRC, zeroed(pd.src_desc(), engine)},
-                    {DNNL_ARG_DIFF_DST, zeroed(pd.diff_dst_desc(), engine)},
-                    {DNNL_ARG_DIFF_WEIGHTS, zeroed(pd.diff_weights_desc(), engine)}};
-  }
   return median_seconds([&] {
     winograd_f2x3_weights(s, g.data(), false, u.data());
     winograd_f2x3_run(s, x.data(), u.data(), y.data());
     if (!shape.train) return;
-    weights_pass.execute(stream, weights_args);
-    stream.wait();
+    winograd_f2x3_weight_grad(s, x.data(), y.data(), dg.data());
     if (!shape.data_grad) return;
     winograd_f2x3_weights(t, g.data(), true, ut.data());
     winograd_f2x3_run(t, y.data(), ut.data(), dx.data());
@@ -185,7 +162,7 @@ ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
   if (onednn)
     consider(ConvAlgo::winograd,
              dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape));
-  if (own) consider(ConvAlgo::winograd_f2x3, winograd_f2x3_seconds(engine, shape));
+  if (own) consider(ConvAlgo::winograd_f2x3, winograd_f2x3_seconds(shape));
   return chosen[key] = best;
 }
 

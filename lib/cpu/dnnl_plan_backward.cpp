@@ -117,6 +117,7 @@ void DnnlPlanBuilder::backward_conv(int i) {
   const int j = op.inputs[0];
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
   const DnnlOpForward& f = fwd_[i];
+  if (f.f2x3) return backward_conv_f2x3(i);
   const memory::desc w_any(spec.shape, f32, Tag::any);  // f32 in bf16 too (weight_grad)
   const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
     const dnnl::convolution_backward_weights::desc desc(f.conv_algo, src, w_any, diff_dst, strides,
@@ -128,7 +129,6 @@ void DnnlPlanBuilder::backward_conv(int i) {
               {{DNNL_ARG_SRC, operand_backward(f.src, wpd.src_desc())},
                {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
   if (j < 0 || !graph_.needs_diff[j]) return;
-  if (f.f2x3) return backward_data_f2x3(i, j);
   DnnlTensor& tensor = state_.tensors[op.tensor];
   const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape, state_.data_type);
   const auto make_data = [&](const memory::desc& diff_src, const memory::desc& diff_dst) {
@@ -140,15 +140,30 @@ void DnnlPlanBuilder::backward_conv(int i) {
   data_grad(i, j, op.tensor, dpd);
 }
 
-// Backward-data of conv op i under popup's Winograd: the same kernel over the gradient, with
-// the weights rotated and transposed, into input j's gradient (in the forward's layout).
-void DnnlPlanBuilder::backward_data_f2x3(int i, int j) {
+// Backward of conv op i under popup's Winograd: the weight gradient straight into the caller's
+// plain array (a step of tensor t: run only when that gradient is asked for), then the
+// backward-data, the forward's kernel over the gradient with the weights rotated and
+// transposed, into input j's gradient (in the forward's layout).
+void DnnlPlanBuilder::backward_conv_f2x3(int i) {
   const Op& op = net_.ops[i];
   const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
   const int64_t block = fwd_[i].f2x3;
   const Tag tag = block == 16 ? Tag::nChw16c : Tag::nChw8c;
-  weights_f2x3(op.tensor, spec.shape, true);
   const memory dy = operand_backward(diff(i), memory::desc(dims(i), f32, tag));
+  const WinogradShape forward{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
+  const memory x = fwd_[i].src, dw = state_.tensors[op.tensor].grad;
+  DnnlStep weights = host_step(
+      [forward, x, dy, dw] {
+        winograd_f2x3_weight_grad(forward, static_cast<const float*>(x.get_data_handle()),
+                                  static_cast<const float*>(dy.get_data_handle()),
+                                  static_cast<float*>(dw.get_data_handle()));
+      },
+      {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+  weights.tensor = op.tensor;
+  plan_.backward.push_back(std::move(weights));
+  if (j < 0 || !graph_.needs_diff[j]) return;
+  weights_f2x3(op.tensor, spec.shape, true);
   const memory target = contribution(j, memory::desc(dims(j), f32, tag));
   const memory u = state_.tensors[op.tensor].backward;
   const WinogradShape shape{n_, spec.shape[0], spec.shape[1], dims(j)[2], dims(j)[3], block};

@@ -129,7 +129,7 @@ class DnnlPlanBuilder {
   void weight_grad(int t, const dnnl::primitive_desc_base& pd, const memory::desc& diff_weights,
                    Args args);
   void backward_conv(int i);
-  void backward_data_f2x3(int i, int j);
+  void backward_conv_f2x3(int i);
   void backward_linear(int i);
   void backward_relu(int i);
   void backward_pool(int i);

@@ -122,8 +122,7 @@ int64_t DnnlPlanBuilder::f2x3_block(int i) const {
 }
 
 // Conv op i with popup's Winograd F(2x2, 3x3): a host step over activations in its input's
-// blocked layout and transformed weights. A direct forward descriptor over the same layouts,
-// never run, guides the backward-weights pass.
+// blocked layout and transformed weights (its backward: backward_conv_f2x3).
 void DnnlPlanBuilder::forward_conv_f2x3(int i, int64_t block) {
   const Op& op = net_.ops[i];
   const TensorSpec& spec = net_.tensors[op.tensor];
@@ -133,11 +132,6 @@ void DnnlPlanBuilder::forward_conv_f2x3(int i, int64_t block) {
       dst(dims(i), memory::data_type::f32, tag);
   DnnlOpForward& f = fwd_[i];
   f.f2x3 = block;
-  f.conv_algo = algorithm::convolution_direct;
-  const dnnl::convolution_forward::desc hint(
-      dnnl::prop_kind::forward_training, f.conv_algo, src,
-      memory::desc(spec.shape, memory::data_type::f32, Tag::any), dst, {1, 1}, {1, 1}, {1, 1});
-  f.conv = dnnl::convolution_forward::primitive_desc(hint, attr_, state_.engine);
   input_fix(j, src);
   f.src = operand_forward(act(j), src);
   weights_f2x3(op.tensor, spec.shape, false);

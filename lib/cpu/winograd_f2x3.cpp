@@ -6,6 +6,7 @@
 #include "cpu/winograd_f2x3.hpp"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -66,6 +67,44 @@ __attribute__((target("avx2,fma"))) void kernel_rows(int rows, const float* v, i
   }
 }
 
+// u[r][0..15] += the sum over t < count of v[t * in + r] * m[t * ldm + 0..15], for R rows
+// (input channels) of stride ldu: one block of tiles' share of Vᵀ dM.
+template <int R>
+__attribute__((target("avx2,fma"))) void kernel_t(const float* v, int64_t in, const float* m,
+                                                  int64_t ldm, int64_t count, float* u,
+                                                  int64_t ldu) {
+  __m256 acc[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < count; ++t) {
+    const __m256 b0 = _mm256_loadu_ps(m + t * ldm), b1 = _mm256_loadu_ps(m + t * ldm + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(v + t * in + r);
+      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(u + r * ldu, _mm256_add_ps(_mm256_loadu_ps(u + r * ldu), acc[r][0]));
+    _mm256_storeu_ps(u + r * ldu + 8, _mm256_add_ps(_mm256_loadu_ps(u + r * ldu + 8), acc[r][1]));
+  }
+}
+
+__attribute__((target("avx2,fma"))) void kernel_t_rows(int rows, const float* v, int64_t in,
+                                                       const float* m, int64_t ldm, int64_t count,
+                                                       float* u, int64_t ldu) {
+  switch (rows) {
+    case 6: kernel_t<6>(v, in, m, ldm, count, u, ldu); break;
+    case 5: kernel_t<5>(v, in, m, ldm, count, u, ldu); break;
+    case 4: kernel_t<4>(v, in, m, ldm, count, u, ldu); break;
+    case 3: kernel_t<3>(v, in, m, ldm, count, u, ldu); break;
+    case 2: kernel_t<2>(v, in, m, ldm, count, u, ldu); break;
+    default: kernel_t<1>(v, in, m, ldm, count, u, ldu); break;
+  }
+}
+
 // Bᵀ d B of one tile's 4x4 input (eight channels per vector) into v[k * stride], k = 4i + j.
 __attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4], float* v,
                                                          int64_t stride) {
@@ -86,14 +125,11 @@ __attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4]
   }
 }
 
-// Tiles [first, first + count) of the whole batch: y's 2x2 blocks from x.
-__attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const Geometry& g,
-                                                   const float* x, const float* u, float* y,
-                                                   bool accumulate, int64_t first, int64_t count,
-                                                   float* v, float* m) {
-  const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w, B = s.block;
-  const int64_t v_stride = g.block * in, m_stride = g.block * out16;
-  // input transform: v[k][tile][in]
+// The input transforms of tiles [first, first + count) of the whole batch into v[k][tile][in].
+__attribute__((target("avx2,fma"))) void inputs_transform(const WinogradShape& s, const Geometry& g,
+                                                          const float* x, int64_t first,
+                                                          int64_t count, float* v) {
+  const int64_t in = s.in, plane = s.h * s.w, B = s.block, v_stride = g.block * in;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
     const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
@@ -114,6 +150,16 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
       input_transform(d, v + t * in + cb * 8, v_stride);
     }
   }
+}
+
+// Tiles [first, first + count) of the whole batch: y's 2x2 blocks from x.
+__attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const Geometry& g,
+                                                   const float* x, const float* u, float* y,
+                                                   bool accumulate, int64_t first, int64_t count,
+                                                   float* v, float* m) {
+  const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w, B = s.block;
+  const int64_t v_stride = g.block * in, m_stride = g.block * out16;
+  inputs_transform(s, g, x, first, count, v);
   // the 16 products
   for (int k = 0; k < 16; ++k)
     for (int64_t ob = 0; ob < out16 / kCols; ++ob) {
@@ -153,6 +199,60 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
       }
     }
   }
+}
+
+// The output-gradient transforms A dY Aᵀ of tiles [first, first + count) into
+// m[k][tile][out16] (the padding channels past s.out are left as they are: zero).
+__attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s, const Geometry& g,
+                                                         const float* dy, int64_t first,
+                                                         int64_t count, float* m) {
+  const int64_t plane = s.h * s.w, B = s.block, m_stride = g.block * g.out16;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
+    const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
+    for (int64_t ob = 0; ob < s.out / 8; ++ob) {
+      const float* yc = dy + (b * (s.out / B) + ob * 8 / B) * plane * B + ob * 8 % B;
+      __m256 d[2][2];
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) {
+          const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
+          d[i][j] = oy < s.h && ox < s.w ? _mm256_loadu_ps(yc + (oy * s.w + ox) * B) : zero;
+        }
+      __m256 r[4][2];  // A dY
+      for (int j = 0; j < 2; ++j) {
+        r[0][j] = d[0][j];
+        r[1][j] = _mm256_add_ps(d[0][j], d[1][j]);
+        r[2][j] = _mm256_sub_ps(d[0][j], d[1][j]);
+        r[3][j] = _mm256_sub_ps(zero, d[1][j]);
+      }
+      float* mt = m + t * g.out16 + ob * 8;
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {  // (A dY) Aᵀ
+        _mm256_storeu_ps(mt + (4 * i + 0) * m_stride, r[i][0]);
+        _mm256_storeu_ps(mt + (4 * i + 1) * m_stride, _mm256_add_ps(r[i][0], r[i][1]));
+        _mm256_storeu_ps(mt + (4 * i + 2) * m_stride, _mm256_sub_ps(r[i][0], r[i][1]));
+        _mm256_storeu_ps(mt + (4 * i + 3) * m_stride, _mm256_sub_ps(zero, r[i][1]));
+      }
+    }
+  }
+}
+
+// One block of tiles' share of dU[k] = V[k]ᵀ dM[k], added into du[k][in][out16].
+__attribute__((target("avx2,fma"))) void weight_grad_block(const WinogradShape& s,
+                                                           const Geometry& g, const float* x,
+                                                           const float* dy, int64_t first,
+                                                           int64_t count, float* v, float* m,
+                                                           float* du) {
+  inputs_transform(s, g, x, first, count, v);
+  grads_transform(s, g, dy, first, count, m);
+  const int64_t in = s.in, out16 = g.out16;
+  for (int k = 0; k < 16; ++k)
+    for (int64_t c = 0; c < in; c += kRows)
+      for (int64_t ob = 0; ob < out16 / kCols; ++ob)
+        kernel_t_rows(static_cast<int>(std::min<int64_t>(kRows, in - c)), v + k * g.block * in + c,
+                      in, m + k * g.block * out16 + ob * kCols, out16, count,
+                      du + (k * in + c) * out16 + ob * kCols, out16);
 }
 
 }  // namespace
@@ -214,6 +314,48 @@ void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, f
                 m.data());
     }
   }
+}
+
+void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw) {
+  const Geometry g(s);
+  const int64_t blocks = (g.tiles + g.block - 1) / g.block;
+  const size_t du_size = static_cast<size_t>(16 * s.in * g.out16);
+  std::vector<std::vector<float>> du(static_cast<size_t>(omp_get_max_threads()));
+#pragma omp parallel
+  {
+    std::vector<float>& mine = du[static_cast<size_t>(omp_get_thread_num())];
+    mine.assign(du_size, 0.0f);
+    std::vector<float> v(static_cast<size_t>(16 * g.block * s.in)),
+        m(static_cast<size_t>(16 * g.block * g.out16), 0.0f);
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t first = blk * g.block;
+      weight_grad_block(s, g, x, dy, first, std::min(g.block, g.tiles - first), v.data(), m.data(),
+                        mine.data());
+    }
+  }
+  // the threads' shares summed in thread order, then dW = Gᵀ dU G
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < s.out; ++o)
+    for (int64_t c = 0; c < s.in; ++c) {
+      float x4[4][4] = {};
+      for (const std::vector<float>& part : du)
+        if (!part.empty())
+          for (int k = 0; k < 16; ++k)
+            x4[k / 4][k % 4] += part[static_cast<size_t>((k * s.in + c) * g.out16 + o)];
+      float t[3][4];  // Gᵀ X
+      for (int j = 0; j < 4; ++j) {
+        t[0][j] = x4[0][j] + 0.5f * (x4[1][j] + x4[2][j]);
+        t[1][j] = 0.5f * (x4[1][j] - x4[2][j]);
+        t[2][j] = 0.5f * (x4[1][j] + x4[2][j]) + x4[3][j];
+      }
+      float* w = dw + (o * s.in + c) * 9;
+      for (int a = 0; a < 3; ++a) {  // (Gᵀ X) G
+        w[a * 3 + 0] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+        w[a * 3 + 1] = 0.5f * (t[a][1] - t[a][2]);
+        w[a * 3 + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+      }
+    }
 }
 
 }  // namespace popup

@@ -34,4 +34,10 @@ void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transpos
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
                        bool accumulate = false);
 
+// dw, [out, in, 3, 3] plain, = the gradient of the weights of the convolution from x to y, given
+// dy, y's gradient: dU[k] = Σ over tiles of V[k]ᵀ (A dY Aᵀ)[k], then dW = Gᵀ dU G. Per-thread
+// partial sums are added in thread order, so the bits depend on the number of threads (as
+// oneDNN's do) but not on timing.
+void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw);
+
 }  // namespace popup

@@ -1,8 +1,7 @@
 // popup's own Winograd F(2x2, 3x3) kernels (lib/cpu/winograd_f2x3.hpp) against the
 // double-precision reference convolutions: forward, backward-data through the transposed
-// weights, accumulation, odd sizes, output channels not a multiple of 16, single-pixel images,
-// both activation layouts.
-// Skipped, saying so, on CPUs without AVX2 and FMA.
+// weights, the weight gradient, accumulation, odd sizes, output channels not a multiple of 16,
+// single-pixel images, both activation layouts. Skipped, saying so, on CPUs without AVX2 and FMA.
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
 #include <cmath>
@@ -106,6 +105,13 @@ void check_shape(const WinogradShape& s) {
   popup::winograd_f2x3_run(t, blocked(dy).data(), ut.data(), dx.data());
   check(what + " backward-data", plain(dx, s.n, s.in, s.h, s.w),
         reference::conv_backward_data(x, w, g, dy));
+
+  std::vector<float> dw(wf.size());
+  popup::winograd_f2x3_weight_grad(s, xb.data(), blocked(dy).data(), dw.data());
+  reference::Tensor got(s.out, s.in, 3, 3), want_dw(s.out, s.in, 3, 3);
+  got.v.assign(dw.begin(), dw.end());
+  want_dw.v = reference::conv_backward_weights(x, g, dy);
+  check(what + " weight gradient", got, want_dw);
 }
 
 }  // namespace
