@@ -1,6 +1,7 @@
 // Winograd F(2x2, 3x3) on AVX2 (winograd_f2x3.hpp). Per block of tiles: the input transform
 // into v[16][tiles][in], 16 matrix products v[k] u[k] into m[16][tiles][out16] by a 6x16
-// register kernel, and the output transform into y. The transforms use the matrices
+// register kernel, and the output transform into y; for the weight gradient, the transforms
+// of x and dy and the products v[k]ᵀ m[k] summed into dU. The transforms use the matrices
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
 //   Aᵀ = [1 1 1 0; 0 1 -1 -1].
 #include "cpu/winograd_f2x3.hpp"
