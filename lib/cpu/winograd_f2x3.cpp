@@ -31,78 +31,45 @@ struct Geometry {
         block(std::max<int64_t>(kRows, kBlockBytes / (16 * 4 * (s.in + out16)) / kRows * kRows)) {}
 };
 
-// m[r][0..15] (+)= sum over k of v[r][k] * u[k][0..15], for R rows of stride `in` (v) and
-// `ldm` (m).
+// c[r][0..15] (=, or += with `add`) the sum over k < depth of a[r * ar + k * ak] *
+// b[k * bk + 0..15], for R rows of c of stride ldc: the forward's products v[k] u[k] (rows:
+// tiles) and the weight gradient's vᵀ m (rows: input channels, summed over tiles).
 template <int R>
-__attribute__((target("avx2,fma"))) void kernel(const float* v, int64_t in, const float* u,
-                                                float* m, int64_t ldm) {
+__attribute__((target("avx2,fma"))) void kernel(const float* a, int64_t ar, int64_t ak,
+                                                const float* b, int64_t bk, int64_t depth, float* c,
+                                                int64_t ldc, bool add) {
   // The loops over r are unrolled so that acc stays in registers (-O2 would not unroll them).
   __m256 acc[R][2];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < in; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(u + k * kCols), b1 = _mm256_loadu_ps(u + k * kCols + 8);
+  for (int64_t k = 0; k < depth; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * bk), b1 = _mm256_loadu_ps(b + k * bk + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_broadcast_ss(v + r * in + k);
-      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+      const __m256 x = _mm256_broadcast_ss(a + r * ar + k * ak);
+      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
     }
   }
 #pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(m + r * ldm, acc[r][0]);
-    _mm256_storeu_ps(m + r * ldm + 8, acc[r][1]);
-  }
-}
-
-__attribute__((target("avx2,fma"))) void kernel_rows(int rows, const float* v, int64_t in,
-                                                     const float* u, float* m, int64_t ldm) {
-  switch (rows) {
-    case 6: kernel<6>(v, in, u, m, ldm); break;
-    case 5: kernel<5>(v, in, u, m, ldm); break;
-    case 4: kernel<4>(v, in, u, m, ldm); break;
-    case 3: kernel<3>(v, in, u, m, ldm); break;
-    case 2: kernel<2>(v, in, u, m, ldm); break;
-    default: kernel<1>(v, in, u, m, ldm); break;
-  }
-}
-
-// u[r][0..15] += the sum over t < count of v[t * in + r] * m[t * ldm + 0..15], for R rows
-// (input channels) of stride ldu: one block of tiles' share of Vᵀ dM.
-template <int R>
-__attribute__((target("avx2,fma"))) void kernel_t(const float* v, int64_t in, const float* m,
-                                                  int64_t ldm, int64_t count, float* u,
-                                                  int64_t ldu) {
-  __m256 acc[R][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (int64_t t = 0; t < count; ++t) {
-    const __m256 b0 = _mm256_loadu_ps(m + t * ldm), b1 = _mm256_loadu_ps(m + t * ldm + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_broadcast_ss(v + t * in + r);
-      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+  for (int r = 0; r < R; ++r)
+    for (int half = 0; half < 2; ++half) {
+      float* p = c + r * ldc + 8 * half;
+      _mm256_storeu_ps(p, add ? _mm256_add_ps(_mm256_loadu_ps(p), acc[r][half]) : acc[r][half]);
     }
-  }
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(u + r * ldu, _mm256_add_ps(_mm256_loadu_ps(u + r * ldu), acc[r][0]));
-    _mm256_storeu_ps(u + r * ldu + 8, _mm256_add_ps(_mm256_loadu_ps(u + r * ldu + 8), acc[r][1]));
-  }
 }
 
-__attribute__((target("avx2,fma"))) void kernel_t_rows(int rows, const float* v, int64_t in,
-                                                       const float* m, int64_t ldm, int64_t count,
-                                                       float* u, int64_t ldu) {
+__attribute__((target("avx2,fma"))) void kernel_rows(int rows, const float* a, int64_t ar,
+                                                     int64_t ak, const float* b, int64_t bk,
+                                                     int64_t depth, float* c, int64_t ldc,
+                                                     bool add) {
   switch (rows) {
-    case 6: kernel_t<6>(v, in, m, ldm, count, u, ldu); break;
-    case 5: kernel_t<5>(v, in, m, ldm, count, u, ldu); break;
-    case 4: kernel_t<4>(v, in, m, ldm, count, u, ldu); break;
-    case 3: kernel_t<3>(v, in, m, ldm, count, u, ldu); break;
-    case 2: kernel_t<2>(v, in, m, ldm, count, u, ldu); break;
-    default: kernel_t<1>(v, in, m, ldm, count, u, ldu); break;
+    case 6: kernel<6>(a, ar, ak, b, bk, depth, c, ldc, add); break;
+    case 5: kernel<5>(a, ar, ak, b, bk, depth, c, ldc, add); break;
+    case 4: kernel<4>(a, ar, ak, b, bk, depth, c, ldc, add); break;
+    case 3: kernel<3>(a, ar, ak, b, bk, depth, c, ldc, add); break;
+    case 2: kernel<2>(a, ar, ak, b, bk, depth, c, ldc, add); break;
+    default: kernel<1>(a, ar, ak, b, bk, depth, c, ldc, add); break;
   }
 }
 
@@ -167,8 +134,8 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
       const float* uk = u + (k * (out16 / kCols) + ob) * in * kCols;
       for (int64_t r = 0; r < count; r += kRows)
         kernel_rows(static_cast<int>(std::min<int64_t>(kRows, count - r)),
-                    v + k * v_stride + r * in, in, uk, m + k * m_stride + r * out16 + ob * kCols,
-                    out16);
+                    v + k * v_stride + r * in, in, 1, uk, kCols, in,
+                    m + k * m_stride + r * out16 + ob * kCols, out16, false);
     }
   // output transform: Aᵀ m A into y
   for (int64_t t = 0; t < count; ++t) {
@@ -251,9 +218,9 @@ __attribute__((target("avx2,fma"))) void weight_grad_block(const WinogradShape& 
   for (int k = 0; k < 16; ++k)
     for (int64_t c = 0; c < in; c += kRows)
       for (int64_t ob = 0; ob < out16 / kCols; ++ob)
-        kernel_t_rows(static_cast<int>(std::min<int64_t>(kRows, in - c)), v + k * g.block * in + c,
-                      in, m + k * g.block * out16 + ob * kCols, out16, count,
-                      du + (k * in + c) * out16 + ob * kCols, out16);
+        kernel_rows(static_cast<int>(std::min<int64_t>(kRows, in - c)), v + k * g.block * in + c, 1,
+                    in, m + k * g.block * out16 + ob * kCols, out16, count,
+                    du + (k * in + c) * out16 + ob * kCols, out16, true);
 }
 
 }  // namespace
