@@ -1,10 +1,10 @@
 // Winograd F(2x2, 3x3) convolution for 3x3 layers of stride 1 and padding 1, written for AVX2
-// (oneDNN 2.x has Winograd only for AVX-512). Activations are in oneDNN's nChw8c or nChw16c
-// layout (8 or 16 channels innermost: AVX2's block, AVX-512's); weights in PyTorch's plain
-// [out, in, 3, 3]. Each 2x2
-// output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin and Gray, 2016): 16 products per tile and
-// channel pair instead of 36, as 16 matrix products over tiles, done a block of tiles at a time
-// so that the transformed tiles stay in cache.
+// (oneDNN 2.x has Winograd only for AVX-512): forward, backward-data and weight gradient.
+// Activations are in oneDNN's nChw8c or nChw16c layout (8 or 16 channels innermost: AVX2's
+// block, AVX-512's); weights in PyTorch's plain [out, in, 3, 3]. Each 2x2 output tile is
+// Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin and Gray, 2016): 16 products per tile and channel pair
+// instead of 36, as 16 matrix products over tiles, done a block of tiles at a time so that the
+// transformed tiles stay in cache.
 #pragma once
 
 #include <cstddef>
