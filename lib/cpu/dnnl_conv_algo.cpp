@@ -2,6 +2,8 @@
 // Winograd F(2x2, 3x3) (winograd_f2x3.hpp).
 #include "cpu/dnnl_conv_algo.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -85,14 +87,18 @@ double winograd_f2x3_seconds(const DnnlConvShape& shape) {
                weights = static_cast<size_t>(s.out * s.in * 9);
   std::vector<float> x(src, 0.0f), y(dst, 0.0f), dx(src, 0.0f), g(weights, 0.0f), dg(weights);
   std::vector<float> u(winograd_f2x3_weights_size(s)), ut(winograd_f2x3_weights_size(t));
+  const int threads = omp_get_max_threads();  // the scratch memory a plan keeps
+  std::vector<float> scratch(
+      std::max({winograd_f2x3_run_scratch(s, threads), winograd_f2x3_run_scratch(t, threads),
+                winograd_f2x3_weight_grad_scratch(s)}));
   return median_seconds([&] {
     winograd_f2x3_weights(s, g.data(), false, u.data());
-    winograd_f2x3_run(s, x.data(), u.data(), y.data());
+    winograd_f2x3_run(s, x.data(), u.data(), y.data(), false, scratch.data(), threads);
     if (!shape.train) return;
-    winograd_f2x3_weight_grad(s, x.data(), y.data(), dg.data());
+    winograd_f2x3_weight_grad(s, x.data(), y.data(), dg.data(), scratch.data());
     if (!shape.data_grad) return;
     winograd_f2x3_weights(t, g.data(), true, ut.data());
-    winograd_f2x3_run(t, y.data(), ut.data(), dx.data());
+    winograd_f2x3_run(t, y.data(), ut.data(), dx.data(), false, scratch.data(), threads);
   });
 }
 

@@ -118,12 +118,20 @@ DnnlStep DnnlPlanBuilder::host_step(std::function<void()> host, Args args) {
   return step;
 }
 
+// Scratch memory of `floats` floats for a host step: the plan's one scratchpad, whose memory
+// the returned pointer holds once the plan is complete (steps run one at a time).
+std::shared_ptr<memory> DnnlPlanBuilder::host_scratch(size_t floats) {
+  scratchpad_bytes_ = std::max(scratchpad_bytes_, floats * sizeof(float));
+  return host_scratch_;
+}
+
 // Gives every step that needs scratch memory the one shared scratchpad.
 void DnnlPlanBuilder::scratchpad_attach() {
   if (scratchpad_bytes_ == 0) return;
   const memory scratchpad = slot_memory(
       memory::desc({static_cast<int64_t>(scratchpad_bytes_)}, memory::data_type::u8, Tag::x),
       scratchpad_slot);
+  *host_scratch_ = scratchpad;
   for (auto* list : {&plan_.forward_train, &plan_.forward_infer, &plan_.backward})
     for (DnnlStep& step : *list)
       for (size_t k = 0; k < step.args.size(); ++k)

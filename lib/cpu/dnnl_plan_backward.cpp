@@ -1,5 +1,7 @@
 // The backward half of a DnnlPlan: backward-data and backward-weights primitives in reverse
 // op order, gradients summed where an output feeds several ops, weight gradients to plain.
+#include <omp.h>
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -153,11 +155,13 @@ void DnnlPlanBuilder::backward_conv_f2x3(int i) {
   const memory dy = operand_backward(diff(i), memory::desc(dims(i), f32, tag));
   const WinogradShape forward{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
   const memory x = fwd_[i].src, dw = state_.tensors[op.tensor].grad;
+  const auto scratch = host_scratch(winograd_f2x3_weight_grad_scratch(forward));
   DnnlStep weights = host_step(
-      [forward, x, dy, dw] {
+      [forward, x, dy, dw, scratch] {
         winograd_f2x3_weight_grad(forward, static_cast<const float*>(x.get_data_handle()),
                                   static_cast<const float*>(dy.get_data_handle()),
-                                  static_cast<float*>(dw.get_data_handle()));
+                                  static_cast<float*>(dw.get_data_handle()),
+                                  static_cast<float*>(scratch->get_data_handle()));
       },
       {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
   weights.tensor = op.tensor;
@@ -167,11 +171,14 @@ void DnnlPlanBuilder::backward_conv_f2x3(int i) {
   const memory target = contribution(j, memory::desc(dims(j), f32, tag));
   const memory u = state_.tensors[op.tensor].backward;
   const WinogradShape shape{n_, spec.shape[0], spec.shape[1], dims(j)[2], dims(j)[3], block};
+  const int threads = omp_get_max_threads();
+  const auto data_scratch = host_scratch(winograd_f2x3_run_scratch(shape, threads));
   plan_.backward.push_back(host_step(
-      [shape, dy, u, target] {
+      [shape, dy, u, target, data_scratch, threads] {
         winograd_f2x3_run(shape, static_cast<const float*>(dy.get_data_handle()),
                           static_cast<const float*>(u.get_data_handle()),
-                          static_cast<float*>(target.get_data_handle()));
+                          static_cast<float*>(target.get_data_handle()), false,
+                          static_cast<float*>(data_scratch->get_data_handle()), threads);
       },
       {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, u}, {DNNL_ARG_DIFF_SRC, target}}));
   contribution_done(j, target);

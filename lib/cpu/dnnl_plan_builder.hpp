@@ -92,6 +92,7 @@ class DnnlPlanBuilder {
   void step_forward(const DnnlStep& step);
   DnnlStep reorder_step(const memory& from, const memory& to);
   static DnnlStep host_step(std::function<void()> host, Args args);
+  std::shared_ptr<memory> host_scratch(size_t floats);
   void scratchpad_attach();
   void backward_slots_share();
   void weights_forward(int t, const memory::dims& plain_dims, const memory::desc& md);
@@ -147,6 +148,8 @@ class DnnlPlanBuilder {
   DnnlPlan plan_;
   size_t next_slot_ = first_free_slot;
   size_t scratchpad_bytes_ = 0;
+  // The scratchpad as host steps see it: set by scratchpad_attach.
+  std::shared_ptr<memory> host_scratch_ = std::make_shared<memory>();
 
   memory input_;
   memory::desc input_desc_;

@@ -1,5 +1,7 @@
 // The forward half of a DnnlPlan: one primitive per op, activations in the layouts their
 // producers chose (format_tag::any), what the backward half needs kept per op.
+#include <omp.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -138,11 +140,14 @@ void DnnlPlanBuilder::forward_conv_f2x3(int i, int64_t block) {
   act_define(i, dst);
   const WinogradShape shape{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
   const memory x = f.src, u = state_.tensors[op.tensor].forward, y = act(i);
+  const int threads = omp_get_max_threads();
+  const auto scratch = host_scratch(winograd_f2x3_run_scratch(shape, threads));
   step_forward(host_step(
-      [shape, x, u, y] {
+      [shape, x, u, y, scratch, threads] {
         winograd_f2x3_run(shape, static_cast<const float*>(x.get_data_handle()),
                           static_cast<const float*>(u.get_data_handle()),
-                          static_cast<float*>(y.get_data_handle()));
+                          static_cast<float*>(y.get_data_handle()), false,
+                          static_cast<float*>(scratch->get_data_handle()), threads);
       },
       {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, u}, {DNNL_ARG_DST, y}}));
 }

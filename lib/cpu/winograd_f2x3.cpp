@@ -1,7 +1,8 @@
-// Winograd F(2x2, 3x3) on AVX2 (winograd_f2x3.hpp). Per block of tiles: the input transform
-// into v[16][tiles][in], 16 matrix products v[k] u[k] into m[16][tiles][out16] by a 6x16
-// register kernel, and the output transform into y; for the weight gradient, the transforms
-// of x and dy and the products v[k]ᵀ m[k] summed into dU. The transforms use the matrices
+// Winograd F(2x2, 3x3) on AVX2 (winograd_f2x3.hpp). Forward, each thread a block of tiles at a
+// time: the input transform into v[16][tiles][in], 16 matrix products v[k] u[k] into
+// m[16][tiles][out16] by a 6x16 register kernel, and the output transform into y. Weight
+// gradient, all threads a chunk of tiles at a time: the transforms of x and dy, then the
+// products v[k]ᵀ m[k] added into dU. The transforms use the matrices
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
 //   Aᵀ = [1 1 1 0; 0 1 -1 -1].
 #include "cpu/winograd_f2x3.hpp"
@@ -93,11 +94,13 @@ __attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4]
   }
 }
 
-// The input transforms of tiles [first, first + count) of the whole batch into v[k][tile][in].
+// The input transforms of tiles [first, first + count) of the whole batch into v[k][tile][in],
+// v_stride floats from one k to the next.
 __attribute__((target("avx2,fma"))) void inputs_transform(const WinogradShape& s, const Geometry& g,
                                                           const float* x, int64_t first,
-                                                          int64_t count, float* v) {
-  const int64_t in = s.in, plane = s.h * s.w, B = s.block, v_stride = g.block * in;
+                                                          int64_t count, float* v,
+                                                          int64_t v_stride) {
+  const int64_t in = s.in, plane = s.h * s.w, B = s.block;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
     const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
@@ -127,7 +130,7 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
                                                    float* v, float* m) {
   const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w, B = s.block;
   const int64_t v_stride = g.block * in, m_stride = g.block * out16;
-  inputs_transform(s, g, x, first, count, v);
+  inputs_transform(s, g, x, first, count, v, v_stride);
   // the 16 products
   for (int k = 0; k < 16; ++k)
     for (int64_t ob = 0; ob < out16 / kCols; ++ob) {
@@ -169,12 +172,14 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
   }
 }
 
-// The output-gradient transforms A dY Aᵀ of tiles [first, first + count) into
-// m[k][tile][out16] (the padding channels past s.out are left as they are: zero).
+// The output-gradient transforms A dY Aᵀ of tiles [first, first + count) into m, packed for
+// the products as m[k][o / 16][tile][o % 16], m_stride floats from one k to the next and
+// `chunk` tiles per o / 16 (the padding channels past s.out are left as they are: zero).
 __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s, const Geometry& g,
                                                          const float* dy, int64_t first,
-                                                         int64_t count, float* m) {
-  const int64_t plane = s.h * s.w, B = s.block, m_stride = g.block * g.out16;
+                                                         int64_t count, float* m, int64_t m_stride,
+                                                         int64_t chunk) {
+  const int64_t plane = s.h * s.w, B = s.block;
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
@@ -194,7 +199,7 @@ __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s,
         r[2][j] = _mm256_sub_ps(d[0][j], d[1][j]);
         r[3][j] = _mm256_sub_ps(zero, d[1][j]);
       }
-      float* mt = m + t * g.out16 + ob * 8;
+      float* mt = m + (ob / 2 * chunk + t) * kCols + ob % 2 * 8;
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {  // (A dY) Aᵀ
         _mm256_storeu_ps(mt + (4 * i + 0) * m_stride, r[i][0]);
@@ -206,21 +211,34 @@ __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s,
   }
 }
 
-// One block of tiles' share of dU[k] = V[k]ᵀ dM[k], added into du[k][in][out16].
-__attribute__((target("avx2,fma"))) void weight_grad_block(const WinogradShape& s,
-                                                           const Geometry& g, const float* x,
-                                                           const float* dy, int64_t first,
-                                                           int64_t count, float* v, float* m,
-                                                           float* du) {
-  inputs_transform(s, g, x, first, count, v);
-  grads_transform(s, g, dy, first, count, m);
+// Tiles per chunk of the weight gradient: the transforms of a chunk, v and m, take about
+// kChunkBytes, and at least kChunkMin tiles, so that each pass over dU does enough products.
+// A multiple of six, not a power of two: the transforms' stores, 16 per tile and `chunk` tiles
+// apart, would otherwise fall into the same cache sets.
+constexpr int64_t kChunkBytes = 2 * 1024 * 1024;
+constexpr int64_t kChunkMin = 128;
+
+int64_t chunk_tiles(const WinogradShape& s, const Geometry& g) {
+  const int64_t tiles = std::max(kChunkMin, kChunkBytes / (16 * 4 * (s.in + g.out16)));
+  return std::min(g.tiles, tiles / kRows * kRows);
+}
+
+// dU[k][c][o] for c in [c0, c0 + 6) and every o, += Σ over the chunk's `count` tiles of
+// v[k][t][c] m[k][t][o]. Each next 6x16 block of dU is prefetched while this one is summed.
+__attribute__((target("avx2,fma"))) void weight_grad_rows(const WinogradShape& s, const Geometry& g,
+                                                          int k, int64_t c0, int64_t chunk,
+                                                          int64_t count, const float* v,
+                                                          const float* m, float* du) {
   const int64_t in = s.in, out16 = g.out16;
-  for (int k = 0; k < 16; ++k)
-    for (int64_t c = 0; c < in; c += kRows)
-      for (int64_t ob = 0; ob < out16 / kCols; ++ob)
-        kernel_rows(static_cast<int>(std::min<int64_t>(kRows, in - c)), v + k * g.block * in + c, 1,
-                    in, m + k * g.block * out16 + ob * kCols, out16, count,
-                    du + (k * in + c) * out16 + ob * kCols, out16, true);
+  const int rows = static_cast<int>(std::min<int64_t>(kRows, in - c0));
+  float* target = du + (k * in + c0) * out16;
+  for (int64_t ob = 0; ob < out16 / kCols; ++ob) {
+    for (int r = 0; r < kRows; ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(target + r * out16 + (ob + 1) * kCols),
+                   _MM_HINT_T0);
+    kernel_rows(rows, v + k * chunk * in + c0, 1, in, m + (k * out16 / kCols + ob) * chunk * kCols,
+                kCols, count, target + ob * kCols, out16, true);
+  }
 }
 
 }  // namespace
@@ -267,50 +285,84 @@ void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transpos
       }
 }
 
+size_t winograd_f2x3_run_scratch(const WinogradShape& s, int threads) {
+  const Geometry g(s);
+  return static_cast<size_t>(threads * 16 * g.block * (s.in + g.out16));
+}
+
+size_t winograd_f2x3_weight_grad_scratch(const WinogradShape& s) {
+  const Geometry g(s);
+  return static_cast<size_t>(16 * (s.in * g.out16 + chunk_tiles(s, g) * (s.in + g.out16)));
+}
+
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
-                       bool accumulate) {
+                       bool accumulate, float* scratch, int threads) {
   const Geometry g(s);
   const int64_t blocks = (g.tiles + g.block - 1) / g.block;
-#pragma omp parallel
+  std::vector<float> own;
+  if (!scratch) {
+    threads = omp_get_max_threads();
+    own.resize(winograd_f2x3_run_scratch(s, threads));
+    scratch = own.data();
+  }
+  const int64_t v_size = 16 * g.block * s.in, m_size = 16 * g.block * g.out16;
+#pragma omp parallel num_threads(threads)
   {
-    std::vector<float> v(static_cast<size_t>(16 * g.block * s.in)),
-        m(static_cast<size_t>(16 * g.block * g.out16));
+    float* v = scratch + omp_get_thread_num() * (v_size + m_size);
 #pragma omp for schedule(static)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t first = blk * g.block;
-      run_block(s, g, x, u, y, accumulate, first, std::min(g.block, g.tiles - first), v.data(),
-                m.data());
+      run_block(s, g, x, u, y, accumulate, first, std::min(g.block, g.tiles - first), v,
+                v + v_size);
     }
   }
 }
 
-void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw) {
+// A chunk of tiles at a time: all threads transform its tiles into v and m, then each adds its
+// share of the row blocks of dU (a k and six input channels each) over the chunk's tiles. Every
+// dU value is summed in tile order whatever the number of threads.
+void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw,
+                               float* scratch) {
   const Geometry g(s);
-  const int64_t blocks = (g.tiles + g.block - 1) / g.block;
-  const size_t du_size = static_cast<size_t>(16 * s.in * g.out16);
-  std::vector<std::vector<float>> du(static_cast<size_t>(omp_get_max_threads()));
+  std::vector<float> own;
+  if (!scratch) {
+    own.resize(winograd_f2x3_weight_grad_scratch(s));
+    scratch = own.data();
+  }
+  const int64_t chunk = chunk_tiles(s, g), row_blocks = (s.in + kRows - 1) / kRows;
+  const int64_t du_size = 16 * s.in * g.out16;
+  float* du = scratch;
+  float* v = du + du_size;
+  float* m = v + 16 * chunk * s.in;
+  constexpr int64_t kGroup = 8;  // tiles per transform task
 #pragma omp parallel
   {
-    std::vector<float>& mine = du[static_cast<size_t>(omp_get_thread_num())];
-    mine.assign(du_size, 0.0f);
-    std::vector<float> v(static_cast<size_t>(16 * g.block * s.in)),
-        m(static_cast<size_t>(16 * g.block * g.out16), 0.0f);
 #pragma omp for schedule(static)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      const int64_t first = blk * g.block;
-      weight_grad_block(s, g, x, dy, first, std::min(g.block, g.tiles - first), v.data(), m.data(),
-                        mine.data());
+    for (int64_t i = 0; i < du_size; ++i) du[i] = 0.0f;
+    if (s.out != g.out16) {  // the padding channels of m stay zero
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < 16 * chunk * g.out16; ++i) m[i] = 0.0f;
+    }
+    for (int64_t first = 0; first < g.tiles; first += chunk) {
+      const int64_t count = std::min(chunk, g.tiles - first);
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < count; t += kGroup) {
+        const int64_t n = std::min(kGroup, count - t);
+        inputs_transform(s, g, x, first + t, n, v + t * s.in, chunk * s.in);
+        grads_transform(s, g, dy, first + t, n, m + t * kCols, chunk * g.out16, chunk);
+      }
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < 16 * row_blocks; ++item)
+        weight_grad_rows(s, g, static_cast<int>(item / row_blocks), item % row_blocks * kRows,
+                         chunk, count, v, m, du);
     }
   }
-  // the threads' shares summed in thread order, then dW = Gᵀ dU G
+  // dW = Gᵀ dU G
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < s.out; ++o)
     for (int64_t c = 0; c < s.in; ++c) {
-      float x4[4][4] = {};
-      for (const std::vector<float>& part : du)
-        if (!part.empty())
-          for (int k = 0; k < 16; ++k)
-            x4[k / 4][k % 4] += part[static_cast<size_t>((k * s.in + c) * g.out16 + o)];
+      float x4[4][4];
+      for (int k = 0; k < 16; ++k) x4[k / 4][k % 4] = du[(k * s.in + c) * g.out16 + o];
       float t[3][4];  // Gᵀ X
       for (int j = 0; j < 4; ++j) {
         t[0][j] = x4[0][j] + 0.5f * (x4[1][j] + x4[2][j]);

@@ -29,15 +29,23 @@ size_t winograd_f2x3_weights_size(const WinogradShape& s);
 // channels to s.out = its in channels.
 void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u);
 
+// Floats of scratch memory that winograd_f2x3_run by `threads` threads, and
+// winograd_f2x3_weight_grad, use (a plan keeps it, so that no step allocates).
+size_t winograd_f2x3_run_scratch(const WinogradShape& s, int threads);
+size_t winograd_f2x3_weight_grad_scratch(const WinogradShape& s);
+
 // y = the convolution of x with the weights u was made from: x [n, in/block, h, w, block], y
-// [n, out/block, h, w, block]; y is overwritten, or added to with `accumulate`.
+// [n, out/block, h, w, block]; y is overwritten, or added to with `accumulate`. Runs on
+// `threads` threads in `scratch` (winograd_f2x3_run_scratch floats), or, without scratch, on
+// all threads in memory of its own.
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
-                       bool accumulate = false);
+                       bool accumulate = false, float* scratch = nullptr, int threads = 0);
 
 // dw, [out, in, 3, 3] plain, = the gradient of the weights of the convolution from x to y, given
-// dy, y's gradient: dU[k] = Σ over tiles of V[k]ᵀ (A dY Aᵀ)[k], then dW = Gᵀ dU G. Per-thread
-// partial sums are added in thread order, so the bits depend on the number of threads (as
-// oneDNN's do) but not on timing.
-void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw);
+// dy, y's gradient: dU[k] = Σ over tiles of V[k]ᵀ (A dY Aᵀ)[k], then dW = Gᵀ dU G. Each dU value
+// is summed in tile order, so the bits depend neither on timing nor on the number of threads.
+// In `scratch` (winograd_f2x3_weight_grad_scratch floats), or in memory of its own.
+void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw,
+                               float* scratch = nullptr);
 
 }  // namespace popup

@@ -1,8 +1,11 @@
 // popup's own Winograd F(2x2, 3x3) kernels (lib/cpu/winograd_f2x3.hpp) against the
 // double-precision reference convolutions: forward, backward-data through the transposed
 // weights, the weight gradient, accumulation, odd sizes, output channels not a multiple of 16,
-// single-pixel images, both activation layouts. Skipped, saying so, on CPUs without AVX2 and FMA.
+// single-pixel images, both activation layouts, a weight gradient over several chunks of tiles
+// and the same bits from 1 and 3 threads. Skipped, saying so, on CPUs without AVX2 and FMA.
 #include <boost/test/unit_test.hpp>
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -125,6 +128,24 @@ BOOST_AUTO_TEST_CASE(matches_the_reference_convolution) {
   check_shape({13, 16, 16, 3, 4});     // 13 * 2 * 2 = 52 tiles: blocks with a partial last kernel
   check_shape({2, 32, 16, 5, 6, 16});  // nChw16c, AVX-512's layout
   check_shape({3, 16, 48, 7, 4, 16});
+  check_shape({4, 128, 120, 12, 12});  // 144 tiles: the weight gradient's chunks, the last partial
+}
+
+// The weight gradient sums every value in tile order: the thread count changes no bit.
+BOOST_AUTO_TEST_CASE(weight_gradient_bits_do_not_depend_on_the_threads) {
+  const WinogradShape s{4, 128, 120, 12, 12};
+  B = s.block;
+  const std::vector<float> x = blocked(random_tensor(s.n, s.in, s.h, s.w, 4)),
+                           dy = blocked(random_tensor(s.n, s.out, s.h, s.w, 5));
+  std::vector<float> one(static_cast<size_t>(s.out * s.in * 9)), three(one.size());
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  popup::winograd_f2x3_weight_grad(s, x.data(), dy.data(), one.data());
+  omp_set_num_threads(3);
+  popup::winograd_f2x3_weight_grad(s, x.data(), dy.data(), three.data());
+  omp_set_num_threads(threads);
+  BOOST_CHECK(std::any_of(one.begin(), one.end(), [](float v) { return v != 0; }));
+  BOOST_CHECK(one == three);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
