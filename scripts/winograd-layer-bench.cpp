@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   std::vector<float> u(popup::winograd_f2x3_weights_size(shape)),
       y(static_cast<size_t>(n * o * h * h));
   const double weights_ms =
-      median_ms([&] { popup::winograd_f2x3_weights(shape, g, false, u.data()); });
+      median_ms([&] { popup::winograd_f2x3_weights(shape, g, nullptr, false, u.data()); });
   const double winograd_ms =
       median_ms([&] { popup::winograd_f2x3_run(shape, x, u.data(), y.data()); });
   const float* want = static_cast<const float*>(dst.get_data_handle());

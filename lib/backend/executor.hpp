@@ -134,6 +134,12 @@ class Executor {
   // Network::tensors[t]. Copied (reordered) into the executor's own layout.
   virtual void set_weights(size_t t, const float* weights) = 0;
 
+  // Edge-popup's effective weights of tensor t from its n frozen weights and n mask bytes (0 or
+  // 1): set_weights of each weight where the mask holds 1 and +0 where it holds 0. A backend
+  // may apply the mask while it copies the weights into its own layout (the CPU backend does in
+  // its Winograd transforms); the default forms the product here, then set_weights.
+  virtual void set_masked_weights(size_t t, int64_t n, const float* weights, const uint8_t* mask);
+
   // One batch of n examples: images [n, C, H, W] row-major (normalised), labels in
   // [0, classes). training: BatchNorm normalises with batch statistics and updates its
   // running statistics (momentum 0.1, unbiased variance), and backward() may follow;
@@ -232,7 +238,12 @@ class Executor {
 
  private:
   BatchStats queued_;
+  std::vector<float> masked_;  // set_masked_weights' product
 };
+
+// out[i] = mask[i] ? w[i] : +0, for i < n, as bits (w AND all ones or zero): no branch, so it
+// vectorises; in parallel for large n.
+void masked_weights(int64_t n, const float* w, const uint8_t* mask, float* out);
 
 // The CPU backend (oneDNN). Threads: the OpenMP pool (omp_set_num_threads).
 std::unique_ptr<Executor> executor_cpu_create(const Network& net, const ExecutorConfig& config);

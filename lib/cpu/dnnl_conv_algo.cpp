@@ -92,12 +92,12 @@ double winograd_f2x3_seconds(const DnnlConvShape& shape) {
       std::max({winograd_f2x3_run_scratch(s, threads), winograd_f2x3_run_scratch(t, threads),
                 winograd_f2x3_weight_grad_scratch(s)}));
   return median_seconds([&] {
-    winograd_f2x3_weights(s, g.data(), false, u.data());
+    winograd_f2x3_weights(s, g.data(), nullptr, false, u.data());
     winograd_f2x3_run(s, x.data(), u.data(), y.data(), false, scratch.data(), threads);
     if (!shape.train) return;
     winograd_f2x3_weight_grad(s, x.data(), y.data(), dg.data(), scratch.data());
     if (!shape.data_grad) return;
-    winograd_f2x3_weights(t, g.data(), true, ut.data());
+    winograd_f2x3_weights(t, g.data(), nullptr, true, ut.data());
     winograd_f2x3_run(t, y.data(), ut.data(), dx.data(), false, scratch.data(), threads);
   });
 }

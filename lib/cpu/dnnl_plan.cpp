@@ -229,7 +229,8 @@ void DnnlPlanBuilder::weights_backward(int t, const memory::desc& md) {
 }
 
 // Tensor t's weights for popup's Winograd F(2x2, 3x3): the transform of the plain weights, for
-// the forward or (`backward`) for the backward-data pass, made by a host step of from_plain.
+// the forward or (`backward`) for the backward-data pass, made by a host step of from_plain
+// that applies the mask when one is given.
 void DnnlPlanBuilder::weights_f2x3(int t, const memory::dims& plain_dims, bool backward) {
   DnnlTensor& tensor = state_.tensors[t];
   memory& target = backward ? tensor.backward : tensor.forward;
@@ -238,16 +239,19 @@ void DnnlPlanBuilder::weights_f2x3(int t, const memory::dims& plain_dims, bool b
     const memory::desc plain(plain_dims, f32, Tag::oihw);
     tensor.plain = memory(plain, state_.engine, DNNL_MEMORY_NONE);
     tensor.grad = memory(plain, state_.engine, DNNL_MEMORY_NONE);
+    tensor.mask = memory(memory::desc(plain_dims, memory::data_type::u8, Tag::oihw), state_.engine,
+                         DNNL_MEMORY_NONE);
   }
   WinogradShape s;
   s.in = backward ? plain_dims[0] : plain_dims[1];
   s.out = backward ? plain_dims[1] : plain_dims[0];
   const auto floats = static_cast<int64_t>(winograd_f2x3_weights_size(s));
   target = memory(memory::desc({floats}, f32, Tag::x), state_.engine);
-  const memory plain = tensor.plain, u = target;
+  const memory plain = tensor.plain, mask = tensor.mask, u = target;
   tensor.from_plain.push_back(host_step(
-      [s, backward, plain, u] {
-        winograd_f2x3_weights(s, static_cast<const float*>(plain.get_data_handle()), backward,
+      [s, backward, plain, mask, u] {
+        winograd_f2x3_weights(s, static_cast<const float*>(plain.get_data_handle()),
+                              static_cast<const uint8_t*>(mask.get_data_handle()), backward,
                               static_cast<float*>(u.get_data_handle()));
       },
       {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, u}}));

@@ -25,6 +25,9 @@ struct DnnlTensor {
   dnnl::memory backward;  // backward-data's layout: forward itself when they agree; empty
                           // when no backward-data needs it (the first layer)
   std::vector<DnnlStep> from_plain;  // reorders plain -> forward (-> backward)
+  // Under popup's Winograd only: u8 over the caller's mask, whose transforms in from_plain
+  // apply it (handle set by ExecutorCpu::set_masked_weights, else none: no mask).
+  dnnl::memory mask;
 };
 
 // What the plans of all batch sizes share: the engine, the weights (a plan for another batch

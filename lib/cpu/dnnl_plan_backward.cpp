@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/narrow_weight_grad.hpp"
 #include "cpu/winograd_f2x3.hpp"
 #include "error.hpp"
 
@@ -120,16 +121,18 @@ void DnnlPlanBuilder::backward_conv(int i) {
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
   const DnnlOpForward& f = fwd_[i];
   if (f.f2x3) return backward_conv_f2x3(i);
-  const memory::desc w_any(spec.shape, f32, Tag::any);  // f32 in bf16 too (weight_grad)
-  const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
-    const dnnl::convolution_backward_weights::desc desc(f.conv_algo, src, w_any, diff_dst, strides,
-                                                        pad, pad);
-    return dnnl::convolution_backward_weights::primitive_desc(desc, attr_, state_.engine, f.conv);
-  };
-  const auto wpd = dnnl_pd_preferring(make_weights, f.src.get_desc(), act_desc_[i]);
-  weight_grad(op.tensor, wpd, wpd.diff_weights_desc(),
-              {{DNNL_ARG_SRC, operand_backward(f.src, wpd.src_desc())},
-               {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
+  if (!narrow_weight_grad_step(i)) {
+    const memory::desc w_any(spec.shape, f32, Tag::any);  // f32 in bf16 too (weight_grad)
+    const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
+      const dnnl::convolution_backward_weights::desc desc(f.conv_algo, src, w_any, diff_dst,
+                                                          strides, pad, pad);
+      return dnnl::convolution_backward_weights::primitive_desc(desc, attr_, state_.engine, f.conv);
+    };
+    const auto wpd = dnnl_pd_preferring(make_weights, f.src.get_desc(), act_desc_[i]);
+    weight_grad(op.tensor, wpd, wpd.diff_weights_desc(),
+                {{DNNL_ARG_SRC, operand_backward(f.src, wpd.src_desc())},
+                 {DNNL_ARG_DIFF_DST, operand_backward(diff(i), wpd.diff_dst_desc())}});
+  }
   if (j < 0 || !graph_.needs_diff[j]) return;
   DnnlTensor& tensor = state_.tensors[op.tensor];
   const memory::desc w_md = dnnl_weights_desc(tensor.backward, spec.shape, state_.data_type);
@@ -140,6 +143,41 @@ void DnnlPlanBuilder::backward_conv(int i) {
   };
   const auto dpd = dnnl_pd_preferring(make_data, act_desc(j), act_desc_[i]);
   data_grad(i, j, op.tensor, dpd);
+}
+
+// The weight gradient of conv op i by popup's kernel for inputs of few channels
+// (narrow_weight_grad.hpp), straight into the caller's plain array, where it takes the layer:
+// 3x3, stride 1, padding 1, a plain f32 input, the gradient in nChw8c or nChw16c. Only where
+// the convolutions are not all oneDNN's direct ones (--conv-algo winograd or auto), so that a
+// direct run computes what earlier builds did, bit for bit. False where it does not apply.
+bool DnnlPlanBuilder::narrow_weight_grad_step(int i) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  if (state_.conv_algo == ConvAlgo::direct || state_.data_type != f32 || spec.shape[2] != 3 ||
+      spec.shape[3] != 3 || spec.stride != 1 || spec.pad != 1)
+    return false;
+  const memory::desc& dy_md = act_desc_[i];
+  const int64_t block = dy_md == memory::desc(dims(i), f32, Tag::nChw8c)    ? 8
+                        : dy_md == memory::desc(dims(i), f32, Tag::nChw16c) ? 16
+                                                                            : 0;
+  const NarrowShape s{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
+  if (!block || fwd_[i].src.get_desc() != memory::desc(dims(j), f32, Tag::nchw) ||
+      !narrow_weight_grad_fits(s))
+    return false;
+  const memory x = fwd_[i].src, dy = diff(i), dw = state_.tensors[op.tensor].grad;
+  const auto scratch = host_scratch(narrow_weight_grad_scratch(s));
+  DnnlStep step = host_step(
+      [s, x, dy, dw, scratch] {
+        narrow_weight_grad(s, static_cast<const float*>(x.get_data_handle()),
+                           static_cast<const float*>(dy.get_data_handle()),
+                           static_cast<float*>(dw.get_data_handle()),
+                           static_cast<float*>(scratch->get_data_handle()));
+      },
+      {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+  step.tensor = op.tensor;
+  plan_.backward.push_back(std::move(step));
+  return true;
 }
 
 // Backward of conv op i under popup's Winograd: the weight gradient straight into the caller's

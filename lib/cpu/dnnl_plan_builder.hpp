@@ -130,6 +130,7 @@ class DnnlPlanBuilder {
   void weight_grad(int t, const dnnl::primitive_desc_base& pd, const memory::desc& diff_weights,
                    Args args);
   void backward_conv(int i);
+  bool narrow_weight_grad_step(int i);
   void backward_conv_f2x3(int i);
   void backward_linear(int i);
   void backward_relu(int i);

@@ -67,6 +67,7 @@ class ExecutorCpu final : public Executor {
   ExecutorCpu(const Network& net, const ExecutorConfig& config, const CpuReduceOptions& reduce);
 
   void set_weights(size_t t, const float* weights) override;
+  void set_masked_weights(size_t t, int64_t n, const float* weights, const uint8_t* mask) override;
   BatchStats forward(const float* images, const int32_t* labels, int64_t n, bool training) override;
   void backward(const std::vector<float*>& grads) override;
   const float* logits() override { return logits_.data(); }
@@ -209,6 +210,29 @@ void ExecutorCpu::set_weights(size_t t, const float* weights) {
     tensor.plain.set_data_handle(const_cast<float*>(weights));
     dnnl_steps_run(tensor.from_plain, stream_);
     stream_.wait();
+  });
+  weights_set_[t] = true;
+}
+
+// Under popup's Winograd the weight transforms apply the mask as they read the weights; other
+// layers take w * mask through set_weights (oneDNN 2.6's reorders cannot mask, and its binary
+// primitive between two layouts is its reference loop).
+void ExecutorCpu::set_masked_weights(size_t t, int64_t n, const float* weights,
+                                     const uint8_t* mask) {
+  if (t >= state_.tensors.size())
+    throw InvalidArgument("", "no weight tensor " + std::to_string(t));
+  DnnlTensor& tensor = state_.tensors[t];
+  if (!tensor.mask) return Executor::set_masked_weights(t, n, weights, mask);
+  if (n != static_cast<int64_t>(tensor.mask.get_desc().get_size()))
+    throw InvalidArgument("", "weight tensor " + std::to_string(t) + " has " +
+                                  std::to_string(tensor.mask.get_desc().get_size()) +
+                                  " weights, not " + std::to_string(n));
+  dnnl_checked([&] {
+    tensor.plain.set_data_handle(const_cast<float*>(weights));
+    tensor.mask.set_data_handle(const_cast<uint8_t*>(mask));
+    dnnl_steps_run(tensor.from_plain, stream_);
+    stream_.wait();
+    tensor.mask.set_data_handle(DNNL_MEMORY_NONE);
   });
   weights_set_[t] = true;
 }

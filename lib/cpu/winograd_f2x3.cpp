@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace popup {
@@ -241,6 +242,50 @@ __attribute__((target("avx2,fma"))) void weight_grad_rows(const WinogradShape& s
   }
 }
 
+// G w Gᵀ of the 16 output channels of block ob (zero past s.out) from input channel c, each
+// weight kept where the mask holds 1 and +0 where it holds 0, into u[k][ob][c][0 .. 16):
+// gathered into w[ky * 3 + kx][output channel], then transformed 8 channels per vector.
+__attribute__((target("avx2,fma"))) void weights_transform(const WinogradShape& s, const float* g,
+                                                           const uint8_t* mask, bool transposed,
+                                                           int64_t ob, int64_t c, int64_t blocks,
+                                                           float* u) {
+  alignas(32) float w[9][kCols];
+  for (int64_t ol = 0; ol < kCols; ++ol) {
+    const int64_t o = ob * kCols + ol;
+    for (int q = 0; q < 9; ++q) {
+      if (o >= s.out) {
+        w[q][ol] = 0.0f;
+        continue;
+      }
+      // the backward-data weights are rotated by 180 degrees: (2 - ky) * 3 + 2 - kx = 8 - q
+      const int64_t at = transposed ? (c * s.out + o) * 9 + 8 - q : (o * s.in + c) * 9 + q;
+      uint32_t bits;
+      std::memcpy(&bits, &g[at], sizeof bits);
+      if (mask) bits &= 0u - uint32_t{mask[at]};
+      std::memcpy(&w[q][ol], &bits, sizeof bits);
+    }
+  }
+  const __m256 half = _mm256_set1_ps(0.5f);
+  for (int v = 0; v < kCols / 8; ++v) {
+    __m256 t[4][3];  // G w
+    for (int j = 0; j < 3; ++j) {
+      const __m256 w0 = _mm256_load_ps(&w[j][8 * v]), w1 = _mm256_load_ps(&w[3 + j][8 * v]),
+                   w2 = _mm256_load_ps(&w[6 + j][8 * v]);
+      t[0][j] = w0;
+      t[1][j] = _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(w0, w1), w2));
+      t[2][j] = _mm256_mul_ps(half, _mm256_add_ps(_mm256_sub_ps(w0, w1), w2));
+      t[3][j] = w2;
+    }
+    for (int i = 0; i < 4; ++i) {  // (G w) Gᵀ
+      const __m256 e[4] = {
+          t[i][0], _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(t[i][0], t[i][1]), t[i][2])),
+          _mm256_mul_ps(half, _mm256_add_ps(_mm256_sub_ps(t[i][0], t[i][1]), t[i][2])), t[i][2]};
+      for (int j = 0; j < 4; ++j)
+        _mm256_storeu_ps(u + (((4 * i + j) * blocks + ob) * s.in + c) * kCols + 8 * v, e[j]);
+    }
+  }
+}
+
 }  // namespace
 
 bool winograd_f2x3_supported() {
@@ -251,38 +296,12 @@ size_t winograd_f2x3_weights_size(const WinogradShape& s) {
   return static_cast<size_t>(16 * s.in * round_up(s.out, kCols));
 }
 
-void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u) {
+void winograd_f2x3_weights(const WinogradShape& s, const float* g, const uint8_t* mask,
+                           bool transposed, float* u) {
   const int64_t blocks = round_up(s.out, kCols) / kCols;
-  // One block of 16 output channels per iteration: for each (k, block, in channel) the 16
-  // values are adjacent in u, so each pass writes whole cache lines.
-#pragma omp parallel for schedule(static)
-  for (int64_t ob = 0; ob < blocks; ++ob)
-    for (int64_t c = 0; c < s.in; ++c)
-      for (int64_t ol = 0; ol < kCols; ++ol) {
-        const int64_t o = ob * kCols + ol;
-        float e[16] = {};  // zero for the padding channels o >= s.out
-        if (o < s.out) {
-          float w[3][3];
-          for (int ky = 0; ky < 3; ++ky)
-            for (int kx = 0; kx < 3; ++kx)
-              w[ky][kx] = transposed ? g[(c * s.out + o) * 9 + (2 - ky) * 3 + (2 - kx)]
-                                     : g[(o * s.in + c) * 9 + ky * 3 + kx];
-          float t[4][3];  // G w
-          for (int j = 0; j < 3; ++j) {
-            t[0][j] = w[0][j];
-            t[1][j] = 0.5f * (w[0][j] + w[1][j] + w[2][j]);
-            t[2][j] = 0.5f * (w[0][j] - w[1][j] + w[2][j]);
-            t[3][j] = w[2][j];
-          }
-          for (int i = 0; i < 4; ++i) {  // (G w) Gᵀ
-            e[4 * i + 0] = t[i][0];
-            e[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-            e[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-            e[4 * i + 3] = t[i][2];
-          }
-        }
-        for (int k = 0; k < 16; ++k) u[((k * blocks + ob) * s.in + c) * kCols + ol] = e[k];
-      }
+#pragma omp parallel for schedule(static) if (s.in * s.out >= 4096)
+  for (int64_t i = 0; i < blocks * s.in; ++i)
+    weights_transform(s, g, mask, transposed, i / s.in, i % s.in, blocks, u);
 }
 
 size_t winograd_f2x3_run_scratch(const WinogradShape& s, int threads) {

@@ -26,8 +26,11 @@ size_t winograd_f2x3_weights_size(const WinogradShape& s);
 // The transformed weights u of plain weights g, [s.out, s.in, 3, 3]. With `transposed`, g is
 // [s.in, s.out, 3, 3] and is rotated by 180 degrees: the weights of the backward-data pass of
 // the forward convolution g, which is itself such a convolution from s.in = the forward's out
-// channels to s.out = its in channels.
-void winograd_f2x3_weights(const WinogradShape& s, const float* g, bool transposed, float* u);
+// channels to s.out = its in channels. With a mask (one byte per weight of g, 0 or 1), each
+// weight is taken where it holds 1 and +0 where it holds 0: edge-popup's w * mask, applied in
+// the same pass.
+void winograd_f2x3_weights(const WinogradShape& s, const float* g, const uint8_t* mask,
+                           bool transposed, float* u);
 
 // Floats of scratch memory that winograd_f2x3_run by `threads` threads, and
 // winograd_f2x3_weight_grad, use (a plan keeps it, so that no step allocates).

@@ -93,17 +93,16 @@ void MethodEngine::weights_hand(size_t t) {
     exec_.set_weights(t, s);
     return;
   }
-  if (work_.size() < static_cast<size_t>(l.n)) work_.resize(static_cast<size_t>(l.n));
   const uint8_t* m = masks_.data() + l.offset;
   const float* w = l.weights.data();
-  float* eff = work_.data();
-  if (method_ == Method::biprop) {
-    l.alpha = biprop_alpha(w, m, l.n);
-    biprop_weights(w, m, l.n, l.alpha, eff);
-  } else {
-    for (int64_t i = 0; i < l.n; ++i) eff[i] = m[i] ? w[i] : 0.0f;
+  if (method_ != Method::biprop) {
+    exec_.set_masked_weights(t, l.n, w, m);
+    return;
   }
-  exec_.set_weights(t, eff);
+  if (work_.size() < static_cast<size_t>(l.n)) work_.resize(static_cast<size_t>(l.n));
+  l.alpha = biprop_alpha(w, m, l.n);
+  biprop_weights(w, m, l.n, l.alpha, work_.data());
+  exec_.set_weights(t, work_.data());
 }
 
 void MethodEngine::refresh() {

@@ -1,12 +1,12 @@
 // The reference score engine: host arrays, per-layer top-k by selection (topk.hpp), the
-// straight-through gradient and the optimiser (optimizer.hpp); w * mask goes to the executor
-// with Executor::set_weights and gradients come back with Executor::backward.
+// straight-through gradient and the optimiser (optimizer.hpp); weights and mask go to the
+// executor with Executor::set_masked_weights and gradients come back with Executor::backward.
 // Per step and scored layer: one parallel pass forms the straight-through gradient and updates
 // the scores (Optimizer::update_straight_through), one finds the mask (TopkSelector, which
-// reuses the last step's threshold), one writes w * mask. No allocation after the first step.
+// reuses the last step's threshold), and the executor applies the mask to the weights
+// (Executor::set_masked_weights). No allocation after the first step.
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <utility>
 
 #include "error.hpp"
@@ -47,13 +47,10 @@ class ScoreEngineHost final : public ScoreEngineOnHost {
 
   Executor& exec_;
   std::vector<Layer> layers_;
-  std::vector<float> work_;             // w_eff
   std::vector<uint64_t> topk_scratch_;  // shared by the layers' selectors
   std::vector<float*> grads_;           // Executor::backward's destinations
   StepProfile profile_;
 };
-
-constexpr int64_t kParallelMin = 16384;  // smaller layers: one thread (no fork-join cost)
 
 using Clock = std::chrono::steady_clock;
 
@@ -102,18 +99,7 @@ void ScoreEngineHost::refresh_layer(size_t t) {
     l.selector.select(l.scores.data(), n, l.keep, mask, topk_scratch_);
     profile_.topk += seconds_since(clock);
   }
-  if (work_.size() < static_cast<size_t>(n)) work_.resize(static_cast<size_t>(n));
-  // eff = mask ? w : +0.0f, as bits (w AND all-ones or zero): no branch, so it vectorises.
-  const float* w = l.weights.data();
-  float* eff = work_.data();
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &w[i], sizeof bits);
-    bits &= 0u - uint32_t{mask[i]};
-    std::memcpy(&eff[i], &bits, sizeof bits);
-  }
-  exec_.set_weights(t, eff);
+  exec_.set_masked_weights(t, n, l.weights.data(), mask);
   profile_.masked_weights += seconds_since(clock);
 }
 

@@ -1,8 +1,10 @@
-// popup's own Winograd F(2x2, 3x3) kernels (lib/cpu/winograd_f2x3.hpp) against the
-// double-precision reference convolutions: forward, backward-data through the transposed
+// popup's own AVX2 convolution kernels against the double-precision reference convolutions.
+// Winograd F(2x2, 3x3) (lib/cpu/winograd_f2x3.hpp): forward, backward-data through the transposed
 // weights, the weight gradient, accumulation, odd sizes, output channels not a multiple of 16,
 // single-pixel images, both activation layouts, a weight gradient over several chunks of tiles
-// and the same bits from 1 and 3 threads. Skipped, saying so, on CPUs without AVX2 and FMA.
+// and the same bits from 1 and 3 threads; the mask applied in the weight transform. The weight
+// gradient over inputs of few channels (lib/cpu/narrow_weight_grad.hpp). Skipped, saying so, on
+// CPUs without AVX2 and FMA.
 #include <boost/test/unit_test.hpp>
 #include <omp.h>
 
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/narrow_weight_grad.hpp"
 #include "cpu/winograd_f2x3.hpp"
 #include "reference_ops.hpp"
 #include "test_networks.hpp"
@@ -86,7 +89,7 @@ void check_shape(const WinogradShape& s) {
   const std::vector<double> w(wf.begin(), wf.end());
 
   std::vector<float> u(popup::winograd_f2x3_weights_size(s));
-  popup::winograd_f2x3_weights(s, wf.data(), false, u.data());
+  popup::winograd_f2x3_weights(s, wf.data(), nullptr, false, u.data());
   const std::vector<float> xb = blocked(x);
   std::vector<float> y(static_cast<size_t>(s.n * s.out * s.h * s.w), 7.0f);
   popup::winograd_f2x3_run(s, xb.data(), u.data(), y.data());
@@ -103,11 +106,26 @@ void check_shape(const WinogradShape& s) {
   const WinogradShape t{s.n, s.out, s.in, s.h, s.w, s.block};
   const reference::Tensor dy = random_tensor(s.n, s.out, s.h, s.w, 3);
   std::vector<float> ut(popup::winograd_f2x3_weights_size(t));
-  popup::winograd_f2x3_weights(t, wf.data(), true, ut.data());
+  popup::winograd_f2x3_weights(t, wf.data(), nullptr, true, ut.data());
   std::vector<float> dx(static_cast<size_t>(s.n * s.in * s.h * s.w));
   popup::winograd_f2x3_run(t, blocked(dy).data(), ut.data(), dx.data());
   check(what + " backward-data", plain(dx, s.n, s.in, s.h, s.w),
         reference::conv_backward_data(x, w, g, dy));
+
+  // a mask applied in the transform: the transform of w * mask, bit for bit
+  std::vector<uint8_t> mask(wf.size());
+  std::vector<float> product(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) {
+    mask[i] = static_cast<uint8_t>(i % 5 < 3);
+    product[i] = mask[i] ? wf[i] : 0.0f;
+  }
+  for (const bool transposed : {false, true}) {
+    const WinogradShape& shape = transposed ? t : s;
+    std::vector<float> masked(popup::winograd_f2x3_weights_size(shape)), want(masked.size());
+    popup::winograd_f2x3_weights(shape, wf.data(), mask.data(), transposed, masked.data());
+    popup::winograd_f2x3_weights(shape, product.data(), nullptr, transposed, want.data());
+    BOOST_CHECK_MESSAGE(masked == want, what << ": the masked transform differs from w * mask's");
+  }
 
   std::vector<float> dw(wf.size());
   popup::winograd_f2x3_weight_grad(s, xb.data(), blocked(dy).data(), dw.data());
@@ -146,6 +164,42 @@ BOOST_AUTO_TEST_CASE(weight_gradient_bits_do_not_depend_on_the_threads) {
   omp_set_num_threads(threads);
   BOOST_CHECK(std::any_of(one.begin(), one.end(), [](float v) { return v != 0; }));
   BOOST_CHECK(one == three);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(narrow_weight_grad, *utf::precondition(&avx2))
+
+// First layers over grey and RGB images, odd sizes, both gradient layouts; 1 and 3 threads
+// give the same bits.
+BOOST_AUTO_TEST_CASE(matches_the_reference_weight_gradient) {
+  const popup::NarrowShape shapes[] = {
+      {5, 1, 16, 7, 9, 8}, {3, 3, 32, 6, 5, 16}, {2, 4, 8, 1, 1, 8}, {4, 2, 24, 4, 4, 8}};
+  for (const popup::NarrowShape& s : shapes) {
+    B = s.block;
+    BOOST_REQUIRE(popup::narrow_weight_grad_fits(s));
+    const std::string what = std::to_string(s.in) + "->" + std::to_string(s.out) + " at " +
+                             std::to_string(s.h) + "x" + std::to_string(s.w) + ", nChw" +
+                             std::to_string(s.block) + "c";
+    const reference::Tensor x = random_tensor(s.n, s.in, s.h, s.w, 6);
+    const reference::Tensor dy = random_tensor(s.n, s.out, s.h, s.w, 7);
+    const std::vector<float> xf(x.v.begin(), x.v.end()), dyb = blocked(dy);
+    std::vector<float> scratch(popup::narrow_weight_grad_scratch(s));
+    std::vector<float> one(static_cast<size_t>(s.out * s.in * 9)), three(one.size());
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    popup::narrow_weight_grad(s, xf.data(), dyb.data(), one.data(), scratch.data());
+    omp_set_num_threads(3);
+    popup::narrow_weight_grad(s, xf.data(), dyb.data(), three.data(), scratch.data());
+    omp_set_num_threads(threads);
+    reference::Tensor got(s.out, s.in, 3, 3), want(s.out, s.in, 3, 3);
+    got.v.assign(one.begin(), one.end());
+    want.v = reference::conv_backward_weights(x, {s.out, 3, 3, 1, 1}, dy);
+    check(what, got, want);
+    BOOST_CHECK_MESSAGE(one == three, what << ": 1 and 3 threads differ");
+  }
+  BOOST_TEST(!popup::narrow_weight_grad_fits({2, 5, 8, 4, 4, 8}));   // five input channels
+  BOOST_TEST(!popup::narrow_weight_grad_fits({2, 1, 12, 4, 4, 8}));  // 12: not whole blocks
 }
 
 BOOST_AUTO_TEST_SUITE_END()
