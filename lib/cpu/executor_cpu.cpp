@@ -230,8 +230,13 @@ void ExecutorCpu::set_masked_weights(size_t t, int64_t n, const float* weights,
   dnnl_checked([&] {
     tensor.plain.set_data_handle(const_cast<float*>(weights));
     tensor.mask.set_data_handle(const_cast<uint8_t*>(mask));
-    dnnl_steps_run(tensor.from_plain, stream_);
-    stream_.wait();
+    try {
+      dnnl_steps_run(tensor.from_plain, stream_);
+      stream_.wait();
+    } catch (...) {
+      tensor.mask.set_data_handle(DNNL_MEMORY_NONE);  // set_weights must not see this mask
+      throw;
+    }
     tensor.mask.set_data_handle(DNNL_MEMORY_NONE);
   });
   weights_set_[t] = true;
