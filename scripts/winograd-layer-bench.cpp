@@ -1,8 +1,10 @@
 // scripts/winograd-layer-bench.cpp: a developer benchmark, never part of make check. Times one
 // 3x3 convolution layer (stride 1, padding 1, batch 128, nChw8c activations) forward with
 // oneDNN's direct algorithm and with popup's own Winograd F(2x2, 3x3) (lib/cpu/winograd_f2x3),
-// medians of 7 runs after 1, checks that the two agree, and prints one line:
+// medians of 7 runs after 1, checks that the two agree, times popup's weight gradient of the
+// same shape, and prints one line:
 //   IN->OUT@SIZE  dnnl IMPL MS (GFLOP/s)  winograd MS + weights MS  ratio Rx  maxdiff/max E
+//   weight gradient MS (Rx the forward)
 // Build and run from the top of the tree (cap oneDNN to AVX2 to stand in for an AVX2 machine):
 //   g++ -std=c++17 -O2 -fopenmp -Ilib -o build/winograd-layer-bench
 //     scripts/winograd-layer-bench.cpp lib/cpu/winograd_f2x3.cpp -ldnnl      (one line)
@@ -85,6 +87,12 @@ int main(int argc, char** argv) {
       median_ms([&] { popup::winograd_f2x3_weights(shape, g, nullptr, false, u.data()); });
   const double winograd_ms =
       median_ms([&] { popup::winograd_f2x3_run(shape, x, u.data(), y.data()); });
+  // the weight gradient over the same input, the output standing in for its gradient
+  std::vector<float> dw(static_cast<size_t>(o * c * 9)),
+      scratch(popup::winograd_f2x3_weight_grad_scratch(shape));
+  const double weight_grad_ms = median_ms([&] {
+    popup::winograd_f2x3_weight_grad(shape, x, y.data(), dw.data(), scratch.data());
+  });
   const float* want = static_cast<const float*>(dst.get_data_handle());
   double largest = 0, worst = 0;
   for (size_t i = 0; i < y.size(); ++i) {
@@ -94,9 +102,9 @@ int main(int argc, char** argv) {
   const double gflop = 2.0 * n * o * c * 9 * h * h / 1e9;
   std::printf(
       "%lld->%lld@%lld  dnnl %s %.2f ms (%.0f GFLOP/s)  winograd %.2f ms + weights %.2f ms"
-      "  ratio %.2fx  maxdiff/max %.2g\n",
+      "  ratio %.2fx  maxdiff/max %.2g  weight gradient %.2f ms (%.2fx the forward)\n",
       static_cast<long long>(c), static_cast<long long>(o), static_cast<long long>(h),
       pd.impl_info_str(), direct_ms, gflop / direct_ms * 1e3, winograd_ms, weights_ms,
-      direct_ms / winograd_ms, worst / largest);
+      direct_ms / winograd_ms, worst / largest, weight_grad_ms, weight_grad_ms / winograd_ms);
   return worst <= 1e-5 * largest ? 0 : 1;
 }
