@@ -90,9 +90,8 @@ int main(int argc, char** argv) {
   // the weight gradient over the same input, the output standing in for its gradient
   std::vector<float> dw(static_cast<size_t>(o * c * 9)),
       scratch(popup::winograd_f2x3_weight_grad_scratch(shape));
-  const double weight_grad_ms = median_ms([&] {
-    popup::winograd_f2x3_weight_grad(shape, x, y.data(), dw.data(), scratch.data());
-  });
+  const double weight_grad_ms = median_ms(
+      [&] { popup::winograd_f2x3_weight_grad(shape, x, y.data(), dw.data(), scratch.data()); });
   const float* want = static_cast<const float*>(dst.get_data_handle());
   double largest = 0, worst = 0;
   for (size_t i = 0; i < y.size(); ++i) {
