@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/masked_reorder.hpp"
 #include "cpu/winograd_f2x3.hpp"
 
 namespace popup {
@@ -21,6 +22,12 @@ constexpr auto f32 = memory::data_type::f32;
 void plan_slots_bind(DnnlPlan& plan, const DnnlArena& arena) {
   for (const auto& [mem, slot] : plan.slot_memories) mem.set_data_handle(arena.data(slot));
   plan.generation = arena.generation();
+}
+
+// The caller's mask, or none: the tensor has no mask memory (its steps do not all apply it), or
+// the memory holds no handle (set_weights).
+const uint8_t* mask_data(const memory& mask) {
+  return mask ? static_cast<const uint8_t*>(mask.get_data_handle()) : nullptr;
 }
 
 }  // namespace
@@ -200,19 +207,50 @@ void DnnlPlanBuilder::backward_slots_share() {
 
 // ---- weights ------------------------------------------------------------------------------
 
-// The first plan fixes each tensor's layouts and the reorders set_weights runs (converting
-// the caller's f32 to the primitives' data type).
+// Tensor t's row-major arrays over the caller's weights, gradient and mask (handles set per
+// call), made by the first plan that meets the tensor.
+void DnnlPlanBuilder::weights_plain(int t, const memory::dims& plain_dims) {
+  DnnlTensor& tensor = state_.tensors[t];
+  if (tensor.plain) return;
+  const Tag tag = plain_dims.size() == 4 ? Tag::oihw : Tag::oi;
+  tensor.plain = memory({plain_dims, f32, tag}, state_.engine, DNNL_MEMORY_NONE);
+  tensor.grad = memory({plain_dims, f32, tag}, state_.engine, DNNL_MEMORY_NONE);
+  tensor.mask = memory({plain_dims, memory::data_type::u8, tag}, state_.engine, DNNL_MEMORY_NONE);
+}
+
+// A step of tensor t's from_plain that writes `to` from the plain weights: popup's copy, which
+// applies the mask, where it takes the layout; else oneDNN's reorder, and the tensor's mask
+// goes (set_masked_weights then forms w * mask for all its steps).
+void DnnlPlanBuilder::weights_reorder(int t, const memory& to) {
+  DnnlTensor& tensor = state_.tensors[t];
+  const memory plain = tensor.plain;
+  if (MaskedReorder::takes(to.get_desc())) {
+    const MaskedReorder copy(to.get_desc());
+    const memory mask = tensor.mask;
+    tensor.from_plain.push_back(host_step(
+        [copy, plain, mask, to] {
+          copy.run(static_cast<const float*>(plain.get_data_handle()), mask_data(mask),
+                   static_cast<float*>(to.get_data_handle()));
+        },
+        {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, to}}));
+    return;
+  }
+  tensor.mask = memory();
+  const dnnl::reorder::primitive_desc pd(state_.engine, plain.get_desc(), state_.engine,
+                                         to.get_desc());
+  tensor.from_plain.push_back(
+      dnnl_step_make(dnnl::primitive(pd.get()), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, to}}));
+}
+
+// The first plan fixes each tensor's layouts and the steps set_weights runs (converting the
+// caller's f32 to the primitives' data type).
 void DnnlPlanBuilder::weights_forward(int t, const memory::dims& plain_dims,
                                       const memory::desc& md) {
   DnnlTensor& tensor = state_.tensors[t];
   if (tensor.forward) return;  // fixed by the first plan
-  const memory::desc plain(plain_dims, f32, plain_dims.size() == 4 ? Tag::oihw : Tag::oi);
-  tensor.plain = memory(plain, state_.engine, DNNL_MEMORY_NONE);
-  tensor.grad = memory(plain, state_.engine, DNNL_MEMORY_NONE);
+  weights_plain(t, plain_dims);
   tensor.forward = memory(md, state_.engine);
-  const dnnl::reorder::primitive_desc pd(state_.engine, plain, state_.engine, md);
-  tensor.from_plain.push_back(dnnl_step_make(
-      dnnl::primitive(pd.get()), {{DNNL_ARG_FROM, tensor.plain}, {DNNL_ARG_TO, tensor.forward}}));
+  weights_reorder(t, tensor.forward);
 }
 
 void DnnlPlanBuilder::weights_backward(int t, const memory::desc& md) {
@@ -223,9 +261,7 @@ void DnnlPlanBuilder::weights_backward(int t, const memory::desc& md) {
     return;
   }
   tensor.backward = memory(md, state_.engine);
-  const dnnl::reorder::primitive_desc pd(state_.engine, tensor.plain.get_desc(), state_.engine, md);
-  tensor.from_plain.push_back(dnnl_step_make(
-      dnnl::primitive(pd.get()), {{DNNL_ARG_FROM, tensor.plain}, {DNNL_ARG_TO, tensor.backward}}));
+  weights_reorder(t, tensor.backward);
 }
 
 // Tensor t's weights for popup's Winograd F(2x2, 3x3): the transform of the plain weights, for
@@ -235,13 +271,7 @@ void DnnlPlanBuilder::weights_f2x3(int t, const memory::dims& plain_dims, bool b
   DnnlTensor& tensor = state_.tensors[t];
   memory& target = backward ? tensor.backward : tensor.forward;
   if (target) return;  // fixed by the first plan
-  if (!tensor.plain) {
-    const memory::desc plain(plain_dims, f32, Tag::oihw);
-    tensor.plain = memory(plain, state_.engine, DNNL_MEMORY_NONE);
-    tensor.grad = memory(plain, state_.engine, DNNL_MEMORY_NONE);
-    tensor.mask = memory(memory::desc(plain_dims, memory::data_type::u8, Tag::oihw), state_.engine,
-                         DNNL_MEMORY_NONE);
-  }
+  weights_plain(t, plain_dims);
   WinogradShape s;
   s.in = backward ? plain_dims[0] : plain_dims[1];
   s.out = backward ? plain_dims[1] : plain_dims[0];
@@ -251,8 +281,7 @@ void DnnlPlanBuilder::weights_f2x3(int t, const memory::dims& plain_dims, bool b
   tensor.from_plain.push_back(host_step(
       [s, backward, plain, mask, u] {
         winograd_f2x3_weights(s, static_cast<const float*>(plain.get_data_handle()),
-                              static_cast<const uint8_t*>(mask.get_data_handle()), backward,
-                              static_cast<float*>(u.get_data_handle()));
+                              mask_data(mask), backward, static_cast<float*>(u.get_data_handle()));
       },
       {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, u}}));
 }

@@ -25,8 +25,9 @@ struct DnnlTensor {
   dnnl::memory backward;  // backward-data's layout: forward itself when they agree; empty
                           // when no backward-data needs it (the first layer)
   std::vector<DnnlStep> from_plain;  // reorders plain -> forward (-> backward)
-  // Under popup's Winograd only: u8 over the caller's mask, whose transforms in from_plain
-  // apply it (handle set by ExecutorCpu::set_masked_weights, else none: no mask).
+  // u8 over the caller's mask, which every step of from_plain applies (handle set by
+  // ExecutorCpu::set_masked_weights, else none: no mask); empty where a step is oneDNN's
+  // reorder, which cannot (bf16, or a layout MaskedReorder does not take).
   dnnl::memory mask;
 };
 

@@ -95,6 +95,8 @@ class DnnlPlanBuilder {
   std::shared_ptr<memory> host_scratch(size_t floats);
   void scratchpad_attach();
   void backward_slots_share();
+  void weights_plain(int t, const memory::dims& plain_dims);
+  void weights_reorder(int t, const memory& to);
   void weights_forward(int t, const memory::dims& plain_dims, const memory::desc& md);
   void weights_backward(int t, const memory::desc& md);
   void weights_f2x3(int t, const memory::dims& plain_dims, bool backward);

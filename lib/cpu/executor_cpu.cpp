@@ -214,9 +214,10 @@ void ExecutorCpu::set_weights(size_t t, const float* weights) {
   weights_set_[t] = true;
 }
 
-// Under popup's Winograd the weight transforms apply the mask as they read the weights; other
-// layers take w * mask through set_weights (oneDNN 2.6's reorders cannot mask, and its binary
-// primitive between two layouts is its reference loop).
+// The steps that lay out the weights (popup's masked reorder, the Winograd transforms) apply
+// the mask as they read the weights. A tensor with a oneDNN reorder among them (bf16) takes
+// w * mask through set_weights: oneDNN 2.6's reorders cannot mask, and its binary primitive
+// between two layouts is its reference loop.
 void ExecutorCpu::set_masked_weights(size_t t, int64_t n, const float* weights,
                                      const uint8_t* mask) {
   if (t >= state_.tensors.size())
