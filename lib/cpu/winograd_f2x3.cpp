@@ -1,8 +1,8 @@
 // Winograd F(2x2, 3x3) on AVX2 (winograd_f2x3.hpp). Forward, each thread a block of tiles at a
 // time: the input transform into v[16][tiles][in], 16 matrix products v[k] u[k] into
 // m[16][tiles][out16] by a 6x16 register kernel, and the output transform into y. Weight
-// gradient, all threads a chunk of tiles at a time: the transforms of x and dy, then the
-// products v[k]ᵀ m[k] added into dU. The transforms use the matrices
+// gradient, a chunk of tiles at a time, each thread its share of the 16 k: the transforms of x
+// and dy, then the products v[k]ᵀ m[k] added into dU. The transforms use the matrices
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
 //   Aᵀ = [1 1 1 0; 0 1 -1 -1].
 #include "cpu/winograd_f2x3.hpp"
@@ -75,9 +75,10 @@ __attribute__((target("avx2,fma"))) void kernel_rows(int rows, const float* a, i
   }
 }
 
-// Bᵀ d B of one tile's 4x4 input (eight channels per vector) into v[k * stride], k = 4i + j.
+// Bᵀ d B of one tile's 4x4 input (eight channels per vector) into v[k * stride], k = 4i + j,
+// for the k in [k0, k1) only.
 __attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4], float* v,
-                                                         int64_t stride) {
+                                                         int64_t stride, int k0, int k1) {
   __m256 t[4][4];
 #pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) {
@@ -88,19 +89,20 @@ __attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4]
   }
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(v + (4 * i + 0) * stride, _mm256_sub_ps(t[i][0], t[i][2]));
-    _mm256_storeu_ps(v + (4 * i + 1) * stride, _mm256_add_ps(t[i][1], t[i][2]));
-    _mm256_storeu_ps(v + (4 * i + 2) * stride, _mm256_sub_ps(t[i][2], t[i][1]));
-    _mm256_storeu_ps(v + (4 * i + 3) * stride, _mm256_sub_ps(t[i][1], t[i][3]));
+    const __m256 e[4] = {_mm256_sub_ps(t[i][0], t[i][2]), _mm256_add_ps(t[i][1], t[i][2]),
+                         _mm256_sub_ps(t[i][2], t[i][1]), _mm256_sub_ps(t[i][1], t[i][3])};
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      if (4 * i + j >= k0 && 4 * i + j < k1) _mm256_storeu_ps(v + (4 * i + j) * stride, e[j]);
   }
 }
 
 // The input transforms of tiles [first, first + count) of the whole batch into v[k][tile][in],
-// v_stride floats from one k to the next.
+// v_stride floats from one k to the next, for the k in [k0, k1).
 __attribute__((target("avx2,fma"))) void inputs_transform(const WinogradShape& s, const Geometry& g,
                                                           const float* x, int64_t first,
-                                                          int64_t count, float* v,
-                                                          int64_t v_stride) {
+                                                          int64_t count, float* v, int64_t v_stride,
+                                                          int k0 = 0, int k1 = 16) {
   const int64_t in = s.in, plane = s.h * s.w, B = s.block;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
@@ -119,7 +121,7 @@ __attribute__((target("avx2,fma"))) void inputs_transform(const WinogradShape& s
                         : _mm256_setzero_ps();
         }
       }
-      input_transform(d, v + t * in + cb * 8, v_stride);
+      input_transform(d, v + t * in + cb * 8, v_stride, k0, k1);
     }
   }
 }
@@ -175,11 +177,12 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
 
 // The output-gradient transforms A dY Aᵀ of tiles [first, first + count) into m, packed for
 // the products as m[k][o / 16][tile][o % 16], m_stride floats from one k to the next and
-// `chunk` tiles per o / 16 (the padding channels past s.out are left as they are: zero).
+// `chunk` tiles per o / 16 (the padding channels past s.out are left as they are: zero), for
+// the k in [k0, k1).
 __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s, const Geometry& g,
                                                          const float* dy, int64_t first,
                                                          int64_t count, float* m, int64_t m_stride,
-                                                         int64_t chunk) {
+                                                         int64_t chunk, int k0, int k1) {
   const int64_t plane = s.h * s.w, B = s.block;
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t t = 0; t < count; ++t) {
@@ -203,10 +206,12 @@ __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s,
       float* mt = m + (ob / 2 * chunk + t) * kCols + ob % 2 * 8;
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {  // (A dY) Aᵀ
-        _mm256_storeu_ps(mt + (4 * i + 0) * m_stride, r[i][0]);
-        _mm256_storeu_ps(mt + (4 * i + 1) * m_stride, _mm256_add_ps(r[i][0], r[i][1]));
-        _mm256_storeu_ps(mt + (4 * i + 2) * m_stride, _mm256_sub_ps(r[i][0], r[i][1]));
-        _mm256_storeu_ps(mt + (4 * i + 3) * m_stride, _mm256_sub_ps(zero, r[i][1]));
+        const __m256 e[4] = {r[i][0], _mm256_add_ps(r[i][0], r[i][1]),
+                             _mm256_sub_ps(r[i][0], r[i][1]), _mm256_sub_ps(zero, r[i][1])};
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j)
+          if (4 * i + j >= k0 && 4 * i + j < k1)
+            _mm256_storeu_ps(mt + (4 * i + j) * m_stride, e[j]);
       }
     }
   }
@@ -337,9 +342,11 @@ void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, f
   }
 }
 
-// A chunk of tiles at a time: all threads transform its tiles into v and m, then each adds its
-// share of the row blocks of dU (a k and six input channels each) over the chunk's tiles. Every
-// dU value is summed in tile order whatever the number of threads.
+// A chunk of tiles at a time, each thread a share of the 16 products k: it transforms the
+// chunk's tiles for its k alone (the input read by every thread, each transformed value by one)
+// and adds v[k]ᵀ m[k] into its rows of dU, so that no thread reads what another wrote and none
+// waits for another until the end. Every dU value is summed in tile order, a chunk at a time,
+// whatever the number of threads.
 void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw,
                                float* scratch) {
   const Geometry g(s);
@@ -353,27 +360,20 @@ void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const flo
   float* du = scratch;
   float* v = du + du_size;
   float* m = v + 16 * chunk * s.in;
-  constexpr int64_t kGroup = 8;  // tiles per transform task
-#pragma omp parallel
+#pragma omp parallel num_threads(std::min(omp_get_max_threads(), 16))
   {
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < du_size; ++i) du[i] = 0.0f;
-    if (s.out != g.out16) {  // the padding channels of m stay zero
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < 16 * chunk * g.out16; ++i) m[i] = 0.0f;
-    }
+    const int team = omp_get_num_threads(), k0 = 16 * omp_get_thread_num() / team,
+              k1 = 16 * (omp_get_thread_num() + 1) / team;
+    std::fill(du + k0 * s.in * g.out16, du + k1 * s.in * g.out16, 0.0f);
+    if (s.out != g.out16)  // the padding channels of m stay zero
+      std::fill(m + k0 * chunk * g.out16, m + k1 * chunk * g.out16, 0.0f);
     for (int64_t first = 0; first < g.tiles; first += chunk) {
       const int64_t count = std::min(chunk, g.tiles - first);
-#pragma omp for schedule(static)
-      for (int64_t t = 0; t < count; t += kGroup) {
-        const int64_t n = std::min(kGroup, count - t);
-        inputs_transform(s, g, x, first + t, n, v + t * s.in, chunk * s.in);
-        grads_transform(s, g, dy, first + t, n, m + t * kCols, chunk * g.out16, chunk);
-      }
-#pragma omp for schedule(static)
-      for (int64_t item = 0; item < 16 * row_blocks; ++item)
-        weight_grad_rows(s, g, static_cast<int>(item / row_blocks), item % row_blocks * kRows,
-                         chunk, count, v, m, du);
+      inputs_transform(s, g, x, first, count, v, chunk * s.in, k0, k1);
+      grads_transform(s, g, dy, first, count, m, chunk * g.out16, chunk, k0, k1);
+      for (int k = k0; k < k1; ++k)
+        for (int64_t rb = 0; rb < row_blocks; ++rb)
+          weight_grad_rows(s, g, k, rb * kRows, chunk, count, v, m, du);
     }
   }
   // dW = Gᵀ dU G

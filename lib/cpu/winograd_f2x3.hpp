@@ -47,7 +47,9 @@ void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, f
 // dw, [out, in, 3, 3] plain, = the gradient of the weights of the convolution from x to y, given
 // dy, y's gradient: dU[k] = Σ over tiles of V[k]ᵀ (A dY Aᵀ)[k], then dW = Gᵀ dU G. Each dU value
 // is summed in tile order, so the bits depend neither on timing nor on the number of threads.
-// In `scratch` (winograd_f2x3_weight_grad_scratch floats), or in memory of its own.
+// The threads (at most 16) share out the 16 values of k and wait for one another only at the
+// end, which keeps the gradient fast when other processes hold the cores. In `scratch`
+// (winograd_f2x3_weight_grad_scratch floats), or in memory of its own.
 void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw,
                                float* scratch = nullptr);
 
