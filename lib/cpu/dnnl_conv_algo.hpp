@@ -25,7 +25,7 @@ bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& sh
 // True when popup's own Winograd F(2x2, 3x3) takes the shape on this CPU.
 bool winograd_f2x3_fits(const DnnlConvShape& shape);
 
-// Median seconds of the shape's passes with algorithm `algorithm` (5 runs after 1).
+// Seconds of the shape's passes with algorithm `algorithm`: the fastest of 5 runs after 1.
 double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
                          const DnnlConvShape& shape);
 
