@@ -4,21 +4,15 @@
 #include "cpu/masked_reorder.hpp"
 
 #include <algorithm>
-#include <cstring>
+
+#include "backend/masked_weight.hpp"
 
 namespace popup {
 namespace {
 
-constexpr int max_dims = 6;
-
-// plain[i], or +0 where the mask holds 0 (a bit AND, as masked_weights does)
+// plain[i], masked where there is a mask
 float masked(const float* plain, const uint8_t* mask, int64_t i) {
-  uint32_t bits;
-  std::memcpy(&bits, &plain[i], sizeof bits);
-  if (mask) bits &= 0u - uint32_t{mask[i]};
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
+  return mask ? masked_weight(plain[i], mask[i]) : plain[i];
 }
 
 }  // namespace
@@ -100,9 +94,10 @@ void MaskedReorder::run(const float* plain, const uint8_t* mask, float* to) cons
     bool edge = false;
     for (int k = nd_ - 1; k >= 0; --k) {
       const int d = order_[k];
-      at[d] = rest % outer_[d] * block_[d];
+      const int64_t outer = rest % outer_[d];
       rest /= outer_[d];
-      to_offset += at[d] / block_[d] * to_stride_[d];
+      at[d] = outer * block_[d];
+      to_offset += outer * to_stride_[d];
       plain_offset += at[d] * plain_stride_[d];
       edge = edge || at[d] + block_[d] > dims_[d];
     }

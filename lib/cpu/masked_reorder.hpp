@@ -16,6 +16,7 @@ class MaskedReorder {
   // True when `to` is a layout this copy writes: f32, blocked, at most 6 dimensions, no
   // offsets or extra data (the weights layouts of oneDNN's f32 convolutions and inner products).
   static bool takes(const dnnl::memory::desc& to);
+  static constexpr int max_dims = 6;
 
   explicit MaskedReorder(const dnnl::memory::desc& to);
 
@@ -26,11 +27,13 @@ class MaskedReorder {
 
  private:
   int nd_ = 0;
-  int64_t dims_[6] = {}, block_[6] = {}, outer_[6] = {};  // block_: the inner blocks' span
-  int64_t to_stride_[6] = {}, plain_stride_[6] = {};      // per outer block; per element
-  int order_[6] = {};                                     // dims by falling to_stride_
-  int64_t blocks_ = 0, inner_ = 0;                        // outer blocks; floats in each
-  std::vector<int64_t> inner_plain_;  // per float of a block: its offset in plain
+  int64_t dims_[max_dims] = {}, block_[max_dims] = {};  // block_: the inner blocks' span
+  int64_t outer_[max_dims] = {};                        // blocks per dim
+  int64_t to_stride_[max_dims] = {};                    // per outer block
+  int64_t plain_stride_[max_dims] = {};                 // per element
+  int order_[max_dims] = {};                            // dims by falling to_stride_
+  int64_t blocks_ = 0, inner_ = 0;                      // outer blocks; floats in each
+  std::vector<int64_t> inner_plain_;                    // per float of a block: its offset in plain
   std::vector<int64_t> inner_index_;  // per float of a block and dim: its index in the block
 };
 

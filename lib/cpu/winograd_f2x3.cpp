@@ -11,8 +11,9 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
+
+#include "backend/masked_weight.hpp"
 
 namespace popup {
 namespace {
@@ -264,10 +265,7 @@ __attribute__((target("avx2,fma"))) void weights_transform(const WinogradShape& 
       }
       // the backward-data weights are rotated by 180 degrees: (2 - ky) * 3 + 2 - kx = 8 - q
       const int64_t at = transposed ? (c * s.out + o) * 9 + 8 - q : (o * s.in + c) * 9 + q;
-      uint32_t bits;
-      std::memcpy(&bits, &g[at], sizeof bits);
-      if (mask) bits &= 0u - uint32_t{mask[at]};
-      std::memcpy(&w[q][ol], &bits, sizeof bits);
+      w[q][ol] = mask ? masked_weight(g[at], mask[at]) : g[at];
     }
   }
   const __m256 half = _mm256_set1_ps(0.5f);
