@@ -8,6 +8,7 @@
 
 #include "cpu/dnnl_plan_builder.hpp"
 #include "cpu/narrow_weight_grad.hpp"
+#include "cpu/pool_relu_backward.hpp"
 #include "cpu/winograd_f2x3.hpp"
 #include "error.hpp"
 
@@ -29,11 +30,12 @@ void DnnlPlanBuilder::backward(float* diff_logits) {
   diff_.assign(count, memory());
   written_.assign(count, false);
   pending_.assign(count, {});
+  done_.assign(count, false);
   plan_.backward.push_back(
       reorder_step(memory(plain_desc(last), state_.engine, diff_logits), diff(last)));
   written_[last] = true;
   for (int i = last; i >= 0; --i) {
-    if (!graph_.needs_diff[i]) continue;
+    if (!graph_.needs_diff[i] || done_[i]) continue;
     diff_finish(i);
     switch (net_.ops[i].kind) {
       case OpKind::conv: backward_conv(i); break;
@@ -274,6 +276,7 @@ void DnnlPlanBuilder::backward_pool(int i) {
   const Op& op = net_.ops[i];
   const int j = op.inputs[0];
   const bool max = op.kind == OpKind::maxpool;
+  if (max && pool_relu_step(i)) return;
   const PoolWindow window = pool_window(i);
   const dnnl::pooling_backward::desc desc(
       max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding, act_desc(j),
@@ -284,6 +287,47 @@ void DnnlPlanBuilder::backward_pool(int i) {
   if (max) args.emplace_back(DNNL_ARG_WORKSPACE, fwd_[i].workspace);
   plan_.backward.push_back(step_make(pd, std::move(args)));
   contribution_done(j, target);
+}
+
+// The backward of max-pool op i and the ReLU before it by popup's fused kernel
+// (pool_relu_backward.hpp), into the gradient of the ReLU's input, where it takes them: a 2x2
+// window of stride 2 without padding over the output of a ReLU that feeds nothing else, in
+// nChw8c or nChw16c, f32, with oneDNN's workspace in the pool output's layout. Only where the
+// convolutions are not all oneDNN's direct ones, like narrow_weight_grad_step. The gate is the
+// pooled value (the ReLU's output at the maximum), which stays in place: an in-place ReLU after
+// the pool keeps its sign. False where it does not apply.
+bool DnnlPlanBuilder::pool_relu_step(int i) {
+  const Op& op = net_.ops[i];
+  const int r = op.inputs[0];
+  if (state_.conv_algo == ConvAlgo::direct || state_.data_type != f32 || r < 0 ||
+      net_.ops[r].kind != OpKind::relu || graph_.consumers[r] != std::vector<int>{i} ||
+      op.kernel != 2 || op.stride != 2 || op.pad != 0)
+    return false;
+  const int k = net_.ops[r].inputs[0];
+  const memory::dims in = dims(r), out = dims(i);
+  int64_t block = 0;
+  for (const auto& [b, tag] : {std::pair<int64_t, Tag>{16, Tag::nChw16c}, {8, Tag::nChw8c}})
+    if (act_desc_[r] == memory::desc(in, f32, tag) && act_desc_[i] == memory::desc(out, f32, tag) &&
+        fwd_[i].workspace.get_desc() == memory::desc(out, memory::data_type::u8, tag))
+      block = b;
+  const PoolReluShape s{n_, in[1], in[2], in[3], block};
+  if (k < 0 || !block || !pool_relu_backward_fits(s)) return false;
+  const memory target = contribution(k, act_desc_[r]);
+  const memory y = act(i), dy = diff(i), ws = fwd_[i].workspace;
+  plan_.backward.push_back(host_step(
+      [s, y, dy, ws, target] {
+        pool_relu_backward(s, static_cast<const float*>(y.get_data_handle()),
+                           static_cast<const float*>(dy.get_data_handle()),
+                           static_cast<const uint8_t*>(ws.get_data_handle()),
+                           static_cast<float*>(target.get_data_handle()));
+      },
+      {{DNNL_ARG_DST, y},
+       {DNNL_ARG_DIFF_DST, dy},
+       {DNNL_ARG_WORKSPACE, ws},
+       {DNNL_ARG_DIFF_SRC, target}}));
+  contribution_done(k, target);
+  done_[r] = true;
+  return true;
 }
 
 // Without affine_bn backward_data: only the input gradient. With it backward: also the

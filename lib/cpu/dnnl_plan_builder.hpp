@@ -137,6 +137,7 @@ class DnnlPlanBuilder {
   void backward_linear(int i);
   void backward_relu(int i);
   void backward_pool(int i);
+  bool pool_relu_step(int i);
   void backward_bn(int i);
   void backward_bn_sync(int i);
   void backward_add(int i);
@@ -164,6 +165,7 @@ class DnnlPlanBuilder {
   std::vector<memory> diff_;
   std::vector<bool> written_;                 // the gradient holds its first contribution
   std::vector<std::vector<memory>> pending_;  // gradients of adds still to be added
+  std::vector<bool> done_;                    // a ReLU whose backward its max-pool's step did
 };
 
 }  // namespace popup
