@@ -77,54 +77,75 @@ __attribute__((target("avx2,fma"))) void kernel_rows(int rows, const float* a, i
 }
 
 // Bᵀ d B of one tile's 4x4 input (eight channels per vector) into v[k * stride], k = 4i + j,
-// for the k in [k0, k1) only.
-__attribute__((target("avx2,fma"))) void input_transform(const __m256 (&d)[4][4], float* v,
+// for the k in [k0, k1), which lie in rows i of [I0, I1): only the rows of d those need are
+// read (row i of Bᵀ d takes rows 0 and 2 of d, 1 and 2, 1 and 2, 1 and 3) and only those rows
+// computed, so that a thread with half of the k does half of the work.
+template <int I0, int I1>
+__attribute__((target("avx2,fma"))) void input_transform(const float* xc, const WinogradShape& s,
+                                                         int64_t ty, int64_t tx, float* v,
                                                          int64_t stride, int k0, int k1) {
-  __m256 t[4][4];
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
-    t[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
-    t[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
-    t[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
-  }
+  const int64_t B = s.block;
+  const bool need[4] = {I0 == 0, I1 > 1, I0 <= 2, I1 > 3};
+  __m256 d[4][4];
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
-    const __m256 e[4] = {_mm256_sub_ps(t[i][0], t[i][2]), _mm256_add_ps(t[i][1], t[i][2]),
-                         _mm256_sub_ps(t[i][2], t[i][1]), _mm256_sub_ps(t[i][1], t[i][3])};
+    if (!need[i]) continue;
+    const int64_t iy = 2 * ty - 1 + i;
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const int64_t ix = 2 * tx - 1 + j;
+      d[i][j] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w
+                    ? _mm256_loadu_ps(xc + (iy * s.w + ix) * B)
+                    : _mm256_setzero_ps();
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = I0; i < I1; ++i) {
+    __m256 t[4];  // row i of Bᵀ d
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      t[j] = i == 0   ? _mm256_sub_ps(d[0][j], d[2][j])
+             : i == 1 ? _mm256_add_ps(d[1][j], d[2][j])
+             : i == 2 ? _mm256_sub_ps(d[2][j], d[1][j])
+                      : _mm256_sub_ps(d[1][j], d[3][j]);
+    const __m256 e[4] = {_mm256_sub_ps(t[0], t[2]), _mm256_add_ps(t[1], t[2]),
+                         _mm256_sub_ps(t[2], t[1]), _mm256_sub_ps(t[1], t[3])};
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j)
       if (4 * i + j >= k0 && 4 * i + j < k1) _mm256_storeu_ps(v + (4 * i + j) * stride, e[j]);
   }
 }
 
-// The input transforms of tiles [first, first + count) of the whole batch into v[k][tile][in],
-// v_stride floats from one k to the next, for the k in [k0, k1).
-__attribute__((target("avx2,fma"))) void inputs_transform(const WinogradShape& s, const Geometry& g,
-                                                          const float* x, int64_t first,
-                                                          int64_t count, float* v, int64_t v_stride,
-                                                          int k0 = 0, int k1 = 16) {
+template <int I0, int I1>
+__attribute__((target("avx2,fma"))) void inputs_transform_rows(const WinogradShape& s,
+                                                               const Geometry& g, const float* x,
+                                                               int64_t first, int64_t count,
+                                                               float* v, int64_t v_stride, int k0,
+                                                               int k1) {
   const int64_t in = s.in, plane = s.h * s.w, B = s.block;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
     const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
-    for (int64_t cb = 0; cb < in / 8; ++cb) {  // eight channels at a time
-      const float* xc = x + (b * (in / B) + cb * 8 / B) * plane * B + cb * 8 % B;
-      __m256 d[4][4];
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {
-        const int64_t iy = 2 * ty - 1 + i;
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) {
-          const int64_t ix = 2 * tx - 1 + j;
-          d[i][j] = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w
-                        ? _mm256_loadu_ps(xc + (iy * s.w + ix) * B)
-                        : _mm256_setzero_ps();
-        }
-      }
-      input_transform(d, v + t * in + cb * 8, v_stride, k0, k1);
-    }
+    for (int64_t cb = 0; cb < in / 8; ++cb)  // eight channels at a time
+      input_transform<I0, I1>(x + (b * (in / B) + cb * 8 / B) * plane * B + cb * 8 % B, s, ty, tx,
+                              v + t * in + cb * 8, v_stride, k0, k1);
   }
+}
+
+// The input transforms of tiles [first, first + count) of the whole batch into v[k][tile][in],
+// v_stride floats from one k to the next, for the k in [k0, k1).
+void inputs_transform(const WinogradShape& s, const Geometry& g, const float* x, int64_t first,
+                      int64_t count, float* v, int64_t v_stride, int k0 = 0, int k1 = 16) {
+  using Rows = void (*)(const WinogradShape&, const Geometry&, const float*, int64_t, int64_t,
+                        float*, int64_t, int, int);
+  static constexpr Rows rows[4][5] = {
+      {nullptr, inputs_transform_rows<0, 1>, inputs_transform_rows<0, 2>,
+       inputs_transform_rows<0, 3>, inputs_transform_rows<0, 4>},
+      {nullptr, nullptr, inputs_transform_rows<1, 2>, inputs_transform_rows<1, 3>,
+       inputs_transform_rows<1, 4>},
+      {nullptr, nullptr, nullptr, inputs_transform_rows<2, 3>, inputs_transform_rows<2, 4>},
+      {nullptr, nullptr, nullptr, nullptr, inputs_transform_rows<3, 4>}};
+  rows[k0 / 4][(k1 + 3) / 4](s, g, x, first, count, v, v_stride, k0, k1);
 }
 
 // Tiles [first, first + count) of the whole batch: y's 2x2 blocks from x.
@@ -179,43 +200,45 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
 // The output-gradient transforms A dY Aᵀ of tiles [first, first + count) into m, packed for
 // the products as m[k][o / 16][tile][o % 16], m_stride floats from one k to the next and
 // `chunk` tiles per o / 16 (the padding channels past s.out are left as they are: zero), for
-// the k in [k0, k1).
+// the k in [k0, k1). Sixteen channels at a time over all the tiles, so that each k's stores
+// run on through whole cache lines instead of jumping between o / 16 panels.
 __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s, const Geometry& g,
                                                          const float* dy, int64_t first,
                                                          int64_t count, float* m, int64_t m_stride,
                                                          int64_t chunk, int k0, int k1) {
   const int64_t plane = s.h * s.w, B = s.block;
   const __m256 zero = _mm256_setzero_ps();
-  for (int64_t t = 0; t < count; ++t) {
-    const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
-    const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
-    for (int64_t ob = 0; ob < s.out / 8; ++ob) {
-      const float* yc = dy + (b * (s.out / B) + ob * 8 / B) * plane * B + ob * 8 % B;
-      __m256 d[2][2];
-      for (int i = 0; i < 2; ++i)
+  for (int64_t ob16 = 0; ob16 < (s.out + kCols - 1) / kCols; ++ob16)
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
+      const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
+      for (int64_t ob = 2 * ob16; ob < std::min(2 * ob16 + 2, s.out / 8); ++ob) {
+        const float* yc = dy + (b * (s.out / B) + ob * 8 / B) * plane * B + ob * 8 % B;
+        __m256 d[2][2];
+        for (int i = 0; i < 2; ++i)
+          for (int j = 0; j < 2; ++j) {
+            const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
+            d[i][j] = oy < s.h && ox < s.w ? _mm256_loadu_ps(yc + (oy * s.w + ox) * B) : zero;
+          }
+        __m256 r[4][2];  // A dY
         for (int j = 0; j < 2; ++j) {
-          const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
-          d[i][j] = oy < s.h && ox < s.w ? _mm256_loadu_ps(yc + (oy * s.w + ox) * B) : zero;
+          r[0][j] = d[0][j];
+          r[1][j] = _mm256_add_ps(d[0][j], d[1][j]);
+          r[2][j] = _mm256_sub_ps(d[0][j], d[1][j]);
+          r[3][j] = _mm256_sub_ps(zero, d[1][j]);
         }
-      __m256 r[4][2];  // A dY
-      for (int j = 0; j < 2; ++j) {
-        r[0][j] = d[0][j];
-        r[1][j] = _mm256_add_ps(d[0][j], d[1][j]);
-        r[2][j] = _mm256_sub_ps(d[0][j], d[1][j]);
-        r[3][j] = _mm256_sub_ps(zero, d[1][j]);
-      }
-      float* mt = m + (ob / 2 * chunk + t) * kCols + ob % 2 * 8;
+        float* mt = m + (ob16 * chunk + t) * kCols + ob % 2 * 8;
 #pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {  // (A dY) Aᵀ
-        const __m256 e[4] = {r[i][0], _mm256_add_ps(r[i][0], r[i][1]),
-                             _mm256_sub_ps(r[i][0], r[i][1]), _mm256_sub_ps(zero, r[i][1])};
+        for (int i = 0; i < 4; ++i) {  // (A dY) Aᵀ
+          const __m256 e[4] = {r[i][0], _mm256_add_ps(r[i][0], r[i][1]),
+                               _mm256_sub_ps(r[i][0], r[i][1]), _mm256_sub_ps(zero, r[i][1])};
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j)
-          if (4 * i + j >= k0 && 4 * i + j < k1)
-            _mm256_storeu_ps(mt + (4 * i + j) * m_stride, e[j]);
+          for (int j = 0; j < 4; ++j)
+            if (4 * i + j >= k0 && 4 * i + j < k1)
+              _mm256_storeu_ps(mt + (4 * i + j) * m_stride, e[j]);
+        }
       }
     }
-  }
 }
 
 // Tiles per chunk of the weight gradient: the transforms of a chunk, v and m, take about
@@ -287,6 +310,33 @@ __attribute__((target("avx2,fma"))) void weights_transform(const WinogradShape& 
         _mm256_storeu_ps(u + (((4 * i + j) * blocks + ob) * s.in + c) * kCols + 8 * v, e[j]);
     }
   }
+}
+
+// dw[o][c][3][3] = Gᵀ dU[.][c][o] G for the eight output channels [o0, o0 + 8) (out is a
+// multiple of 8) from input channel c: the same sums in the same order as one channel at a time.
+__attribute__((target("avx2,fma"))) void weights_untransform(const WinogradShape& s,
+                                                             const Geometry& g, const float* du,
+                                                             int64_t o0, int64_t c, float* dw) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  __m256 x[4][4];
+  for (int k = 0; k < 16; ++k)
+    x[k / 4][k % 4] = _mm256_loadu_ps(du + (k * s.in + c) * g.out16 + o0);
+  __m256 t[3][4];  // Gᵀ X
+  for (int j = 0; j < 4; ++j) {
+    const __m256 mid = _mm256_mul_ps(half, _mm256_add_ps(x[1][j], x[2][j]));
+    t[0][j] = _mm256_add_ps(x[0][j], mid);
+    t[1][j] = _mm256_mul_ps(half, _mm256_sub_ps(x[1][j], x[2][j]));
+    t[2][j] = _mm256_add_ps(mid, x[3][j]);
+  }
+  alignas(32) float w[9][8];
+  for (int a = 0; a < 3; ++a) {  // (Gᵀ X) G
+    const __m256 mid = _mm256_mul_ps(half, _mm256_add_ps(t[a][1], t[a][2]));
+    _mm256_store_ps(w[a * 3 + 0], _mm256_add_ps(t[a][0], mid));
+    _mm256_store_ps(w[a * 3 + 1], _mm256_mul_ps(half, _mm256_sub_ps(t[a][1], t[a][2])));
+    _mm256_store_ps(w[a * 3 + 2], _mm256_add_ps(mid, t[a][3]));
+  }
+  for (int64_t o = 0; o < 8; ++o)
+    for (int q = 0; q < 9; ++q) dw[((o0 + o) * s.in + c) * 9 + q] = w[q][o];
 }
 
 }  // namespace
@@ -374,25 +424,10 @@ void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const flo
           weight_grad_rows(s, g, k, rb * kRows, chunk, count, v, m, du);
     }
   }
-  // dW = Gᵀ dU G
+  // dW = Gᵀ dU G, eight output channels per vector
 #pragma omp parallel for schedule(static)
-  for (int64_t o = 0; o < s.out; ++o)
-    for (int64_t c = 0; c < s.in; ++c) {
-      float x4[4][4];
-      for (int k = 0; k < 16; ++k) x4[k / 4][k % 4] = du[(k * s.in + c) * g.out16 + o];
-      float t[3][4];  // Gᵀ X
-      for (int j = 0; j < 4; ++j) {
-        t[0][j] = x4[0][j] + 0.5f * (x4[1][j] + x4[2][j]);
-        t[1][j] = 0.5f * (x4[1][j] - x4[2][j]);
-        t[2][j] = 0.5f * (x4[1][j] + x4[2][j]) + x4[3][j];
-      }
-      float* w = dw + (o * s.in + c) * 9;
-      for (int a = 0; a < 3; ++a) {  // (Gᵀ X) G
-        w[a * 3 + 0] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
-        w[a * 3 + 1] = 0.5f * (t[a][1] - t[a][2]);
-        w[a * 3 + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
-      }
-    }
+  for (int64_t i = 0; i < s.out / 8 * s.in; ++i)
+    weights_untransform(s, g, du, i / s.in * 8, i % s.in, dw);
 }
 
 }  // namespace popup
