@@ -424,10 +424,14 @@ void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const flo
           weight_grad_rows(s, g, k, rb * kRows, chunk, count, v, m, du);
     }
   }
-  // dW = Gᵀ dU G, eight output channels per vector
+  // dW = Gᵀ dU G, eight output channels per vector, eight input channels at a time: the next
+  // eight output channels read the other half of the same lines of dU, and each output
+  // channel's row of dW is written 8 * 9 floats on end.
+  const int64_t out8 = s.out / 8;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < s.out / 8 * s.in; ++i)
-    weights_untransform(s, g, du, i / s.in * 8, i % s.in, dw);
+  for (int64_t i = 0; i < s.in / 8 * out8; ++i)
+    for (int64_t c = i / out8 * 8; c < i / out8 * 8 + 8; ++c)
+      weights_untransform(s, g, du, i % out8 * 8, c, dw);
 }
 
 }  // namespace popup
