@@ -135,6 +135,7 @@ class DnnlPlanBuilder {
   bool narrow_weight_grad_step(int i);
   void backward_conv_f2x3(int i);
   void backward_linear(int i);
+  memory::desc linear_grad_desc(int i) const;
   void backward_relu(int i);
   void backward_pool(int i);
   bool pool_relu_step(int i);
