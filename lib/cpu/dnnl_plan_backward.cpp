@@ -9,6 +9,7 @@
 #include "cpu/dnnl_plan_builder.hpp"
 #include "cpu/narrow_weight_grad.hpp"
 #include "cpu/pool_relu_backward.hpp"
+#include "cpu/relu_bits.hpp"
 #include "cpu/winograd_f2x3.hpp"
 #include "error.hpp"
 
@@ -284,6 +285,20 @@ void DnnlPlanBuilder::backward_linear(int i) {
 
 void DnnlPlanBuilder::backward_relu(int i) {
   const int j = net_.ops[i].inputs[0];
+  if (fwd_[i].own_relu) {                                 // through the forward's bits
+    const memory target = contribution(j, act_desc_[i]);  // diff(i) itself when in place
+    const memory dy = diff(i), bits = fwd_[i].relu_bits;
+    const int64_t n = static_cast<int64_t>(act_desc_[i].get_size() / sizeof(float));
+    plan_.backward.push_back(host_step(
+        [n, dy, bits, target] {
+          relu_bits_backward(static_cast<const float*>(dy.get_data_handle()),
+                             static_cast<const uint8_t*>(bits.get_data_handle()),
+                             static_cast<float*>(target.get_data_handle()), n);
+        },
+        {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WORKSPACE, bits}, {DNNL_ARG_DIFF_SRC, target}}));
+    contribution_done(j, target);
+    return;
+  }
   const dnnl::eltwise_backward::desc desc(algorithm::eltwise_relu_use_dst_for_bwd, act_desc_[i],
                                           act_desc_[i], 0.f, 0.f);
   const dnnl::eltwise_backward::primitive_desc pd(desc, attr_, state_.engine, fwd_[i].relu);

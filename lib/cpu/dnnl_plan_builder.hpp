@@ -26,6 +26,8 @@ struct DnnlOpForward {
   dnnl::batch_normalization_forward::primitive_desc bn;
   dnnl::memory src;        // conv, linear: the input in the primitive's layout
   dnnl::memory workspace;  // maxpool
+  dnnl::memory relu_bits;  // relu under popup's kernel (relu_bits.hpp), training
+  bool own_relu = false;   // relu under popup's kernel
   dnnl::memory mean, var;  // batchnorm batch statistics
 };
 
@@ -115,6 +117,7 @@ class DnnlPlanBuilder {
   ConvAlgo conv_algorithm(int i);
   void forward_linear(int i);
   void forward_relu(int i);
+  bool own_relu(int i) const;
   void forward_pool(int i);
   void forward_bn(int i);
   memory bn_params_memory(int i, const memory::desc& md, std::vector<float>& values);

@@ -8,6 +8,7 @@
 
 #include "cpu/dnnl_conv_algo.hpp"
 #include "cpu/dnnl_plan_builder.hpp"
+#include "cpu/relu_bits.hpp"
 #include "cpu/winograd_f2x3.hpp"
 #include "error.hpp"
 
@@ -201,13 +202,42 @@ void DnnlPlanBuilder::forward_linear(int i) {
                                     {DNNL_ARG_DST, act(i)}}));
 }
 
+// Popup's ReLU (relu_bits.hpp) where the convolutions are not all direct (like the other
+// kernels of its own: a direct run computes what earlier builds did, bit for bit) in f32, except
+// before a max-pool, whose backward takes the ReLU's with it (pool_relu_step). It computes what
+// oneDNN's does, bit for bit; in training it keeps a bit per value for its backward.
+bool DnnlPlanBuilder::own_relu(int i) const {
+  const std::vector<int>& next = graph_.consumers[i];
+  return state_.conv_algo != ConvAlgo::direct && state_.data_type == memory::data_type::f32 &&
+         relu_bits_supported() && act_desc(net_.ops[i].inputs[0]).get_size() % 32 == 0 &&
+         !(next.size() == 1 && net_.ops[next[0]].kind == OpKind::maxpool);
+}
+
 void DnnlPlanBuilder::forward_relu(int i) {
   const int j = net_.ops[i].inputs[0];
+  DnnlOpForward& f = fwd_[i];
+  if (own_relu(i)) {
+    f.own_relu = true;
+    act_define(i, src_desc(j, false));
+    const int64_t n = static_cast<int64_t>(act_desc_[i].get_size() / sizeof(float));
+    if (train_)
+      f.relu_bits = slot_memory(memory::desc({relu_bits_bytes(n)}, memory::data_type::u8, Tag::x));
+    const memory x = act(j), y = act(i), bits = f.relu_bits;
+    Args args{{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}};
+    if (bits) args.emplace_back(DNNL_ARG_WORKSPACE, bits);
+    step_forward(host_step(
+        [n, x, y, bits] {
+          relu_bits_forward(static_cast<const float*>(x.get_data_handle()),
+                            static_cast<float*>(y.get_data_handle()),
+                            bits ? static_cast<uint8_t*>(bits.get_data_handle()) : nullptr, n);
+        },
+        std::move(args)));
+    return;
+  }
   // relu_use_dst_for_bwd: the backward reads the output, so the input may be overwritten
   const dnnl::eltwise_forward::desc desc(
       train_ ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
       algorithm::eltwise_relu_use_dst_for_bwd, src_desc(j, false), 0.f, 0.f);
-  DnnlOpForward& f = fwd_[i];
   f.relu = dnnl::eltwise_forward::primitive_desc(desc, attr_, state_.engine);
   act_define(i, f.relu.dst_desc());
   step_forward(step_make(f.relu, {{DNNL_ARG_SRC, act(j)}, {DNNL_ARG_DST, act(i)}}));

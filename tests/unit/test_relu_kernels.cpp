@@ -1,18 +1,26 @@
-// popup's fused max-pool and ReLU backward (lib/cpu/pool_relu_backward.hpp) against oneDNN's
-// pooling backward followed by its ReLU backward, from the same forward and workspace: nChw8c
-// and nChw16c, odd sizes (a last row and column in no window), ties in a window (values on a
-// coarse grid, many of them zero after the ReLU), negative output gradients and -0. Values are
-// compared exactly; the sign of a zero may differ (oneDNN's ReLU backward multiplies by 0).
+// popup's ReLU kernels against oneDNN's primitives, from the same inputs. The fused max-pool and
+// ReLU backward (lib/cpu/pool_relu_backward.hpp) against oneDNN's pooling backward followed by
+// its ReLU backward, from the same forward and workspace: nChw8c and nChw16c, odd sizes (a last
+// row and column in no window), ties in a window (values on a coarse grid, many of them zero
+// after the ReLU), negative output gradients and -0; values compared exactly, the sign of a zero
+// may differ (oneDNN's ReLU backward multiplies by 0). The ReLU through one bit per value
+// (lib/cpu/relu_bits.hpp) bit for bit, forward and backward, with -0, +0 and NaN among the
+// inputs and -0 among the gradients (oneDNN's ReLU gives +0 for the first three, its backward
+// -0 where a negative gradient is stopped), in place and not.
 #include <boost/test/unit_test.hpp>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "cpu/pool_relu_backward.hpp"
+#include "cpu/relu_bits.hpp"
 
 using dnnl::memory;
 using Tag = memory::format_tag;
@@ -101,13 +109,59 @@ void check(const popup::PoolReluShape& s) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(pool_relu_backward, *utf::precondition(&avx2))
+BOOST_AUTO_TEST_SUITE(relu_kernels, *utf::precondition(&avx2))
 
 BOOST_AUTO_TEST_CASE(matches_onednn_pool_then_relu_backward) {
   for (const int64_t block : {8, 16}) {
     check({3, 2 * block, 8, 8, block});
     check({2, block, 7, 9, block});  // odd: the last row and column get zeros
     check({1, block, 3, 2, block});
+  }
+}
+
+// oneDNN's ReLU (eltwise_relu_use_dst_for_bwd, as the plans use) forward and backward over n
+// values, and popup's through the bits, compared as bits.
+void check_bits(int64_t n, bool in_place) {
+  BOOST_TEST_CONTEXT(n << " values, in place " << in_place) {
+    const memory::desc md({n}, f32, Tag::x);
+    dnnl::stream stream(engine());
+    const dnnl::eltwise_forward::primitive_desc fwd(
+        {dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_relu_use_dst_for_bwd, md, 0.f,
+         0.f},
+        engine());
+    const dnnl::eltwise_backward::primitive_desc bwd(
+        {dnnl::algorithm::eltwise_relu_use_dst_for_bwd, md, md, 0.f, 0.f}, engine(), fwd);
+    std::vector<float> x = grid_values(static_cast<size_t>(n), 3), dy = grid_values(x.size(), 4);
+    x[0] = -0.0f;
+    x[1] = 0.0f;
+    x[2] = std::numeric_limits<float>::quiet_NaN();
+    for (size_t k = 3; k < dy.size(); k += 5) dy[k] = -0.0f;
+    std::vector<float> y(x.size()), dx(x.size());
+    memory xm(md, engine(), x.data()), ym(md, engine(), y.data()), dym(md, engine(), dy.data()),
+        dxm(md, engine(), dx.data());
+    dnnl::eltwise_forward(fwd).execute(stream, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}});
+    dnnl::eltwise_backward(bwd).execute(
+        stream, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DST, ym}, {DNNL_ARG_DIFF_SRC, dxm}});
+    stream.wait();
+    std::vector<float> own_y = x, own_dx = dy;  // in place: overwritten
+    std::vector<uint8_t> bits(static_cast<size_t>(popup::relu_bits_bytes(n)), 0xA5);
+    std::vector<float> out(x.size(), 7.0f), grad(x.size(), 7.0f);
+    popup::relu_bits_forward(x.data(), in_place ? own_y.data() : out.data(), bits.data(), n);
+    popup::relu_bits_backward(dy.data(), bits.data(), in_place ? own_dx.data() : grad.data(), n);
+    if (!in_place) {
+      own_y = out;
+      own_dx = grad;
+    }
+    BOOST_TEST(std::memcmp(own_y.data(), y.data(), y.size() * sizeof(float)) == 0);
+    BOOST_TEST(std::memcmp(own_dx.data(), dx.data(), dx.size() * sizeof(float)) == 0);
+    BOOST_TEST(std::signbit(dx[3]));  // the case holds a -0 gradient, which the check compares
+  }
+}
+
+BOOST_AUTO_TEST_CASE(relu_bits_match_onednn_bit_for_bit) {
+  for (const bool in_place : {false, true}) {
+    check_bits(64, in_place);
+    check_bits(8 * 100003, in_place);  // several threads' shares
   }
 }
 
