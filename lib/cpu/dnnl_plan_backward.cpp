@@ -209,20 +209,30 @@ void DnnlPlanBuilder::backward_conv_f2x3(int i) {
   plan_.backward.push_back(std::move(weights));
   if (j < 0 || !graph_.needs_diff[j]) return;
   weights_f2x3(op.tensor, spec.shape, true);
-  const memory target = contribution(j, memory::desc(dims(j), f32, tag));
+  // A ReLU under popup's kernel that feeds this convolution alone, in its layout, has its
+  // backward done here: the gradient goes gated by its bits to the ReLU's input k.
+  const memory::desc md(dims(j), f32, tag);
+  const bool relu =
+      fwd_[j].relu_bits && graph_.consumers[j] == std::vector<int>{i} && act_desc_[j] == md;
+  const int k = relu ? net_.ops[j].inputs[0] : j;
+  const memory target = contribution(k, md), gate = fwd_[j].relu_bits;
   const memory u = state_.tensors[op.tensor].backward;
   const WinogradShape shape{n_, spec.shape[0], spec.shape[1], dims(j)[2], dims(j)[3], block};
   const int threads = omp_get_max_threads();
   const auto data_scratch = host_scratch(winograd_f2x3_run_scratch(shape, threads));
+  Args args{{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, u}, {DNNL_ARG_DIFF_SRC, target}};
+  if (relu) args.emplace_back(DNNL_ARG_WORKSPACE, gate);
   plan_.backward.push_back(host_step(
-      [shape, dy, u, target, data_scratch, threads] {
+      [shape, dy, u, target, data_scratch, threads, relu, gate] {
         winograd_f2x3_run(shape, static_cast<const float*>(dy.get_data_handle()),
                           static_cast<const float*>(u.get_data_handle()),
                           static_cast<float*>(target.get_data_handle()), false,
-                          static_cast<float*>(data_scratch->get_data_handle()), threads);
+                          static_cast<float*>(data_scratch->get_data_handle()), threads,
+                          relu ? static_cast<const uint8_t*>(gate.get_data_handle()) : nullptr);
       },
-      {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, u}, {DNNL_ARG_DIFF_SRC, target}}));
-  contribution_done(j, target);
+      std::move(args)));
+  contribution_done(k, target);
+  if (relu) done_[j] = true;
 }
 
 // The gradient that op i (conv or linear, weights tensor t) passes back to its input j.

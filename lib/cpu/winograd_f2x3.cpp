@@ -151,8 +151,9 @@ void inputs_transform(const WinogradShape& s, const Geometry& g, const float* x,
 // Tiles [first, first + count) of the whole batch: y's 2x2 blocks from x.
 __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const Geometry& g,
                                                    const float* x, const float* u, float* y,
-                                                   bool accumulate, int64_t first, int64_t count,
-                                                   float* v, float* m) {
+                                                   bool accumulate, const uint8_t* gate,
+                                                   int64_t first, int64_t count, float* v,
+                                                   float* m) {
   const int64_t in = s.in, out16 = g.out16, plane = s.h * s.w, B = s.block;
   const int64_t v_stride = g.block * in, m_stride = g.block * out16;
   inputs_transform(s, g, x, first, count, v, v_stride);
@@ -166,6 +167,8 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
                     m + k * m_stride + r * out16 + ob * kCols, out16, false);
     }
   // output transform: Aᵀ m A into y
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
     const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
@@ -190,7 +193,13 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
           const int64_t ox = 2 * tx + j;
           if (ox >= s.w) break;
           float* p = yc + (oy * s.w + ox) * B;
-          _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), o[j]) : o[j]);
+          __m256 out = o[j];
+          if (gate) {  // relu_bits_backward's gate, in the same pass
+            const __m256i set = _mm256_and_si256(_mm256_set1_epi32(gate[(p - y) / 8]), lane);
+            out = _mm256_blendv_ps(_mm256_mul_ps(out, zero), out,
+                                   _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane)));
+          }
+          _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), out) : out);
         }
       }
     }
@@ -368,7 +377,7 @@ size_t winograd_f2x3_weight_grad_scratch(const WinogradShape& s) {
 }
 
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
-                       bool accumulate, float* scratch, int threads) {
+                       bool accumulate, float* scratch, int threads, const uint8_t* gate) {
   const Geometry g(s);
   const int64_t blocks = (g.tiles + g.block - 1) / g.block;
   std::vector<float> own;
@@ -384,7 +393,7 @@ void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, f
 #pragma omp for schedule(static)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t first = blk * g.block;
-      run_block(s, g, x, u, y, accumulate, first, std::min(g.block, g.tiles - first), v,
+      run_block(s, g, x, u, y, accumulate, gate, first, std::min(g.block, g.tiles - first), v,
                 v + v_size);
     }
   }

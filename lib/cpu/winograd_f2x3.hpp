@@ -40,9 +40,12 @@ size_t winograd_f2x3_weight_grad_scratch(const WinogradShape& s);
 // y = the convolution of x with the weights u was made from: x [n, in/block, h, w, block], y
 // [n, out/block, h, w, block]; y is overwritten, or added to with `accumulate`. Runs on
 // `threads` threads in `scratch` (winograd_f2x3_run_scratch floats), or, without scratch, on
-// all threads in memory of its own.
+// all threads in memory of its own. With a gate (a ReLU's bits, relu_bits.hpp, over y's
+// layout), each value is passed through relu_bits_backward before it is stored: the
+// backward-data of a convolution and the backward of the ReLU before it in one pass.
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
-                       bool accumulate = false, float* scratch = nullptr, int threads = 0);
+                       bool accumulate = false, float* scratch = nullptr, int threads = 0,
+                       const uint8_t* gate = nullptr);
 
 // dw, [out, in, 3, 3] plain, = the gradient of the weights of the convolution from x to y, given
 // dy, y's gradient: dU[k] = Σ over tiles of V[k]ᵀ (A dY Aᵀ)[k], then dW = Gᵀ dU G. Each dU value
