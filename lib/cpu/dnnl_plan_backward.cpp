@@ -250,8 +250,8 @@ void DnnlPlanBuilder::data_grad(int i, int j, int t, const dnnl::primitive_desc_
 // nChw16c, where the convolutions are not all direct (like narrow_weight_grad_step): the
 // input's own order, [out][c / 8][h][w][8] (or 16), whose reorder into the plain array moves
 // eight (sixteen) floats at a time. oneDNN's choice (for conv4's first linear layer
-// BcdA8b256a, 256 output channels innermost) took 1.7 ms to reorder against 0.2, and its
-// gradient no less time. Elsewhere oneDNN's choice.
+// BcdA8b256a, 256 output channels innermost) took 1.7 ms to reorder against 0.2, and its gemm
+// is no faster there (3.8 against 3.2 ms, capped to AVX2). Elsewhere oneDNN's choice.
 memory::desc DnnlPlanBuilder::linear_grad_desc(int i) const {
   const int j = net_.ops[i].inputs[0];
   const memory::dims w_dims = dnnl_linear_weights_dims(net_.ops[i], dims(j));

@@ -169,7 +169,8 @@ class DnnlPlanBuilder {
   std::vector<memory> diff_;
   std::vector<bool> written_;                 // the gradient holds its first contribution
   std::vector<std::vector<memory>> pending_;  // gradients of adds still to be added
-  std::vector<bool> done_;                    // a ReLU whose backward its max-pool's step did
+  std::vector<bool> done_;  // a ReLU whose backward the step of the op after it did (a max-pool's
+                            // or a Winograd convolution's backward-data)
 };
 
 }  // namespace popup

@@ -204,12 +204,14 @@ void DnnlPlanBuilder::forward_linear(int i) {
 
 // Popup's ReLU (relu_bits.hpp) where the convolutions are not all direct (like the other
 // kernels of its own: a direct run computes what earlier builds did, bit for bit) in f32, except
-// before a max-pool, whose backward takes the ReLU's with it (pool_relu_step). It computes what
-// oneDNN's does, bit for bit; in training it keeps a bit per value for its backward.
+// before a max-pool, whose backward takes the ReLU's with it (pool_relu_step), and on the
+// network's input. It computes what oneDNN's does, bit for bit; in training it keeps a bit per
+// value for its backward (which a Winograd convolution's backward-data may take with it).
 bool DnnlPlanBuilder::own_relu(int i) const {
   const std::vector<int>& next = graph_.consumers[i];
+  const int j = net_.ops[i].inputs[0];
   return state_.conv_algo != ConvAlgo::direct && state_.data_type == memory::data_type::f32 &&
-         relu_bits_supported() && act_desc(net_.ops[i].inputs[0]).get_size() % 32 == 0 &&
+         relu_bits_supported() && j >= 0 && act_desc_[j].get_size() % 32 == 0 &&
          !(next.size() == 1 && net_.ops[next[0]].kind == OpKind::maxpool);
 }
 
