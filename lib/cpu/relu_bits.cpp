@@ -2,8 +2,6 @@
 // the sign test's mask packed into a byte (movemask) and unpacked by testing each lane's bit.
 #include "cpu/relu_bits.hpp"
 
-#include <immintrin.h>
-
 namespace popup {
 namespace {
 
@@ -27,15 +25,9 @@ __attribute__((target("avx2"))) void relu_bits_forward(const float* x, float* y,
 
 __attribute__((target("avx2"))) void relu_bits_backward(const float* dy, const uint8_t* bits,
                                                         float* dx, int64_t n) {
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t k = 0; k < n; k += 8) {
-    const __m256i set = _mm256_and_si256(_mm256_set1_epi32(bits[k / 8]), lane);
-    const __m256 pass = _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane));
-    const __m256 g = _mm256_loadu_ps(dy + k);
-    _mm256_storeu_ps(dx + k, _mm256_blendv_ps(_mm256_mul_ps(g, zero), g, pass));
-  }
+  for (int64_t k = 0; k < n; k += 8)
+    _mm256_storeu_ps(dx + k, relu_bits_gate(_mm256_loadu_ps(dy + k), bits[k / 8]));
 }
 
 }  // namespace popup

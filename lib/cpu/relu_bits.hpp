@@ -4,6 +4,8 @@
 // against 0.3 forward).
 #pragma once
 
+#include <immintrin.h>
+
 #include <cstdint>
 
 namespace popup {
@@ -20,5 +22,14 @@ void relu_bits_forward(const float* x, float* y, uint8_t* bits, int64_t n);
 
 // dx = bit k set ? dy : dy * 0 (oneDNN's ReLU backward over its output), dx may be dy.
 void relu_bits_backward(const float* dy, const uint8_t* bits, float* dx, int64_t n);
+
+// The gate of eight values: lane l of g where bit l of `bits` is set, else g * 0. Shared by
+// relu_bits_backward and the Winograd backward-data that takes a ReLU's backward with it.
+__attribute__((target("avx2"))) inline __m256 relu_bits_gate(__m256 g, uint8_t bits) {
+  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i set = _mm256_and_si256(_mm256_set1_epi32(bits), lane);
+  return _mm256_blendv_ps(_mm256_mul_ps(g, _mm256_setzero_ps()), g,
+                          _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane)));
+}
 
 }  // namespace popup

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/masked_weight.hpp"
+#include "cpu/relu_bits.hpp"
 
 namespace popup {
 namespace {
@@ -167,8 +168,6 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
                     m + k * m_stride + r * out16 + ob * kCols, out16, false);
     }
   // output transform: Aᵀ m A into y
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
     const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
@@ -193,12 +192,7 @@ __attribute__((target("avx2,fma"))) void run_block(const WinogradShape& s, const
           const int64_t ox = 2 * tx + j;
           if (ox >= s.w) break;
           float* p = yc + (oy * s.w + ox) * B;
-          __m256 out = o[j];
-          if (gate) {  // relu_bits_backward's gate, in the same pass
-            const __m256i set = _mm256_and_si256(_mm256_set1_epi32(gate[(p - y) / 8]), lane);
-            out = _mm256_blendv_ps(_mm256_mul_ps(out, zero), out,
-                                   _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane)));
-          }
+          const __m256 out = gate ? relu_bits_gate(o[j], gate[(p - y) / 8]) : o[j];
           _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), out) : out);
         }
       }
