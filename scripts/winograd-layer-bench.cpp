@@ -2,12 +2,13 @@
 // 3x3 convolution layer (stride 1, padding 1, batch 128, nChw8c activations) forward with
 // oneDNN's direct algorithm and with popup's own Winograd F(2x2, 3x3) (lib/cpu/winograd_f2x3),
 // medians of 7 runs after 1, checks that the two agree, times popup's weight gradient of the
-// same shape, and prints one line:
+// same shape (Winograd F(4x4, 3x3), lib/cpu/winograd_f4x3_grad), and prints one line:
 //   IN->OUT@SIZE  dnnl IMPL MS (GFLOP/s)  winograd MS + weights MS  ratio Rx  maxdiff/max E
 //   weight gradient MS (Rx the forward)
 // Build and run from the top of the tree (cap oneDNN to AVX2 to stand in for an AVX2 machine):
 //   g++ -std=c++17 -O2 -fopenmp -Ilib -o build/winograd-layer-bench
-//     scripts/winograd-layer-bench.cpp lib/cpu/winograd_f2x3.cpp -ldnnl      (one line)
+//     scripts/winograd-layer-bench.cpp lib/cpu/winograd_f2x3.cpp lib/cpu/winograd_f4x3_grad.cpp
+//     lib/cpu/relu_bits.cpp -ldnnl      (one line)
 //   DNNL_MAX_CPU_ISA=AVX2 build/winograd-layer-bench 64 64 28     # IN OUT SIZE
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "cpu/winograd_f2x3.hpp"
+#include "cpu/winograd_f4x3_grad.hpp"
 
 namespace {
 
@@ -89,9 +91,9 @@ int main(int argc, char** argv) {
       median_ms([&] { popup::winograd_f2x3_run(shape, x, u.data(), y.data()); });
   // the weight gradient over the same input, the output standing in for its gradient
   std::vector<float> dw(static_cast<size_t>(o * c * 9)),
-      scratch(popup::winograd_f2x3_weight_grad_scratch(shape));
+      scratch(popup::winograd_f4x3_weight_grad_scratch(shape));
   const double weight_grad_ms = median_ms(
-      [&] { popup::winograd_f2x3_weight_grad(shape, x, y.data(), dw.data(), scratch.data()); });
+      [&] { popup::winograd_f4x3_weight_grad(shape, x, y.data(), dw.data(), scratch.data()); });
   const float* want = static_cast<const float*>(dst.get_data_handle());
   double largest = 0, worst = 0;
   for (size_t i = 0; i < y.size(); ++i) {

@@ -16,6 +16,7 @@
 
 #include "cpu/dnnl_plan_builder.hpp"
 #include "cpu/winograd_f2x3.hpp"
+#include "cpu/winograd_f4x3_grad.hpp"
 
 namespace popup {
 namespace {
@@ -91,12 +92,12 @@ double winograd_f2x3_seconds(const DnnlConvShape& shape) {
   const int threads = omp_get_max_threads();  // the scratch memory a plan keeps
   std::vector<float> scratch(
       std::max({winograd_f2x3_run_scratch(s, threads), winograd_f2x3_run_scratch(t, threads),
-                winograd_f2x3_weight_grad_scratch(s)}));
+                winograd_f4x3_weight_grad_scratch(s)}));
   return fastest_seconds([&] {
     winograd_f2x3_weights(s, g.data(), nullptr, false, u.data());
     winograd_f2x3_run(s, x.data(), u.data(), y.data(), false, scratch.data(), threads);
     if (!shape.train) return;
-    winograd_f2x3_weight_grad(s, x.data(), y.data(), dg.data(), scratch.data());
+    winograd_f4x3_weight_grad(s, x.data(), y.data(), dg.data(), scratch.data());
     if (!shape.data_grad) return;
     winograd_f2x3_weights(t, g.data(), nullptr, true, ut.data());
     winograd_f2x3_run(t, y.data(), ut.data(), dx.data(), false, scratch.data(), threads);

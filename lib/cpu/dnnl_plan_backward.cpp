@@ -11,6 +11,7 @@
 #include "cpu/pool_relu_backward.hpp"
 #include "cpu/relu_bits.hpp"
 #include "cpu/winograd_f2x3.hpp"
+#include "cpu/winograd_f4x3_grad.hpp"
 #include "error.hpp"
 
 namespace popup {
@@ -196,10 +197,10 @@ void DnnlPlanBuilder::backward_conv_f2x3(int i) {
   const memory dy = operand_backward(diff(i), memory::desc(dims(i), f32, tag));
   const WinogradShape forward{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
   const memory x = fwd_[i].src, dw = state_.tensors[op.tensor].grad;
-  const auto scratch = host_scratch(winograd_f2x3_weight_grad_scratch(forward));
+  const auto scratch = host_scratch(winograd_f4x3_weight_grad_scratch(forward));
   DnnlStep weights = host_step(
       [forward, x, dy, dw, scratch] {
-        winograd_f2x3_weight_grad(forward, static_cast<const float*>(x.get_data_handle()),
+        winograd_f4x3_weight_grad(forward, static_cast<const float*>(x.get_data_handle()),
                                   static_cast<const float*>(dy.get_data_handle()),
                                   static_cast<float*>(dw.get_data_handle()),
                                   static_cast<float*>(scratch->get_data_handle()));

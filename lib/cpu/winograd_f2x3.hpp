@@ -1,5 +1,6 @@
 // Winograd F(2x2, 3x3) convolution for 3x3 layers of stride 1 and padding 1, written for AVX2
-// (oneDNN 2.x has Winograd only for AVX-512): forward, backward-data and weight gradient.
+// (oneDNN 2.x has Winograd only for AVX-512): forward and backward-data (the weight gradient of
+// these layers is winograd_f4x3_grad.hpp's).
 // Activations are in oneDNN's nChw8c or nChw16c layout (8 or 16 channels innermost: AVX2's
 // block, AVX-512's); weights in PyTorch's plain [out, in, 3, 3]. Each 2x2 output tile is
 // Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (Lavin and Gray, 2016): 16 products per tile and channel pair
@@ -32,10 +33,9 @@ size_t winograd_f2x3_weights_size(const WinogradShape& s);
 void winograd_f2x3_weights(const WinogradShape& s, const float* g, const uint8_t* mask,
                            bool transposed, float* u);
 
-// Floats of scratch memory that winograd_f2x3_run by `threads` threads, and
-// winograd_f2x3_weight_grad, use (a plan keeps it, so that no step allocates).
+// Floats of scratch memory that winograd_f2x3_run by `threads` threads uses (a plan keeps it,
+// so that no step allocates).
 size_t winograd_f2x3_run_scratch(const WinogradShape& s, int threads);
-size_t winograd_f2x3_weight_grad_scratch(const WinogradShape& s);
 
 // y = the convolution of x with the weights u was made from: x [n, in/block, h, w, block], y
 // [n, out/block, h, w, block]; y is overwritten, or added to with `accumulate`. Runs on
@@ -46,14 +46,5 @@ size_t winograd_f2x3_weight_grad_scratch(const WinogradShape& s);
 void winograd_f2x3_run(const WinogradShape& s, const float* x, const float* u, float* y,
                        bool accumulate = false, float* scratch = nullptr, int threads = 0,
                        const uint8_t* gate = nullptr);
-
-// dw, [out, in, 3, 3] plain, = the gradient of the weights of the convolution from x to y, given
-// dy, y's gradient: dU[k] = Σ over tiles of V[k]ᵀ (A dY Aᵀ)[k], then dW = Gᵀ dU G. Each dU value
-// is summed in tile order, so the bits depend neither on timing nor on the number of threads.
-// The threads (at most 16) share out the 16 values of k and wait for one another only at the
-// end, which keeps the gradient fast when other processes hold the cores. In `scratch`
-// (winograd_f2x3_weight_grad_scratch floats), or in memory of its own.
-void winograd_f2x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw,
-                               float* scratch = nullptr);
 
 }  // namespace popup

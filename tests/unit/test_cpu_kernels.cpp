@@ -1,10 +1,11 @@
 // popup's own AVX2 convolution kernels against the double-precision reference convolutions.
 // Winograd F(2x2, 3x3) (lib/cpu/winograd_f2x3.hpp): forward, backward-data through the transposed
-// weights, the weight gradient, accumulation, odd sizes, output channels not a multiple of 16,
-// single-pixel images, both activation layouts, a weight gradient over several chunks of tiles
-// and the same bits from 1 and 3 threads; the mask applied in the weight transform. The weight
-// gradient over inputs of few channels (lib/cpu/narrow_weight_grad.hpp). Skipped, saying so, on
-// CPUs without AVX2 and FMA.
+// weights, accumulation, odd sizes, output channels not a multiple of 16, single-pixel images,
+// both activation layouts; the mask applied in the weight transform. The weight gradient by
+// Winograd F(4x4, 3x3) (lib/cpu/winograd_f4x3_grad.hpp) on the same shapes, over several
+// chunks of tiles, and the same bits from 1 and 3 threads. The weight gradient over inputs of
+// few channels (lib/cpu/narrow_weight_grad.hpp). Skipped, saying so, on CPUs without AVX2 and
+// FMA.
 #include <boost/test/unit_test.hpp>
 #include <omp.h>
 
@@ -14,6 +15,7 @@
 
 #include "cpu/narrow_weight_grad.hpp"
 #include "cpu/winograd_f2x3.hpp"
+#include "cpu/winograd_f4x3_grad.hpp"
 #include "reference_ops.hpp"
 #include "test_networks.hpp"
 
@@ -27,6 +29,9 @@ namespace {
 // sums of 9 * in products, as the direct convolution's (measured: 1e-6 to 3e-6 of the largest
 // output on the layers of conv4 and resnet18), so the bound has a tenfold margin.
 constexpr double tol = 1e-5;
+// F(4x4, 3x3)'s transforms multiply by up to 8 (and its G by 1/24): its weight gradients
+// measured 1.6e-6 to 4.0e-6 of the largest on the layers of conv4, conv6 and resnet18 at batch
+// 128, 2.5 to 4 times F(2x2)'s; the same bound, with a margin of 2.5.
 
 boost::test_tools::assertion_result avx2(utf::test_unit_id) {
   boost::test_tools::assertion_result r(popup::winograd_f2x3_supported());
@@ -128,7 +133,7 @@ void check_shape(const WinogradShape& s) {
   }
 
   std::vector<float> dw(wf.size());
-  popup::winograd_f2x3_weight_grad(s, xb.data(), blocked(dy).data(), dw.data());
+  popup::winograd_f4x3_weight_grad(s, xb.data(), blocked(dy).data(), dw.data());
   reference::Tensor got(s.out, s.in, 3, 3), want_dw(s.out, s.in, 3, 3);
   got.v.assign(dw.begin(), dw.end());
   want_dw.v = reference::conv_backward_weights(x, g, dy);
@@ -146,21 +151,23 @@ BOOST_AUTO_TEST_CASE(matches_the_reference_convolution) {
   check_shape({13, 16, 16, 3, 4});     // 13 * 2 * 2 = 52 tiles: blocks with a partial last kernel
   check_shape({2, 32, 16, 5, 6, 16});  // nChw16c, AVX-512's layout
   check_shape({3, 16, 48, 7, 4, 16});
-  check_shape({4, 128, 120, 12, 12});  // 144 tiles: the weight gradient's chunks, the last partial
+  check_shape({4, 128, 120, 12, 12});  // 144 tiles
+  check_shape({12, 64, 40, 16, 16});   // 192 4x4 tiles: the weight gradient's chunks of 126, the
+                                       // last partial; 40 output channels (48 inside)
 }
 
 // The weight gradient sums every value in tile order: the thread count changes no bit.
 BOOST_AUTO_TEST_CASE(weight_gradient_bits_do_not_depend_on_the_threads) {
-  const WinogradShape s{4, 128, 120, 12, 12};
+  const WinogradShape s{12, 64, 40, 16, 16};
   B = s.block;
   const std::vector<float> x = blocked(random_tensor(s.n, s.in, s.h, s.w, 4)),
                            dy = blocked(random_tensor(s.n, s.out, s.h, s.w, 5));
   std::vector<float> one(static_cast<size_t>(s.out * s.in * 9)), three(one.size());
   const int threads = omp_get_max_threads();
   omp_set_num_threads(1);
-  popup::winograd_f2x3_weight_grad(s, x.data(), dy.data(), one.data());
+  popup::winograd_f4x3_weight_grad(s, x.data(), dy.data(), one.data());
   omp_set_num_threads(3);
-  popup::winograd_f2x3_weight_grad(s, x.data(), dy.data(), three.data());
+  popup::winograd_f4x3_weight_grad(s, x.data(), dy.data(), three.data());
   omp_set_num_threads(threads);
   BOOST_CHECK(std::any_of(one.begin(), one.end(), [](float v) { return v != 0; }));
   BOOST_CHECK(one == three);
