@@ -38,12 +38,18 @@ bool dnnl_is_reference(const dnnl::primitive_desc_base& pd);
 dnnl::memory::desc dnnl_any_like(const dnnl::memory::desc& md);
 
 // The primitive descriptor make(a, b) for the activations' own layouts a and b, unless only
-// the reference implementation takes those (e.g. a first layer's backward-weights on AVX2):
-// then the one for the layouts oneDNN prefers, the caller reordering to and from them.
+// the reference implementation takes those (e.g. a first layer's backward-weights on AVX2) or
+// none does (oneDNN's AVX-512 Winograd backward over an nChw8c input that popup's F(2x2, 3x3)
+// wrote): then the one for the layouts oneDNN prefers, the caller reordering to and from them.
 template <typename Make>
 auto dnnl_pd_preferring(const Make& make, const dnnl::memory::desc& a,
                         const dnnl::memory::desc& b) {
-  auto pd = make(a, b);
+  decltype(make(a, b)) pd;
+  try {
+    pd = make(a, b);
+  } catch (const dnnl::error&) {  // no implementation at all takes those (oneDNN's Winograd)
+    return make(dnnl_any_like(a), dnnl_any_like(b));
+  }
   if (!dnnl_is_reference(pd)) return pd;
   auto chosen = make(dnnl_any_like(a), dnnl_any_like(b));
   return dnnl_is_reference(chosen) ? pd : chosen;

@@ -175,8 +175,10 @@ __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s,
 
 // dU[k][c][o] for c in [c0, c0 + 6) and every o, += Σ over the chunk's `count` tiles of
 // v[k][t][c] m[k][t][o]; the next 6x16 block of dU prefetched while this one is summed.
-void weight_grad_rows(const WinogradShape& s, const Geometry& g, int k, int64_t c0, int64_t chunk,
-                      int64_t count, const float* v, const float* m, float* du) {
+__attribute__((target("avx2,fma"))) void weight_grad_rows(const WinogradShape& s, const Geometry& g,
+                                                          int k, int64_t c0, int64_t chunk,
+                                                          int64_t count, const float* v,
+                                                          const float* m, float* du) {
   const int64_t in = s.in, out16 = g.out16;
   const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, in - c0));
   float* target = du + (k * in + c0) * out16;
