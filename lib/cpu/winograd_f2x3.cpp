@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "backend/masked_weight.hpp"
-#include "cpu/avx2_panel_kernel.hpp"
+#include "cpu/winograd_shared.hpp"
 #include "cpu/relu_bits.hpp"
 
 namespace popup {
@@ -72,14 +72,10 @@ __attribute__((target("avx2,fma"))) void input_transform(const float* xc, const 
 // v_stride floats from one k to the next.
 void inputs_transform(const WinogradShape& s, const Geometry& g, const float* x, int64_t first,
                       int64_t count, float* v, int64_t v_stride) {
-  const int64_t in = s.in, plane = s.h * s.w, B = s.block;
-  for (int64_t t = 0; t < count; ++t) {
-    const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
-    const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
-    for (int64_t cb = 0; cb < in / 8; ++cb)  // eight channels at a time
-      input_transform(x + (b * (in / B) + cb * 8 / B) * plane * B + cb * 8 % B, s, ty, tx,
-                      v + t * in + cb * 8, v_stride);
-  }
+  for_tile_blocks(s, g.tiles_h, g.tiles_w, x, first, count,
+                  [&](const float* xc, int64_t ty, int64_t tx, int64_t at) {
+                    input_transform(xc, s, ty, tx, v + at, v_stride);
+                  });
 }
 
 // Tiles [first, first + count) of the whole batch: y's 2x2 blocks from x.

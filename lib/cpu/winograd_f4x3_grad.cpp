@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu/avx2_panel_kernel.hpp"
+#include "cpu/winograd_shared.hpp"
 
 namespace popup {
 namespace {
@@ -99,14 +99,10 @@ __attribute__((target("avx2,fma"))) void input_transform(const float* xc, const 
 // v_stride floats from one k to the next, for the k in [k0, k1).
 void inputs_transform(const WinogradShape& s, const Geometry& g, const float* x, int64_t first,
                       int64_t count, float* v, int64_t v_stride, int k0, int k1) {
-  const int64_t in = s.in, plane = s.h * s.w, B = s.block;
-  for (int64_t t = 0; t < count; ++t) {
-    const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
-    const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
-    for (int64_t cb = 0; cb < in / 8; ++cb)  // eight channels at a time
-      input_transform(x + (b * (in / B) + cb * 8 / B) * plane * B + cb * 8 % B, s, ty, tx,
-                      v + t * in + cb * 8, v_stride, k0, k1);
-  }
+  for_tile_blocks(s, g.tiles_h, g.tiles_w, x, first, count,
+                  [&](const float* xc, int64_t ty, int64_t tx, int64_t at) {
+                    input_transform(xc, s, ty, tx, v + at, v_stride, k0, k1);
+                  });
 }
 
 // y = A x, x a column of four values, y of six.
