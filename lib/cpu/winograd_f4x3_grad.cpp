@@ -133,9 +133,9 @@ __attribute__((target("avx2,fma"))) void grads_transform(const WinogradShape& s,
     for (int64_t t = 0; t < count; ++t) {
       const int64_t tile = first + t, b = tile / (g.tiles_h * g.tiles_w);
       const int64_t ty = tile / g.tiles_w % g.tiles_h, tx = tile % g.tiles_w;
+      const bool inside = 4 * ty + 4 <= s.h && 4 * tx + 4 <= s.w;
       for (int64_t ob = 2 * ob16; ob < std::min(2 * ob16 + 2, s.out / 8); ++ob) {
         const float* yc = dy + (b * (s.out / B) + ob * 8 / B) * plane * B + ob * 8 % B;
-        const bool inside = 4 * ty + 4 <= s.h && 4 * tx + 4 <= s.w;
         for (int q = 0; q < 4; ++q) {  // two tiles on, as in input_transform
           const float* ahead = yc + ((4 * ty + q) * s.w + 4 * tx + 8) * B;
           _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
@@ -188,20 +188,15 @@ __attribute__((target("avx2,fma"))) void weight_grad_rows(const WinogradShape& s
   }
 }
 
-// Row a of Gᵀ x, x a column of six values.
-__attribute__((target("avx2,fma"))) inline __m256 gt_row(int a, const __m256 x[6]) {
+// y = Gᵀ x, x a column of six values, y of three.
+__attribute__((target("avx2,fma"))) inline void gt(const __m256 x[6], __m256 y[3]) {
   const __m256 sixth = _mm256_set1_ps(1.0f / 6), twelfth = _mm256_set1_ps(1.0f / 12),
                quarter = _mm256_set1_ps(0.25f), over24 = _mm256_set1_ps(1.0f / 24);
   const __m256 s12 = _mm256_add_ps(x[1], x[2]), s34 = _mm256_add_ps(x[3], x[4]);
-  switch (a) {
-    case 0:
-      return _mm256_fmadd_ps(over24, s34,
-                             _mm256_fnmadd_ps(sixth, s12, _mm256_mul_ps(quarter, x[0])));
-    case 1:
-      return _mm256_fmadd_ps(twelfth, _mm256_sub_ps(x[3], x[4]),
-                             _mm256_mul_ps(sixth, _mm256_sub_ps(x[2], x[1])));
-    default: return _mm256_add_ps(_mm256_mul_ps(sixth, _mm256_sub_ps(s34, s12)), x[5]);
-  }
+  y[0] = _mm256_fmadd_ps(over24, s34, _mm256_fnmadd_ps(sixth, s12, _mm256_mul_ps(quarter, x[0])));
+  y[1] = _mm256_fmadd_ps(twelfth, _mm256_sub_ps(x[3], x[4]),
+                         _mm256_mul_ps(sixth, _mm256_sub_ps(x[2], x[1])));
+  y[2] = _mm256_add_ps(_mm256_mul_ps(sixth, _mm256_sub_ps(s34, s12)), x[5]);
 }
 
 // dw[o][c][3][3] = Gᵀ dU[.][c][o] G for the eight output channels [o0, o0 + 8) from input
@@ -209,17 +204,19 @@ __attribute__((target("avx2,fma"))) inline __m256 gt_row(int a, const __m256 x[6
 __attribute__((target("avx2,fma"))) void weights_untransform(const WinogradShape& s,
                                                              const Geometry& g, const float* du,
                                                              int64_t o0, int64_t c, float* dw) {
-  __m256 t[6][3];  // t[j][a]: row a of Gᵀ X, column j
+  __m256 t[6][3];  // t[j]: column j of Gᵀ X
   for (int j = 0; j < 6; ++j) {
     __m256 col[6];
     for (int i = 0; i < 6; ++i)
       col[i] = _mm256_loadu_ps(du + ((6 * i + j) * s.in + c) * g.out16 + o0);
-    for (int a = 0; a < 3; ++a) t[j][a] = gt_row(a, col);
+    gt(col, t[j]);
   }
   alignas(32) float w[9][8];
   for (int a = 0; a < 3; ++a) {  // (Gᵀ X) G
     const __m256 row[6] = {t[0][a], t[1][a], t[2][a], t[3][a], t[4][a], t[5][a]};
-    for (int b = 0; b < 3; ++b) _mm256_store_ps(w[a * 3 + b], gt_row(b, row));
+    __m256 e[3];
+    gt(row, e);
+    for (int b = 0; b < 3; ++b) _mm256_store_ps(w[a * 3 + b], e[b]);
   }
   for (int64_t o = 0; o < 8; ++o)
     for (int q = 0; q < 9; ++q) dw[((o0 + o) * s.in + c) * 9 + q] = w[q][o];
