@@ -5,6 +5,11 @@
 // same shape (Winograd F(4x4, 3x3), lib/cpu/winograd_f4x3_grad), and prints one line:
 //   IN->OUT@SIZE  dnnl IMPL MS (GFLOP/s)  winograd MS + weights MS  ratio Rx  maxdiff/max E
 //   weight gradient MS (Rx the forward)
+// Where oneDNN has a Winograd convolution (AVX-512), a second line weighs its passes against
+// popup's weight gradient over the same activations in oneDNN's layout (what `auto` weighs
+// for a plan's winograd-f4x3-grad):
+//   IN->OUT@SIZE  oneDNN winograd: forward MS  backward-data MS  weight gradient MS;
+//   popup's F(4x4) weight gradient (nChwBc) MS  ratio Rx
 // Build and run from the top of the tree (cap oneDNN to AVX2 to stand in for an AVX2 machine):
 //   g++ -std=c++17 -O2 -fopenmp -Ilib -o build/winograd-layer-bench
 //     scripts/winograd-layer-bench.cpp lib/cpu/winograd_f2x3.cpp lib/cpu/winograd_f4x3_grad.cpp
@@ -18,6 +23,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cpu/winograd_f2x3.hpp"
@@ -44,6 +51,72 @@ double median_ms(F f) {
   }
   std::sort(t.begin(), t.end());
   return t[3] * 1e3;
+}
+
+// The second line (see the top), where oneDNN has a Winograd convolution of the shape whose
+// input layout popup's weight gradient takes.
+void onednn_winograd_line(const dnnl::engine& engine, dnnl::stream& stream, int64_t n, int64_t c,
+                          int64_t o, int64_t h) {
+  const auto any = [](const memory::dims& d) { return memory::desc(d, f32, Tag::any); };
+  const memory::dims src_dims{n, c, h, h}, w_dims{o, c, 3, 3}, dst_dims{n, o, h, h};
+  const auto a = dnnl::algorithm::convolution_winograd;
+  dnnl::convolution_forward::primitive_desc fwd;
+  dnnl::convolution_backward_weights::primitive_desc bwd_w;
+  dnnl::convolution_backward_data::primitive_desc bwd_d;
+  try {
+    fwd = {{dnnl::prop_kind::forward_training, a, any(src_dims), any(w_dims), any(dst_dims),
+            {1, 1}, {1, 1}, {1, 1}},
+           engine};
+    bwd_w = {{a, any(src_dims), any(w_dims), any(dst_dims), {1, 1}, {1, 1}, {1, 1}}, engine, fwd};
+    bwd_d = {{a, any(src_dims), any(w_dims), any(dst_dims), {1, 1}, {1, 1}, {1, 1}}, engine, fwd};
+  } catch (const dnnl::error&) {
+    return;
+  }
+  int64_t block = 0;
+  for (int64_t b : {16, 8})
+    if (!block && c % b == 0 && o % b == 0 &&
+        bwd_w.src_desc() == memory::desc(src_dims, f32, b == 16 ? Tag::nChw16c : Tag::nChw8c) &&
+        bwd_w.diff_dst_desc() == memory::desc(dst_dims, f32, b == 16 ? Tag::nChw16c : Tag::nChw8c))
+      block = b;
+  if (!block || std::string(fwd.impl_info_str()).compare(0, 3, "ref") == 0) return;
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  const auto filled = [&](const memory::desc& md) {
+    memory m(md, engine);
+    float* p = static_cast<float*>(m.get_data_handle());
+    for (size_t i = 0; i < md.get_size() / sizeof(float); ++i) p[i] = normal(rng);
+    return m;
+  };
+  const memory x = filled(bwd_w.src_desc()), dy = filled(bwd_w.diff_dst_desc());
+  const memory w = filled(fwd.weights_desc()), wd = filled(bwd_d.weights_desc());
+  const memory y(fwd.dst_desc(), engine), dx(bwd_d.diff_src_desc(), engine),
+      dw(bwd_w.diff_weights_desc(), engine);
+  const auto timed = [&](const dnnl::primitive& p, const std::unordered_map<int, memory>& args) {
+    return median_ms([&] {
+      p.execute(stream, args);
+      stream.wait();
+    });
+  };
+  const double fwd_ms = timed(dnnl::convolution_forward(fwd),
+                              {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}});
+  const double data_ms = timed(dnnl::convolution_backward_data(bwd_d),
+                               {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, wd}, {DNNL_ARG_DIFF_SRC, dx}});
+  const double grad_ms =
+      timed(dnnl::convolution_backward_weights(bwd_w),
+            {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+  const popup::WinogradShape shape{n, c, o, h, h, block};
+  std::vector<float> own(static_cast<size_t>(o * c * 9)),
+      scratch(popup::winograd_f4x3_weight_grad_scratch(shape));
+  const double own_ms = median_ms([&] {
+    popup::winograd_f4x3_weight_grad(shape, static_cast<const float*>(x.get_data_handle()),
+                                     static_cast<const float*>(dy.get_data_handle()), own.data(),
+                                     scratch.data());
+  });
+  std::printf(
+      "%lld->%lld@%lld  oneDNN winograd: forward %.2f ms  backward-data %.2f ms  weight gradient "
+      "%.2f ms;  popup's F(4x4) weight gradient (nChw%lldc) %.2f ms  ratio %.2fx\n",
+      static_cast<long long>(c), static_cast<long long>(o), static_cast<long long>(h), fwd_ms,
+      data_ms, grad_ms, static_cast<long long>(block), own_ms, grad_ms / own_ms);
 }
 
 }  // namespace
@@ -107,5 +180,6 @@ int main(int argc, char** argv) {
       static_cast<long long>(c), static_cast<long long>(o), static_cast<long long>(h),
       pd.impl_info_str(), direct_ms, gflop / direct_ms * 1e3, winograd_ms, weights_ms,
       direct_ms / winograd_ms, worst / largest, weight_grad_ms, weight_grad_ms / winograd_ms);
+  onednn_winograd_line(engine, stream, n, c, o, h);
   return worst <= 1e-5 * largest ? 0 : 1;
 }

@@ -41,16 +41,19 @@ inline Precision precision_parse(const std::string& text) {
 // default; the masks of earlier versions, bit for bit), `winograd` wherever the layer takes a
 // Winograd convolution on this CPU (oneDNN's where it has one, popup's own F(2x2, 3x3) on AVX2
 // elsewhere; direct otherwise), or `automatic`: per layer, the fastest of those as timed when
-// the executor is built. A plan (per layer) holds direct, winograd (oneDNN's) or winograd_f2x3
-// (popup's). The GPU backend ignores it.
-enum class ConvAlgo : int32_t { direct, winograd, automatic, winograd_f2x3 };
+// the executor is built. A plan (per layer) holds direct, winograd (oneDNN's), winograd_f2x3
+// (popup's) or winograd_f4x3_grad (oneDNN's forward and backward-data, popup's F(4x4, 3x3)
+// weight gradient; only `automatic` chooses it). The GPU backend ignores it.
+enum class ConvAlgo : int32_t { direct, winograd, automatic, winograd_f2x3, winograd_f4x3_grad };
 
-// "direct", "winograd", "auto" (as --conv-algo takes them) or "winograd-f2x3" (plans only).
+// "direct", "winograd", "auto" (as --conv-algo takes them), "winograd-f2x3" or
+// "winograd-f4x3-grad" (plans only).
 inline const char* conv_algo_name(ConvAlgo a) {
   switch (a) {
     case ConvAlgo::winograd: return "winograd";
     case ConvAlgo::automatic: return "auto";
     case ConvAlgo::winograd_f2x3: return "winograd-f2x3";
+    case ConvAlgo::winograd_f4x3_grad: return "winograd-f4x3-grad";
     default: return "direct";
   }
 }
@@ -65,8 +68,8 @@ inline ConvAlgo conv_algo_parse(const std::string& text) {
 }
 
 // A convolution plan as text, "direct,winograd-f2x3,..." (popup.train.conv_plan), and back;
-// the parse throws InvalidArgument("", ...) for anything but a comma list of direct, winograd
-// and winograd-f2x3.
+// the parse throws InvalidArgument("", ...) for anything but a comma list of direct, winograd,
+// winograd-f2x3 and winograd-f4x3-grad.
 inline std::string conv_plan_text(const std::vector<ConvAlgo>& plan) {
   std::string text;
   for (ConvAlgo a : plan) text += (text.empty() ? "" : ",") + std::string(conv_algo_name(a));
@@ -79,12 +82,14 @@ inline std::vector<ConvAlgo> conv_plan_parse(const std::string& text) {
     const std::string name = text.substr(start, end - start);
     if (name == "winograd-f2x3")
       plan.push_back(ConvAlgo::winograd_f2x3);
+    else if (name == "winograd-f4x3-grad")
+      plan.push_back(ConvAlgo::winograd_f4x3_grad);
     else if (name == "direct" || name == "winograd")
       plan.push_back(conv_algo_parse(name));
     else
       throw InvalidArgument("",
-                            "a convolution plan lists direct, winograd or winograd-f2x3 per "
-                            "convolution");
+                            "a convolution plan lists direct, winograd, winograd-f2x3 or "
+                            "winograd-f4x3-grad per convolution");
     start = end + 1;
   }
   return plan;

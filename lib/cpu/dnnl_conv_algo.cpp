@@ -1,5 +1,6 @@
-// Choosing, per layer shape, between oneDNN's direct and Winograd convolutions and popup's own
-// Winograd F(2x2, 3x3) (winograd_f2x3.hpp).
+// Choosing, per layer shape, between oneDNN's direct and Winograd convolutions, popup's own
+// Winograd F(2x2, 3x3) (winograd_f2x3.hpp), and oneDNN's Winograd with popup's weight gradient
+// (winograd_f4x3_grad.hpp).
 #include "cpu/dnnl_conv_algo.hpp"
 
 #include <omp.h>
@@ -34,7 +35,8 @@ struct ConvPds {
   dnnl::convolution_backward_weights::primitive_desc weights;
 };
 
-ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvShape& s) {
+ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvShape& s,
+                 bool weights = true) {
   ConvPds p;
   const auto src = any_f32(s.src), w = any_f32(s.weights), dst = any_f32(s.dst);
   p.fwd = dnnl::convolution_forward::primitive_desc(
@@ -42,9 +44,10 @@ ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvSh
                                       s.pad, s.pad),
       engine);
   if (!s.train) return p;
-  p.weights = dnnl::convolution_backward_weights::primitive_desc(
-      dnnl::convolution_backward_weights::desc(a, src, w, dst, s.strides, s.pad, s.pad), engine,
-      p.fwd);
+  if (weights)
+    p.weights = dnnl::convolution_backward_weights::primitive_desc(
+        dnnl::convolution_backward_weights::desc(a, src, w, dst, s.strides, s.pad, s.pad), engine,
+        p.fwd);
   if (s.data_grad)
     p.data = dnnl::convolution_backward_data::primitive_desc(
         dnnl::convolution_backward_data::desc(a, src, w, dst, s.strides, s.pad, s.pad), engine,
@@ -104,6 +107,30 @@ double winograd_f2x3_seconds(const DnnlConvShape& shape) {
   });
 }
 
+// Seconds (fastest_seconds) of popup's F(4x4, 3x3) weight gradient of the shape over
+// activations in nChw{block}c.
+double winograd_f4x3_grad_seconds(const DnnlConvShape& shape, int64_t block) {
+  WinogradShape s = f2x3_shape(shape);
+  s.block = block;
+  std::vector<float> x(static_cast<size_t>(s.n * s.in * s.h * s.w), 0.0f),
+      dy(static_cast<size_t>(s.n * s.out * s.h * s.w), 0.0f),
+      dw(static_cast<size_t>(s.out * s.in * 9)), scratch(winograd_f4x3_weight_grad_scratch(s));
+  return fastest_seconds(
+      [&] { winograd_f4x3_weight_grad(s, x.data(), dy.data(), dw.data(), scratch.data()); });
+}
+
+// The channel block (dnnl_winograd_block) of the input layout oneDNN's Winograd takes for the
+// shape; 0 where popup's weight gradient does not take that layout.
+int64_t dnnl_winograd_src_block(const dnnl::engine& engine, const DnnlConvShape& shape) {
+  try {
+    return dnnl_winograd_block(
+        conv_pds(engine, dnnl::algorithm::convolution_winograd, shape, false).fwd.src_desc(),
+        shape.weights[1], shape.weights[0]);
+  } catch (const dnnl::error&) {
+    return 0;
+  }
+}
+
 }  // namespace
 
 bool winograd_f2x3_fits(const DnnlConvShape& s) {
@@ -124,25 +151,24 @@ bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& sh
 }
 
 double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
-                         const DnnlConvShape& shape) {
-  const ConvPds p = conv_pds(engine, algorithm, shape);
+                         const DnnlConvShape& shape, bool weights) {
+  const ConvPds p = conv_pds(engine, algorithm, shape, weights);
   dnnl::stream stream(engine);
   std::vector<std::pair<dnnl::primitive, std::unordered_map<int, memory>>> passes;
   const memory src = zeroed(p.fwd.src_desc(), engine), w = zeroed(p.fwd.weights_desc(), engine);
   const memory dst = zeroed(p.fwd.dst_desc(), engine);
   passes.push_back({dnnl::convolution_forward(p.fwd),
                     {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}}});
-  if (shape.train) {
+  if (shape.train && weights)
     passes.push_back({dnnl::convolution_backward_weights(p.weights),
                       {{DNNL_ARG_SRC, zeroed(p.weights.src_desc(), engine)},
                        {DNNL_ARG_DIFF_DST, zeroed(p.weights.diff_dst_desc(), engine)},
                        {DNNL_ARG_DIFF_WEIGHTS, zeroed(p.weights.diff_weights_desc(), engine)}}});
-    if (shape.data_grad)
-      passes.push_back({dnnl::convolution_backward_data(p.data),
-                        {{DNNL_ARG_DIFF_DST, zeroed(p.data.diff_dst_desc(), engine)},
-                         {DNNL_ARG_WEIGHTS, zeroed(p.data.weights_desc(), engine)},
-                         {DNNL_ARG_DIFF_SRC, zeroed(p.data.diff_src_desc(), engine)}}});
-  }
+  if (shape.train && shape.data_grad)
+    passes.push_back({dnnl::convolution_backward_data(p.data),
+                      {{DNNL_ARG_DIFF_DST, zeroed(p.data.diff_dst_desc(), engine)},
+                       {DNNL_ARG_WEIGHTS, zeroed(p.data.weights_desc(), engine)},
+                       {DNNL_ARG_DIFF_SRC, zeroed(p.data.diff_src_desc(), engine)}}});
   return fastest_seconds([&] {
     for (auto& [primitive, args] : passes) primitive.execute(stream, args);
     stream.wait();
@@ -171,6 +197,11 @@ ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
     consider(ConvAlgo::winograd,
              dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape));
   if (own) consider(ConvAlgo::winograd_f2x3, winograd_f2x3_seconds(shape));
+  const int64_t block = onednn && own && shape.train ? dnnl_winograd_src_block(engine, shape) : 0;
+  if (block)
+    consider(ConvAlgo::winograd_f4x3_grad,
+             dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape, false) +
+                 winograd_f4x3_grad_seconds(shape, block));
   return chosen[key] = best;
 }
 

@@ -26,21 +26,24 @@ bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& sh
 bool winograd_f2x3_fits(const DnnlConvShape& shape);
 
 // Seconds of the shape's passes with algorithm `algorithm`: the fastest of 5 runs after 1.
+// Without `weights`, the weight gradient is left out.
 double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
-                         const DnnlConvShape& shape);
+                         const DnnlConvShape& shape, bool weights = true);
 
 // The algorithm one convolution runs under `requested`: direct for direct; for winograd,
 // oneDNN's Winograd where available, else popup's where it fits, else direct; for automatic,
-// the fastest of those the shape can take, as timed (remembered per shape for the life of the
+// the fastest of those the shape can take, and of oneDNN's Winograd with popup's F(4x4, 3x3)
+// weight gradient where both are, as timed (remembered per shape for the life of the
 // process). Never automatic.
 ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
                           const DnnlConvShape& shape);
 
-// oneDNN's algorithm for a plan's choice (popup's Winograd keeps oneDNN's direct
-// backward-weights).
+// oneDNN's algorithm for a plan's choice (the forward and backward-data of winograd and
+// winograd_f4x3_grad; popup's F(2x2, 3x3) runs none of oneDNN's).
 inline dnnl::algorithm dnnl_conv_algorithm(ConvAlgo a) {
-  return a == ConvAlgo::winograd ? dnnl::algorithm::convolution_winograd
-                                 : dnnl::algorithm::convolution_direct;
+  return a == ConvAlgo::winograd || a == ConvAlgo::winograd_f4x3_grad
+             ? dnnl::algorithm::convolution_winograd
+             : dnnl::algorithm::convolution_direct;
 }
 
 }  // namespace popup

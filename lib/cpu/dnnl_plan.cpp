@@ -40,6 +40,14 @@ memory::desc dnnl_any_like(const memory::desc& md) {
   return memory::desc(md.dims(), md.data_type(), Tag::any);
 }
 
+int64_t dnnl_winograd_block(const memory::desc& md, int64_t in, int64_t out) {
+  for (const auto& [block, tag] : {std::pair<int64_t, Tag>{16, Tag::nChw16c}, {8, Tag::nChw8c}})
+    if (in % block == 0 && out % block == 0 &&
+        md == memory::desc(md.dims(), memory::data_type::f32, tag))
+      return block;
+  return 0;
+}
+
 memory::desc dnnl_weights_desc(const memory& fixed, const memory::dims& plain_dims,
                                memory::data_type dt) {
   return fixed ? fixed.get_desc() : memory::desc(plain_dims, dt, Tag::any);

@@ -125,7 +125,9 @@ void DnnlPlanBuilder::backward_conv(int i) {
   const memory::dims strides{spec.stride, spec.stride}, pad{spec.pad, spec.pad};
   const DnnlOpForward& f = fwd_[i];
   if (f.f2x3) return backward_conv_f2x3(i);
-  if (!narrow_weight_grad_step(i)) {
+  if (f.f4x3_grad) {
+    f4x3_weight_grad_step(i, f.f4x3_grad);
+  } else if (!narrow_weight_grad_step(i)) {
     const memory::desc w_any(spec.shape, f32, Tag::any);  // f32 in bf16 too (weight_grad)
     const auto make_weights = [&](const memory::desc& src, const memory::desc& diff_dst) {
       const dnnl::convolution_backward_weights::desc desc(f.conv_algo, src, w_any, diff_dst,
@@ -184,15 +186,12 @@ bool DnnlPlanBuilder::narrow_weight_grad_step(int i) {
   return true;
 }
 
-// Backward of conv op i under popup's Winograd: the weight gradient straight into the caller's
-// plain array (a step of tensor t: run only when that gradient is asked for), then the
-// backward-data, the forward's kernel over the gradient with the weights rotated and
-// transposed, into input j's gradient (in the forward's layout).
-void DnnlPlanBuilder::backward_conv_f2x3(int i) {
+// The weight gradient of conv op i by popup's Winograd F(4x4, 3x3), over its input and output
+// gradient in nChw{block}c, straight into the caller's plain array (a step of the weights
+// tensor: run only when that gradient is asked for). Returns the output gradient in that layout.
+memory DnnlPlanBuilder::f4x3_weight_grad_step(int i, int64_t block) {
   const Op& op = net_.ops[i];
   const TensorSpec& spec = net_.tensors[op.tensor];
-  const int j = op.inputs[0];
-  const int64_t block = fwd_[i].f2x3;
   const Tag tag = block == 16 ? Tag::nChw16c : Tag::nChw8c;
   const memory dy = operand_backward(diff(i), memory::desc(dims(i), f32, tag));
   const WinogradShape forward{n_, spec.shape[1], spec.shape[0], dims(i)[2], dims(i)[3], block};
@@ -208,6 +207,19 @@ void DnnlPlanBuilder::backward_conv_f2x3(int i) {
       {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
   weights.tensor = op.tensor;
   plan_.backward.push_back(std::move(weights));
+  return dy;
+}
+
+// Backward of conv op i under popup's Winograd: the weight gradient (f4x3_weight_grad_step),
+// then the backward-data, the forward's kernel over the gradient with the weights rotated and
+// transposed, into input j's gradient (in the forward's layout).
+void DnnlPlanBuilder::backward_conv_f2x3(int i) {
+  const Op& op = net_.ops[i];
+  const TensorSpec& spec = net_.tensors[op.tensor];
+  const int j = op.inputs[0];
+  const int64_t block = fwd_[i].f2x3;
+  const Tag tag = block == 16 ? Tag::nChw16c : Tag::nChw8c;
+  const memory dy = f4x3_weight_grad_step(i, block);
   if (j < 0 || !graph_.needs_diff[j]) return;
   weights_f2x3(op.tensor, spec.shape, true);
   // A ReLU under popup's kernel that feeds this convolution alone, in its layout, has its

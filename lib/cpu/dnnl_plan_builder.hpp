@@ -19,7 +19,8 @@ namespace popup {
 struct DnnlOpForward {
   dnnl::convolution_forward::primitive_desc conv;
   dnnl::algorithm conv_algo = dnnl::algorithm::convolution_direct;  // conv's, for its backward
-  int64_t f2x3 = 0;  // conv under popup's Winograd F(2x2, 3x3): its channel block, 8 or 16
+  int64_t f2x3 = 0;       // conv under popup's Winograd F(2x2, 3x3): its channel block, 8 or 16
+  int64_t f4x3_grad = 0;  // conv under oneDNN's Winograd with popup's weight gradient: its block
   dnnl::inner_product_forward::primitive_desc linear;
   dnnl::eltwise_forward::primitive_desc relu;
   dnnl::pooling_forward::primitive_desc pool;
@@ -36,6 +37,11 @@ bool dnnl_is_reference(const dnnl::primitive_desc_base& pd);
 
 // The same dimensions and data type, layout left to the primitive (format_tag::any).
 dnnl::memory::desc dnnl_any_like(const dnnl::memory::desc& md);
+
+// The channel block of md, an f32 activation layout popup's Winograd kernels take: 16 for
+// nChw16c, 8 for nChw8c, where the convolution's channel counts `in` and `out` are multiples of
+// it; else 0.
+int64_t dnnl_winograd_block(const dnnl::memory::desc& md, int64_t in, int64_t out);
 
 // The primitive descriptor make(a, b) for the activations' own layouts a and b, unless only
 // the reference implementation takes those (e.g. a first layer's backward-weights on AVX2) or
@@ -143,6 +149,7 @@ class DnnlPlanBuilder {
   void backward_conv(int i);
   bool narrow_weight_grad_step(int i);
   void backward_conv_f2x3(int i);
+  dnnl::memory f4x3_weight_grad_step(int i, int64_t block);
   void backward_linear(int i);
   memory::desc linear_grad_desc(int i) const;
   void backward_relu(int i);

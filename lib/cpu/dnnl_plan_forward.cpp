@@ -102,6 +102,10 @@ void DnnlPlanBuilder::forward_conv(int i) {
   f.src = operand_forward(act(j), f.conv.src_desc());
   weights_forward(op.tensor, spec.shape, f.conv.weights_desc());
   act_define(i, f.conv.dst_desc());
+  if (choice == ConvAlgo::winograd_f4x3_grad && train_) {  // popup's gradient, oneDNN's layouts
+    f.f4x3_grad = dnnl_winograd_block(f.src.get_desc(), spec.shape[1], spec.shape[0]);
+    if (!f.f4x3_grad) state_.conv_choice[static_cast<size_t>(i)] = ConvAlgo::winograd;
+  }
   step_forward(step_make(f.conv, {{DNNL_ARG_SRC, f.src},
                                   {DNNL_ARG_WEIGHTS, state_.tensors[op.tensor].forward},
                                   {DNNL_ARG_DST, act(i)}}));
@@ -116,12 +120,7 @@ int64_t DnnlPlanBuilder::f2x3_block(int i) const {
   const TensorSpec& spec = net_.tensors[op.tensor];
   const int j = op.inputs[0];
   if (j < 0 && input_desc_.is_zero()) return 8;
-  const memory::desc& src = act_desc(j);
-  for (const auto& [block, tag] : {std::pair<int64_t, Tag>{16, Tag::nChw16c}, {8, Tag::nChw8c}})
-    if (spec.shape[0] % block == 0 && spec.shape[1] % block == 0 &&
-        src == memory::desc(dims(j), memory::data_type::f32, tag))
-      return block;
-  return 0;
+  return dnnl_winograd_block(act_desc(j), spec.shape[1], spec.shape[0]);
 }
 
 // Conv op i with popup's Winograd F(2x2, 3x3): a host step over activations in its input's
@@ -176,6 +175,9 @@ ConvAlgo DnnlPlanBuilder::conv_algorithm(int i) {
     choice = ConvAlgo::direct;
   else if (choice == ConvAlgo::winograd_f2x3 && !winograd_f2x3_fits(shape))
     choice = ConvAlgo::direct;
+  else if (choice == ConvAlgo::winograd_f4x3_grad &&
+           !(dnnl_winograd_available(state_.engine, shape) && winograd_f2x3_fits(shape)))
+    choice = dnnl_winograd_available(state_.engine, shape) ? ConvAlgo::winograd : ConvAlgo::direct;
   return choice;
 }
 

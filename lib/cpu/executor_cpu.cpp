@@ -52,7 +52,8 @@ void conv_plan_replay(const Network& net, const ExecutorConfig& config, DnnlStat
   for (size_t c = 0; c < convs.size(); ++c) {
     if (config.conv_plan[c] == ConvAlgo::automatic)
       throw InvalidArgument("",
-                            "a convolution plan holds direct, winograd or winograd-f2x3, not auto");
+                            "a convolution plan holds direct, winograd, winograd-f2x3 or "
+                            "winograd-f4x3-grad, not auto");
     state.conv_choice[convs[c]] = config.conv_plan[c];
   }
   state.conv_decided = true;

@@ -257,7 +257,9 @@ std::vector<ConvAlgo> conv_plan_recorded(const Metadata& metadata, const Network
     plan = conv_plan_parse(found->second);
   } catch (const InvalidArgument&) {
     throw FormatError(
-        file, "popup.train.conv_plan: not a comma list of direct, winograd and winograd-f2x3");
+        file,
+        "popup.train.conv_plan: not a comma list of direct, winograd, winograd-f2x3 and "
+        "winograd-f4x3-grad");
   }
   if (plan.size() != network_conv_count(net))
     throw FormatError(file, "popup.train.conv_plan lists " + std::to_string(plan.size()) +
