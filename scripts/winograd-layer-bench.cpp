@@ -64,8 +64,14 @@ void onednn_winograd_line(const dnnl::engine& engine, dnnl::stream& stream, int6
   dnnl::convolution_backward_weights::primitive_desc bwd_w;
   dnnl::convolution_backward_data::primitive_desc bwd_d;
   try {
-    fwd = {{dnnl::prop_kind::forward_training, a, any(src_dims), any(w_dims), any(dst_dims),
-            {1, 1}, {1, 1}, {1, 1}},
+    fwd = {{dnnl::prop_kind::forward_training,
+            a,
+            any(src_dims),
+            any(w_dims),
+            any(dst_dims),
+            {1, 1},
+            {1, 1},
+            {1, 1}},
            engine};
     bwd_w = {{a, any(src_dims), any(w_dims), any(dst_dims), {1, 1}, {1, 1}, {1, 1}}, engine, fwd};
     bwd_d = {{a, any(src_dims), any(w_dims), any(dst_dims), {1, 1}, {1, 1}, {1, 1}}, engine, fwd};
@@ -99,8 +105,9 @@ void onednn_winograd_line(const dnnl::engine& engine, dnnl::stream& stream, int6
   };
   const double fwd_ms = timed(dnnl::convolution_forward(fwd),
                               {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}});
-  const double data_ms = timed(dnnl::convolution_backward_data(bwd_d),
-                               {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, wd}, {DNNL_ARG_DIFF_SRC, dx}});
+  const double data_ms =
+      timed(dnnl::convolution_backward_data(bwd_d),
+            {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, wd}, {DNNL_ARG_DIFF_SRC, dx}});
   const double grad_ms =
       timed(dnnl::convolution_backward_weights(bwd_w),
             {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});

@@ -227,7 +227,7 @@ BOOST_AUTO_TEST_CASE(auto_chooses_per_layer_and_a_replay_follows_it) {
 // AMD EPYC (AVX-512), largest error over max|reference| of the weight gradients, problems of
 // seeds 43-46: 4.1e-6 to 7.1e-6 on the smooth network (this one's seed, 44, the largest),
 // 3.4e-6 to 4.9e-6 on the other; oneDNN's own Winograd 1.0e-6 to 1.6e-6, direct 0.7e-6 to
-// 1.3e-6. (popup's transforms use the points 0, ±1, ±2, whose 8 and 1/24 round more.)
+// 1.3e-6. (popup's transforms multiply by up to 8 and 1/24.)
 BOOST_AUTO_TEST_CASE(onednn_winograd_with_popups_weight_gradient_matches_the_reference) {
   for (const Network& net : {winograd_smooth_network(), winograd_network()}) {
     const Problem p(net, 8, 44);
