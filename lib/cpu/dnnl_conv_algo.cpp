@@ -35,8 +35,7 @@ struct ConvPds {
   dnnl::convolution_backward_weights::primitive_desc weights;
 };
 
-ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvShape& s,
-                 bool weights = true) {
+ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvShape& s) {
   ConvPds p;
   const auto src = any_f32(s.src), w = any_f32(s.weights), dst = any_f32(s.dst);
   p.fwd = dnnl::convolution_forward::primitive_desc(
@@ -44,10 +43,9 @@ ConvPds conv_pds(const dnnl::engine& engine, dnnl::algorithm a, const DnnlConvSh
                                       s.pad, s.pad),
       engine);
   if (!s.train) return p;
-  if (weights)
-    p.weights = dnnl::convolution_backward_weights::primitive_desc(
-        dnnl::convolution_backward_weights::desc(a, src, w, dst, s.strides, s.pad, s.pad), engine,
-        p.fwd);
+  p.weights = dnnl::convolution_backward_weights::primitive_desc(
+      dnnl::convolution_backward_weights::desc(a, src, w, dst, s.strides, s.pad, s.pad), engine,
+      p.fwd);
   if (s.data_grad)
     p.data = dnnl::convolution_backward_data::primitive_desc(
         dnnl::convolution_backward_data::desc(a, src, w, dst, s.strides, s.pad, s.pad), engine,
@@ -124,7 +122,7 @@ double winograd_f4x3_grad_seconds(const DnnlConvShape& shape, int64_t block) {
 int64_t dnnl_winograd_src_block(const dnnl::engine& engine, const DnnlConvShape& shape) {
   try {
     return dnnl_winograd_block(
-        conv_pds(engine, dnnl::algorithm::convolution_winograd, shape, false).fwd.src_desc(),
+        conv_pds(engine, dnnl::algorithm::convolution_winograd, shape).fwd.src_desc(),
         shape.weights[1], shape.weights[0]);
   } catch (const dnnl::error&) {
     return 0;
@@ -150,29 +148,33 @@ bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& sh
   }
 }
 
-double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
-                         const DnnlConvShape& shape, bool weights) {
-  const ConvPds p = conv_pds(engine, algorithm, shape, weights);
+DnnlConvSeconds dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
+                                  const DnnlConvShape& shape) {
+  const ConvPds p = conv_pds(engine, algorithm, shape);
   dnnl::stream stream(engine);
-  std::vector<std::pair<dnnl::primitive, std::unordered_map<int, memory>>> passes;
+  using Passes = std::vector<std::pair<dnnl::primitive, std::unordered_map<int, memory>>>;
+  Passes forward_data, weights;
   const memory src = zeroed(p.fwd.src_desc(), engine), w = zeroed(p.fwd.weights_desc(), engine);
   const memory dst = zeroed(p.fwd.dst_desc(), engine);
-  passes.push_back({dnnl::convolution_forward(p.fwd),
-                    {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}}});
-  if (shape.train && weights)
-    passes.push_back({dnnl::convolution_backward_weights(p.weights),
-                      {{DNNL_ARG_SRC, zeroed(p.weights.src_desc(), engine)},
-                       {DNNL_ARG_DIFF_DST, zeroed(p.weights.diff_dst_desc(), engine)},
-                       {DNNL_ARG_DIFF_WEIGHTS, zeroed(p.weights.diff_weights_desc(), engine)}}});
+  forward_data.push_back({dnnl::convolution_forward(p.fwd),
+                          {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}}});
+  if (shape.train)
+    weights.push_back({dnnl::convolution_backward_weights(p.weights),
+                       {{DNNL_ARG_SRC, zeroed(p.weights.src_desc(), engine)},
+                        {DNNL_ARG_DIFF_DST, zeroed(p.weights.diff_dst_desc(), engine)},
+                        {DNNL_ARG_DIFF_WEIGHTS, zeroed(p.weights.diff_weights_desc(), engine)}}});
   if (shape.train && shape.data_grad)
-    passes.push_back({dnnl::convolution_backward_data(p.data),
-                      {{DNNL_ARG_DIFF_DST, zeroed(p.data.diff_dst_desc(), engine)},
-                       {DNNL_ARG_WEIGHTS, zeroed(p.data.weights_desc(), engine)},
-                       {DNNL_ARG_DIFF_SRC, zeroed(p.data.diff_src_desc(), engine)}}});
-  return fastest_seconds([&] {
-    for (auto& [primitive, args] : passes) primitive.execute(stream, args);
-    stream.wait();
-  });
+    forward_data.push_back({dnnl::convolution_backward_data(p.data),
+                            {{DNNL_ARG_DIFF_DST, zeroed(p.data.diff_dst_desc(), engine)},
+                             {DNNL_ARG_WEIGHTS, zeroed(p.data.weights_desc(), engine)},
+                             {DNNL_ARG_DIFF_SRC, zeroed(p.data.diff_src_desc(), engine)}}});
+  const auto seconds = [&](Passes& passes) {
+    return passes.empty() ? 0.0 : fastest_seconds([&] {
+      for (auto& [primitive, args] : passes) primitive.execute(stream, args);
+      stream.wait();
+    });
+  };
+  return {seconds(forward_data), seconds(weights)};
 }
 
 ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
@@ -189,19 +191,20 @@ ConvAlgo dnnl_conv_choose(const dnnl::engine& engine, ConvAlgo requested,
   const auto found = chosen.find(key);
   if (found != chosen.end()) return found->second;
   ConvAlgo best = ConvAlgo::direct;
-  double seconds = dnnl_conv_seconds(engine, dnnl::algorithm::convolution_direct, shape);
+  double seconds = dnnl_conv_seconds(engine, dnnl::algorithm::convolution_direct, shape).total();
   const auto consider = [&](ConvAlgo a, double s) {
     if (s < seconds) best = a, seconds = s;
   };
-  if (onednn)
-    consider(ConvAlgo::winograd,
-             dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape));
+  DnnlConvSeconds winograd;
+  if (onednn) {
+    winograd = dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape);
+    consider(ConvAlgo::winograd, winograd.total());
+  }
   if (own) consider(ConvAlgo::winograd_f2x3, winograd_f2x3_seconds(shape));
   const int64_t block = onednn && own && shape.train ? dnnl_winograd_src_block(engine, shape) : 0;
-  if (block)
+  if (block)  // oneDNN's forward and backward-data as timed above, popup's gradient
     consider(ConvAlgo::winograd_f4x3_grad,
-             dnnl_conv_seconds(engine, dnnl::algorithm::convolution_winograd, shape, false) +
-                 winograd_f4x3_grad_seconds(shape, block));
+             winograd.forward_data + winograd_f4x3_grad_seconds(shape, block));
   return chosen[key] = best;
 }
 

@@ -25,10 +25,15 @@ bool dnnl_winograd_available(const dnnl::engine& engine, const DnnlConvShape& sh
 // True when popup's own Winograd F(2x2, 3x3) takes the shape on this CPU.
 bool winograd_f2x3_fits(const DnnlConvShape& shape);
 
-// Seconds of the shape's passes with algorithm `algorithm`: the fastest of 5 runs after 1.
-// Without `weights`, the weight gradient is left out.
-double dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
-                         const DnnlConvShape& shape, bool weights = true);
+// Seconds of the shape's passes with algorithm `algorithm`, each the fastest of 5 runs after 1:
+// the forward with the backward-data (where the shape needs it), and apart the weight gradient
+// (0 without training), which `auto` may take from popup's kernel instead.
+struct DnnlConvSeconds {
+  double forward_data = 0, weights = 0;
+  double total() const { return forward_data + weights; }
+};
+DnnlConvSeconds dnnl_conv_seconds(const dnnl::engine& engine, dnnl::algorithm algorithm,
+                                  const DnnlConvShape& shape);
 
 // The algorithm one convolution runs under `requested`: direct for direct; for winograd,
 // oneDNN's Winograd where available, else popup's where it fits, else direct; for automatic,

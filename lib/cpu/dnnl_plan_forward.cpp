@@ -171,13 +171,14 @@ ConvAlgo DnnlPlanBuilder::conv_algorithm(int i) {
     choice = ConvAlgo::direct;
   else if (!state_.conv_decided)
     choice = dnnl_conv_choose(state_.engine, state_.conv_algo, shape);
-  else if (choice == ConvAlgo::winograd && !dnnl_winograd_available(state_.engine, shape))
-    choice = ConvAlgo::direct;
   else if (choice == ConvAlgo::winograd_f2x3 && !winograd_f2x3_fits(shape))
     choice = ConvAlgo::direct;
-  else if (choice == ConvAlgo::winograd_f4x3_grad &&
-           !(dnnl_winograd_available(state_.engine, shape) && winograd_f2x3_fits(shape)))
-    choice = dnnl_winograd_available(state_.engine, shape) ? ConvAlgo::winograd : ConvAlgo::direct;
+  else if (choice == ConvAlgo::winograd || choice == ConvAlgo::winograd_f4x3_grad) {
+    if (!dnnl_winograd_available(state_.engine, shape))
+      choice = ConvAlgo::direct;
+    else if (!winograd_f2x3_fits(shape))  // popup's gradient does not run here
+      choice = ConvAlgo::winograd;
+  }
   return choice;
 }
 
