@@ -128,6 +128,10 @@ $(BUILD)/lib/%.o: POPUP_CXXFLAGS += -fPIC
 # The image resize's integer loops: about 10% more images/s with -O3 and unrolling (exact
 # integer arithmetic, so the pixels are the same).
 $(BUILD)/lib/data/image_transform.o: POPUP_CXXFLAGS += -O3 -funroll-loops
+# popup's F(4x4) tile transforms, one file per instruction set (winograd_f4x3_transforms.hpp),
+# each called only where the CPU has it.
+$(BUILD)/lib/cpu/winograd_f4x3_transforms_avx2.o: POPUP_CXXFLAGS += -mavx2 -mfma
+$(BUILD)/lib/cpu/winograd_f4x3_transforms_avx512.o: POPUP_CXXFLAGS += -mavx512f -mavx2 -mfma
 $(BUILD)/lib/cuda/%.o: POPUP_CXXFLAGS += -isystem $(CUDA_INC) -isystem $(CUDNN_INC) \
                                          -isystem $(CUBLAS_INC)
 # DT_RPATH rather than RUNPATH: it also serves the libraries cuDNN opens itself (its engines).

@@ -11,9 +11,8 @@
 //   IN->OUT@SIZE  oneDNN winograd: forward MS  backward-data MS  weight gradient MS;
 //   popup's F(4x4) weight gradient (nChwBc) MS  ratio Rx
 // Build and run from the top of the tree (cap oneDNN to AVX2 to stand in for an AVX2 machine):
-//   g++ -std=c++17 -O2 -fopenmp -Ilib -o build/winograd-layer-bench
-//     scripts/winograd-layer-bench.cpp lib/cpu/winograd_f2x3.cpp lib/cpu/winograd_f4x3_grad.cpp
-//     lib/cpu/relu_bits.cpp -ldnnl      (one line)
+//   make && g++ -std=c++17 -O2 -fopenmp -Ilib -o build/winograd-layer-bench
+//     scripts/winograd-layer-bench.cpp build/lib/libpopup.a -ldnnl      (one line)
 //   DNNL_MAX_CPU_ISA=AVX2 build/winograd-layer-bench 64 64 28     # IN OUT SIZE
 #include <oneapi/dnnl/dnnl.hpp>
 

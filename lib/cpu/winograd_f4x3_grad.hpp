@@ -1,6 +1,7 @@
 // The weight gradient of a 3x3 convolution of stride 1 and padding 1 by Winograd F(4x4, 3x3),
-// written for AVX2: 36 products per 4x4 tile where F(2x2, 3x3) (winograd_f2x3.hpp) does 16 per
-// 2x2 tile, 1.78x fewer multiplications. With the shapes and layouts of winograd_f2x3.hpp.
+// written for AVX2 (the tile transforms also for AVX-512, winograd_f4x3_transforms.hpp): 36
+// products per 4x4 tile where F(2x2, 3x3) (winograd_f2x3.hpp) does 16 per 2x2 tile, 1.78x fewer
+// multiplications. With the shapes and layouts of winograd_f2x3.hpp.
 #pragma once
 
 #include <cstddef>

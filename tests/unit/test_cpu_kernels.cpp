@@ -3,9 +3,9 @@
 // weights, accumulation, odd sizes, output channels not a multiple of 16, single-pixel images,
 // both activation layouts; the mask applied in the weight transform. The weight gradient by
 // Winograd F(4x4, 3x3) (lib/cpu/winograd_f4x3_grad.hpp) on the same shapes, over several
-// chunks of tiles, and the same bits from 1 and 3 threads. The weight gradient over inputs of
-// few channels (lib/cpu/narrow_weight_grad.hpp). Skipped, saying so, on CPUs without AVX2 and
-// FMA.
+// chunks of tiles, and the same bits from 1 and 3 threads and from either layout. The weight
+// gradient over inputs of few channels (lib/cpu/narrow_weight_grad.hpp). Skipped, saying so, on
+// CPUs without AVX2 and FMA.
 #include <boost/test/unit_test.hpp>
 #include <omp.h>
 
@@ -171,6 +171,28 @@ BOOST_AUTO_TEST_CASE(weight_gradient_bits_do_not_depend_on_the_threads) {
   omp_set_num_threads(threads);
   BOOST_CHECK(std::any_of(one.begin(), one.end(), [](float v) { return v != 0; }));
   BOOST_CHECK(one == three);
+}
+
+// Over nChw16c the transforms run sixteen channels to a vector (AVX-512, where the CPU has it),
+// over nChw8c eight (AVX2): each channel's values take the same operations either way, so the
+// weight gradient has the same bits in both layouts. 7x9 images: tiles cut by every edge.
+BOOST_AUTO_TEST_CASE(weight_gradient_bits_do_not_depend_on_the_layout) {
+  const WinogradShape s8{5, 32, 48, 7, 9, 8};
+  WinogradShape s16 = s8;
+  s16.block = 16;
+  const reference::Tensor x = random_tensor(s8.n, s8.in, s8.h, s8.w, 6),
+                          dy = random_tensor(s8.n, s8.out, s8.h, s8.w, 7);
+  std::vector<float> eight(static_cast<size_t>(s8.out * s8.in * 9)), sixteen(eight.size());
+  B = 8;
+  popup::winograd_f4x3_weight_grad(s8, blocked(x).data(), blocked(dy).data(), eight.data());
+  B = 16;
+  popup::winograd_f4x3_weight_grad(s16, blocked(x).data(), blocked(dy).data(), sixteen.data());
+  B = 8;
+  BOOST_CHECK(std::any_of(eight.begin(), eight.end(), [](float v) { return v != 0; }));
+  const auto differ = std::mismatch(eight.begin(), eight.end(), sixteen.begin());
+  BOOST_CHECK_MESSAGE(
+      differ.first == eight.end(),
+      "nChw16c's gradient differs from nChw8c's first at index " << differ.first - eight.begin());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
