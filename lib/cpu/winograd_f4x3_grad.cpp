@@ -79,16 +79,20 @@ __attribute__((target("avx2,fma"))) inline void gt(const __m256 x[6], __m256 y[3
   y[2] = _mm256_add_ps(_mm256_mul_ps(sixth, _mm256_sub_ps(s34, s12)), x[5]);
 }
 
-// dw[o][c][3][3] = Gᵀ dU[.][c][o] G for the eight output channels [o0, o0 + 8) from input
-// channel c.
+// dw[o][c][3][3] = Gᵀ X G for the eight output channels [o0, o0 + 8) from input channel c,
+// X = dU[.][c][o], or with a second part's dU, dU + second.
 __attribute__((target("avx2,fma"))) void weights_untransform(const WinogradShape& s,
                                                              const Geometry& g, const float* du,
-                                                             int64_t o0, int64_t c, float* dw) {
+                                                             const float* second, int64_t o0,
+                                                             int64_t c, float* dw) {
   __m256 t[6][3];  // t[j]: column j of Gᵀ X
   for (int j = 0; j < 6; ++j) {
     __m256 col[6];
-    for (int i = 0; i < 6; ++i)
-      col[i] = _mm256_loadu_ps(du + ((6 * i + j) * s.in + c) * g.out16 + o0);
+    for (int i = 0; i < 6; ++i) {
+      const int64_t at = ((6 * i + j) * s.in + c) * g.out16 + o0;
+      col[i] = _mm256_loadu_ps(du + at);
+      if (second) col[i] = _mm256_add_ps(col[i], _mm256_loadu_ps(second + at));
+    }
     gt(col, t[j]);
   }
   alignas(32) float w[9][8];
@@ -102,11 +106,24 @@ __attribute__((target("avx2,fma"))) void weights_untransform(const WinogradShape
     for (int q = 0; q < 9; ++q) dw[((o0 + o) * s.in + c) * 9 + q] = w[q][o];
 }
 
+// The tiles are summed in two runs, the first half and the second, each into a dU of its own,
+// then added, where dU is at most kTwoPartsBytes (up to 128 x 128 channels): so that with two
+// threads each transforms only its own half of the tiles, for all 36 k, where the k split
+// (one run) has each transform every tile for its 18. That took 18% off the gradient of
+// 64->64 at 28x28 and 5-7% off 64->128 and 128->128 at 14x14 (oneDNN's nChw16c, AVX-512); with
+// dU larger, the second dU cost more than it saved (128->256 at 7x7: 1.4x as long).
+// A property of the shape alone, so that the bits still do not depend on the thread count.
+constexpr int64_t kTwoPartsBytes = kK * 128 * 128 * 4;
+
+int tile_parts(const WinogradShape& s, const Geometry& g) {
+  return kK * s.in * g.out16 * 4 <= kTwoPartsBytes ? 2 : 1;
+}
+
 }  // namespace
 
 size_t winograd_f4x3_weight_grad_scratch(const WinogradShape& s) {
   const Geometry g(s);
-  return static_cast<size_t>(kK * (s.in * g.out16 + g.v_stride + g.m_stride));
+  return static_cast<size_t>(tile_parts(s, g) * kK * (s.in * g.out16 + g.v_stride + g.m_stride));
 }
 
 void winograd_f4x3_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw,
@@ -117,21 +134,22 @@ void winograd_f4x3_weight_grad(const WinogradShape& s, const float* x, const flo
     own.resize(winograd_f4x3_weight_grad_scratch(s));
     scratch = own.data();
   }
-  const int64_t row_blocks = (s.in + kPanelRows - 1) / kPanelRows;
-  float* du = scratch;
-  float* v = du + kK * s.in * g.out16;
-  float* m = v + kK * g.v_stride;
+  const int parts = tile_parts(s, g);
+  const int64_t row_blocks = (s.in + kPanelRows - 1) / kPanelRows, du_size = kK * s.in * g.out16,
+                part_size = du_size + kK * (g.v_stride + g.m_stride),
+                part_tiles = (g.tiles + parts - 1) / parts;
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   const bool wide = avx512 && s.block == 16;
-#pragma omp parallel num_threads(std::min(omp_get_max_threads(), kK))
-  {
-    const int team = omp_get_num_threads(), k0 = kK * omp_get_thread_num() / team,
-              k1 = kK * (omp_get_thread_num() + 1) / team;
+  // Part p's tiles, the k in [k0, k1), into its dU.
+  const auto run = [&](int p, int k0, int k1) {
+    float* du = scratch + p * part_size;
+    float* v = du + du_size;
+    float* m = v + kK * g.v_stride;
     if (s.out != g.out16)  // the padding channels of m stay zero
       std::fill(m + k0 * g.m_stride, m + k1 * g.m_stride, 0.0f);
-    for (int64_t first = 0; first < g.tiles; first += g.chunk) {
-      const F4x3Tiles range{g.tiles_h, g.tiles_w, first, std::min(g.chunk, g.tiles - first),
-                            k0,        k1};
+    const int64_t begin = p * part_tiles, end = std::min(g.tiles, begin + part_tiles);
+    for (int64_t first = begin; first < end; first += g.chunk) {
+      const F4x3Tiles range{g.tiles_h, g.tiles_w, first, std::min(g.chunk, end - first), k0, k1};
       if (wide) {
         winograd_f4x3_inputs_avx512(s, range, x, v, g.v_stride);
         winograd_f4x3_grads_avx512(s, range, dy, m, g.m_stride, g.chunk);
@@ -141,14 +159,26 @@ void winograd_f4x3_weight_grad(const WinogradShape& s, const float* x, const flo
       }
       for (int k = k0; k < k1; ++k)
         for (int64_t rb = 0; rb < row_blocks; ++rb)
-          weight_grad_rows(s, g, k, rb * kPanelRows, range.count, v, m, du, first > 0);
+          weight_grad_rows(s, g, k, rb * kPanelRows, range.count, v, m, du, first > begin);
+    }
+  };
+#pragma omp parallel num_threads(std::min(omp_get_max_threads(), parts* kK))
+  {
+    const int team = omp_get_num_threads(), me = omp_get_thread_num();
+    if (team < parts) {
+      for (int p = me; p < parts; p += team) run(p, 0, kK);
+    } else {  // part me % parts, its k shared by the threads on it
+      const int p = me % parts, on = (team - p + parts - 1) / parts, at = me / parts;
+      run(p, kK * at / on, kK * (at + 1) / on);
     }
   }
+  // The second part's dU, where it has tiles (not where the batch has a single tile).
+  const float* second = parts == 2 && part_tiles < g.tiles ? scratch + part_size : nullptr;
   const int64_t out8 = s.out / 8;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < s.in / 8 * out8; ++i)
     for (int64_t c = i / out8 * 8; c < i / out8 * 8 + 8; ++c)
-      weights_untransform(s, g, du, i % out8 * 8, c, dw);
+      weights_untransform(s, g, scratch, second, i % out8 * 8, c, dw);
 }
 
 }  // namespace popup
