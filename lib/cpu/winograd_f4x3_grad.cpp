@@ -162,7 +162,7 @@ void winograd_f4x3_weight_grad(const WinogradShape& s, const float* x, const flo
           weight_grad_rows(s, g, k, rb * kPanelRows, range.count, v, m, du, first > begin);
     }
   };
-#pragma omp parallel num_threads(std::min(omp_get_max_threads(), parts* kK))
+#pragma omp parallel num_threads(std::min(omp_get_max_threads(), kK* parts))
   {
     const int team = omp_get_num_threads(), me = omp_get_thread_num();
     if (team < parts) {
