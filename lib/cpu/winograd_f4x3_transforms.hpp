@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "cpu/winograd_f2x3.hpp"
+#include "cpu/winograd_shared.hpp"
 
 namespace popup {
 
@@ -113,14 +114,10 @@ inline void input_transform(const float* xc, const WinogradShape& s, int64_t ty,
 template <class S>
 void inputs_transform(const WinogradShape& s, const F4x3Tiles& r, const float* x, float* v,
                       int64_t v_stride) {
-  const int64_t L = S::kLanes, in = s.in, plane = s.h * s.w, B = s.block;
-  for (int64_t t = 0; t < r.count; ++t) {
-    const int64_t tile = r.first + t, b = tile / (r.tiles_h * r.tiles_w);
-    const int64_t ty = tile / r.tiles_w % r.tiles_h, tx = tile % r.tiles_w;
-    for (int64_t cb = 0; cb < in / L; ++cb)
-      input_transform<S>(x + (b * (in / B) + cb * L / B) * plane * B + cb * L % B, s, ty, tx,
-                         v + t * in + cb * L, v_stride, r.k0, r.k1);
-  }
+  for_tile_blocks<S::kLanes>(s, r.tiles_h, r.tiles_w, x, r.first, r.count,
+                             [&](const float* xc, int64_t ty, int64_t tx, int64_t at) {
+                               input_transform<S>(xc, s, ty, tx, v + at, v_stride, r.k0, r.k1);
+                             });
 }
 
 // winograd_f4x3_grads_avx2 and _avx512: sixteen channels at a time (a panel) over all the

@@ -58,18 +58,18 @@ __attribute__((target("avx2,fma"))) inline void panel_kernel_rows(int rows, cons
 }
 
 // f(xc, ty, tx, at) for each tile of [first, first + count) of the batch (tiles_h x tiles_w
-// per image) and each block of eight of x's s.in channels, x in nChw{s.block}c: xc is the
-// block's first channel in x, (ty, tx) the tile in its image, at = t * s.in + the block's
-// first channel, t the tile's place in the range.
-template <typename F>
+// per image) and each group of L (eight, or sixteen) of x's s.in channels, x in
+// nChw{s.block}c: xc is the group's first channel in x, (ty, tx) the tile in its image, at =
+// t * s.in + the group's first channel, t the tile's place in the range.
+template <int64_t L = 8, typename F>
 void for_tile_blocks(const WinogradShape& s, int64_t tiles_h, int64_t tiles_w, const float* x,
                      int64_t first, int64_t count, F&& f) {
   const int64_t in = s.in, plane = s.h * s.w, B = s.block;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, b = tile / (tiles_h * tiles_w);
     const int64_t ty = tile / tiles_w % tiles_h, tx = tile % tiles_w;
-    for (int64_t cb = 0; cb < in / 8; ++cb)
-      f(x + (b * (in / B) + cb * 8 / B) * plane * B + cb * 8 % B, ty, tx, t * in + cb * 8);
+    for (int64_t cb = 0; cb < in / L; ++cb)
+      f(x + (b * (in / B) + cb * L / B) * plane * B + cb * L % B, ty, tx, t * in + cb * L);
   }
 }
 
