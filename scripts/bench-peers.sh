@@ -9,6 +9,8 @@
 #
 #   scripts/bench-peers.sh                     # fc, conv4, conv6 (1x28x28), resnet18 (3x32x32)
 #   WORKLOADS=conv4@1x28x28 RUNS=1 scripts/bench-peers.sh
+#   DNNL_MAX_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 \
+#     scripts/bench-peers.sh                   # both sides held to AVX2 on an AVX-512 CPU
 #
 # PyTorch: PEER_PYTHON (a Python with torch), else BUILD/peers-venv, made and filled with the
 # newest torch from PyPI on first use (several GB). Variables: BUILD (build), WORKLOADS,
